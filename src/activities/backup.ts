@@ -1,0 +1,155 @@
+import {
+  existingDatabases,
+  INTERNAL_PREFIX,
+  listColumns,
+  listTables,
+  partitionDigests,
+  partitionSizes,
+  countRows,
+} from '../clickhouse/catalog';
+import type { ClickHouseConnection } from '../clickhouse/connection';
+import { rewriteCreateStatement } from '../clickhouse/ddl';
+import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
+import type { EndpointRef, RestorePoint, RestorePointTable, RollbackReport } from '../workflows/types';
+import { heartbeating, withConnections, type ActivityDeps } from './context';
+
+/** Name of the database that holds a run's restore point. */
+export function restorePointDatabase(runKey: string): string {
+  return `${INTERNAL_PREFIX}restore_${runKey}`;
+}
+
+/** Backup and rollback: zero-copy partition snapshots on the target. */
+export function createBackupActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Snapshots every in-scope table that exists on the target into a restore-point database:
+     * MergeTree partitions by hard link (`ATTACH PARTITION … FROM`), small tables by copy,
+     * views by DDL. A retry starts the snapshot again from scratch.
+     */
+    async takeRestorePoint(req: { runKey: string; target: EndpointRef; databases: string[] }): Promise<RestorePoint> {
+      return withConnections(deps, { target: req.target }, ({ target }) =>
+        heartbeating({ step: 'backup' }, async () => {
+          const database = restorePointDatabase(req.runKey);
+          const existing = await existingDatabases(target, req.databases);
+          const tables = existing.length > 0 ? await listTables(target, existing) : [];
+          await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
+          await target.exec(`CREATE DATABASE ${quoteIdentifier(database)}`);
+          const captured: RestorePointTable[] = [];
+          for (const [index, table] of tables.entries()) {
+            const entry: RestorePointTable = {
+              database: table.database,
+              name: table.name,
+              kind: table.kind,
+              createTableQuery: table.createTableQuery,
+              partitions: [],
+            };
+            const source = qualifiedName(table.database, table.name);
+            if (table.kind === 'partitioned') {
+              entry.snapshotTable = `t${index}`;
+              const snapshot = qualifiedName(database, entry.snapshotTable);
+              await target.exec(`CREATE TABLE ${snapshot} AS ${source}`);
+              for (const part of await partitionSizes(target, table.database, table.name)) {
+                await target.exec(`ALTER TABLE ${snapshot} ATTACH PARTITION ID ${quoteString(part.partitionId)} FROM ${source}`);
+                entry.partitions.push({ partitionId: part.partitionId, rows: part.rows });
+              }
+            } else if (table.kind === 'whole-table') {
+              entry.snapshotTable = `t${index}`;
+              const snapshot = qualifiedName(database, entry.snapshotTable);
+              await target.exec(`CREATE TABLE ${snapshot} AS ${source}`);
+              await target.exec(`INSERT INTO ${snapshot} SELECT * FROM ${source}`);
+              entry.partitions.push({ partitionId: 'all', rows: await countRows(target, database, entry.snapshotTable) });
+            }
+            captured.push(entry);
+          }
+          return {
+            database,
+            takenAt: new Date().toISOString(),
+            existingDatabases: existing,
+            tables: captured,
+            totalRows: captured.reduce((n, t) => n + t.partitions.reduce((m, p) => m + p.rows, 0), 0),
+          };
+        }),
+      );
+    },
+
+    /**
+     * Puts the target back as the restore point found it: drops what the run created, restores
+     * every captured table's partitions, then proves it by comparing per-partition counts and
+     * checksums with the snapshot. Safe to retry.
+     */
+    async rollbackToRestorePoint(req: { target: EndpointRef; restorePoint: RestorePoint; databases: string[] }): Promise<RollbackReport> {
+      return withConnections(deps, { target: req.target }, ({ target }) =>
+        heartbeating({ step: 'rollback' }, async () => {
+          const point = req.restorePoint;
+          const report: RollbackReport = { dropped: [], restored: [], verified: [] };
+          const captured = new Map(point.tables.map((t) => [`${t.database}.${t.name}`, t]));
+          const present = await listTables(target, await existingDatabases(target, req.databases));
+          const created = present.filter((t) => !captured.has(`${t.database}.${t.name}`) && !t.inner);
+          for (const table of [...created].sort((a, b) => Number(isView(b.kind)) - Number(isView(a.kind)))) {
+            await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(table.database, table.name)}`);
+            report.dropped.push(`${table.database}.${table.name}`);
+          }
+          for (const database of req.databases.filter((d) => !point.existingDatabases.includes(d))) {
+            await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
+            report.dropped.push(database);
+          }
+          const stillPresent = new Set(present.map((t) => `${t.database}.${t.name}`));
+          for (const table of point.tables) {
+            if (!stillPresent.has(`${table.database}.${table.name}`) && !table.name.startsWith('.inner')) {
+              await target.exec(rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
+            }
+            if (!table.snapshotTable) continue;
+            await restoreTable(target, point.database, table);
+            report.restored.push({ database: table.database, table: table.name, partitions: table.partitions.length });
+            report.verified.push(await compareWithSnapshot(target, point.database, table));
+          }
+          return report;
+        }),
+      );
+    },
+
+    /** Drops a restore point once it is no longer needed. */
+    async dropRestorePoint(req: { target: EndpointRef; restorePoint: RestorePoint }): Promise<void> {
+      await withConnections(deps, { target: req.target }, ({ target }) =>
+        target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(req.restorePoint.database)}`),
+      );
+    },
+  };
+}
+
+function isView(kind: string): boolean {
+  return kind === 'view' || kind === 'materialized-view';
+}
+
+async function restoreTable(target: ClickHouseConnection, snapshotDatabase: string, table: RestorePointTable): Promise<void> {
+  const live = qualifiedName(table.database, table.name);
+  const snapshot = qualifiedName(snapshotDatabase, table.snapshotTable as string);
+  if (table.kind === 'whole-table') {
+    await target.exec(`DROP TABLE IF EXISTS ${live}`);
+    await target.exec(rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
+    await target.exec(`INSERT INTO ${live} SELECT * FROM ${snapshot}`);
+    return;
+  }
+  const kept = new Set(table.partitions.map((p) => p.partitionId));
+  for (const part of await partitionSizes(target, table.database, table.name)) {
+    if (!kept.has(part.partitionId)) await target.exec(`ALTER TABLE ${live} DROP PARTITION ID ${quoteString(part.partitionId)}`);
+  }
+  for (const partitionId of kept) {
+    await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(partitionId)} FROM ${snapshot}`);
+  }
+}
+
+async function compareWithSnapshot(target: ClickHouseConnection, snapshotDatabase: string, table: RestorePointTable) {
+  const columns = await listColumns(target, table.database, table.name);
+  const partitioned = table.kind === 'partitioned';
+  const [before, after] = await Promise.all([
+    partitionDigests(target, snapshotDatabase, table.snapshotTable as string, columns, partitioned),
+    partitionDigests(target, table.database, table.name, columns, partitioned),
+  ]);
+  const recordedRows = new Map(table.partitions.map((p) => [p.partitionId, p.rows]));
+  const match =
+    JSON.stringify(before) === JSON.stringify(after) &&
+    before.every((p) => recordedRows.get(p.partitionId) === p.rows) &&
+    before.length === table.partitions.filter((p) => p.rows > 0).length;
+  return { database: table.database, table: table.name, before, after, match };
+}

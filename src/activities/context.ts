@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ClickHouseConnection } from '../clickhouse/connection';
+import { ClickHouseQueryError, redact } from '../clickhouse/errors';
+import { SecretUnsealError, unseal } from '../secrets';
+import type { EndpointRef } from '../workflows/types';
+
+/** What every activity needs from the worker. */
+export interface ActivityDeps {
+  /** AES key that opens the sealed passwords in workflow inputs. */
+  secretKey: Buffer;
+}
+
+export type Connections<K extends string> = Record<K, ClickHouseConnection>;
+
+/**
+ * Opens a connection per endpoint, runs `body`, closes them, and turns every error into an
+ * ApplicationFailure whose message holds no secret: permanent ClickHouse errors do not retry.
+ */
+export async function withConnections<K extends string, T>(
+  deps: ActivityDeps,
+  endpoints: Record<K, EndpointRef>,
+  body: (conns: Connections<K>) => Promise<T>,
+): Promise<T> {
+  const names = Object.keys(endpoints) as K[];
+  let secrets: string[] = [];
+  const conns = {} as Connections<K>;
+  try {
+    const passwords = names.map((name) => {
+      const sealed = endpoints[name].password;
+      return sealed ? unseal(sealed, deps.secretKey) : '';
+    });
+    secrets = passwords.filter(Boolean);
+    names.forEach((name, i) => {
+      const { url, username } = endpoints[name];
+      conns[name] = new ClickHouseConnection(
+        { url, username, password: passwords[i] },
+        { label: name, secrets, abortSignal: activitySignal() },
+      );
+    });
+    return await body(conns);
+  } catch (err) {
+    throw toApplicationFailure(err, secrets);
+  } finally {
+    await Promise.all(Object.values<ClickHouseConnection>(conns).map((c) => c.close().catch(() => undefined)));
+  }
+}
+
+function activitySignal(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Converts an error to an ApplicationFailure, redacting every secret. */
+export function toApplicationFailure(err: unknown, secrets: readonly string[]): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof SecretUnsealError) return ApplicationFailure.nonRetryable(err.message, 'SecretUnsealFailed');
+  if (err instanceof ClickHouseQueryError) {
+    return err.permanentType
+      ? ApplicationFailure.nonRetryable(err.message, err.permanentType)
+      : ApplicationFailure.retryable(err.message, 'ClickHouseUnavailable');
+  }
+  const message = redact(err instanceof Error ? err.message : String(err), secrets);
+  return ApplicationFailure.retryable(message, err instanceof Error ? err.name : 'Error');
+}
+
+/** A permanent failure a person must act on. */
+export function permanent(type: string, message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? undefined : [details] });
+}
+
+/**
+ * Runs `work` while heartbeating every few seconds, so a lost worker is noticed and a
+ * cancellation reaches the activity even while one long statement runs.
+ */
+export async function heartbeating<T>(details: unknown, work: () => Promise<T>): Promise<T> {
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    return work();
+  }
+  const beat = () => ctx.heartbeat(details);
+  beat();
+  const timer = setInterval(beat, 5_000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** A short, stable hex name part for `parts` (used to name staging tables). */
+export function shortHash(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 12);
+}

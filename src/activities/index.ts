@@ -1,0 +1,19 @@
+import { createBackupActivities } from './backup';
+import { createConfigureActivities } from './configure';
+import type { ActivityDeps } from './context';
+import { createTransferActivities } from './transfer';
+import { createValidationActivities } from './validation';
+
+export type { ActivityDeps } from './context';
+
+/** Every activity the migration workflow calls, bound to the worker's dependencies. */
+export function createMigrationActivities(deps: ActivityDeps) {
+  return {
+    ...createBackupActivities(deps),
+    ...createConfigureActivities(deps),
+    ...createValidationActivities(deps),
+    ...createTransferActivities(deps),
+  };
+}
+
+export type MigrationActivities = ReturnType<typeof createMigrationActivities>;

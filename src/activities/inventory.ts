@@ -1,0 +1,54 @@
+import { countRows, listTables, partitionSizes, type TableInfo } from '../clickhouse/catalog';
+import type { ClickHouseConnection } from '../clickhouse/connection';
+import type { PlannedObject } from '../workflows/types';
+
+/** Creation order: tables, then objects that only hold schema, then views, then materialized views. */
+const CREATION_ORDER: Record<TableInfo['kind'], number> = {
+  partitioned: 0,
+  'whole-table': 0,
+  'schema-only': 1,
+  view: 2,
+  'materialized-view': 3,
+  unsupported: 4,
+};
+
+/** True for objects whose rows are copied. */
+export function holdsData(object: Pick<TableInfo, 'kind'>): boolean {
+  return object.kind === 'partitioned' || object.kind === 'whole-table';
+}
+
+/** Sorts objects into the order the target must create them in (inner tables last: their view creates them). */
+export function inCreationOrder<T extends Pick<TableInfo, 'kind' | 'inner' | 'database' | 'name'>>(objects: T[]): T[] {
+  return [...objects].sort(
+    (a, b) =>
+      Number(a.inner) - Number(b.inner) ||
+      CREATION_ORDER[a.kind] - CREATION_ORDER[b.kind] ||
+      a.database.localeCompare(b.database) ||
+      a.name.localeCompare(b.name),
+  );
+}
+
+/** The objects of `databases` on `source`, with their sizes, in creation order. */
+export async function takeInventory(source: ClickHouseConnection, databases: readonly string[]): Promise<{
+  objects: PlannedObject[];
+  unsupported: TableInfo[];
+}> {
+  const tables = await listTables(source, databases);
+  const objects: PlannedObject[] = [];
+  for (const table of inCreationOrder(tables.filter((t) => t.kind !== 'unsupported'))) {
+    const sizes = table.kind === 'partitioned' ? await partitionSizes(source, table.database, table.name) : [];
+    const rows = table.kind === 'whole-table' ? await countRows(source, table.database, table.name) : sizes.reduce((n, p) => n + p.rows, 0);
+    objects.push({
+      database: table.database,
+      name: table.name,
+      engine: table.engine,
+      kind: table.kind,
+      inner: table.inner,
+      createTableQuery: table.createTableQuery,
+      rows,
+      bytesOnDisk: sizes.reduce((n, p) => n + p.bytesOnDisk, 0),
+      partitions: sizes.length,
+    });
+  }
+  return { objects, unsupported: tables.filter((t) => t.kind === 'unsupported') };
+}

@@ -1,0 +1,218 @@
+import { pipeline } from 'node:stream/promises';
+import { PassThrough } from 'node:stream';
+import {
+  countRows,
+  existingDatabases,
+  INTERNAL_PREFIX,
+  listColumns,
+  listTables,
+  partitionDigests,
+  partitionSizes,
+  type PartitionDigest,
+} from '../clickhouse/catalog';
+import type { ClickHouseConnection } from '../clickhouse/connection';
+import { rewriteCreateStatement } from '../clickhouse/ddl';
+import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
+import type {
+  CopyResult,
+  CopyUnit,
+  EndpointRef,
+  PlannedObject,
+  TableVerification,
+  TransferPath,
+  VerificationReport,
+} from '../workflows/types';
+import { heartbeating, permanent, shortHash, withConnections, type ActivityDeps } from './context';
+import { holdsData } from './inventory';
+import { remoteSource } from './remote';
+import { dryRunDatabase } from './validation';
+
+const VIEW_KINDS = new Set(['view', 'materialized-view']);
+/** Passes over views that failed because a view they read from did not exist yet. */
+const MAX_VIEW_PASSES = 10;
+
+/** Prefix of a run's staging tables; the run's cleanup drops everything that starts with it. */
+export function stagingPrefix(runKey: string): string {
+  return `${INTERNAL_PREFIX}stage_${runKey}_`;
+}
+
+/** The migration step: schema, data, verification, and cleanup of staging. */
+export function createTransferActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Creates the databases and objects of the plan on the target, in plan order, with
+     * `IF NOT EXISTS`. Views that read views are retried until their dependencies exist.
+     * Returns the names of the objects that did not exist before.
+     */
+    async createSchema(req: { target: EndpointRef; objects: PlannedObject[] }): Promise<string[]> {
+      return withConnections(deps, { target: req.target }, async ({ target }) => {
+        const databases = [...new Set(req.objects.map((o) => o.database))];
+        for (const database of databases) await target.exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
+        const before = new Set((await listTables(target, databases)).map((t) => `${t.database}.${t.name}`));
+        const toCreate = req.objects.filter((o) => !o.inner);
+        await createAll(target, toCreate.filter((o) => !VIEW_KINDS.has(o.kind)));
+        await createAll(target, toCreate.filter((o) => VIEW_KINDS.has(o.kind)));
+        return toCreate.map((o) => `${o.database}.${o.name}`).filter((name) => !before.has(name));
+      });
+    },
+
+    /**
+     * Lists the units of copy as the source has them now: one per partition of each
+     * partitioned table, one per small table, plus target partitions the source does not have
+     * (copying them empties them).
+     */
+    async planCopy(req: { source: EndpointRef; target: EndpointRef; objects: PlannedObject[] }): Promise<CopyUnit[]> {
+      return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
+        const units: CopyUnit[] = [];
+        for (const object of req.objects.filter(holdsData)) {
+          const base = { database: object.database, table: object.name };
+          if (object.kind === 'whole-table') {
+            units.push({ ...base, partitionId: 'all', partitioned: false, rows: await countRows(source, object.database, object.name), bytes: 0 });
+            continue;
+          }
+          const onSource = await partitionSizes(source, object.database, object.name);
+          for (const p of onSource) units.push({ ...base, partitionId: p.partitionId, partitioned: true, rows: p.rows, bytes: p.bytesUncompressed });
+          const known = new Set(onSource.map((p) => p.partitionId));
+          for (const p of await partitionSizes(target, object.database, object.name)) {
+            if (!known.has(p.partitionId)) units.push({ ...base, partitionId: p.partitionId, partitioned: true, rows: 0, bytes: 0 });
+          }
+        }
+        return units;
+      });
+    },
+
+    /**
+     * Makes one unit on the target equal to the source: copies it into a fresh staging table,
+     * then swaps it in (`REPLACE PARTITION`, or a rename for small tables). Running it twice
+     * leaves the target as running it once. Never fires materialized views on the target.
+     */
+    async copyUnit(req: { runKey: string; source: EndpointRef; target: EndpointRef; unit: CopyUnit; path: TransferPath }): Promise<CopyResult> {
+      return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
+        heartbeating({ unit: req.unit }, async () => {
+          const { unit } = req;
+          const live = qualifiedName(unit.database, unit.table);
+          const name = `${stagingPrefix(req.runKey)}${shortHash(unit.database, unit.table, unit.partitionId)}`;
+          const stage = qualifiedName(unit.database, name);
+          const columns = (await listColumns(target, unit.database, unit.table)).map((c) => quoteIdentifier(c.name)).join(', ');
+          const where = unit.partitioned ? ` WHERE _partition_id = ${quoteString(unit.partitionId)}` : '';
+          await target.exec(`DROP TABLE IF EXISTS ${stage}`);
+          await target.exec(`CREATE TABLE ${stage} AS ${live}`);
+          if (req.path === 'server') {
+            const remote = await remoteSource(source, target, req.source);
+            if (!remote.ok) throw permanent('TransferPathUnavailable', remote.reason);
+            await target.exec(`INSERT INTO ${stage} (${columns}) SELECT ${columns} FROM ${remote.table(unit.database, unit.table)}${where}`);
+          } else {
+            await streamNative(source, target, `SELECT ${columns} FROM ${live}${where}`, `INSERT INTO ${stage} (${columns})`);
+          }
+          const rows = await countRows(target, unit.database, name);
+          if (unit.partitioned) {
+            await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(unit.partitionId)} FROM ${stage}`);
+            await target.exec(`DROP TABLE ${stage}`);
+          } else {
+            const old = qualifiedName(unit.database, `${stagingPrefix(req.runKey)}old_${shortHash(unit.database, unit.table)}`);
+            await target.exec(`DROP TABLE IF EXISTS ${old}`);
+            await target.exec(`RENAME TABLE ${live} TO ${old}, ${stage} TO ${live}`);
+            await target.exec(`DROP TABLE ${old}`);
+          }
+          return { rows, bytes: rows > 0 ? unit.bytes : 0 };
+        }),
+      );
+    },
+
+    /**
+     * Compares count and checksum of every partition on both sides. Returns per-table results
+     * and the units that differ or that only the target has.
+     */
+    async verifyData(req: { source: EndpointRef; target: EndpointRef; objects: PlannedObject[] }): Promise<VerificationReport> {
+      return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
+        heartbeating({ step: 'verify' }, async () => {
+          const report: VerificationReport = { tables: [], mismatched: [], extra: [] };
+          for (const object of req.objects.filter(holdsData)) {
+            const partitioned = object.kind === 'partitioned';
+            const columns = await listColumns(source, object.database, object.name);
+            const [onSource, onTarget] = await Promise.all([
+              partitionDigests(source, object.database, object.name, columns, partitioned),
+              partitionDigests(target, object.database, object.name, columns, partitioned),
+            ]);
+            const targetById = new Map(onTarget.map((d) => [d.partitionId, d]));
+            const sourceIds = new Set(onSource.map((d) => d.partitionId));
+            const unit = (d: PartitionDigest, rows: number): CopyUnit => ({
+              database: object.database,
+              table: object.name,
+              partitionId: d.partitionId,
+              partitioned,
+              rows,
+              bytes: 0,
+            });
+            for (const d of onSource) {
+              const t = targetById.get(d.partitionId);
+              if (!t || t.rows !== d.rows || t.checksum !== d.checksum) report.mismatched.push(unit(d, d.rows));
+            }
+            for (const d of onTarget) if (!sourceIds.has(d.partitionId)) report.extra.push(unit(d, 0));
+            report.tables.push(tableVerification(object, onSource, onTarget));
+          }
+          return report;
+        }),
+      );
+    },
+
+    /** Drops every staging table and dry-run database a run may have left on the target. */
+    async dropStaging(req: { target: EndpointRef; runKey: string; databases: string[] }): Promise<string[]> {
+      return withConnections(deps, { target: req.target }, async ({ target }) => {
+        await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(dryRunDatabase(req.runKey))}`);
+        const databases = await existingDatabases(target, req.databases);
+        if (databases.length === 0) return [];
+        const leftovers = await target.rows<{ database: string; name: string }>(
+          `SELECT database, name FROM system.tables WHERE database IN (${quoteStringList(databases)})
+           AND startsWith(name, ${quoteString(stagingPrefix(req.runKey))})`,
+        );
+        for (const t of leftovers) await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(t.database, t.name)}`);
+        return leftovers.map((t) => `${t.database}.${t.name}`);
+      });
+    },
+  };
+}
+
+async function createAll(target: ClickHouseConnection, objects: PlannedObject[]): Promise<void> {
+  let pending = objects;
+  for (let pass = 0; pending.length > 0; pass++) {
+    const failed: { object: PlannedObject; error: Error }[] = [];
+    for (const object of pending) {
+      try {
+        await target.exec(rewriteCreateStatement(object.createTableQuery, object.database, object.name).sql);
+      } catch (err) {
+        failed.push({ object, error: err as Error });
+      }
+    }
+    if (failed.length === 0) return;
+    if (failed.length === pending.length || pass >= MAX_VIEW_PASSES) throw failed[0].error;
+    pending = failed.map((f) => f.object);
+  }
+}
+
+/** Streams `select` from the source in Native format into `insert` on the target, with backpressure. */
+async function streamNative(source: ClickHouseConnection, target: ClickHouseConnection, select: string, insert: string): Promise<void> {
+  const body = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+  const rows = await source.stream(`${select} FORMAT Native`);
+  await Promise.all([pipeline(rows, body), target.insertStream(`${insert} FORMAT Native`, body)]);
+}
+
+function sumChecksums(digests: PartitionDigest[]): string {
+  return (digests.reduce((sum, d) => sum + BigInt(d.checksum), 0n) % 2n ** 64n).toString();
+}
+
+function tableVerification(object: PlannedObject, onSource: PartitionDigest[], onTarget: PartitionDigest[]): TableVerification {
+  const sourceRows = onSource.reduce((n, d) => n + d.rows, 0);
+  const targetRows = onTarget.reduce((n, d) => n + d.rows, 0);
+  const sourceChecksum = sumChecksums(onSource);
+  const targetChecksum = sumChecksums(onTarget);
+  return {
+    database: object.database,
+    table: object.name,
+    sourceRows,
+    targetRows,
+    sourceChecksum,
+    targetChecksum,
+    match: sourceRows === targetRows && sourceChecksum === targetChecksum && JSON.stringify(onSource) === JSON.stringify(onTarget),
+  };
+}

@@ -1,0 +1,93 @@
+import { Readable } from 'node:stream';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { toClickHouseQueryError } from './errors';
+import { detectServer, type ServerInfo } from './capabilities';
+
+/** How to reach a ClickHouse server over HTTP(S), with the password in clear. */
+export interface ClickHouseEndpoint {
+  url: string;
+  username: string;
+  password: string;
+}
+
+/** Options for {@link ClickHouseConnection}. */
+export interface ConnectionOptions {
+  /** A name for error messages, such as `source` or `target`. */
+  label: string;
+  /** Every secret of the migration, removed from all error messages. */
+  secrets: readonly string[];
+  /** HTTP request timeout. @default 3_600_000 (one hour: copies of big partitions are single statements) */
+  requestTimeoutMs?: number;
+  /** Aborts in-flight requests when it fires (an activity's cancellation). */
+  abortSignal?: AbortSignal;
+}
+
+/**
+ * One ClickHouse server: runs statements, streams results, and knows the server's version and
+ * capabilities (detected once, on first use).
+ */
+export class ClickHouseConnection {
+  readonly client: ClickHouseClient;
+  readonly label: string;
+  private readonly secrets: readonly string[];
+  private readonly abortSignal?: AbortSignal;
+  private serverInfo?: Promise<ServerInfo>;
+
+  constructor(readonly endpoint: ClickHouseEndpoint, options: ConnectionOptions) {
+    this.label = options.label;
+    this.secrets = [endpoint.password, ...options.secrets];
+    this.abortSignal = options.abortSignal;
+    this.client = createClient({
+      url: endpoint.url,
+      username: endpoint.username,
+      password: endpoint.password,
+      request_timeout: options.requestTimeoutMs ?? 3_600_000,
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+  }
+
+  /** Runs a SELECT and returns its rows (UInt64 values arrive as strings). */
+  async rows<T>(sql: string): Promise<T[]> {
+    return this.wrap(async () => {
+      const result = await this.client.query({ query: sql, format: 'JSONEachRow', abort_signal: this.abortSignal });
+      return result.json<T>();
+    });
+  }
+
+  /** Runs a statement that returns no rows. */
+  async exec(sql: string): Promise<void> {
+    await this.wrap(() => this.client.command({ query: sql, abort_signal: this.abortSignal }));
+  }
+
+  /** Streams the raw result of a statement that carries its own FORMAT clause. */
+  async stream(sql: string): Promise<Readable> {
+    return this.wrap(async () => (await this.client.exec({ query: sql, abort_signal: this.abortSignal })).stream);
+  }
+
+  /** Runs an INSERT whose data (already in the statement's FORMAT) comes from `values`. */
+  async insertStream(sql: string, values: Readable): Promise<void> {
+    await this.wrap(async () => {
+      const { stream } = await this.client.exec({ query: sql, values, abort_signal: this.abortSignal });
+      for await (const chunk of stream) void chunk;
+    });
+  }
+
+  /** Version and capabilities, detected once per connection. */
+  server(): Promise<ServerInfo> {
+    this.serverInfo ??= this.wrap(() => detectServer(this));
+    this.serverInfo.catch(() => (this.serverInfo = undefined));
+    return this.serverInfo;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private async wrap<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toClickHouseQueryError(err, this.label, this.secrets);
+    }
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The one place where values become SQL text.
+ *
+ * ClickHouse 18.16 has no query parameters, so every identifier and literal that reaches a
+ * query goes through these helpers. Both escape backslashes and their own quote character with
+ * a backslash, which is how ClickHouse's lexer reads backticked identifiers and quoted strings
+ * on every version from 18.x to 25.x.
+ */
+
+const ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  '\0': '\\0',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
+
+function escapeWith(value: string, quote: '`' | "'"): string {
+  let out = '';
+  for (const ch of value) {
+    if (ch === quote) out += `\\${quote}`;
+    else out += ESCAPES[ch] ?? ch;
+  }
+  return out;
+}
+
+/** Quotes an identifier (database, table or column name) with backticks. */
+export function quoteIdentifier(name: string): string {
+  if (name.length === 0) throw new Error('an identifier cannot be empty');
+  return `\`${escapeWith(name, '`')}\``;
+}
+
+/** Quotes a string literal with single quotes. */
+export function quoteString(value: string): string {
+  return `'${escapeWith(value, "'")}'`;
+}
+
+/** `db`.`table`, both parts quoted. */
+export function qualifiedName(database: string, table: string): string {
+  return `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
+}
+
+/** A comma-separated list of quoted strings, for `IN (...)`. */
+export function quoteStringList(values: readonly string[]): string {
+  return values.map(quoteString).join(', ');
+}
+
+/**
+ * Reads one identifier, bare or quoted (backticks or double quotes, backslash escapes), from the
+ * start of `text`. Returns the unquoted name and the rest of the text, or null when `text` does
+ * not start with an identifier.
+ */
+export function readIdentifier(text: string): { name: string; rest: string } | null {
+  const bare = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text);
+  if (bare) return { name: bare[0], rest: text.slice(bare[0].length) };
+  const quote = text[0];
+  if (quote !== '`' && quote !== '"') return null;
+  const unescape: Record<string, string> = { '0': '\0', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+  let name = '';
+  for (let i = 1; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '\\' && i + 1 < text.length) {
+      const next = text[++i];
+      name += unescape[next] ?? next;
+    } else if (ch === quote) {
+      if (text[i + 1] === quote) {
+        name += quote;
+        i++;
+      } else {
+        return { name, rest: text.slice(i + 1) };
+      }
+    } else {
+      name += ch;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,21 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createMigrationActivities } from './activities';
+import type { Config } from './config';
+import { deriveKey } from './secrets';
+import { TASK_QUEUE } from './workflows/types';
+
+/** A worker for the migration task queue; the caller runs and shuts it down. */
+export async function createWorker(
+  config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'MIGRATOR_SECRET_KEY' | 'WORKER_MAX_CONCURRENT_ACTIVITIES'>,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: TASK_QUEUE,
+    workflowsPath: require.resolve('./workflows'),
+    activities: createMigrationActivities({ secretKey: deriveKey(config.MIGRATOR_SECRET_KEY) }),
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+  });
+  return { worker, connection };
+}

@@ -1,0 +1,2 @@
+export { clickhouseMigration } from './migration-workflow';
+export { approveSignal, rejectSignal, stateQuery } from './messages';

@@ -1,0 +1,283 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  type RetryPolicy,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { MigrationActivities } from '../activities';
+import { approveSignal, rejectSignal, stateQuery } from './messages';
+import { statusKey, stepKey } from './search-attributes';
+import { initialState, optionalText, signalMismatch } from './state';
+import {
+  FAILURE_TYPES,
+  type CopyResult,
+  type CopyUnit,
+  type MigrationInput,
+  type MigrationReport,
+  type MigrationState,
+  type MigrationStatus,
+  type RestorePoint,
+  type StepName,
+  type TransferPath,
+  type ValidationReport,
+} from './types';
+
+const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 };
+
+/** Catalogue reads and small DDL. */
+const quick = proxyActivities<MigrationActivities>({ startToCloseTimeout: '5m', retry });
+/** Data movement and scans: long, so they heartbeat and a lost worker is noticed within the heartbeat timeout. */
+const long = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '12h',
+  heartbeatTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 10 },
+});
+
+/** Thrown inside the workflow when a person rejects a step. */
+class Rejected extends Error {}
+
+/**
+ * A ClickHouse migration in four approved steps: backup, configure, validation, migration.
+ * Returns the final state document; a run that fails or is rolled back ends as a failed workflow
+ * whose state stays queryable.
+ */
+export async function clickhouseMigration(input: MigrationInput): Promise<MigrationState> {
+  const { runId } = workflowInfo();
+  const runKey = runId.replace(/-/g, '').slice(0, 16);
+  const state = initialState(input, runId);
+  const approved = new Set<StepName>();
+  const endpoints = { source: input.source, target: input.target };
+
+  setHandler(stateQuery, () => state);
+  setHandler(approveSignal, (payload) => {
+    const mismatch = signalMismatch(payload, state.awaitingApproval?.step ?? null);
+    if (mismatch) return ignoreSignal('approve', payload, mismatch);
+    state.approvals.push({ step: payload.step, by: optionalText(payload, 'by'), comment: optionalText(payload, 'comment'), at: now() });
+    approved.add(payload.step);
+  });
+  setHandler(rejectSignal, (payload) => {
+    const mismatch = signalMismatch(payload, state.awaitingApproval?.step ?? null);
+    if (mismatch) return ignoreSignal('reject', payload, mismatch);
+    state.rejection = { step: payload.step, by: optionalText(payload, 'by'), reason: optionalText(payload, 'reason') ?? '', at: now() };
+  });
+
+  function ignoreSignal(name: string, payload: unknown, reason: string): void {
+    const step = (payload as { step?: unknown } | null)?.step;
+    state.ignoredSignals.push({ name, step: typeof step === 'string' ? step : String(step), reason, at: now() });
+  }
+
+  function setStatus(status: MigrationStatus): void {
+    state.status = status;
+    upsertSearchAttributes([
+      { key: statusKey, value: status },
+      { key: stepKey, value: state.currentStep ?? 'none' },
+    ]);
+  }
+
+  function step(name: StepName) {
+    const found = state.steps.find((s) => s.name === name);
+    if (!found) throw new Error(`unknown step ${name}`);
+    return found;
+  }
+
+  async function runStep<T>(name: StepName, body: () => Promise<T>): Promise<T> {
+    const current = step(name);
+    state.currentStep = name;
+    current.status = 'running';
+    current.startedAt = now();
+    setStatus('running');
+    try {
+      const result = await body();
+      current.status = 'completed';
+      current.result = result;
+      return result;
+    } catch (err) {
+      current.status = isCancellation(err) ? 'skipped' : 'failed';
+      current.error = describeFailure(err);
+      throw err;
+    } finally {
+      current.finishedAt = now();
+    }
+  }
+
+  /** Waits until a person approves `next` (or approvals are off). */
+  async function gate(next: StepName): Promise<void> {
+    if (!input.approvals.required) return;
+    const current = step(next);
+    current.status = 'awaiting_approval';
+    state.awaitingApproval = { step: next };
+    state.currentStep = next;
+    setStatus('awaiting_approval');
+    await condition(() => approved.has(next) || state.rejection !== null);
+    state.awaitingApproval = null;
+    if (state.rejection) {
+      current.status = 'rejected';
+      throw new Rejected();
+    }
+    current.status = 'pending';
+  }
+
+  let restorePoint: RestorePoint | null = null;
+  let migrationStarted = false;
+  try {
+    restorePoint = await runStep('backup', () =>
+      long.takeRestorePoint({ runKey, target: input.target, databases: input.databases }),
+    );
+    await gate('configure');
+    await runStep('configure', () =>
+      quick.checkTarget({ ...endpoints, databases: input.databases, onConflict: input.options.onConflict }),
+    );
+    await gate('validation');
+    const plan = await runStep('validation', () => long.validateSource({ runKey, ...endpoints, databases: input.databases }));
+    state.transferPath = plan.transfer.path;
+    await gate('migration');
+    migrationStarted = true;
+    await runStep('migration', () => migrate(plan));
+    state.currentStep = null;
+    await finishCleanly(restorePoint);
+    setStatus('completed');
+    return state;
+  } catch (err) {
+    if (err instanceof Rejected) {
+      await finishCleanly(restorePoint);
+      setStatus('rejected');
+      return state;
+    }
+    state.error = describeFailure(err);
+    const endStatus = await CancellationScope.nonCancellable(() => recover(restorePoint, migrationStarted, isCancellation(err)));
+    setStatus(endStatus);
+    if (isCancellation(err)) throw err;
+    throw ApplicationFailure.create({
+      type: endStatus === 'rolled_back' ? 'MigrationRolledBack' : 'MigrationFailed',
+      message: `${endStatus}: ${state.error.message}`,
+      nonRetryable: true,
+    });
+  }
+
+  async function migrate(plan: ValidationReport): Promise<MigrationReport> {
+    const path = plan.transfer.path;
+    const created = await quick.createSchema({ target: input.target, objects: plan.objects });
+    const units = await quick.planCopy({ ...endpoints, objects: plan.objects });
+    trackTables(units);
+    const copied = await copyAll(units, path);
+    const resynced: MigrationReport['resynced'] = [];
+    let report = await long.verifyData({ ...endpoints, objects: plan.objects });
+    for (let pass = 1; pass <= input.options.syncPasses && report.mismatched.length + report.extra.length > 0; pass++) {
+      const again = [...report.mismatched, ...report.extra];
+      resynced.push({ pass, units: again.length });
+      await copyAll(again, path);
+      report = await long.verifyData({ ...endpoints, objects: plan.objects });
+    }
+    const differing = report.tables.filter((t) => !t.match);
+    if (differing.length > 0) {
+      throw ApplicationFailure.create({
+        type: FAILURE_TYPES.verificationFailed,
+        message: `source and target still differ after ${input.options.syncPasses} sync passes: ${differing
+          .map((t) => `${t.database}.${t.table} (${t.sourceRows} vs ${t.targetRows} rows)`)
+          .join(', ')}`,
+        nonRetryable: true,
+      });
+    }
+    return {
+      transferPath: path,
+      created,
+      copied: { ...copied, units: units.length },
+      resynced,
+      verification: report.tables,
+      skipped: plan.unsupported.map(({ database, name, reason }) => ({ database, name, reason })),
+    };
+  }
+
+  function trackTables(units: CopyUnit[]): void {
+    const tables = new Set(units.map(tableKey));
+    state.progress = {
+      tablesTotal: tables.size,
+      tablesDone: 0,
+      rowsTotal: units.reduce((sum, u) => sum + u.rows, 0),
+      rowsCopied: 0,
+      bytesCopied: 0,
+    };
+  }
+
+  /** Copies units with at most `parallelism` in flight, updating progress as each one lands. */
+  async function copyAll(units: CopyUnit[], path: TransferPath): Promise<CopyResult> {
+    const remaining = new Map<string, number>();
+    for (const unit of units) remaining.set(tableKey(unit), (remaining.get(tableKey(unit)) ?? 0) + 1);
+    const total: CopyResult = { rows: 0, bytes: 0 };
+    let next = 0;
+    async function lane(): Promise<void> {
+      while (next < units.length) {
+        const unit = units[next++];
+        const result = await long.copyUnit({ runKey, ...endpoints, unit, path });
+        total.rows += result.rows;
+        total.bytes += result.bytes;
+        state.progress.rowsCopied += result.rows;
+        state.progress.bytesCopied += result.bytes;
+        const left = (remaining.get(tableKey(unit)) ?? 1) - 1;
+        remaining.set(tableKey(unit), left);
+        if (left === 0) state.progress.tablesDone = Math.min(state.progress.tablesTotal, state.progress.tablesDone + 1);
+      }
+    }
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(input.options.parallelism, units.length)) }, lane));
+    return total;
+  }
+
+  /** Undoes what the run changed and says how the run ends. */
+  async function recover(point: RestorePoint | null, changed: boolean, cancelled: boolean): Promise<MigrationStatus> {
+    const failedStatus: MigrationStatus = cancelled ? 'cancelled' : 'failed';
+    try {
+      await quick.dropStaging({ target: input.target, runKey, databases: input.databases });
+      if (!point) return failedStatus;
+      if (!changed) {
+        await quick.dropRestorePoint({ target: input.target, restorePoint: point });
+        return failedStatus;
+      }
+      state.rollback = await long.rollbackToRestorePoint({ target: input.target, restorePoint: point, databases: input.databases });
+      const mismatched = state.rollback.verified.filter((t) => !t.match);
+      if (mismatched.length > 0) {
+        state.error = {
+          type: FAILURE_TYPES.rollbackIncomplete,
+          message: `rollback left ${mismatched.map((t) => `${t.database}.${t.table}`).join(', ')} different from the restore point ${point.database}, which is kept`,
+        };
+        return 'failed';
+      }
+      await quick.dropRestorePoint({ target: input.target, restorePoint: point });
+      return cancelled ? 'cancelled' : 'rolled_back';
+    } catch (err) {
+      const cause = describeFailure(err);
+      state.error = {
+        type: FAILURE_TYPES.rollbackIncomplete,
+        message: `${state.error?.message ?? ''}; then recovery failed: ${cause.message}${point ? ` (restore point ${point.database} is kept)` : ''}`,
+      };
+      return 'failed';
+    }
+  }
+
+  async function finishCleanly(point: RestorePoint | null): Promise<void> {
+    await quick.dropStaging({ target: input.target, runKey, databases: input.databases });
+    if (point) await quick.dropRestorePoint({ target: input.target, restorePoint: point });
+  }
+}
+
+function tableKey(unit: CopyUnit): string {
+  return `${unit.database}\u0000${unit.table}`;
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+/** The readable type and message of whatever ended a step. */
+function describeFailure(err: unknown): { type: string; message: string } {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  if (isCancellation(err)) return { type: 'Cancelled', message: 'the run was cancelled' };
+  if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'Error', message: cause.message };
+  if (cause instanceof Error) return { type: cause.name, message: cause.message };
+  return { type: 'Error', message: String(cause) };
+}

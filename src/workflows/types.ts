@@ -1,0 +1,248 @@
+/**
+ * The migration workflow's contract: names, inputs, step results and the state document.
+ * Pure types and constants only, shared by the workflow, the activities, the worker and the API.
+ */
+import type { ObjectKind, PartitionDigest } from '../clickhouse/catalog';
+
+/** Workflow type name. */
+export const WORKFLOW_TYPE = 'clickhouseMigration';
+/** Task queue the worker polls. */
+export const TASK_QUEUE = 'clickhouse-migrations';
+/** Keyword search attribute holding {@link MigrationStatus}. */
+export const STATUS_SEARCH_ATTRIBUTE = 'MigrationStatus';
+/** Keyword search attribute holding the current {@link StepName}. */
+export const STEP_SEARCH_ATTRIBUTE = 'MigrationStep';
+
+/** The steps, in the order they run. */
+export const STEPS = ['backup', 'configure', 'validation', 'migration'] as const;
+export type StepName = (typeof STEPS)[number];
+
+export const MIGRATION_STATUSES = [
+  'running',
+  'awaiting_approval',
+  'completed',
+  'failed',
+  'rejected',
+  'rolled_back',
+  'cancelled',
+] as const;
+export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];
+
+/** Failure types that activities raise and that a person can act on. */
+export const FAILURE_TYPES = {
+  targetNotReady: 'TargetNotReady',
+  sourceInvalid: 'SourceInvalid',
+  dryRunFailed: 'DryRunFailed',
+  verificationFailed: 'VerificationFailed',
+  rollbackIncomplete: 'RollbackIncomplete',
+} as const;
+
+/** A secret sealed with the deployment's key (AES-256-GCM); only workers can open it. */
+export interface SealedSecret {
+  sealed: string;
+}
+
+/** A ClickHouse server as the workflow carries it: the password is sealed. */
+export interface EndpointRef {
+  url: string;
+  username: string;
+  password: SealedSecret | null;
+  /** Native-protocol port, for server-to-server copies with `remote()`. */
+  nativePort?: number;
+}
+
+/** What to do when a table in scope already holds data on the target. */
+export type ConflictPolicy = 'fail' | 'replace';
+
+export interface MigrationOptions {
+  /** @default 'fail' */
+  onConflict: ConflictPolicy;
+  /** Partitions copied at once. @default 2 */
+  parallelism: number;
+  /** Verify-and-recopy passes after the bulk copy. @default 3 */
+  syncPasses: number;
+}
+
+/** The workflow's input. */
+export interface MigrationInput {
+  id: string;
+  source: EndpointRef;
+  target: EndpointRef;
+  databases: string[];
+  approvals: { required: boolean };
+  options: MigrationOptions;
+}
+
+/** Payload of the `approve` signal: authorises `step` to run. */
+export interface ApprovePayload {
+  step: StepName;
+  by?: string;
+  comment?: string;
+}
+
+/** Payload of the `reject` signal: ends the run as `rejected`. */
+export interface RejectPayload {
+  step: StepName;
+  by?: string;
+  reason: string;
+}
+
+/** A table captured in a restore point. */
+export interface RestorePointTable {
+  database: string;
+  name: string;
+  kind: ObjectKind;
+  /** Name of the copy inside the restore-point database; absent for views (DDL only). */
+  snapshotTable?: string;
+  createTableQuery: string;
+  /** Rows per partition at the time of the restore point (from `system.parts`, or a count). */
+  partitions: { partitionId: string; rows: number }[];
+}
+
+/** The backup step's result: enough to put every in-scope object back as it was. */
+export interface RestorePoint {
+  database: string;
+  takenAt: string;
+  /** In-scope databases that already existed on the target. */
+  existingDatabases: string[];
+  tables: RestorePointTable[];
+  totalRows: number;
+}
+
+export interface TableConflict {
+  database: string;
+  table: string;
+  rows: number;
+  sameSchema: boolean;
+}
+
+/** The configure step's report on the target. */
+export interface TargetReport {
+  version: string;
+  capabilities: { systemDisks: boolean; remote: boolean; remoteSecure: boolean; maxInsertThreads: boolean };
+  /** Free bytes, or "unknown" where the server cannot tell (before 19.15). */
+  freeBytes: number | 'unknown';
+  requiredBytes: number;
+  conflicts: TableConflict[];
+  /** Things that block the migration; configure fails when this is not empty. */
+  problems: string[];
+  warnings: string[];
+}
+
+/** One object the migration will create, in creation order. */
+export interface PlannedObject {
+  database: string;
+  name: string;
+  engine: string;
+  kind: ObjectKind;
+  inner: boolean;
+  createTableQuery: string;
+  rows: number;
+  bytesOnDisk: number;
+  partitions: number;
+}
+
+export type TransferPath = 'server' | 'worker';
+
+/** The validation step's result, and the plan the migration step carries out. */
+export interface ValidationReport {
+  sourceVersion: string;
+  objects: PlannedObject[];
+  unsupported: { database: string; name: string; engine: string; reason: string }[];
+  totals: { tables: number; views: number; partitions: number; rows: number; bytesOnDisk: number };
+  transfer: { path: TransferPath; reason: string };
+  dryRun: { created: number; database: string };
+}
+
+/** One unit of copy: a partition of a partitioned table, or a whole small table (`all`). */
+export interface CopyUnit {
+  database: string;
+  table: string;
+  partitionId: string;
+  partitioned: boolean;
+  rows: number;
+  bytes: number;
+}
+
+export interface CopyResult {
+  rows: number;
+  bytes: number;
+}
+
+/** Per-table outcome of verification. */
+export interface TableVerification {
+  database: string;
+  table: string;
+  sourceRows: number;
+  targetRows: number;
+  sourceChecksum: string;
+  targetChecksum: string;
+  match: boolean;
+}
+
+/** What verification found: tables, and the units to copy again. */
+export interface VerificationReport {
+  tables: TableVerification[];
+  mismatched: CopyUnit[];
+  /** Target partitions that the source does not have. */
+  extra: CopyUnit[];
+}
+
+export interface MigrationReport {
+  transferPath: TransferPath;
+  created: string[];
+  copied: CopyResult & { units: number };
+  resynced: { pass: number; units: number }[];
+  verification: TableVerification[];
+  skipped: { database: string; name: string; reason: string }[];
+}
+
+export interface RollbackReport {
+  dropped: string[];
+  restored: { database: string; table: string; partitions: number }[];
+  verified: { database: string; table: string; before: PartitionDigest[]; after: PartitionDigest[]; match: boolean }[];
+}
+
+export type StepStatus = 'pending' | 'awaiting_approval' | 'running' | 'completed' | 'failed' | 'rejected' | 'skipped';
+
+export interface StepState {
+  name: StepName;
+  status: StepStatus;
+  startedAt: string | null;
+  finishedAt: string | null;
+  result?: unknown;
+  error?: { type: string; message: string };
+}
+
+export interface Progress {
+  tablesTotal: number;
+  tablesDone: number;
+  rowsTotal: number;
+  rowsCopied: number;
+  bytesCopied: number;
+}
+
+export interface ApprovalRecord {
+  step: StepName;
+  by: string | null;
+  comment: string | null;
+  at: string;
+}
+
+/** The document the `state` query returns and `GET /migrations/:id` serves. */
+export interface MigrationState {
+  id: string;
+  runId: string;
+  status: MigrationStatus;
+  currentStep: StepName | null;
+  awaitingApproval: null | { step: StepName };
+  steps: StepState[];
+  progress: Progress;
+  approvals: ApprovalRecord[];
+  transferPath: TransferPath | null;
+  /** Signals that were received but did not fit the run's state, and why. */
+  ignoredSignals: { name: string; step: string; reason: string; at: string }[];
+  rejection: { step: StepName; by: string | null; reason: string; at: string } | null;
+  rollback: RollbackReport | null;
+  error: { type: string; message: string } | null;
+}
