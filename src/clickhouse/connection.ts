@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { type Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { toClickHouseQueryError } from './errors';
 import { detectServer, type ServerInfo } from './capabilities';
