@@ -33,6 +33,9 @@ const envSchema = z.object({
 
 export type Config = z.infer<typeof envSchema>;
 
+/** Names of every environment variable the worker and the API read. */
+export const CONFIG_KEYS = Object.keys(envSchema.shape) as (keyof Config)[];
+
 /** Parses the environment once, at start-up; every default is documented on {@link envSchema}. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);

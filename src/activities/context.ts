@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ClickHouseConnection } from '../clickhouse/connection';
@@ -48,7 +49,10 @@ export async function withConnections<K extends string, T>(
 
 function activitySignal(): AbortSignal | undefined {
   try {
-    return Context.current().cancellationSignal;
+    const signal = Context.current().cancellationSignal;
+    // Every query of the activity listens on the same signal.
+    setMaxListeners(0, signal);
+    return signal;
   } catch {
     return undefined;
   }

@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -36,6 +37,8 @@ const quick = proxyActivities<MigrationActivities>({ startToCloseTimeout: '5m', 
 const long = proxyActivities<MigrationActivities>({
   startToCloseTimeout: '12h',
   heartbeatTimeout: '30s',
+  // A cancelled run rolls back only after its copies have really stopped.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { ...retry, maximumAttempts: 10 },
 });
 
@@ -211,8 +214,9 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
     for (const unit of units) remaining.set(tableKey(unit), (remaining.get(tableKey(unit)) ?? 0) + 1);
     const total: CopyResult = { rows: 0, bytes: 0 };
     let next = 0;
+    let failure: { error: unknown } | null = null;
     async function lane(): Promise<void> {
-      while (next < units.length) {
+      while (next < units.length && !failure) {
         const unit = units[next++];
         const result = await long.copyUnit({ runKey, ...endpoints, unit, path });
         total.rows += result.rows;
@@ -224,7 +228,15 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
         if (left === 0) state.progress.tablesDone = Math.min(state.progress.tablesTotal, state.progress.tablesDone + 1);
       }
     }
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(input.options.parallelism, units.length)) }, lane));
+    // On the first failure no new unit starts, and the units in flight finish before the caller
+    // rolls back: a copy that lands after the rollback would undo it.
+    const lanes = Array.from({ length: Math.max(1, Math.min(input.options.parallelism, units.length)) }, () =>
+      lane().catch((error: unknown) => {
+        failure ??= { error };
+      }),
+    );
+    await Promise.all(lanes);
+    if (failure) throw (failure as { error: unknown }).error;
     return total;
   }
 

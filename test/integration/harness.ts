@@ -1,0 +1,131 @@
+/**
+ * Shared pieces of the integration tests: a real worker on the test Temporal server, a client,
+ * ClickHouse connections to the test servers, and a polling helper.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { ClickHouseConnection } from '../../src/clickhouse/connection';
+import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
+import { deriveKey, seal } from '../../src/secrets';
+import { connectClient } from '../../src/temporal';
+import { createWorker } from '../../src/worker-factory';
+import type { stateQuery } from '../../src/workflows';
+import { TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationOptions, type MigrationState } from '../../src/workflows/types';
+import { testStack, type TestClickHouse } from './stack-env';
+
+/** The secret key the tests' API and workers share. */
+export const TEST_SECRET_KEY = 'integration-tests-secret-key';
+export const TEST_KEY = deriveKey(TEST_SECRET_KEY);
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(4).toString('hex')}`;
+}
+
+export function connect(server: TestClickHouse, label: string): ClickHouseConnection {
+  return new ClickHouseConnection({ url: server.url, username: server.username, password: server.password }, { label, secrets: [] });
+}
+
+/** A worker polling the migration task queue inside this test process. */
+export async function startWorker(): Promise<{ stop(): Promise<void> }> {
+  quietRuntime();
+  const stack = testStack();
+  const { worker, connection } = await createWorker({
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    MIGRATOR_SECRET_KEY: TEST_SECRET_KEY,
+    WORKER_MAX_CONCURRENT_ACTIVITIES: 8,
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      stopWorker(worker);
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+let runtimeInstalled = false;
+
+/** Keeps the SDK's logs out of test output (failed runs are expected in these tests); errors still show. */
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  runtimeInstalled = true;
+}
+
+function stopWorker(worker: Worker): void {
+  if (worker.getState() === 'RUNNING') worker.shutdown();
+}
+
+export function testClient(): Promise<Client> {
+  return connectClient({ TEMPORAL_ADDRESS: testStack().temporalAddress, TEMPORAL_NAMESPACE: 'default' });
+}
+
+/** The workflow input for the test servers, passwords sealed as the API seals them. */
+export function migrationInput(id: string, databases: string[], overrides: Partial<Omit<MigrationInput, 'options'>> & { options?: Partial<MigrationOptions> } = {}): MigrationInput {
+  const stack = testStack();
+  const endpoint = (server: TestClickHouse) => ({
+    url: server.url,
+    username: server.username,
+    password: seal(server.password, TEST_KEY),
+    nativePort: server.nativePort,
+  });
+  const { options, ...rest } = overrides;
+  return {
+    id,
+    source: endpoint(stack.source),
+    target: endpoint(stack.target),
+    databases,
+    approvals: { required: true },
+    ...rest,
+    options: { onConflict: 'fail', parallelism: 2, syncPasses: 3, ...options },
+  };
+}
+
+export async function startMigration(client: Client, input: MigrationInput): Promise<WorkflowHandle> {
+  return client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: input.id, args: [input] });
+}
+
+export function queryState(handle: WorkflowHandle): Promise<MigrationState> {
+  return handle.query<MigrationState>('state' satisfies typeof stateQuery.name);
+}
+
+/** Polls `read` until `done` holds, or fails with the last value seen. */
+export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      last = await read();
+      if (done(last)) return last;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}${lastError ? `; last error: ${String(lastError)}` : ''}`);
+}
+
+/** Waits until the run waits for approval of `step`. */
+export function awaitingApproval(handle: WorkflowHandle, step: string): Promise<MigrationState> {
+  return waitFor(() => queryState(handle), (s) => s.awaitingApproval?.step === step, `approval of ${step}`);
+}
+
+/** Per-table row counts and checksums, computed the same way on either server. */
+export async function tableDigest(conn: ClickHouseConnection, database: string, table: string): Promise<{ rows: number; checksum: string }> {
+  const columns = await conn.rows<{ name: string; default_kind: string }>(
+    `SELECT name, default_kind FROM system.columns WHERE database = ${quoteString(database)} AND table = ${quoteString(table)}`,
+  );
+  const stored = columns.filter((c) => c.default_kind !== 'MATERIALIZED' && c.default_kind !== 'ALIAS').map((c) => quoteIdentifier(c.name));
+  const [row] = await conn.rows<{ rows: string; checksum: string }>(
+    `SELECT count() AS rows, toString(sum(cityHash64(${stored.join(', ')}))) AS checksum FROM ${qualifiedName(database, table)}`,
+  );
+  return { rows: Number(row.rows), checksum: row.checksum };
+}
+
+export async function dropDatabase(conn: ClickHouseConnection, database: string): Promise<void> {
+  await conn.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
+}

@@ -1,0 +1,201 @@
+import type { Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ClickHouseConnection } from '../../src/clickhouse/connection';
+import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
+import { seal } from '../../src/secrets';
+import { STEPS, type MigrationState } from '../../src/workflows/types';
+import { createDemoLike, DEMO_DATA_TABLES } from './fixtures';
+import {
+  awaitingApproval,
+  connect,
+  dropDatabase,
+  migrationInput,
+  queryState,
+  startMigration,
+  startWorker,
+  tableDigest,
+  TEST_KEY,
+  testClient,
+  uniqueName,
+  waitFor,
+} from './harness';
+import { testStack } from './stack-env';
+
+let worker: { stop(): Promise<void> };
+let client: Client;
+let source: ClickHouseConnection;
+let target: ClickHouseConnection;
+const databases: string[] = [];
+
+beforeAll(async () => {
+  worker = await startWorker();
+  client = await testClient();
+  source = connect(testStack().source, 'source');
+  target = connect(testStack().target, 'target');
+});
+
+afterAll(async () => {
+  for (const db of databases) {
+    await dropDatabase(source, db);
+    await dropDatabase(target, db);
+  }
+  await Promise.all([source.close(), target.close(), client.connection.close()]);
+  await worker.stop();
+});
+
+async function demoDatabase(rows: number): Promise<string> {
+  const db = uniqueName('mig');
+  databases.push(db);
+  await createDemoLike(source, db, rows);
+  return db;
+}
+
+async function targetDatabases(): Promise<string[]> {
+  return (await target.rows<{ name: string }>('SELECT name FROM system.databases')).map((r) => r.name);
+}
+
+async function tableNames(conn: ClickHouseConnection, db: string): Promise<string[]> {
+  const rows = await conn.rows<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${db}' ORDER BY name`);
+  return rows.map((r) => r.name);
+}
+
+describe('the migration workflow on real servers', () => {
+  it('when every step is approved by a Temporal signal, the target equals the source by count and checksum', async () => {
+    const db = await demoDatabase(120_000);
+    const handle = await startMigration(client, migrationInput(uniqueName('happy'), [db]));
+
+    for (const step of ['configure', 'validation', 'migration'] as const) {
+      await awaitingApproval(handle, step);
+      await handle.signal('approve', { step, by: 'jest', comment: `go ${step}` });
+    }
+    const final = (await handle.result()) as MigrationState;
+
+    expect(final.status).toBe('completed');
+    expect(final.steps.map((s) => [s.name, s.status])).toEqual(STEPS.map((name) => [name, 'completed']));
+    expect(final.approvals.map((a) => [a.step, a.by, a.comment])).toEqual([
+      ['configure', 'jest', 'go configure'],
+      ['validation', 'jest', 'go validation'],
+      ['migration', 'jest', 'go migration'],
+    ]);
+    expect(final.transferPath).toBe('server');
+    for (const table of DEMO_DATA_TABLES) {
+      const [onSource, onTarget] = await Promise.all([tableDigest(source, db, table), tableDigest(target, db, table)]);
+      expect({ table, ...onTarget }).toEqual({ table, ...onSource });
+    }
+    expect((await tableDigest(target, db, 'events')).rows).toBe(120_000);
+    expect(await tableNames(target, db)).toEqual(await tableNames(source, db));
+    const [viaView] = await target.rows<{ n: string }>(`SELECT sum(events) AS n FROM ${qualifiedName(db, 'daily')}`);
+    expect(Number(viaView.n)).toBe(120_000);
+    expect(final.progress).toMatchObject({ tablesDone: final.progress.tablesTotal, rowsCopied: final.progress.rowsTotal });
+    expect(final.progress.tablesTotal).toBe(DEMO_DATA_TABLES.length);
+    expect((await targetDatabases()).filter((d) => d.startsWith('__migrator_'))).toEqual([]);
+    expect((await tableNames(target, db)).filter((t) => t.startsWith('__migrator_'))).toEqual([]);
+  });
+
+  it.each(['configure', 'validation', 'migration'] as const)('when a person rejects %s, the run ends rejected and the target is untouched', async (rejected) => {
+    const db = await demoDatabase(1_000);
+    const handle = await startMigration(client, migrationInput(uniqueName('reject'), [db]));
+    for (const step of ['configure', 'validation', 'migration'] as const) {
+      await awaitingApproval(handle, step);
+      if (step === rejected) {
+        await handle.signal('reject', { step, by: 'jest', reason: 'not today' });
+        break;
+      }
+      await handle.signal('approve', { step });
+    }
+    const final = (await handle.result()) as MigrationState;
+
+    expect(final.status).toBe('rejected');
+    expect(final.rejection).toMatchObject({ step: rejected, by: 'jest', reason: 'not today' });
+    expect(final.steps.find((s) => s.name === rejected)?.status).toBe('rejected');
+    expect(final.steps.find((s) => s.name === 'migration')?.startedAt).toBeNull();
+    expect((await targetDatabases()).filter((d) => d === db || d.startsWith('__migrator_'))).toEqual([]);
+  });
+
+  it('when a signal names the wrong step, it is recorded and ignored', async () => {
+    const db = await demoDatabase(100);
+    const handle = await startMigration(client, migrationInput(uniqueName('wrong'), [db]));
+    await awaitingApproval(handle, 'configure');
+
+    await handle.signal('approve', { step: 'migration' });
+    const state = await waitFor(() => queryState(handle), (s) => s.ignoredSignals.length > 0, 'the ignored signal');
+
+    expect(state.ignoredSignals[0]).toMatchObject({ name: 'approve', step: 'migration', reason: expect.stringMatching(/waiting for approval of "configure"/) });
+    expect(state.awaitingApproval).toEqual({ step: 'configure' });
+    expect(state.approvals).toEqual([]);
+    await handle.signal('reject', { step: 'configure', reason: 'done testing' });
+    expect(((await handle.result()) as MigrationState).status).toBe('rejected');
+  });
+
+  it('when the migration step fails half-way, the target is rolled back to its exact pre-migration state', async () => {
+    const db = await demoDatabase(60_000);
+    // The target already holds this table, with rows of its own that the migration replaces.
+    await target.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
+    await target.exec(
+      `CREATE TABLE ${qualifiedName(db, 'events')} (event_date Date, user_id UInt64, kind String, amount Float64)
+       ENGINE = MergeTree PARTITION BY toYYYYMM(event_date) ORDER BY (event_date, user_id)`,
+    );
+    await target.exec(
+      `INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-03-01') + (number % 90), number, 'old', 1 FROM system.numbers LIMIT 7000`,
+    );
+    const before = await tableDigest(target, db, 'events');
+    const handle = await startMigration(client, migrationInput(uniqueName('rollback'), [db], { options: { onConflict: 'replace', parallelism: 1 } }));
+    for (const step of ['configure', 'validation'] as const) {
+      await awaitingApproval(handle, step);
+      await handle.signal('approve', { step });
+    }
+    await awaitingApproval(handle, 'migration');
+    // The source changes after validation: the last table's copy fails after `events` was replaced.
+    await source.exec(`ALTER TABLE ${qualifiedName(db, 'users')} DROP COLUMN name`);
+    await handle.signal('approve', { step: 'migration' });
+
+    const failure = await handle.result().then(
+      () => null,
+      (err: unknown) => err,
+    );
+    const final = await queryState(handle);
+
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(final.status).toBe('rolled_back');
+    expect(final.steps.find((s) => s.name === 'migration')?.status).toBe('failed');
+    expect(final.error?.message).toMatch(/name/);
+    expect(final.progress.rowsCopied).toBeGreaterThan(0);
+    expect(await tableDigest(target, db, 'events')).toEqual(before);
+    expect(await tableNames(target, db)).toEqual(['events']);
+    expect(final.rollback?.verified).toEqual([expect.objectContaining({ table: 'events', match: true })]);
+    expect((await targetDatabases()).filter((d) => d.startsWith('__migrator_'))).toEqual([]);
+  });
+
+  it('when the target cannot reach the source, the data streams through the worker and still matches', async () => {
+    const db = await demoDatabase(30_000);
+    const input = migrationInput(uniqueName('stream'), [db], { approvals: { required: false } });
+    input.source.nativePort = 1;
+    const final = (await (await startMigration(client, input)).result()) as MigrationState;
+
+    expect(final.status).toBe('completed');
+    expect(final.transferPath).toBe('worker');
+    for (const table of DEMO_DATA_TABLES) {
+      expect({ table, ...(await tableDigest(target, db, table)) }).toEqual({ table, ...(await tableDigest(source, db, table)) });
+    }
+  });
+
+  it('when the source password is wrong, the run fails without retrying and no secret reaches the history', async () => {
+    const db = await demoDatabase(10);
+    const wrong = 'wrong-password-4711';
+    const input = migrationInput(uniqueName('badpass'), [db], { approvals: { required: false } });
+    input.source.password = seal(wrong, TEST_KEY);
+    const handle = await startMigration(client, input);
+
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    const final = await queryState(handle);
+    const history = JSON.stringify(await handle.fetchHistory());
+
+    expect(final.status).toBe('failed');
+    expect(final.steps.find((s) => s.name === 'configure')).toMatchObject({ status: 'failed', error: { type: 'AuthenticationFailed' } });
+    expect(history).not.toContain(wrong);
+    expect(history).not.toContain(testStack().source.password);
+    expect(history).not.toContain(testStack().target.password);
+    expect(history.match(/"attempt":\s*2/)).toBeNull();
+    expect((await targetDatabases()).filter((d) => d.startsWith('__migrator_'))).toEqual([]);
+  });
+});
