@@ -28,7 +28,7 @@ export function createBackupActivities(deps: ActivityDeps) {
      */
     async takeRestorePoint(req: { runKey: string; target: EndpointRef; databases: string[] }): Promise<RestorePoint> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
-        heartbeating({ step: 'backup' }, async () => {
+        heartbeating(() => ({ step: 'backup' }), async () => {
           const database = restorePointDatabase(req.runKey);
           const existing = await existingDatabases(target, req.databases);
           const tables = existing.length > 0 ? await listTables(target, existing) : [];
@@ -79,7 +79,7 @@ export function createBackupActivities(deps: ActivityDeps) {
      */
     async rollbackToRestorePoint(req: { target: EndpointRef; restorePoint: RestorePoint; databases: string[] }): Promise<RollbackReport> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
-        heartbeating({ step: 'rollback' }, async () => {
+        heartbeating(() => ({ step: 'rollback' }), async () => {
           const point = req.restorePoint;
           const report: RollbackReport = { dropped: [], restored: [], verified: [] };
           const captured = new Map(point.tables.map((t) => [`${t.database}.${t.name}`, t]));

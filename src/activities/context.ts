@@ -78,22 +78,41 @@ export function permanent(type: string, message: string, details?: unknown): App
 
 /**
  * Runs `work` while heartbeating every few seconds, so a lost worker is noticed and a
- * cancellation reaches the activity even while one long statement runs.
+ * cancellation reaches the activity even while one long statement runs. `details` is read at
+ * each beat: it is what a retry of the activity finds in `heartbeatDetails`.
  */
-export async function heartbeating<T>(details: unknown, work: () => Promise<T>): Promise<T> {
+export async function heartbeating<T>(details: () => unknown, work: () => Promise<T>): Promise<T> {
   let ctx: Context | undefined;
   try {
     ctx = Context.current();
   } catch {
     return work();
   }
-  const beat = () => ctx.heartbeat(details);
+  const beat = () => ctx.heartbeat(details());
   beat();
   const timer = setInterval(beat, 5_000);
   try {
     return await work();
   } finally {
     clearInterval(timer);
+  }
+}
+
+/** Heartbeats `details` now (outside an activity, does nothing). */
+export function heartbeatNow(details: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // Not inside an activity: nothing to report to.
+  }
+}
+
+/** The details the previous attempt of this activity last heartbeated, if any. */
+export function previousHeartbeat<T>(): T | undefined {
+  try {
+    return Context.current().info.heartbeatDetails as T | undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -22,7 +22,7 @@ import type {
   TransferPath,
   VerificationReport,
 } from '../workflows/types';
-import { heartbeating, permanent, shortHash, withConnections, type ActivityDeps } from './context';
+import { heartbeatNow, heartbeating, permanent, previousHeartbeat, shortHash, withConnections, type ActivityDeps } from './context';
 import { holdsData } from './inventory';
 import { remoteSource } from './remote';
 import { dryRunDatabase } from './validation';
@@ -82,39 +82,27 @@ export function createTransferActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Makes one unit on the target equal to the source: copies it into a fresh staging table,
-     * then swaps it in (`REPLACE PARTITION`, or a rename for small tables). Running it twice
-     * leaves the target as running it once. Never fires materialized views on the target.
+     * Makes each unit of a batch on the target equal to the source, one after the other, and
+     * heartbeats after each one: a retry (after a crash, say) skips the units already done.
+     * A unit is copied into a fresh staging table, then swapped in (`REPLACE PARTITION`, or a
+     * rename for small tables), so copying it twice leaves the target as copying it once.
+     * Never fires materialized views on the target.
      */
-    async copyUnit(req: { runKey: string; source: EndpointRef; target: EndpointRef; unit: CopyUnit; path: TransferPath }): Promise<CopyResult> {
+    async copyUnits(req: { runKey: string; source: EndpointRef; target: EndpointRef; units: CopyUnit[]; path: TransferPath }): Promise<CopyResult & { units: number }> {
+      const previous = previousHeartbeat<BatchProgress>();
+      const progress: BatchProgress = previous?.done ? previous : { done: [], rows: 0, bytes: 0 };
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
-        heartbeating({ unit: req.unit }, async () => {
-          const { unit } = req;
-          const live = qualifiedName(unit.database, unit.table);
-          const name = `${stagingPrefix(req.runKey)}${shortHash(unit.database, unit.table, unit.partitionId)}`;
-          const stage = qualifiedName(unit.database, name);
-          const columns = (await listColumns(target, unit.database, unit.table)).map((c) => quoteIdentifier(c.name)).join(', ');
-          const where = unit.partitioned ? ` WHERE _partition_id = ${quoteString(unit.partitionId)}` : '';
-          await target.exec(`DROP TABLE IF EXISTS ${stage}`);
-          await target.exec(`CREATE TABLE ${stage} AS ${live}`);
-          if (req.path === 'server') {
-            const remote = await remoteSource(source, target, req.source);
-            if (!remote.ok) throw permanent('TransferPathUnavailable', remote.reason);
-            await target.exec(`INSERT INTO ${stage} (${columns}) SELECT ${columns} FROM ${remote.table(unit.database, unit.table)}${where}`);
-          } else {
-            await streamNative(source, target, `SELECT ${columns} FROM ${live}${where}`, `INSERT INTO ${stage} (${columns})`);
+        heartbeating(() => progress, async () => {
+          for (const unit of req.units) {
+            const key = unitKey(unit);
+            if (progress.done.includes(key)) continue;
+            const rows = await copyUnit(source, target, req, unit);
+            progress.done.push(key);
+            progress.rows += rows;
+            progress.bytes += rows > 0 ? unit.bytes : 0;
+            heartbeatNow(progress);
           }
-          const rows = await countRows(target, unit.database, name);
-          if (unit.partitioned) {
-            await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(unit.partitionId)} FROM ${stage}`);
-            await target.exec(`DROP TABLE ${stage}`);
-          } else {
-            const old = qualifiedName(unit.database, `${stagingPrefix(req.runKey)}old_${shortHash(unit.database, unit.table)}`);
-            await target.exec(`DROP TABLE IF EXISTS ${old}`);
-            await target.exec(`RENAME TABLE ${live} TO ${old}, ${stage} TO ${live}`);
-            await target.exec(`DROP TABLE ${old}`);
-          }
-          return { rows, bytes: rows > 0 ? unit.bytes : 0 };
+          return { rows: progress.rows, bytes: progress.bytes, units: progress.done.length };
         }),
       );
     },
@@ -125,7 +113,7 @@ export function createTransferActivities(deps: ActivityDeps) {
      */
     async verifyData(req: { source: EndpointRef; target: EndpointRef; objects: PlannedObject[] }): Promise<VerificationReport> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
-        heartbeating({ step: 'verify' }, async () => {
+        heartbeating(() => ({ step: 'verify' }), async () => {
           const report: VerificationReport = { tables: [], mismatched: [], extra: [] };
           for (const object of req.objects.filter(holdsData)) {
             const partitioned = object.kind === 'partitioned';
@@ -188,6 +176,51 @@ async function createAll(target: ClickHouseConnection, objects: PlannedObject[])
     if (failed.length === pending.length || pass >= MAX_VIEW_PASSES) throw failed[0].error;
     pending = failed.map((f) => f.object);
   }
+}
+
+/** What a batch heartbeats: the units it has finished, and their totals. */
+interface BatchProgress {
+  done: string[];
+  rows: number;
+  bytes: number;
+}
+
+function unitKey(unit: CopyUnit): string {
+  return `${unit.database}\u0000${unit.table}\u0000${unit.partitionId}`;
+}
+
+/** Copies one unit through a staging table; returns the rows it now holds on the target. */
+async function copyUnit(
+  source: ClickHouseConnection,
+  target: ClickHouseConnection,
+  req: { runKey: string; source: EndpointRef; path: TransferPath },
+  unit: CopyUnit,
+): Promise<number> {
+  const live = qualifiedName(unit.database, unit.table);
+  const name = `${stagingPrefix(req.runKey)}${shortHash(unit.database, unit.table, unit.partitionId)}`;
+  const stage = qualifiedName(unit.database, name);
+  const columns = (await listColumns(target, unit.database, unit.table)).map((c) => quoteIdentifier(c.name)).join(', ');
+  const where = unit.partitioned ? ` WHERE _partition_id = ${quoteString(unit.partitionId)}` : '';
+  await target.exec(`DROP TABLE IF EXISTS ${stage}`);
+  await target.exec(`CREATE TABLE ${stage} AS ${live}`);
+  if (req.path === 'server') {
+    const remote = await remoteSource(source, target, req.source);
+    if (!remote.ok) throw permanent('TransferPathUnavailable', remote.reason);
+    await target.exec(`INSERT INTO ${stage} (${columns}) SELECT ${columns} FROM ${remote.table(unit.database, unit.table)}${where}`);
+  } else {
+    await streamNative(source, target, `SELECT ${columns} FROM ${live}${where}`, `INSERT INTO ${stage} (${columns})`);
+  }
+  const rows = await countRows(target, unit.database, name);
+  if (unit.partitioned) {
+    await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(unit.partitionId)} FROM ${stage}`);
+    await target.exec(`DROP TABLE ${stage}`);
+  } else {
+    const old = qualifiedName(unit.database, `${stagingPrefix(req.runKey)}old_${shortHash(unit.database, unit.table)}`);
+    await target.exec(`DROP TABLE IF EXISTS ${old}`);
+    await target.exec(`RENAME TABLE ${live} TO ${old}, ${stage} TO ${live}`);
+    await target.exec(`DROP TABLE ${old}`);
+  }
+  return rows;
 }
 
 /** Streams `select` from the source in Native format into `insert` on the target, with backpressure. */

@@ -42,6 +42,13 @@ const long = proxyActivities<MigrationActivities>({
   retry: { ...retry, maximumAttempts: 10 },
 });
 
+/**
+ * Most copy activities one pass schedules. Up to this many units, each unit is its own activity
+ * (fine-grained progress, and a unit that finished is never copied again); beyond it, units are
+ * batched so that 5,000 partitions cost the same history as 200.
+ */
+const MAX_COPY_ACTIVITIES = 200;
+
 /** Thrown inside the workflow when a person rejects a step. */
 class Rejected extends Error {}
 
@@ -168,13 +175,18 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
     const created = await quick.createSchema({ target: input.target, objects: plan.objects });
     const units = await quick.planCopy({ ...endpoints, objects: plan.objects });
     trackTables(units);
-    const copied = await copyAll(units, path);
+    const copied = await copyAll(units, path, 'bulk');
     const resynced: MigrationReport['resynced'] = [];
     let report = await long.verifyData({ ...endpoints, objects: plan.objects });
     for (let pass = 1; pass <= input.options.syncPasses && report.mismatched.length + report.extra.length > 0; pass++) {
       const again = [...report.mismatched, ...report.extra];
-      resynced.push({ pass, units: again.length });
-      await copyAll(again, path);
+      const recopied = await copyAll(again, path, 'resync');
+      resynced.push({
+        pass,
+        units: again.length,
+        rows: recopied.rows,
+        partitions: again.map((u) => ({ database: u.database, table: u.table, partitionId: u.partitionId })).slice(0, 100),
+      });
       report = await long.verifyData({ ...endpoints, objects: plan.objects });
     }
     const differing = report.tables.filter((t) => !t.match);
@@ -202,35 +214,46 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
     state.progress = {
       tablesTotal: tables.size,
       tablesDone: 0,
+      unitsTotal: units.length,
+      unitsDone: 0,
       rowsTotal: units.reduce((sum, u) => sum + u.rows, 0),
       rowsCopied: 0,
       bytesCopied: 0,
     };
   }
 
-  /** Copies units with at most `parallelism` in flight, updating progress as each one lands. */
-  async function copyAll(units: CopyUnit[], path: TransferPath): Promise<CopyResult> {
+  /**
+   * Copies units in batches, at most `parallelism` batches in flight, updating progress as each
+   * batch lands. Batches keep the history bounded: a run never schedules more than
+   * MAX_COPY_ACTIVITIES copy activities per pass, however many partitions it moves.
+   */
+  async function copyAll(units: CopyUnit[], path: TransferPath, pass: 'bulk' | 'resync'): Promise<CopyResult> {
     const remaining = new Map<string, number>();
     for (const unit of units) remaining.set(tableKey(unit), (remaining.get(tableKey(unit)) ?? 0) + 1);
+    const batches = inBatches(units, Math.ceil(units.length / MAX_COPY_ACTIVITIES));
     const total: CopyResult = { rows: 0, bytes: 0 };
     let next = 0;
     let failure: { error: unknown } | null = null;
     async function lane(): Promise<void> {
-      while (next < units.length && !failure) {
-        const unit = units[next++];
-        const result = await long.copyUnit({ runKey, ...endpoints, unit, path });
+      while (next < batches.length && !failure) {
+        const batch = batches[next++];
+        const result = await long.copyUnits({ runKey, ...endpoints, units: batch, path });
         total.rows += result.rows;
         total.bytes += result.bytes;
+        if (pass === 'resync') continue;
         state.progress.rowsCopied += result.rows;
         state.progress.bytesCopied += result.bytes;
-        const left = (remaining.get(tableKey(unit)) ?? 1) - 1;
-        remaining.set(tableKey(unit), left);
-        if (left === 0) state.progress.tablesDone = Math.min(state.progress.tablesTotal, state.progress.tablesDone + 1);
+        state.progress.unitsDone += batch.length;
+        for (const unit of batch) {
+          const left = (remaining.get(tableKey(unit)) ?? 1) - 1;
+          remaining.set(tableKey(unit), left);
+          if (left === 0) state.progress.tablesDone = Math.min(state.progress.tablesTotal, state.progress.tablesDone + 1);
+        }
       }
     }
-    // On the first failure no new unit starts, and the units in flight finish before the caller
-    // rolls back: a copy that lands after the rollback would undo it.
-    const lanes = Array.from({ length: Math.max(1, Math.min(input.options.parallelism, units.length)) }, () =>
+    // On the first failure no new batch starts, and the batches in flight finish before the
+    // caller rolls back: a copy that lands after the rollback would undo it.
+    const lanes = Array.from({ length: Math.max(1, Math.min(input.options.parallelism, batches.length)) }, () =>
       lane().catch((error: unknown) => {
         failure ??= { error };
       }),
@@ -275,6 +298,14 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
     await quick.dropStaging({ target: input.target, runKey, databases: input.databases });
     if (point) await quick.dropRestorePoint({ target: input.target, restorePoint: point });
   }
+}
+
+/** Splits `items` into consecutive batches of at most `size` (at least 1). */
+function inBatches<T>(items: T[], size: number): T[][] {
+  const step = Math.max(1, size);
+  const batches: T[][] = [];
+  for (let i = 0; i < items.length; i += step) batches.push(items.slice(i, i + step));
+  return batches;
 }
 
 function tableKey(unit: CopyUnit): string {

@@ -9,7 +9,7 @@ export function initialState(input: MigrationInput, runId: string): MigrationSta
     currentStep: null,
     awaitingApproval: null,
     steps: STEPS.map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null })),
-    progress: { tablesTotal: 0, tablesDone: 0, rowsTotal: 0, rowsCopied: 0, bytesCopied: 0 },
+    progress: { tablesTotal: 0, tablesDone: 0, unitsTotal: 0, unitsDone: 0, rowsTotal: 0, rowsCopied: 0, bytesCopied: 0 },
     approvals: [],
     transferPath: null,
     ignoredSignals: [],

@@ -192,7 +192,8 @@ export interface MigrationReport {
   transferPath: TransferPath;
   created: string[];
   copied: CopyResult & { units: number };
-  resynced: { pass: number; units: number }[];
+  /** Sync passes after the bulk copy: the units that differed and were copied again (first 100 named). */
+  resynced: { pass: number; units: number; rows: number; partitions: { database: string; table: string; partitionId: string }[] }[];
   verification: TableVerification[];
   skipped: { database: string; name: string; reason: string }[];
 }
@@ -217,6 +218,9 @@ export interface StepState {
 export interface Progress {
   tablesTotal: number;
   tablesDone: number;
+  /** Units of copy: partitions, or whole small tables. */
+  unitsTotal: number;
+  unitsDone: number;
   rowsTotal: number;
   rowsCopied: number;
   bytesCopied: number;
