@@ -6,6 +6,7 @@ module.exports = {
   globalSetup: '<rootDir>/test/integration/global-setup.ts',
   globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
   testTimeout: 180_000,
-  // Integration tests share one Temporal server and two ClickHouse servers on a 2-core machine.
-  maxWorkers: 2,
+  // One file at a time: the files share one Temporal server, two ClickHouse servers and the task
+  // queue, and a worker of one file must not pick up (or hide the loss of) another's runs.
+  maxWorkers: 1,
 };

@@ -1,0 +1,150 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { ClickHouseConnection } from '../../src/clickhouse/connection';
+import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
+import type { MigrationReport, MigrationState } from '../../src/workflows/types';
+import {
+  connect,
+  dropDatabase,
+  migrationInput,
+  queryState,
+  startMigration,
+  startWorker,
+  tableDigest,
+  testClient,
+  TEST_SECRET_KEY,
+  uniqueName,
+  waitFor,
+} from './harness';
+import { testStack } from './stack-env';
+
+const root = join(__dirname, '..', '..');
+let client: Client;
+let source: ClickHouseConnection;
+let target: ClickHouseConnection;
+const databases: string[] = [];
+
+beforeAll(async () => {
+  client = await testClient();
+  source = connect(testStack().source, 'source');
+  target = connect(testStack().target, 'target');
+});
+
+afterAll(async () => {
+  for (const db of databases) {
+    await dropDatabase(source, db);
+    await dropDatabase(target, db);
+  }
+  await Promise.all([source.close(), target.close(), client.connection.close()]);
+});
+
+/** A source table of `months` monthly partitions with `rowsPerMonth` rows each. */
+async function monthlyTable(months: number, rowsPerMonth: number): Promise<string> {
+  const db = uniqueName('resume');
+  databases.push(db);
+  await source.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
+  await source.exec(
+    `CREATE TABLE ${qualifiedName(db, 'events')} (day Date, id UInt64, payload String)
+     ENGINE = MergeTree PARTITION BY toYYYYMM(day) ORDER BY (day, id)`,
+  );
+  for (let m = 0; m < months; m++) {
+    await source.exec(
+      `INSERT INTO ${qualifiedName(db, 'events')}
+       SELECT addMonths(toDate('2024-01-01'), ${m}) + (number % 28), number, concat('row-', toString(number)) FROM system.numbers LIMIT ${rowsPerMonth}`,
+    );
+  }
+  return db;
+}
+
+/** The worker as its own process, the way `npm start` and deployments run it. */
+function spawnWorker(): ChildProcess {
+  const stack = testStack();
+  return spawn(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'src', 'worker.ts')], {
+    cwd: root,
+    env: { ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_NAMESPACE: 'default', MIGRATOR_SECRET_KEY: TEST_SECRET_KEY },
+    stdio: 'ignore',
+    // Its own process group: tsx runs node as a child, and a kill must reach both.
+    detached: true,
+  });
+}
+
+function killed(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    process.kill(-(child.pid as number), 'SIGKILL');
+  });
+}
+
+/** Units named in the copy activities that the history scheduled, and how often each was started. */
+async function copyAttempts(client: Client, workflowId: string): Promise<Map<string, number>> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const unitsBySchedule = new Map<string, string[]>();
+  const starts = new Map<string, number>();
+  for (const event of history.events ?? []) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled?.activityType?.name === 'copyUnits') {
+      const payload = scheduled.input?.payloads?.[0]?.data;
+      const req = JSON.parse(Buffer.from(payload as Uint8Array).toString('utf8')) as { units: { table: string; partitionId: string }[] };
+      unitsBySchedule.set(String(event.eventId), req.units.map((u) => `${u.table}/${u.partitionId}`));
+    }
+    const started = event.activityTaskStartedEventAttributes;
+    if (started) {
+      for (const unit of unitsBySchedule.get(String(started.scheduledEventId)) ?? []) starts.set(unit, (starts.get(unit) ?? 0) + Number(started.attempt ?? 1));
+    }
+  }
+  return starts;
+}
+
+describe('resume and state synchronisation', () => {
+  it('when the worker process is killed mid-transfer, a new worker finishes the run without copying done units again', async () => {
+    const db = await monthlyTable(16, 150_000);
+    const input = migrationInput(uniqueName('kill'), [db], { approvals: { required: false }, options: { parallelism: 1 } });
+    const first = spawnWorker();
+    let second: ChildProcess | undefined;
+    try {
+      const handle = await startMigration(client, input);
+      const before = await waitFor(() => queryState(handle), (s) => s.progress.unitsDone >= 3, 'three units copied', 120_000);
+      await killed(first);
+      const doneAtKill = (await queryState(handle).catch(() => before)).progress.unitsDone;
+      expect(doneAtKill).toBeLessThan(16);
+
+      second = spawnWorker();
+      const final = (await handle.result()) as MigrationState;
+      expect(final.status).toBe('completed');
+      expect(await tableDigest(target, db, 'events')).toEqual(await tableDigest(source, db, 'events'));
+      expect(final.progress).toMatchObject({ unitsDone: 16, unitsTotal: 16, rowsCopied: 16 * 150_000 });
+
+      const attempts = [...(await copyAttempts(client, input.id)).entries()];
+      expect(attempts).toHaveLength(16);
+      // The units done before the kill were never started again; at most the one in flight was.
+      expect(attempts.slice(0, doneAtKill).filter(([, n]) => n > 1)).toEqual([]);
+      expect(attempts.filter(([, n]) => n > 1).length).toBeLessThanOrEqual(1);
+    } finally {
+      await killed(first);
+      if (second) await killed(second);
+    }
+  });
+
+  it('when rows arrive on the source during the copy, a sync pass brings the target level', async () => {
+    const db = await monthlyTable(12, 100_000);
+    const worker = await startWorker();
+    try {
+      const handle = await startMigration(client, migrationInput(uniqueName('sync'), [db], { approvals: { required: false }, options: { parallelism: 1 } }));
+      await waitFor(() => queryState(handle), (s) => s.progress.unitsDone >= 2, 'two units copied');
+      // January 2024 is copied by now: these rows can only reach the target through a sync pass.
+      await source.exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2024-01-15'), 1000000 + number, 'late' FROM system.numbers LIMIT 777`);
+      const final = (await handle.result()) as MigrationState;
+      const report = final.steps.find((s) => s.name === 'migration')?.result as MigrationReport;
+
+      expect(final.status).toBe('completed');
+      expect(report.resynced.length).toBeGreaterThanOrEqual(1);
+      expect(report.resynced[0]).toMatchObject({ pass: 1, partitions: expect.arrayContaining([expect.objectContaining({ partitionId: '202401' })]) });
+      expect(await tableDigest(target, db, 'events')).toEqual(await tableDigest(source, db, 'events'));
+      expect((await tableDigest(target, db, 'events')).rows).toBe(12 * 100_000 + 777);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
