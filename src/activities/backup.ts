@@ -6,11 +6,12 @@ import {
   partitionDigests,
   partitionSizes,
   countRows,
+  type PartitionDigest,
 } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
-import type { EndpointRef, RestorePoint, RestorePointTable, RollbackReport } from '../workflows/types';
+import type { EndpointRef, RestorePoint, RestorePointDigests, RestorePointTable, RollbackReport } from '../workflows/types';
 import { heartbeating, withConnections, type ActivityDeps } from './context';
 
 /** Name of the database that holds a run's restore point. */
@@ -77,7 +78,13 @@ export function createBackupActivities(deps: ActivityDeps) {
      * every captured table's partitions, then proves it by comparing per-partition counts and
      * checksums with the snapshot. Safe to retry.
      */
-    async rollbackToRestorePoint(req: { target: EndpointRef; restorePoint: RestorePoint; databases: string[] }): Promise<RollbackReport> {
+    async rollbackToRestorePoint(req: {
+      target: EndpointRef;
+      restorePoint: RestorePoint;
+      databases: string[];
+      /** Digests recorded from the restore point before the migration began. */
+      recorded: RestorePointDigests | null;
+    }): Promise<RollbackReport> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
         heartbeating(() => ({ step: 'rollback' }), async () => {
           const point = req.restorePoint;
@@ -101,9 +108,31 @@ export function createBackupActivities(deps: ActivityDeps) {
             if (!table.snapshotTable) continue;
             await restoreTable(target, point.database, table);
             report.restored.push({ database: table.database, table: table.name, partitions: table.partitions.length });
-            report.verified.push(await compareWithSnapshot(target, point.database, table));
+            const recorded = req.recorded?.find((d) => d.database === table.database && d.table === table.name)?.partitions;
+            report.verified.push(await compareWithRecord(target, point.database, table, recorded));
           }
           return report;
+        }),
+      );
+    },
+
+    /**
+     * Counts and checksums every partition of the restore point's snapshot tables. The snapshots
+     * are hard links frozen at backup time, so these are the target's digests as the backup
+     * found it; the rollback is proved against them. Runs apart from the backup step so that
+     * taking the restore point stays a metadata-only operation.
+     */
+    async fingerprintRestorePoint(req: { target: EndpointRef; restorePoint: RestorePoint }): Promise<RestorePointDigests> {
+      return withConnections(deps, { target: req.target }, ({ target }) =>
+        heartbeating(() => ({ step: 'fingerprint' }), async () => {
+          const digests: RestorePointDigests = [];
+          for (const table of req.restorePoint.tables) {
+            if (!table.snapshotTable) continue;
+            const columns = await listColumns(target, req.restorePoint.database, table.snapshotTable);
+            const partitions = await partitionDigests(target, req.restorePoint.database, table.snapshotTable, columns, table.kind === 'partitioned');
+            digests.push({ database: table.database, table: table.name, partitions });
+          }
+          return digests;
         }),
       );
     },
@@ -139,11 +168,15 @@ async function restoreTable(target: ClickHouseConnection, snapshotDatabase: stri
   }
 }
 
-async function compareWithSnapshot(target: ClickHouseConnection, snapshotDatabase: string, table: RestorePointTable) {
+/**
+ * Compares a restored table's per-partition digests with those recorded from the restore point
+ * (computed from the snapshot when none were recorded), and its row counts with the manifest.
+ */
+async function compareWithRecord(target: ClickHouseConnection, snapshotDatabase: string, table: RestorePointTable, recorded: PartitionDigest[] | undefined) {
   const columns = await listColumns(target, table.database, table.name);
   const partitioned = table.kind === 'partitioned';
   const [before, after] = await Promise.all([
-    partitionDigests(target, snapshotDatabase, table.snapshotTable as string, columns, partitioned),
+    recorded ?? partitionDigests(target, snapshotDatabase, table.snapshotTable as string, columns, partitioned),
     partitionDigests(target, table.database, table.name, columns, partitioned),
   ]);
   const recordedRows = new Map(table.partitions.map((p) => [p.partitionId, p.rows]));

@@ -24,6 +24,7 @@ import {
   type MigrationState,
   type MigrationStatus,
   type RestorePoint,
+  type RestorePointDigests,
   type StepName,
   type TransferPath,
   type ValidationReport,
@@ -134,11 +135,19 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   }
 
   let restorePoint: RestorePoint | null = null;
+  let fingerprint: Promise<RestorePointDigests> | null = null;
   let migrationStarted = false;
   try {
     restorePoint = await runStep('backup', () =>
       long.takeRestorePoint({ runKey, target: input.target, databases: input.databases }),
     );
+    const point = restorePoint;
+    // Checksumming the snapshot takes a scan; it runs while the run waits for approvals.
+    fingerprint = long.fingerprintRestorePoint({ target: input.target, restorePoint: point }).then((digests) => {
+      state.restorePoint = { database: point.database, takenAt: point.takenAt, totalRows: point.totalRows, digests };
+      return digests;
+    });
+    fingerprint.catch(() => undefined);
     await gate('configure');
     await runStep('configure', () =>
       quick.checkTarget({ ...endpoints, databases: input.databases, onConflict: input.options.onConflict }),
@@ -147,6 +156,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
     const plan = await runStep('validation', () => long.validateSource({ runKey, ...endpoints, databases: input.databases }));
     state.transferPath = plan.transfer.path;
     await gate('migration');
+    await fingerprint;
     migrationStarted = true;
     await runStep('migration', () => migrate(plan));
     state.currentStep = null;
@@ -270,10 +280,12 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
       await quick.dropStaging({ target: input.target, runKey, databases: input.databases });
       if (!point) return failedStatus;
       if (!changed) {
+        if (fingerprint) await fingerprint.catch(() => null);
         await quick.dropRestorePoint({ target: input.target, restorePoint: point });
         return failedStatus;
       }
-      state.rollback = await long.rollbackToRestorePoint({ target: input.target, restorePoint: point, databases: input.databases });
+      const recorded = fingerprint ? await fingerprint.catch(() => null) : null;
+      state.rollback = await long.rollbackToRestorePoint({ target: input.target, restorePoint: point, databases: input.databases, recorded });
       const mismatched = state.rollback.verified.filter((t) => !t.match);
       if (mismatched.length > 0) {
         state.error = {
@@ -295,6 +307,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   }
 
   async function finishCleanly(point: RestorePoint | null): Promise<void> {
+    if (fingerprint) await fingerprint.catch(() => null);
     await quick.dropStaging({ target: input.target, runKey, databases: input.databases });
     if (point) await quick.dropRestorePoint({ target: input.target, restorePoint: point });
   }

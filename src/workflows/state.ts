@@ -14,6 +14,7 @@ export function initialState(input: MigrationInput, runId: string): MigrationSta
     transferPath: null,
     ignoredSignals: [],
     rejection: null,
+    restorePoint: null,
     rollback: null,
     error: null,
   };

@@ -109,6 +109,9 @@ export interface RestorePoint {
   totalRows: number;
 }
 
+/** Per-partition counts and checksums of a restore point's tables, recorded before the migration. */
+export type RestorePointDigests = { database: string; table: string; partitions: PartitionDigest[] }[];
+
 export interface TableConflict {
   database: string;
   table: string;
@@ -247,6 +250,8 @@ export interface MigrationState {
   /** Signals that were received but did not fit the run's state, and why. */
   ignoredSignals: { name: string; step: string; reason: string; at: string }[];
   rejection: { step: StepName; by: string | null; reason: string; at: string } | null;
+  /** The restore point and the digests recorded from it, once they are known. */
+  restorePoint: { database: string; takenAt: string; totalRows: number; digests: RestorePointDigests } | null;
   rollback: RollbackReport | null;
   error: { type: string; message: string } | null;
 }

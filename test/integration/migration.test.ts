@@ -163,6 +163,11 @@ describe('the migration workflow on real servers', () => {
     expect(await tableDigest(target, db, 'events')).toEqual(before);
     expect(await tableNames(target, db)).toEqual(['events']);
     expect(final.rollback?.verified).toEqual([expect.objectContaining({ table: 'events', match: true })]);
+    // The proof compares the target after the rollback with digests recorded before the migration.
+    const recorded = final.restorePoint?.digests.find((d) => d.table === 'events')?.partitions;
+    expect(recorded?.reduce((n, p) => n + p.rows, 0)).toBe(7000);
+    expect(final.rollback?.verified[0].before).toEqual(recorded);
+    expect(final.rollback?.verified[0].after).toEqual(recorded);
     expect((await targetDatabases()).filter((d) => d.startsWith('__migrator_'))).toEqual([]);
   });
 
