@@ -147,4 +147,26 @@ describe('resume and state synchronisation', () => {
       await worker.stop();
     }
   });
+
+  it('when a run is cancelled mid-transfer, its copies stop, staging is dropped and the target is rolled back', async () => {
+    const db = await monthlyTable(16, 150_000);
+    const worker = await startWorker();
+    try {
+      const handle = await startMigration(client, migrationInput(uniqueName('cancel'), [db], { approvals: { required: false }, options: { parallelism: 2 } }));
+      await waitFor(() => queryState(handle), (s) => s.progress.unitsDone >= 2, 'two units copied');
+      await handle.cancel();
+
+      await expect(handle.result()).rejects.toThrow();
+      const final = await queryState(handle);
+      expect(final.status).toBe('cancelled');
+      expect(final.progress.unitsDone).toBeLessThan(16);
+      expect(final.rollback?.dropped).toEqual(expect.arrayContaining([`${db}.events`, db]));
+      const left = await target.rows<{ name: string }>(
+        `SELECT name FROM system.databases WHERE name = '${db}' OR startsWith(name, '__migrator_')`,
+      );
+      expect(left).toEqual([]);
+    } finally {
+      await worker.stop();
+    }
+  });
 });
