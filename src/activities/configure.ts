@@ -1,6 +1,8 @@
 import { hasTypeFamily, typeFamiliesOf } from '../clickhouse/capabilities';
-import { countRows, freeDiskBytes, listAllColumns, listTables, partitionSizes } from '../clickhouse/catalog';
-import { FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type TableConflict, type TargetReport } from '../workflows/types';
+import { countRows, freeDiskBytes, INTERNAL_PREFIX, listAllColumns, listTables, partitionSizes } from '../clickhouse/catalog';
+import type { ClickHouseConnection } from '../clickhouse/connection';
+import { DDL_FEATURES, ddlFeaturesOf, probeDdlFeatures, type DdlFeature } from '../clickhouse/ddl-features';
+import { FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type TableConflict, type TargetReport } from '../workflows/types';
 import { permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, takeInventory } from './inventory';
 
@@ -15,6 +17,7 @@ export function createConfigureActivities(deps: ActivityDeps) {
      * conflicts with what is already there. Fails, without retrying, when anything blocks.
      */
     async checkTarget(req: {
+      runKey: string;
       source: EndpointRef;
       target: EndpointRef;
       databases: string[];
@@ -38,6 +41,14 @@ export function createConfigureActivities(deps: ActivityDeps) {
               problems.push(`the target does not know type ${missing.join(', ')}, used by ${object.database}.${object.name}.${column.name} (${column.type})`);
             }
           }
+        }
+        const ddlFeatures = await checkDdlFeatures(target, probeDatabase(req.runKey), objects);
+        for (const [feature, check] of Object.entries(ddlFeatures)) {
+          if (check.supported) continue;
+          problems.push(
+            `the target (ClickHouse ${targetInfo.version}) does not accept ${DDL_FEATURES[feature as DdlFeature].label}, ` +
+              `used by ${check.usedBy.join(', ')}: ${check.detail ?? 'rejected'}`,
+          );
         }
         for (const object of unsupported) warnings.push(`${object.database}.${object.name} (${object.engine}) will not be migrated: ${object.unsupportedReason}`);
 
@@ -63,6 +74,7 @@ export function createConfigureActivities(deps: ActivityDeps) {
             remoteSecure: caps.remoteSecure,
             maxInsertThreads: caps.maxInsertThreads,
           },
+          ddlFeatures,
           freeBytes: free ?? 'unknown',
           requiredBytes,
           conflicts,
@@ -74,6 +86,27 @@ export function createConfigureActivities(deps: ActivityDeps) {
       });
     },
   };
+}
+
+/** Name of the scratch database the configure step probes the target's DDL support in. */
+export function probeDatabase(runKey: string): string {
+  return `${INTERNAL_PREFIX}probe_${runKey}`;
+}
+
+/** For each version-dependent DDL feature the source uses: does the target accept it, and who uses it. */
+async function checkDdlFeatures(
+  target: ClickHouseConnection,
+  scratch: string,
+  objects: PlannedObject[],
+): Promise<TargetReport['ddlFeatures']> {
+  const usedBy = new Map<DdlFeature, string[]>();
+  for (const object of objects) {
+    for (const feature of ddlFeaturesOf(object.createTableQuery)) usedBy.set(feature, [...(usedBy.get(feature) ?? []), `${object.database}.${object.name}`]);
+  }
+  const probed = await probeDdlFeatures(target, scratch, [...usedBy.keys()]);
+  const report: TargetReport['ddlFeatures'] = {};
+  for (const [feature, names] of usedBy) report[feature] = { usedBy: names, ...(probed.get(feature) ?? { supported: false }) };
+  return report;
 }
 
 async function findConflicts(

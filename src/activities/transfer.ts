@@ -25,6 +25,7 @@ import type {
 import { heartbeatNow, heartbeating, permanent, previousHeartbeat, shortHash, withConnections, type ActivityDeps } from './context';
 import { holdsData } from './inventory';
 import { remoteSource } from './remote';
+import { probeDatabase } from './configure';
 import { dryRunDatabase } from './validation';
 
 const VIEW_KINDS = new Set(['view', 'materialized-view']);
@@ -147,7 +148,7 @@ export function createTransferActivities(deps: ActivityDeps) {
     /** Drops every staging table and dry-run database a run may have left on the target. */
     async dropStaging(req: { target: EndpointRef; runKey: string; databases: string[] }): Promise<string[]> {
       return withConnections(deps, { target: req.target }, async ({ target }) => {
-        await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(dryRunDatabase(req.runKey))}`);
+        for (const scratch of [dryRunDatabase(req.runKey), probeDatabase(req.runKey)]) await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratch)}`);
         const databases = await existingDatabases(target, req.databases);
         if (databases.length === 0) return [];
         const leftovers = await target.rows<{ database: string; name: string }>(

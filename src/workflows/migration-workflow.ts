@@ -150,7 +150,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
     fingerprint.catch(() => undefined);
     await gate('configure');
     await runStep('configure', () =>
-      quick.checkTarget({ ...endpoints, databases: input.databases, onConflict: input.options.onConflict }),
+      quick.checkTarget({ runKey, ...endpoints, databases: input.databases, onConflict: input.options.onConflict }),
     );
     await gate('validation');
     const plan = await runStep('validation', () => long.validateSource({ runKey, ...endpoints, databases: input.databases }));

@@ -123,6 +123,8 @@ export interface TableConflict {
 export interface TargetReport {
   version: string;
   capabilities: { systemDisks: boolean; remote: boolean; remoteSecure: boolean; maxInsertThreads: boolean };
+  /** Version-dependent DDL features the source uses, and whether the target accepted each when probed. */
+  ddlFeatures: Record<string, { usedBy: string[]; supported: boolean; detail?: string }>;
   /** Free bytes, or "unknown" where the server cannot tell (before 19.15). */
   freeBytes: number | 'unknown';
   requiredBytes: number;

@@ -8,7 +8,7 @@ export const HOSTILE_TABLE = "we`ird 'name; x";
 /**
  * Creates `database` with: `events` (MergeTree by month, `rows` rows over 12 months), `users`
  * (unpartitioned MergeTree), `event_types` (TinyLog), a view, a materialized view with its own
- * stored data, and a table with a hostile name.
+ * stored data, a table in the old MergeTree syntax, and a table with a hostile name.
  */
 export async function createDemoLike(conn: ClickHouseConnection, database: string, rows: number): Promise<void> {
   const db = quoteIdentifier(database);
@@ -33,9 +33,11 @@ export async function createDemoLike(conn: ClickHouseConnection, database: strin
   await conn.exec(`CREATE TABLE ${t('event_types')} (kind String, label String) ENGINE = TinyLog`);
   await conn.exec(`INSERT INTO ${t('event_types')} VALUES ('view', 'Viewed'), ('click', 'Clicked'), ('buy', 'Bought')`);
   await conn.exec(`CREATE VIEW ${t('daily')} AS SELECT event_date, count() AS events FROM ${t('events')} GROUP BY event_date`);
+  await conn.exec(`CREATE TABLE ${t('legacy')} (d Date, x UInt64) ENGINE = MergeTree(d, x, 8192)`);
+  await conn.exec(`INSERT INTO ${t('legacy')} SELECT toDate('2024-11-01') + number % 60, number FROM system.numbers LIMIT 1000`);
   await conn.exec(`CREATE TABLE ${t(HOSTILE_TABLE)} (k UInt32, v String) ENGINE = MergeTree PARTITION BY k % 3 ORDER BY k`);
   await conn.exec(`INSERT INTO ${t(HOSTILE_TABLE)} SELECT number, concat('it\\'s ', toString(number)) FROM system.numbers LIMIT 300`);
 }
 
 /** Tables of `createDemoLike` that hold data, including the materialized view's storage. */
-export const DEMO_DATA_TABLES = ['events', 'users', 'event_types', HOSTILE_TABLE, '.inner.kinds_per_month'];
+export const DEMO_DATA_TABLES = ['events', 'users', 'event_types', 'legacy', HOSTILE_TABLE, '.inner.kinds_per_month'];

@@ -3,7 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
 import { seal } from '../../src/secrets';
-import { STEPS, type MigrationState } from '../../src/workflows/types';
+import { STEPS, type MigrationState, type TargetReport } from '../../src/workflows/types';
 import { createDemoLike, DEMO_DATA_TABLES } from './fixtures';
 import {
   awaitingApproval,
@@ -78,6 +78,8 @@ describe('the migration workflow on real servers', () => {
       ['migration', 'jest', 'go migration'],
     ]);
     expect(final.transferPath).toBe('server');
+    const configure = final.steps.find((s) => s.name === 'configure')?.result as TargetReport;
+    expect(configure.ddlFeatures.legacyMergeTree).toEqual({ usedBy: [`${db}.legacy`], supported: true });
     for (const table of DEMO_DATA_TABLES) {
       const [onSource, onTarget] = await Promise.all([tableDigest(source, db, table), tableDigest(target, db, table)]);
       expect({ table, ...onTarget }).toEqual({ table, ...onSource });

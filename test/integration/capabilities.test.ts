@@ -1,0 +1,37 @@
+import { probeDdlFeatures } from '../../src/clickhouse/ddl-features';
+import type { ClickHouseConnection } from '../../src/clickhouse/connection';
+import { connect, uniqueName } from './harness';
+import { testStack } from './stack-env';
+
+let target: ClickHouseConnection;
+
+beforeAll(() => {
+  target = connect(testStack().target, 'target');
+});
+
+afterAll(() => target.close());
+
+describe('capability detection on the real target', () => {
+  it('detects the version and what the server knows', async () => {
+    const info = await target.server();
+    expect(info.version).toMatch(/^\d+\.\d+/);
+    expect(info.capabilities.engines.has('MergeTree')).toBe(true);
+    expect(info.capabilities.typeFamilies.has('String')).toBe(true);
+    // Both facts follow from the server's own catalogue, and 19.15 introduced system.disks.
+    expect(info.capabilities.systemDisks).toBe(info.major > 19 || (info.major === 19 && info.minor >= 15));
+  });
+
+  it('probes each DDL feature by asking the server, and reports a refusal with its reason', async () => {
+    const scratch = uniqueName('__migrator_probe_test');
+    const info = await target.server();
+    const results = await probeDdlFeatures(target, scratch, ['codec', 'legacyMergeTree']);
+
+    expect(results.get('legacyMergeTree')).toEqual({ supported: true });
+    const codec = results.get('codec');
+    // ClickHouse added column codecs in 19.1.
+    expect(codec?.supported).toBe(info.major >= 19);
+    if (!codec?.supported) expect(codec?.detail).toMatch(/target ClickHouse: .*(CODEC|Syntax error)/i);
+    const [left] = await target.rows<{ n: string }>(`SELECT count() AS n FROM system.databases WHERE name = '${scratch}'`);
+    expect(Number(left.n)).toBe(0);
+  });
+});
