@@ -1,0 +1,108 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { httpOk, startProcess, stopProcess, waitUntil } from './processes';
+
+/** A ClickHouse server this process started. */
+export interface LocalClickHouse {
+  url: string;
+  httpPort: number;
+  tcpPort: number;
+  username: string;
+  password: string;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+/** How to run the ClickHouse server here: `CLICKHOUSE_SERVER_PATH`, `clickhouse-server`, or `clickhouse server`. */
+export function clickHouseBinary(): { command: string; args: string[] } {
+  if (process.env.CLICKHOUSE_SERVER_PATH) return { command: process.env.CLICKHOUSE_SERVER_PATH, args: [] };
+  for (const path of ['/usr/bin/clickhouse-server', '/usr/sbin/clickhouse-server', '/usr/local/bin/clickhouse-server']) {
+    if (existsSync(path)) return { command: path, args: [] };
+  }
+  for (const [name, args] of [['clickhouse-server', []], ['clickhouse', ['server']]] as const) {
+    try {
+      return { command: execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim(), args: [...args] };
+    } catch {
+      // not on PATH: try the next name
+    }
+  }
+  throw new Error('no ClickHouse server found: run `bash scripts/ensure-tools.sh`, or set CLICKHOUSE_SERVER_PATH');
+}
+
+function xmlText(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * Writes a config for one server in `dir` (data, logs and users all inside it) and starts it.
+ * The one user, `username`, has `password` and may connect from loopback only. Starting again
+ * on the same `dir` keeps the data.
+ */
+export async function startClickHouse(options: {
+  name: string;
+  dir: string;
+  httpPort: number;
+  tcpPort: number;
+  username: string;
+  password: string;
+}): Promise<LocalClickHouse> {
+  const { dir, httpPort, tcpPort } = options;
+  for (const sub of ['data', 'tmp', 'user_files', 'format_schemas', 'logs']) mkdirSync(join(dir, sub), { recursive: true });
+  const logFile = join(dir, 'logs', 'stdout.log');
+  writeFileSync(
+    join(dir, 'config.xml'),
+    `<yandex>
+  <logger>
+    <level>warning</level>
+    <log>${xmlText(join(dir, 'logs', 'server.log'))}</log>
+    <errorlog>${xmlText(join(dir, 'logs', 'error.log'))}</errorlog>
+    <size>20M</size>
+    <count>2</count>
+  </logger>
+  <listen_host>127.0.0.1</listen_host>
+  <http_port>${httpPort}</http_port>
+  <tcp_port>${tcpPort}</tcp_port>
+  <path>${xmlText(join(dir, 'data'))}/</path>
+  <tmp_path>${xmlText(join(dir, 'tmp'))}/</tmp_path>
+  <user_files_path>${xmlText(join(dir, 'user_files'))}/</user_files_path>
+  <format_schema_path>${xmlText(join(dir, 'format_schemas'))}/</format_schema_path>
+  <mark_cache_size>268435456</mark_cache_size>
+  <uncompressed_cache_size>268435456</uncompressed_cache_size>
+  <users_config>${xmlText(join(dir, 'users.xml'))}</users_config>
+</yandex>
+`,
+  );
+  writeFileSync(
+    join(dir, 'users.xml'),
+    `<yandex>
+  <profiles>
+    <default><max_memory_usage>4000000000</max_memory_usage></default>
+    <readonly><readonly>1</readonly></readonly>
+  </profiles>
+  <users>
+    <${options.username}>
+      <password>${xmlText(options.password)}</password>
+      <networks><ip>::1</ip><ip>127.0.0.1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </${options.username}>
+  </users>
+  <quotas>
+    <default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default>
+  </quotas>
+</yandex>
+`,
+  );
+  const binary = clickHouseBinary();
+  const child = startProcess(binary.command, [...binary.args, `--config-file=${join(dir, 'config.xml')}`], { logFile, cwd: dir });
+  const url = `http://127.0.0.1:${httpPort}`;
+  const ready = () => httpOk(`${url}/ping`);
+  try {
+    await waitUntil(ready, { timeoutMs: 60_000, what: `ClickHouse ${options.name} on ${url}`, child, logFile: join(dir, 'logs', 'error.log') });
+  } catch (err) {
+    await stopProcess(child, 2_000);
+    throw err;
+  }
+  return { url, httpPort, tcpPort, username: options.username, password: options.password, logFile, stop: () => stopProcess(child, 20_000) };
+}
