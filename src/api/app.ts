@@ -1,0 +1,35 @@
+import express, { type Express } from 'express';
+import type { Client } from '@temporalio/client';
+import { errorMiddleware, type Logger } from './error-middleware';
+import { migrationRoutes } from './routes';
+
+/** What the API needs: a Temporal client, where links point, and the key that seals passwords. */
+export interface AppDeps {
+  client: Client;
+  namespace: string;
+  /** Base URL of the Temporal Web UI, for `links.temporalUi`. */
+  temporalUiUrl: string;
+  secretKey: Buffer;
+  logger?: Logger;
+}
+
+/** The HTTP API: thin routes over the Temporal client, one error middleware. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '64kb' }));
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await deps.client.workflowService.getSystemInfo({});
+      res.json({ status: 'ok', temporal: 'ok' });
+    } catch {
+      res.status(503).json({ status: 'unavailable', temporal: 'unreachable' });
+    }
+  });
+  app.use('/migrations', migrationRoutes(deps));
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not_found', message: 'no such route' });
+  });
+  app.use(errorMiddleware(deps.logger ?? console));
+  return app;
+}

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import type { ErrorRequestHandler } from 'express';
+import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { InvalidRequestError, MigrationNotFoundError, MigrationStateConflictError } from '../errors';
+
+export interface Logger {
+  error(message: string, ...meta: unknown[]): void;
+}
+
+const GRPC_UNAVAILABLE = 14;
+const GRPC_DEADLINE_EXCEEDED = 4;
+
+/** The status and JSON body for an error, or null for an unknown one. */
+export function describeError(err: unknown): { status: number; body: Record<string, unknown> } | null {
+  const bodyParser = err as { type?: string; status?: number; message?: string };
+  if (bodyParser?.type === 'entity.parse.failed') {
+    return { status: 400, body: { error: 'invalid_request', issues: [{ path: '', message: `malformed JSON: ${bodyParser.message}` }] } };
+  }
+  if (bodyParser?.type === 'entity.too.large') return { status: 413, body: { error: 'payload_too_large', message: 'the body is larger than 64 kB' } };
+  if (bodyParser?.type && bodyParser.status && bodyParser.status >= 400 && bodyParser.status < 500) {
+    return { status: bodyParser.status, body: { error: 'invalid_request', issues: [{ path: '', message: bodyParser.message ?? 'unreadable body' }] } };
+  }
+  if (err instanceof InvalidRequestError) return { status: 400, body: { error: 'invalid_request', issues: err.issues } };
+  if (err instanceof MigrationNotFoundError || err instanceof WorkflowNotFoundError) {
+    return { status: 404, body: { error: 'not_found', message: err.message } };
+  }
+  if (err instanceof WorkflowExecutionAlreadyStartedError) {
+    return { status: 409, body: { error: 'conflict', message: `a migration with id "${err.workflowId}" is already running` } };
+  }
+  if (err instanceof MigrationStateConflictError) return { status: 409, body: { error: err.error, message: err.message, ...err.details } };
+  const grpc = grpcCode(err);
+  if (grpc === GRPC_UNAVAILABLE) return { status: 503, body: { error: 'temporal_unavailable', message: 'the Temporal server cannot be reached' } };
+  if (grpc === GRPC_DEADLINE_EXCEEDED) {
+    return { status: 503, body: { error: 'worker_unavailable', message: 'no worker answered in time: is a worker running?' } };
+  }
+  return null;
+}
+
+function grpcCode(err: unknown): number | undefined {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    if (isGrpcServiceError(e)) return e.code;
+  }
+  return undefined;
+}
+
+/** Known errors become JSON with the right status; anything else is a 500 with a request id, logged. */
+export function errorMiddleware(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const known = describeError(err);
+    if (known) {
+      res.status(known.status).json(known.body);
+      return;
+    }
+    const requestId = randomUUID();
+    // The body is never logged: it may hold passwords.
+    logger.error(`request ${requestId} ${req.method} ${req.path} failed`, err instanceof Error ? err.stack : String(err));
+    res.status(500).json({ error: 'internal', message: 'an unexpected error occurred', requestId });
+  };
+}
