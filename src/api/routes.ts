@@ -95,11 +95,12 @@ export function migrationRoutes(deps: AppDeps): Router {
     const filter = status ? ` AND ${statusKey.name} = '${status}'` : '';
     const migrations = [];
     for await (const info of client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}'${filter}`, pageSize: 100 })) {
+      const step = info.typedSearchAttributes.get(stepKey);
       migrations.push({
         id: info.workflowId,
         runId: info.runId,
         status: listedStatus(info),
-        currentStep: info.typedSearchAttributes.get(stepKey) ?? null,
+        currentStep: step && step !== 'none' ? step : null,
         startedAt: info.startTime.toISOString(),
         closedAt: info.closeTime?.toISOString() ?? null,
       });
