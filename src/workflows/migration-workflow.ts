@@ -182,10 +182,13 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
 
   async function migrate(plan: ValidationReport): Promise<MigrationReport> {
     const path = plan.transfer.path;
+    const began = Date.now();
     const created = await quick.createSchema({ target: input.target, objects: plan.objects });
     const units = await quick.planCopy({ ...endpoints, objects: plan.objects });
     trackTables(units);
+    const copyBegan = Date.now();
     const copied = await copyAll(units, path, 'bulk');
+    const copyEnded = Date.now();
     const resynced: MigrationReport['resynced'] = [];
     let report = await long.verifyData({ ...endpoints, objects: plan.objects });
     for (let pass = 1; pass <= input.options.syncPasses && report.mismatched.length + report.extra.length > 0; pass++) {
@@ -215,6 +218,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
       copied: { ...copied, units: units.length },
       resynced,
       verification: report.tables,
+      timings: { schemaMs: copyBegan - began, copyMs: copyEnded - copyBegan, verifyAndSyncMs: Date.now() - copyEnded },
       skipped: plan.unsupported.map(({ database, name, reason }) => ({ database, name, reason })),
     };
   }

@@ -200,6 +200,8 @@ export interface MigrationReport {
   /** Sync passes after the bulk copy: the units that differed and were copied again (first 100 named). */
   resynced: { pass: number; units: number; rows: number; partitions: { database: string; table: string; partitionId: string }[] }[];
   verification: TableVerification[];
+  /** Where the step's time went, in workflow time. */
+  timings: { schemaMs: number; copyMs: number; verifyAndSyncMs: number };
   skipped: { database: string; name: string; reason: string }[];
 }
 
