@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection, Client } from '@temporalio/client';
@@ -18,6 +18,8 @@ import { deriveKey, seal } from '../src/secrets';
 import { TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationReport, type MigrationState } from '../src/workflows/types';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 10_000_000);
+/** Partitions copied at once; the product's default unless BENCH_PARALLELISM says otherwise. */
+const PARALLELISM = Number(process.env.BENCH_PARALLELISM ?? 2);
 const DB = 'bench';
 const SECRET = randomBytes(24).toString('hex');
 const root = join(__dirname, '..');
@@ -40,22 +42,23 @@ const EVENTS_DDL = (table: string) => `CREATE TABLE ${table} (
   kind String, url String, amount Float64, flags UInt32
 ) ENGINE = MergeTree PARTITION BY toYYYYMM(event_date) ORDER BY (event_date, user_id)`;
 
-/** The worker as its own process; peak RSS of its node processes is sampled while `sampling`. */
+/** The worker as its own process; the peak RSS of its node process is sampled on request. */
 class WorkerProcess {
   private readonly child: ChildProcess;
   private timer?: NodeJS.Timeout;
   peakBytes = 0;
 
-  constructor(temporalAddress: string) {
-    this.child = spawn(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'src', 'worker.ts')], {
+  constructor(temporalAddress: string, logFile: string) {
+    // The worker as it is deployed: compiled, with the workflow bundle made ahead of time (scripts/bench.sh builds both).
+    this.child = spawn(process.execPath, [join(root, 'dist', 'worker.js')], {
       cwd: root,
-      env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, MIGRATOR_SECRET_KEY: SECRET },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, MIGRATOR_SECRET_KEY: SECRET, WORKFLOW_BUNDLE_PATH: join(root, 'dist', 'workflow-bundle.js') },
+      stdio: ['ignore', 'ignore', openSync(logFile, 'a')],
       detached: true,
     });
   }
 
-  /** RSS of the biggest node process in the worker's process group (the worker itself). */
+  /** RSS of the node processes in the worker's process group (the worker itself). */
   private rss(): number {
     let biggest = 0;
     for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -137,7 +140,7 @@ async function main(): Promise<void> {
     console.log(`baseline: INSERT … SELECT FROM remote() in ${seconds(baseline.ms)} s`);
 
     const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
-    worker = new WorkerProcess(temporal.address);
+    worker = new WorkerProcess(temporal.address, join(dir, 'worker.log'));
     const key = deriveKey(SECRET);
     const input = (id: string, overrides: Partial<MigrationInput> = {}, nativePort = sourceServer.tcpPort): MigrationInput => ({
       id,
@@ -145,7 +148,7 @@ async function main(): Promise<void> {
       target: { url: targetServer.url, username: targetServer.username, password: seal(targetServer.password, key), nativePort: targetServer.tcpPort },
       databases: [DB],
       approvals: { required: false },
-      options: { onConflict: 'fail', parallelism: 2, syncPasses: 3 },
+      options: { onConflict: 'fail', parallelism: PARALLELISM, syncPasses: 3 },
       ...overrides,
     });
     const run = async (migration: MigrationInput) => {
@@ -162,6 +165,7 @@ async function main(): Promise<void> {
     await source.exec(`CREATE TABLE warmup.t (x UInt8) ENGINE = TinyLog`);
     await run({ ...input('bench-warmup'), databases: ['warmup'] });
 
+    console.log(`migrating with parallelism ${PARALLELISM}`);
     const server = await run(input('bench-server'));
     console.log(`server path: run ${seconds(server.ms)} s, copy ${seconds(server.report.timings.copyMs)} s, verify ${seconds(server.report.timings.verifyAndSyncMs)} s (${server.state.transferPath})`);
 

@@ -27,6 +27,11 @@ const envSchema = z.object({
    * every worker must share it. Required: at least 16 characters.
    */
   MIGRATOR_SECRET_KEY: z.string().min(16, 'must be at least 16 characters'),
+  /**
+   * A workflow bundle made by `npm run bundle` (src/bundle-workflows.ts). Without it the worker
+   * bundles the workflow code at start, which costs time and about 150 MiB of memory it keeps.
+   */
+  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   /** Activities one worker runs at once. @default 8 */
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(256).default(8),
 });

@@ -4,16 +4,20 @@ import type { Config } from './config';
 import { deriveKey } from './secrets';
 import { TASK_QUEUE } from './workflows/types';
 
+/** The module the worker bundles when no pre-built bundle is given. */
+export const WORKFLOWS_PATH = require.resolve('./workflows');
+
 /** A worker for the migration task queue; the caller runs and shuts it down. */
 export async function createWorker(
-  config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'MIGRATOR_SECRET_KEY' | 'WORKER_MAX_CONCURRENT_ACTIVITIES'>,
+  config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'MIGRATOR_SECRET_KEY' | 'WORKER_MAX_CONCURRENT_ACTIVITIES'> &
+    Partial<Pick<Config, 'WORKFLOW_BUNDLE_PATH'>>,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: TASK_QUEUE,
-    workflowsPath: require.resolve('./workflows'),
+    ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createMigrationActivities({ secretKey: deriveKey(config.MIGRATOR_SECRET_KEY) }),
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
   });

@@ -3,6 +3,9 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import { toClickHouseQueryError } from './errors';
 import { detectServer, type ServerInfo } from './capabilities';
 
+const DETECTION_TTL_MS = 60_000;
+const detected = new Map<string, { at: number; info: Promise<ServerInfo> }>();
+
 /** How to reach a ClickHouse server over HTTP(S), with the password in clear. */
 export interface ClickHouseEndpoint {
   url: string;
@@ -43,6 +46,8 @@ export class ClickHouseConnection {
       password: endpoint.password,
       request_timeout: options.requestTimeoutMs ?? 3_600_000,
       log: { level: ClickHouseLogLevel.OFF },
+      // gzip of a Native stream costs more CPU than the copy itself; results here are small or Native.
+      compression: { response: false, request: false },
     });
   }
 
@@ -72,10 +77,23 @@ export class ClickHouseConnection {
     });
   }
 
-  /** Version and capabilities, detected once per connection. */
+  /**
+   * Version and capabilities, detected once per connection and shared for a minute by every
+   * connection of this process to the same server and user (each copy activity opens its own).
+   */
   server(): Promise<ServerInfo> {
-    this.serverInfo ??= this.wrap(() => detectServer(this));
-    this.serverInfo.catch(() => (this.serverInfo = undefined));
+    const key = `${this.endpoint.url}\u0000${this.endpoint.username}`;
+    const cached = detected.get(key);
+    if (cached && Date.now() - cached.at < DETECTION_TTL_MS) return cached.info;
+    if (!this.serverInfo) {
+      const info = this.wrap(() => detectServer(this));
+      this.serverInfo = info;
+      detected.set(key, { at: Date.now(), info });
+      info.catch(() => {
+        this.serverInfo = undefined;
+        if (detected.get(key)?.info === info) detected.delete(key);
+      });
+    }
     return this.serverInfo;
   }
 
