@@ -12,6 +12,7 @@ import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
 import type { EndpointRef, RestorePoint, RestorePointDigests, RestorePointTable, RollbackReport } from '../workflows/types';
+import { inBatches } from '../workflows/state';
 import { heartbeating, withConnections, type ActivityDeps } from './context';
 
 /** Name of the database that holds a run's restore point. */
@@ -49,10 +50,12 @@ export function createBackupActivities(deps: ActivityDeps) {
               entry.snapshotTable = `t${index}`;
               const snapshot = qualifiedName(database, entry.snapshotTable);
               await target.exec(`CREATE TABLE ${snapshot} AS ${source}`);
-              for (const part of await partitionSizes(target, table.database, table.name)) {
-                await target.exec(`ALTER TABLE ${snapshot} ATTACH PARTITION ID ${quoteString(part.partitionId)} FROM ${source}`);
-                entry.partitions.push({ partitionId: part.partitionId, rows: part.rows });
+              const parts = await partitionSizes(target, table.database, table.name);
+              // One ALTER with many commands: a metadata operation per statement, not per partition.
+              for (const chunk of inBatches(parts, PARTITIONS_PER_ALTER)) {
+                await target.exec(`ALTER TABLE ${snapshot} ${chunk.map((p) => `ATTACH PARTITION ID ${quoteString(p.partitionId)} FROM ${source}`).join(', ')}`);
               }
+              entry.partitions.push(...parts.map((p) => ({ partitionId: p.partitionId, rows: p.rows })));
             } else if (table.kind === 'whole-table') {
               entry.snapshotTable = `t${index}`;
               const snapshot = qualifiedName(database, entry.snapshotTable);
@@ -146,6 +149,9 @@ export function createBackupActivities(deps: ActivityDeps) {
   };
 }
 
+/** Partition commands per ALTER statement: few statements, none of them huge. */
+const PARTITIONS_PER_ALTER = 100;
+
 function isView(kind: string): boolean {
   return kind === 'view' || kind === 'materialized-view';
 }
@@ -163,8 +169,8 @@ async function restoreTable(target: ClickHouseConnection, snapshotDatabase: stri
   for (const part of await partitionSizes(target, table.database, table.name)) {
     if (!kept.has(part.partitionId)) await target.exec(`ALTER TABLE ${live} DROP PARTITION ID ${quoteString(part.partitionId)}`);
   }
-  for (const partitionId of kept) {
-    await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(partitionId)} FROM ${snapshot}`);
+  for (const chunk of inBatches([...kept], PARTITIONS_PER_ALTER)) {
+    await target.exec(`ALTER TABLE ${live} ${chunk.map((id) => `REPLACE PARTITION ID ${quoteString(id)} FROM ${snapshot}`).join(', ')}`);
   }
 }
 

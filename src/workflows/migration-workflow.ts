@@ -14,7 +14,7 @@ import {
 import type { MigrationActivities } from '../activities';
 import { approveSignal, rejectSignal, stateQuery } from './messages';
 import { statusKey, stepKey } from './search-attributes';
-import { initialState, optionalText, signalMismatch } from './state';
+import { inBatches, initialState, optionalText, signalMismatch } from './state';
 import {
   FAILURE_TYPES,
   type CopyResult,
@@ -315,14 +315,6 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
     await quick.dropStaging({ target: input.target, runKey, databases: input.databases });
     if (point) await quick.dropRestorePoint({ target: input.target, restorePoint: point });
   }
-}
-
-/** Splits `items` into consecutive batches of at most `size` (at least 1). */
-function inBatches<T>(items: T[], size: number): T[][] {
-  const step = Math.max(1, size);
-  const batches: T[][] = [];
-  for (let i = 0; i < items.length; i += step) batches.push(items.slice(i, i + step));
-  return batches;
 }
 
 function tableKey(unit: CopyUnit): string {

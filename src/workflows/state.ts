@@ -34,3 +34,11 @@ export function optionalText(payload: unknown, field: string): string | null {
   const value = (payload as Record<string, unknown> | null)?.[field];
   return typeof value === 'string' ? value : null;
 }
+
+/** Splits `items` into consecutive batches of at most `size` (at least 1). */
+export function inBatches<T>(items: readonly T[], size: number): T[][] {
+  const step = Math.max(1, size);
+  const batches: T[][] = [];
+  for (let i = 0; i < items.length; i += step) batches.push(items.slice(i, i + step));
+  return batches;
+}

@@ -1,4 +1,4 @@
-import { initialState, optionalText, signalMismatch } from '../../src/workflows/state';
+import { inBatches, initialState, optionalText, signalMismatch } from '../../src/workflows/state';
 import type { MigrationInput } from '../../src/workflows/types';
 
 describe('signalMismatch', () => {
@@ -33,5 +33,19 @@ describe('state document', () => {
   it('reads optional text fields and ignores other types', () => {
     expect(optionalText({ by: 'ana', comment: 3 }, 'by')).toBe('ana');
     expect(optionalText({ by: 'ana', comment: 3 }, 'comment')).toBeNull();
+  });
+});
+
+describe('inBatches', () => {
+  it('splits 5,000 units into 200 batches of 25, in order', () => {
+    const units = Array.from({ length: 5000 }, (_, i) => i);
+    const batches = inBatches(units, Math.ceil(units.length / 200));
+    expect(batches).toHaveLength(200);
+    expect(batches.flat()).toEqual(units);
+  });
+
+  it('keeps each unit alone when there are few, and never makes empty batches', () => {
+    expect(inBatches([1, 2, 3], Math.ceil(3 / 200))).toEqual([[1], [2], [3]]);
+    expect(inBatches([], 5)).toEqual([]);
   });
 });
