@@ -129,3 +129,37 @@ export async function tableDigest(conn: ClickHouseConnection, database: string, 
 export async function dropDatabase(conn: ClickHouseConnection, database: string): Promise<void> {
   await conn.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
 }
+
+/** The connections a test file shares; see {@link useTestServers}. */
+export interface TestServers {
+  client: Client;
+  source: ClickHouseConnection;
+  target: ClickHouseConnection;
+  /** A fresh database name, dropped from both servers after the file's tests. */
+  database(prefix: string): string;
+}
+
+/**
+ * Registers the file's beforeAll/afterAll: a Temporal client, a connection to each ClickHouse,
+ * optionally an in-process worker, and cleanup of every database handed out by `database()`.
+ */
+export function useTestServers(options: { worker: boolean }): TestServers {
+  const databases: string[] = [];
+  let worker: { stop(): Promise<void> } | undefined;
+  const servers = { database: (prefix: string) => (databases.push(uniqueName(prefix)), databases[databases.length - 1]) } as TestServers;
+  beforeAll(async () => {
+    if (options.worker) worker = await startWorker();
+    servers.client = await testClient();
+    servers.source = connect(testStack().source, 'source');
+    servers.target = connect(testStack().target, 'target');
+  });
+  afterAll(async () => {
+    for (const db of databases) {
+      await dropDatabase(servers.source, db);
+      await dropDatabase(servers.target, db);
+    }
+    await Promise.all([servers.source.close(), servers.target.close(), servers.client.connection.close()]);
+    await worker?.stop();
+  });
+  return servers;
+}

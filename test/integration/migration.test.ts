@@ -1,4 +1,3 @@
-import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
@@ -7,51 +6,27 @@ import { STEPS, type MigrationState, type TargetReport } from '../../src/workflo
 import { createDemoLike, DEMO_DATA_TABLES } from './fixtures';
 import {
   awaitingApproval,
-  connect,
-  dropDatabase,
   migrationInput,
   queryState,
   startMigration,
-  startWorker,
   tableDigest,
   TEST_KEY,
-  testClient,
   uniqueName,
+  useTestServers,
   waitFor,
 } from './harness';
 import { testStack } from './stack-env';
 
-let worker: { stop(): Promise<void> };
-let client: Client;
-let source: ClickHouseConnection;
-let target: ClickHouseConnection;
-const databases: string[] = [];
-
-beforeAll(async () => {
-  worker = await startWorker();
-  client = await testClient();
-  source = connect(testStack().source, 'source');
-  target = connect(testStack().target, 'target');
-});
-
-afterAll(async () => {
-  for (const db of databases) {
-    await dropDatabase(source, db);
-    await dropDatabase(target, db);
-  }
-  await Promise.all([source.close(), target.close(), client.connection.close()]);
-  await worker.stop();
-});
+const servers = useTestServers({ worker: true });
 
 async function demoDatabase(rows: number): Promise<string> {
-  const db = uniqueName('mig');
-  databases.push(db);
-  await createDemoLike(source, db, rows);
+  const db = servers.database('mig');
+  await createDemoLike(servers.source, db, rows);
   return db;
 }
 
 async function targetDatabases(): Promise<string[]> {
-  return (await target.rows<{ name: string }>('SELECT name FROM system.databases')).map((r) => r.name);
+  return (await servers.target.rows<{ name: string }>('SELECT name FROM system.databases')).map((r) => r.name);
 }
 
 async function tableNames(conn: ClickHouseConnection, db: string): Promise<string[]> {
@@ -62,7 +37,7 @@ async function tableNames(conn: ClickHouseConnection, db: string): Promise<strin
 describe('the migration workflow on real servers', () => {
   it('when every step is approved by a Temporal signal, the target equals the source by count and checksum', async () => {
     const db = await demoDatabase(120_000);
-    const handle = await startMigration(client, migrationInput(uniqueName('happy'), [db]));
+    const handle = await startMigration(servers.client, migrationInput(uniqueName('happy'), [db]));
 
     for (const step of ['configure', 'validation', 'migration'] as const) {
       await awaitingApproval(handle, step);
@@ -81,22 +56,22 @@ describe('the migration workflow on real servers', () => {
     const configure = final.steps.find((s) => s.name === 'configure')?.result as TargetReport;
     expect(configure.ddlFeatures.legacyMergeTree).toEqual({ usedBy: [`${db}.legacy`], supported: true });
     for (const table of DEMO_DATA_TABLES) {
-      const [onSource, onTarget] = await Promise.all([tableDigest(source, db, table), tableDigest(target, db, table)]);
+      const [onSource, onTarget] = await Promise.all([tableDigest(servers.source, db, table), tableDigest(servers.target, db, table)]);
       expect({ table, ...onTarget }).toEqual({ table, ...onSource });
     }
-    expect((await tableDigest(target, db, 'events')).rows).toBe(120_000);
-    expect(await tableNames(target, db)).toEqual(await tableNames(source, db));
-    const [viaView] = await target.rows<{ n: string }>(`SELECT sum(events) AS n FROM ${qualifiedName(db, 'daily')}`);
+    expect((await tableDigest(servers.target, db, 'events')).rows).toBe(120_000);
+    expect(await tableNames(servers.target, db)).toEqual(await tableNames(servers.source, db));
+    const [viaView] = await servers.target.rows<{ n: string }>(`SELECT sum(events) AS n FROM ${qualifiedName(db, 'daily')}`);
     expect(Number(viaView.n)).toBe(120_000);
     expect(final.progress).toMatchObject({ tablesDone: final.progress.tablesTotal, rowsCopied: final.progress.rowsTotal });
     expect(final.progress.tablesTotal).toBe(DEMO_DATA_TABLES.length);
     expect((await targetDatabases()).filter((d) => d.startsWith('__migrator_'))).toEqual([]);
-    expect((await tableNames(target, db)).filter((t) => t.startsWith('__migrator_'))).toEqual([]);
+    expect((await tableNames(servers.target, db)).filter((t) => t.startsWith('__migrator_'))).toEqual([]);
   });
 
   it.each(['configure', 'validation', 'migration'] as const)('when a person rejects %s, the run ends rejected and the target is untouched', async (rejected) => {
     const db = await demoDatabase(1_000);
-    const handle = await startMigration(client, migrationInput(uniqueName('reject'), [db]));
+    const handle = await startMigration(servers.client, migrationInput(uniqueName('reject'), [db]));
     for (const step of ['configure', 'validation', 'migration'] as const) {
       await awaitingApproval(handle, step);
       if (step === rejected) {
@@ -116,7 +91,7 @@ describe('the migration workflow on real servers', () => {
 
   it('when a signal names the wrong step, it is recorded and ignored', async () => {
     const db = await demoDatabase(100);
-    const handle = await startMigration(client, migrationInput(uniqueName('wrong'), [db]));
+    const handle = await startMigration(servers.client, migrationInput(uniqueName('wrong'), [db]));
     await awaitingApproval(handle, 'configure');
 
     await handle.signal('approve', { step: 'migration' });
@@ -132,23 +107,23 @@ describe('the migration workflow on real servers', () => {
   it('when the migration step fails half-way, the target is rolled back to its exact pre-migration state', async () => {
     const db = await demoDatabase(60_000);
     // The target already holds this table, with rows of its own that the migration replaces.
-    await target.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
-    await target.exec(
+    await servers.target.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
+    await servers.target.exec(
       `CREATE TABLE ${qualifiedName(db, 'events')} (event_date Date, user_id UInt64, kind String, amount Float64)
        ENGINE = MergeTree PARTITION BY toYYYYMM(event_date) ORDER BY (event_date, user_id)`,
     );
-    await target.exec(
+    await servers.target.exec(
       `INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-03-01') + (number % 90), number, 'old', 1 FROM system.numbers LIMIT 7000`,
     );
-    const before = await tableDigest(target, db, 'events');
-    const handle = await startMigration(client, migrationInput(uniqueName('rollback'), [db], { options: { onConflict: 'replace', parallelism: 1 } }));
+    const before = await tableDigest(servers.target, db, 'events');
+    const handle = await startMigration(servers.client, migrationInput(uniqueName('rollback'), [db], { options: { onConflict: 'replace', parallelism: 1 } }));
     for (const step of ['configure', 'validation'] as const) {
       await awaitingApproval(handle, step);
       await handle.signal('approve', { step });
     }
     await awaitingApproval(handle, 'migration');
     // The source changes after validation: the last table's copy fails after `events` was replaced.
-    await source.exec(`ALTER TABLE ${qualifiedName(db, 'users')} DROP COLUMN name`);
+    await servers.source.exec(`ALTER TABLE ${qualifiedName(db, 'users')} DROP COLUMN name`);
     await handle.signal('approve', { step: 'migration' });
 
     const failure = await handle.result().then(
@@ -162,8 +137,8 @@ describe('the migration workflow on real servers', () => {
     expect(final.steps.find((s) => s.name === 'migration')?.status).toBe('failed');
     expect(final.error?.message).toMatch(/name/);
     expect(final.progress.rowsCopied).toBeGreaterThan(0);
-    expect(await tableDigest(target, db, 'events')).toEqual(before);
-    expect(await tableNames(target, db)).toEqual(['events']);
+    expect(await tableDigest(servers.target, db, 'events')).toEqual(before);
+    expect(await tableNames(servers.target, db)).toEqual(['events']);
     expect(final.rollback?.verified).toEqual([expect.objectContaining({ table: 'events', match: true })]);
     // The proof compares the target after the rollback with digests recorded before the migration.
     const recorded = final.restorePoint?.digests.find((d) => d.table === 'events')?.partitions;
@@ -173,16 +148,16 @@ describe('the migration workflow on real servers', () => {
     expect((await targetDatabases()).filter((d) => d.startsWith('__migrator_'))).toEqual([]);
   });
 
-  it('when the target cannot reach the source, the data streams through the worker and still matches', async () => {
+  it('when the target cannot reach the servers.source, the data streams through the worker and still matches', async () => {
     const db = await demoDatabase(30_000);
     const input = migrationInput(uniqueName('stream'), [db], { approvals: { required: false } });
     input.source.nativePort = 1;
-    const final = (await (await startMigration(client, input)).result()) as MigrationState;
+    const final = (await (await startMigration(servers.client, input)).result()) as MigrationState;
 
     expect(final.status).toBe('completed');
     expect(final.transferPath).toBe('worker');
     for (const table of DEMO_DATA_TABLES) {
-      expect({ table, ...(await tableDigest(target, db, table)) }).toEqual({ table, ...(await tableDigest(source, db, table)) });
+      expect({ table, ...(await tableDigest(servers.target, db, table)) }).toEqual({ table, ...(await tableDigest(servers.source, db, table)) });
     }
   });
 
@@ -191,7 +166,7 @@ describe('the migration workflow on real servers', () => {
     const wrong = 'wrong-password-4711';
     const input = migrationInput(uniqueName('badpass'), [db], { approvals: { required: false } });
     input.source.password = seal(wrong, TEST_KEY);
-    const handle = await startMigration(client, input);
+    const handle = await startMigration(servers.client, input);
 
     await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
     const final = await queryState(handle);

@@ -1,55 +1,33 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { Client } from '@temporalio/client';
-import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
 import type { MigrationReport, MigrationState } from '../../src/workflows/types';
 import {
-  connect,
-  dropDatabase,
   migrationInput,
   queryState,
   startMigration,
   startWorker,
   tableDigest,
-  testClient,
   TEST_SECRET_KEY,
   uniqueName,
+  useTestServers,
   waitFor,
 } from './harness';
 import { testStack } from './stack-env';
 
 const root = join(__dirname, '..', '..');
-let client: Client;
-let source: ClickHouseConnection;
-let target: ClickHouseConnection;
-const databases: string[] = [];
-
-beforeAll(async () => {
-  client = await testClient();
-  source = connect(testStack().source, 'source');
-  target = connect(testStack().target, 'target');
-});
-
-afterAll(async () => {
-  for (const db of databases) {
-    await dropDatabase(source, db);
-    await dropDatabase(target, db);
-  }
-  await Promise.all([source.close(), target.close(), client.connection.close()]);
-});
+const servers = useTestServers({ worker: false });
 
 /** A source table of `months` monthly partitions with `rowsPerMonth` rows each. */
 async function monthlyTable(months: number, rowsPerMonth: number): Promise<string> {
-  const db = uniqueName('resume');
-  databases.push(db);
-  await source.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
-  await source.exec(
+  const db = servers.database('resume');
+  await servers.source.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
+  await servers.source.exec(
     `CREATE TABLE ${qualifiedName(db, 'events')} (day Date, id UInt64, payload String)
      ENGINE = MergeTree PARTITION BY toYYYYMM(day) ORDER BY (day, id)`,
   );
   for (let m = 0; m < months; m++) {
-    await source.exec(
+    await servers.source.exec(
       `INSERT INTO ${qualifiedName(db, 'events')}
        SELECT addMonths(toDate('2024-01-01'), ${m}) + (number % 28), number, concat('row-', toString(number)) FROM system.numbers LIMIT ${rowsPerMonth}`,
     );
@@ -78,8 +56,8 @@ function killed(child: ChildProcess): Promise<void> {
 }
 
 /** Units named in the copy activities that the history scheduled, and how often each was started. */
-async function copyAttempts(client: Client, workflowId: string): Promise<Map<string, number>> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+async function copyAttempts(workflowId: string): Promise<Map<string, number>> {
+  const history = await servers.client.workflow.getHandle(workflowId).fetchHistory();
   const unitsBySchedule = new Map<string, string[]>();
   const starts = new Map<string, number>();
   for (const event of history.events ?? []) {
@@ -104,7 +82,7 @@ describe('resume and state synchronisation', () => {
     const first = spawnWorker();
     let second: ChildProcess | undefined;
     try {
-      const handle = await startMigration(client, input);
+      const handle = await startMigration(servers.client, input);
       const before = await waitFor(() => queryState(handle), (s) => s.progress.unitsDone >= 3, 'three units copied', 120_000);
       await killed(first);
       const doneAtKill = (await queryState(handle).catch(() => before)).progress.unitsDone;
@@ -113,10 +91,10 @@ describe('resume and state synchronisation', () => {
       second = spawnWorker();
       const final = (await handle.result()) as MigrationState;
       expect(final.status).toBe('completed');
-      expect(await tableDigest(target, db, 'events')).toEqual(await tableDigest(source, db, 'events'));
+      expect(await tableDigest(servers.target, db, 'events')).toEqual(await tableDigest(servers.source, db, 'events'));
       expect(final.progress).toMatchObject({ unitsDone: 16, unitsTotal: 16, rowsCopied: 16 * 150_000 });
 
-      const attempts = [...(await copyAttempts(client, input.id)).entries()];
+      const attempts = [...(await copyAttempts(input.id)).entries()];
       expect(attempts).toHaveLength(16);
       // The units done before the kill were never started again; at most the one in flight was.
       expect(attempts.slice(0, doneAtKill).filter(([, n]) => n > 1)).toEqual([]);
@@ -131,18 +109,18 @@ describe('resume and state synchronisation', () => {
     const db = await monthlyTable(12, 100_000);
     const worker = await startWorker();
     try {
-      const handle = await startMigration(client, migrationInput(uniqueName('sync'), [db], { approvals: { required: false }, options: { parallelism: 1 } }));
+      const handle = await startMigration(servers.client, migrationInput(uniqueName('sync'), [db], { approvals: { required: false }, options: { parallelism: 1 } }));
       await waitFor(() => queryState(handle), (s) => s.progress.unitsDone >= 2, 'two units copied');
       // January 2024 is copied by now: these rows can only reach the target through a sync pass.
-      await source.exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2024-01-15'), 1000000 + number, 'late' FROM system.numbers LIMIT 777`);
+      await servers.source.exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2024-01-15'), 1000000 + number, 'late' FROM system.numbers LIMIT 777`);
       const final = (await handle.result()) as MigrationState;
       const report = final.steps.find((s) => s.name === 'migration')?.result as MigrationReport;
 
       expect(final.status).toBe('completed');
       expect(report.resynced.length).toBeGreaterThanOrEqual(1);
       expect(report.resynced[0]).toMatchObject({ pass: 1, partitions: expect.arrayContaining([expect.objectContaining({ partitionId: '202401' })]) });
-      expect(await tableDigest(target, db, 'events')).toEqual(await tableDigest(source, db, 'events'));
-      expect((await tableDigest(target, db, 'events')).rows).toBe(12 * 100_000 + 777);
+      expect(await tableDigest(servers.target, db, 'events')).toEqual(await tableDigest(servers.source, db, 'events'));
+      expect((await tableDigest(servers.target, db, 'events')).rows).toBe(12 * 100_000 + 777);
     } finally {
       await worker.stop();
     }
@@ -152,7 +130,7 @@ describe('resume and state synchronisation', () => {
     const db = await monthlyTable(16, 150_000);
     const worker = await startWorker();
     try {
-      const handle = await startMigration(client, migrationInput(uniqueName('cancel'), [db], { approvals: { required: false }, options: { parallelism: 2 } }));
+      const handle = await startMigration(servers.client, migrationInput(uniqueName('cancel'), [db], { approvals: { required: false }, options: { parallelism: 2 } }));
       await waitFor(() => queryState(handle), (s) => s.progress.unitsDone >= 2, 'two units copied');
       await handle.cancel();
 
@@ -161,7 +139,7 @@ describe('resume and state synchronisation', () => {
       expect(final.status).toBe('cancelled');
       expect(final.progress.unitsDone).toBeLessThan(16);
       expect(final.rollback?.dropped).toEqual(expect.arrayContaining([`${db}.events`, db]));
-      const left = await target.rows<{ name: string }>(
+      const left = await servers.target.rows<{ name: string }>(
         `SELECT name FROM system.databases WHERE name = '${db}' OR startsWith(name, '__migrator_')`,
       );
       expect(left).toEqual([]);
