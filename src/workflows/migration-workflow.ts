@@ -14,7 +14,7 @@ import {
 import type { MigrationActivities } from '../activities';
 import { approveSignal, rejectSignal, stateQuery } from './messages';
 import { statusKey, stepKey } from './search-attributes';
-import { inBatches, initialState, optionalText, signalMismatch } from './state';
+import { inBatches, initialState, optionalText, runKeyOf, signalMismatch } from './state';
 import {
   FAILURE_TYPES,
   type CopyResult,
@@ -60,7 +60,7 @@ class Rejected extends Error {}
  */
 export async function clickhouseMigration(input: MigrationInput): Promise<MigrationState> {
   const { runId } = workflowInfo();
-  const runKey = runId.replace(/-/g, '').slice(0, 16);
+  const runKey = runKeyOf(runId);
   const state = initialState(input, runId);
   const approved = new Set<StepName>();
   const endpoints = { source: input.source, target: input.target };

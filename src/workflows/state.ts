@@ -1,5 +1,13 @@
 import { STEPS, type MigrationInput, type MigrationState, type StepName } from './types';
 
+/**
+ * The short key that names a run's scratch objects on the target (restore point, staging tables,
+ * probe and dry-run databases). Taken from the run id, so every run, and every retry of it, agrees.
+ */
+export function runKeyOf(runId: string): string {
+  return runId.replace(/-/g, '').slice(0, 16);
+}
+
 /** The state document of a run that has not started any step yet. */
 export function initialState(input: MigrationInput, runId: string): MigrationState {
   return {

@@ -25,7 +25,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const id of started) await client.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined);
+  // Cancel, not terminate: a cancelled run drops its restore point, so the shared target stays clean.
+  for (const id of started) {
+    const handle = client.workflow.getHandle(id);
+    const { status } = await handle.describe();
+    if (status.name !== 'RUNNING') continue;
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+  }
   for (const db of databases) {
     await dropDatabase(source, db);
     await dropDatabase(target, db);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
+import { runKeyOf } from '../../src/workflows/state';
 import type { MigrationReport, MigrationState } from '../../src/workflows/types';
 import {
   migrationInput,
@@ -139,8 +140,11 @@ describe('resume and state synchronisation', () => {
       expect(final.status).toBe('cancelled');
       expect(final.progress.unitsDone).toBeLessThan(16);
       expect(final.rollback?.dropped).toEqual(expect.arrayContaining([`${db}.events`, db]));
+      // Only this run's scratch objects: other suites may leave runs of their own open on the shared target.
+      const runKey = runKeyOf(final.runId);
       const left = await servers.target.rows<{ name: string }>(
-        `SELECT name FROM system.databases WHERE name = '${db}' OR startsWith(name, '__migrator_')`,
+        `SELECT name FROM system.databases WHERE name = '${db}' OR (startsWith(name, '__migrator_') AND position(name, '${runKey}') > 0)
+         UNION ALL SELECT name FROM system.tables WHERE database = '${db}' OR position(name, '${runKey}') > 0`,
       );
       expect(left).toEqual([]);
     } finally {
