@@ -7,6 +7,7 @@ import {
   listColumns,
   listTables,
   partitionDigests,
+  partitionSelectors,
   partitionSizes,
   type PartitionDigest,
 } from '../clickhouse/catalog';
@@ -72,7 +73,10 @@ export function createTransferActivities(deps: ActivityDeps) {
             continue;
           }
           const onSource = await partitionSizes(source, object.database, object.name);
-          for (const p of onSource) units.push({ ...base, partitionId: p.partitionId, partitioned: true, rows: p.rows, bytes: p.bytesUncompressed });
+          const selectors = await partitionSelectors(source, object.database, object.name, object.createTableQuery);
+          for (const p of onSource) {
+            units.push({ ...base, partitionId: p.partitionId, partitioned: true, rows: p.rows, bytes: p.bytesUncompressed, selector: selectors.get(p.partitionId) });
+          }
           const known = new Set(onSource.map((p) => p.partitionId));
           for (const p of await partitionSizes(target, object.database, object.name)) {
             if (!known.has(p.partitionId)) units.push({ ...base, partitionId: p.partitionId, partitioned: true, rows: 0, bytes: 0 });
@@ -133,10 +137,12 @@ export function createTransferActivities(deps: ActivityDeps) {
               rows,
               bytes: 0,
             });
-            for (const d of onSource) {
+            const differing = onSource.filter((d) => {
               const t = targetById.get(d.partitionId);
-              if (!t || t.rows !== d.rows || t.checksum !== d.checksum) report.mismatched.push(unit(d, d.rows));
-            }
+              return !t || t.rows !== d.rows || t.checksum !== d.checksum;
+            });
+            const selectors = differing.length > 0 && partitioned ? await partitionSelectors(source, object.database, object.name, object.createTableQuery) : new Map<string, string>();
+            for (const d of differing) report.mismatched.push({ ...unit(d, d.rows), selector: selectors.get(d.partitionId) });
             for (const d of onTarget) if (!sourceIds.has(d.partitionId)) report.extra.push(unit(d, 0));
             report.tables.push(tableVerification(object, onSource, onTarget));
           }
@@ -201,7 +207,9 @@ async function copyUnit(
   const name = `${stagingPrefix(req.runKey)}${shortHash(unit.database, unit.table, unit.partitionId)}`;
   const stage = qualifiedName(unit.database, name);
   const columns = (await listColumns(target, unit.database, unit.table)).map((c) => quoteIdentifier(c.name)).join(', ');
-  const where = unit.partitioned ? ` WHERE _partition_id = ${quoteString(unit.partitionId)}` : '';
+  const byId = `_partition_id = ${quoteString(unit.partitionId)}`;
+  // The selector lets the source prune parts; the id keeps the copy exact whatever the selector matches.
+  const where = unit.partitioned ? ` WHERE ${unit.selector ? `${unit.selector} AND ${byId}` : byId}` : '';
   await target.exec(`DROP TABLE IF EXISTS ${stage}`);
   await target.exec(`CREATE TABLE ${stage} AS ${live}`);
   if (req.path === 'server') {

@@ -1,5 +1,6 @@
 import type { ClickHouseConnection } from './connection';
-import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from './sql';
+import { partitionKeyOf } from './ddl';
+import { qualifiedName, quoteIdentifier, quoteString, quoteStringList, splitTopLevel } from './sql';
 
 /** Tables whose names start with this are the migrator's own (staging, dry runs); catalogue reads skip them. */
 export const INTERNAL_PREFIX = '__migrator_';
@@ -115,6 +116,51 @@ export async function partitionSizes(conn: ClickHouseConnection, database: strin
     bytesOnDisk: Number(r.bytes_on_disk),
     bytesUncompressed: Number(r.bytes_uncompressed),
   }));
+}
+
+/**
+ * A condition that selects one partition through its partition key, per partition id: for
+ * `PARTITION BY toYYYYMM(d)`, `(toYYYYMM(d)) = 202401`. Unlike `_partition_id = …`, which older
+ * servers evaluate row by row over every part, the server prunes parts with it, so a copy of
+ * one partition reads that partition only.
+ *
+ * The literals are written by the server itself (`FORMAT Values`), then proved: a partition gets
+ * a selector only if the selector finds exactly as many rows as the partition holds. Partitions
+ * without one (no partition key, a key the DDL does not state plainly, a value that does not
+ * round-trip) are selected by `_partition_id`, which is slower and always right.
+ */
+export async function partitionSelectors(
+  conn: ClickHouseConnection,
+  database: string,
+  table: string,
+  createTableQuery: string,
+): Promise<Map<string, string>> {
+  const selectors = new Map<string, string>();
+  const key = partitionKeyOf(createTableQuery);
+  if (!key) return selectors;
+  const name = qualifiedName(database, table);
+  try {
+    // Rows of `FORMAT Values`: ('<id>',<count>,<key value as a literal>)
+    const values = await conn.text(`SELECT _partition_id, count(), any((${key})) FROM ${name} GROUP BY _partition_id FORMAT Values`);
+    const partitions = splitTopLevel(values.trim(), ',')
+      .filter((row) => row.startsWith('(') && row.endsWith(')'))
+      .map((row) => splitTopLevel(row.slice(1, -1), ','))
+      .filter((fields) => fields.length === 3 && /^'[\w-]+'$/.test(fields[0]) && fields[2] !== 'NULL')
+      .map(([id, rows, literal]) => ({ id: id.slice(1, -1), rows: rows, literal }));
+    if (partitions.length === 0) return selectors;
+    const set = partitions.length === 1 ? ` = ${partitions[0].literal}` : ` IN (${partitions.map((p) => p.literal).join(', ')})`;
+    const found = await conn.rows<{ id: string; rows: string }>(
+      `SELECT _partition_id AS id, count() AS rows FROM ${name} WHERE (${key})${set} GROUP BY id`,
+    );
+    const foundRows = new Map(found.map((f) => [f.id, String(f.rows)]));
+    for (const p of partitions) {
+      if (foundRows.get(p.id) === p.rows) selectors.set(p.id, `(${key}) = ${p.literal}`);
+    }
+  } catch {
+    // A key the server will not evaluate this way: every partition is selected by its id.
+    selectors.clear();
+  }
+  return selectors;
 }
 
 /** Row count of any readable table. */

@@ -59,6 +59,16 @@ export class ClickHouseConnection {
     });
   }
 
+  /** Runs a statement that carries its own FORMAT clause and returns its output as text. */
+  async text(sql: string): Promise<string> {
+    return this.wrap(async () => {
+      const { stream } = await this.client.exec({ query: sql, abort_signal: this.abortSignal });
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    });
+  }
+
   /** Runs a statement that returns no rows. */
   async exec(sql: string): Promise<void> {
     await this.wrap(() => this.client.command({ query: sql, abort_signal: this.abortSignal }));

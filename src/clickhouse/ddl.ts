@@ -1,4 +1,4 @@
-import { qualifiedName, readIdentifier } from './sql';
+import { maskNested, qualifiedName, readIdentifier, splitTopLevel } from './sql';
 
 /** The kinds of statement that `system.tables.create_table_query` holds. */
 export type CreateKind = 'TABLE' | 'VIEW' | 'MATERIALIZED VIEW' | 'DICTIONARY';
@@ -34,4 +34,36 @@ export function rewriteCreateStatement(ddl: string, database: string, name: stri
     rest = second.rest;
   }
   return { kind, sql: `CREATE ${kind} IF NOT EXISTS ${qualifiedName(database, name)}${rest}` };
+}
+
+/** Clauses that can follow `PARTITION BY` in a MergeTree engine definition. */
+const AFTER_PARTITION_BY = /\b(?:ORDER\s+BY|PRIMARY\s+KEY|SAMPLE\s+BY|TTL|SETTINGS)\b/i;
+
+/**
+ * The partition key expression of a MergeTree table, read from its CREATE statement:
+ * the `PARTITION BY` clause, or for the legacy syntax `MergeTree(date, …)` the implied
+ * `toYYYYMM(date)`. Returns null when the table has no partition key or the statement does not
+ * say it plainly; callers then select partitions by `_partition_id`, which is always correct.
+ */
+export function partitionKeyOf(ddl: string): string | null {
+  const mask = maskNested(ddl);
+  const engine = /\bENGINE\s*=\s*(\w*MergeTree)\s*\(/i.exec(mask) ?? /\bENGINE\s*=\s*(\w*MergeTree)\b/i.exec(mask);
+  if (!engine) return null;
+  const tail = mask.slice(engine.index);
+  const partitionBy = /\bPARTITION\s+BY\b/i.exec(tail);
+  if (partitionBy) {
+    const from = engine.index + partitionBy.index + partitionBy[0].length;
+    const end = AFTER_PARTITION_BY.exec(mask.slice(from));
+    const expression = ddl.slice(from, end ? from + end.index : undefined).trim();
+    return expression === '' || /^tuple\(\s*\)$/i.test(expression) ? null : expression;
+  }
+  // Legacy syntax: all engine settings are arguments, and there is no ORDER BY clause.
+  if (/\bORDER\s+BY\b/i.test(tail) || !engine[0].endsWith('(')) return null;
+  const open = engine.index + engine[0].length - 1;
+  const close = mask.indexOf(')', open);
+  if (close === -1) return null;
+  const args = splitTopLevel(ddl.slice(open + 1, close), ',');
+  // Replicated engines take the ZooKeeper path and the replica name first.
+  const date = args[engine[1].startsWith('Replicated') ? 2 : 0];
+  return date && readIdentifier(date)?.rest.trim() === '' ? `toYYYYMM(${date})` : null;
 }

@@ -77,3 +77,53 @@ export function readIdentifier(text: string): { name: string; rest: string } | n
   }
   return null;
 }
+
+/**
+ * `text` with every quoted string or identifier, and everything inside parentheses, blanked out
+ * to spaces. Indexes stay where they were, so a match in the mask is a match at the top level of
+ * `text`: that is how clauses and separators are found without a full SQL parser.
+ */
+export function maskNested(text: string): string {
+  let out = '';
+  let depth = 0;
+  let quote: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quote) {
+      if (ch === '\\' && i + 1 < text.length) {
+        out += '  ';
+        i++;
+        continue;
+      }
+      if (ch === quote) quote = null;
+      out += ' ';
+      continue;
+    }
+    if (ch === "'" || ch === '`' || ch === '"') {
+      quote = ch;
+      out += ' ';
+    } else if (ch === '(') {
+      out += depth === 0 ? ch : ' ';
+      depth++;
+    } else if (ch === ')') {
+      depth = Math.max(0, depth - 1);
+      out += depth === 0 ? ch : ' ';
+    } else {
+      out += depth === 0 ? ch : ' ';
+    }
+  }
+  return out;
+}
+
+/** Splits `text` at each top-level `separator` (outside quotes and parentheses); parts are trimmed. */
+export function splitTopLevel(text: string, separator: string): string[] {
+  const mask = maskNested(text);
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = mask.indexOf(separator); i !== -1; i = mask.indexOf(separator, i + separator.length)) {
+    parts.push(text.slice(from, i).trim());
+    from = i + separator.length;
+  }
+  parts.push(text.slice(from).trim());
+  return parts;
+}

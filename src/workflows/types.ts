@@ -167,6 +167,11 @@ export interface CopyUnit {
   partitioned: boolean;
   rows: number;
   bytes: number;
+  /**
+   * A condition on the partition key that selects this partition and lets the source prune
+   * parts, such as `(toYYYYMM(d)) = 202401`; without one, the copy selects by `_partition_id`.
+   */
+  selector?: string;
 }
 
 export interface CopyResult {

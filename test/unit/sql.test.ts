@@ -1,4 +1,4 @@
-import { qualifiedName, quoteIdentifier, quoteString, quoteStringList, readIdentifier } from '../../src/clickhouse/sql';
+import { maskNested, qualifiedName, quoteIdentifier, quoteString, quoteStringList, readIdentifier, splitTopLevel } from '../../src/clickhouse/sql';
 
 const HOSTILE = ["it's", 'back`tick', 'with space', 'semi;colon', 'back\\slash', 'new\nline', 'üñï 名前', "'; DROP TABLE x; --"];
 
@@ -38,5 +38,24 @@ describe('SQL quoting', () => {
     expect(readIdentifier('"a""b" (')).toEqual({ name: 'a"b', rest: ' (' });
     expect(readIdentifier('(x)')).toBeNull();
     expect(readIdentifier('`unterminated')).toBeNull();
+  });
+});
+
+describe('top-level scanning', () => {
+  it('blanks quoted text and everything inside parentheses, keeping every index in place', () => {
+    const text = "f(a, 'b)') , `c,d` x";
+    const mask = maskNested(text);
+    expect(mask).toHaveLength(text.length);
+    expect(mask).toBe('f(       ) ,       x');
+  });
+
+  it('splits server-written Values rows and their fields at top-level commas only', () => {
+    const values = "('202401',5,202401),('52b2',1,(202404,'it\\'s, 1')),('20240101',2,'2024-01-01')";
+    const rows = splitTopLevel(values, ',').map((row) => splitTopLevel(row.slice(1, -1), ','));
+    expect(rows).toEqual([
+      ["'202401'", '5', '202401'],
+      ["'52b2'", '1', "(202404,'it\\'s, 1')"],
+      ["'20240101'", '2', "'2024-01-01'"],
+    ]);
   });
 });
