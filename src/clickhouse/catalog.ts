@@ -146,7 +146,7 @@ export async function partitionSelectors(
       .filter((row) => row.startsWith('(') && row.endsWith(')'))
       .map((row) => splitTopLevel(row.slice(1, -1), ','))
       .filter((fields) => fields.length === 3 && /^'[\w-]+'$/.test(fields[0]) && fields[2] !== 'NULL')
-      .map(([id, rows, literal]) => ({ id: id.slice(1, -1), rows: rows, literal }));
+      .map(([id, rows, literal]) => ({ id: id.slice(1, -1), rows, literal }));
     if (partitions.length === 0) return selectors;
     const set = partitions.length === 1 ? ` = ${partitions[0].literal}` : ` IN (${partitions.map((p) => p.literal).join(', ')})`;
     const found = await conn.rows<{ id: string; rows: string }>(
