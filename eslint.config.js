@@ -27,7 +27,7 @@ module.exports = tseslint.config(
         {
           patterns: [
             {
-              regex: '^(?!@temporalio/(workflow|common)$|\\./|\\.\\./(activities|clickhouse/catalog)$).*',
+              regex: '^(?!@temporalio/(workflow|common)$|\\./|\\.\\./(activities|clickhouse/catalog|clickhouse/fingerprint)$).*',
               message: 'Workflow code may import only @temporalio/workflow, @temporalio/common and pure workflow modules.',
             },
           ],
@@ -37,7 +37,7 @@ module.exports = tseslint.config(
     },
   },
   {
-    // The two non-workflow modules above are allowed for their types only.
+    // The non-workflow modules above are allowed for their types only.
     files: ['src/workflows/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [

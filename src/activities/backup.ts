@@ -1,24 +1,13 @@
-import {
-  existingDatabases,
-  INTERNAL_PREFIX,
-  listColumns,
-  listTables,
-  partitionDigests,
-  partitionSizes,
-  countRows,
-  type PartitionDigest,
-} from '../clickhouse/catalog';
+import { copySettings, execDdl } from '../clickhouse/capabilities';
+import { countRows, existingDatabases, listColumns, listTables, partitionSizes } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
+import { partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
+import { restorePointDatabase } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
 import type { EndpointRef, RestorePoint, RestorePointDigests, RestorePointTable, RollbackReport } from '../workflows/types';
 import { inBatches } from '../workflows/state';
 import { heartbeating, withConnections, type ActivityDeps } from './context';
-
-/** Name of the database that holds a run's restore point. */
-export function restorePointDatabase(runKey: string): string {
-  return `${INTERNAL_PREFIX}restore_${runKey}`;
-}
 
 /** Backup and rollback: zero-copy partition snapshots on the target. */
 export function createBackupActivities(deps: ActivityDeps) {
@@ -49,7 +38,7 @@ export function createBackupActivities(deps: ActivityDeps) {
             if (table.kind === 'partitioned') {
               entry.snapshotTable = `t${index}`;
               const snapshot = qualifiedName(database, entry.snapshotTable);
-              await target.exec(`CREATE TABLE ${snapshot} AS ${source}`);
+              await execDdl(target, `CREATE TABLE ${snapshot} AS ${source}`);
               const parts = await partitionSizes(target, table.database, table.name);
               // One ALTER with many commands: a metadata operation per statement, not per partition.
               for (const chunk of inBatches(parts, PARTITIONS_PER_ALTER)) {
@@ -58,9 +47,8 @@ export function createBackupActivities(deps: ActivityDeps) {
               entry.partitions.push(...parts.map((p) => ({ partitionId: p.partitionId, rows: p.rows })));
             } else if (table.kind === 'whole-table') {
               entry.snapshotTable = `t${index}`;
-              const snapshot = qualifiedName(database, entry.snapshotTable);
-              await target.exec(`CREATE TABLE ${snapshot} AS ${source}`);
-              await target.exec(`INSERT INTO ${snapshot} SELECT * FROM ${source}`);
+              await execDdl(target, `CREATE TABLE ${qualifiedName(database, entry.snapshotTable)} AS ${source}`);
+              await copyRowsWithin(target, { database: table.database, table: table.name }, { database, table: entry.snapshotTable });
               entry.partitions.push({ partitionId: 'all', rows: await countRows(target, database, entry.snapshotTable) });
             }
             captured.push(entry);
@@ -106,7 +94,7 @@ export function createBackupActivities(deps: ActivityDeps) {
           const stillPresent = new Set(present.map((t) => `${t.database}.${t.name}`));
           for (const table of point.tables) {
             if (!stillPresent.has(`${table.database}.${table.name}`) && !table.name.startsWith('.inner')) {
-              await target.exec(rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
+              await execDdl(target, rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
             }
             if (!table.snapshotTable) continue;
             await restoreTable(target, point.database, table);
@@ -132,7 +120,9 @@ export function createBackupActivities(deps: ActivityDeps) {
           for (const table of req.restorePoint.tables) {
             if (!table.snapshotTable) continue;
             const columns = await listColumns(target, req.restorePoint.database, table.snapshotTable);
-            const partitions = await partitionDigests(target, req.restorePoint.database, table.snapshotTable, columns, table.kind === 'partitioned');
+            const partitions = await partitionDigests(target, req.restorePoint.database, table.snapshotTable, columns, {
+              partitioned: table.kind === 'partitioned',
+            });
             digests.push({ database: table.database, table: table.name, partitions });
           }
           return digests;
@@ -161,8 +151,8 @@ async function restoreTable(target: ClickHouseConnection, snapshotDatabase: stri
   const snapshot = qualifiedName(snapshotDatabase, table.snapshotTable as string);
   if (table.kind === 'whole-table') {
     await target.exec(`DROP TABLE IF EXISTS ${live}`);
-    await target.exec(rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
-    await target.exec(`INSERT INTO ${live} SELECT * FROM ${snapshot}`);
+    await execDdl(target, rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
+    await copyRowsWithin(target, { database: snapshotDatabase, table: table.snapshotTable as string }, { database: table.database, table: table.name });
     return;
   }
   const kept = new Set(table.partitions.map((p) => p.partitionId));
@@ -182,8 +172,8 @@ async function compareWithRecord(target: ClickHouseConnection, snapshotDatabase:
   const columns = await listColumns(target, table.database, table.name);
   const partitioned = table.kind === 'partitioned';
   const [before, after] = await Promise.all([
-    recorded ?? partitionDigests(target, snapshotDatabase, table.snapshotTable as string, columns, partitioned),
-    partitionDigests(target, table.database, table.name, columns, partitioned),
+    recorded ?? partitionDigests(target, snapshotDatabase, table.snapshotTable as string, columns, { partitioned }),
+    partitionDigests(target, table.database, table.name, columns, { partitioned }),
   ]);
   const recordedRows = new Map(table.partitions.map((p) => [p.partitionId, p.rows]));
   const match =
@@ -191,4 +181,13 @@ async function compareWithRecord(target: ClickHouseConnection, snapshotDatabase:
     before.every((p) => recordedRows.get(p.partitionId) === p.rows) &&
     before.length === table.partitions.filter((p) => p.rows > 0).length;
   return { database: table.database, table: table.name, before, after, match };
+}
+
+/** Copies every stored value of one table into another on the same server, MATERIALIZED columns as stored. */
+async function copyRowsWithin(conn: ClickHouseConnection, from: { database: string; table: string }, to: { database: string; table: string }): Promise<void> {
+  const columns = (await listColumns(conn, from.database, from.table)).map((c) => quoteIdentifier(c.name)).join(', ');
+  await conn.exec(
+    `INSERT INTO ${qualifiedName(to.database, to.table)} (${columns}) SELECT ${columns} FROM ${qualifiedName(from.database, from.table)}`,
+    copySettings((await conn.server()).capabilities),
+  );
 }

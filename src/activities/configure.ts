@@ -1,10 +1,15 @@
-import { hasTypeFamily, typeFamiliesOf } from '../clickhouse/capabilities';
-import { countRows, freeDiskBytes, INTERNAL_PREFIX, listAllColumns, listTables, partitionSizes } from '../clickhouse/catalog';
+import { execDdl } from '../clickhouse/capabilities';
+import { countRows, freeDiskBytes, listAllColumns, listTables, partitionSizes } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
+import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { DDL_FEATURES, ddlFeaturesOf, probeDdlFeatures, type DdlFeature } from '../clickhouse/ddl-features';
+import { ClickHouseQueryError } from '../clickhouse/errors';
+import { probeDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type TableConflict, type TargetReport } from '../workflows/types';
 import { permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, takeInventory } from './inventory';
+
+const VIEW_KINDS = new Set(['view', 'materialized-view']);
 
 /** Headroom on top of the source's on-disk size: merges and replaced parts need room while they settle. */
 const DISK_HEADROOM = 1.2;
@@ -33,22 +38,17 @@ export function createConfigureActivities(deps: ActivityDeps) {
         const { objects, unsupported } = await takeInventory(source, req.databases);
         const sourceColumns = await listAllColumns(source, req.databases);
         const caps = targetInfo.capabilities;
-        for (const object of objects) {
-          if (!caps.engines.has(object.engine)) problems.push(`the target has no ${object.engine} engine, used by ${object.database}.${object.name}`);
-          for (const column of sourceColumns.get(`${object.database}\u0000${object.name}`) ?? []) {
-            const missing = typeFamiliesOf(column.type).filter((family) => !hasTypeFamily(caps, family));
-            if (missing.length > 0) {
-              problems.push(`the target does not know type ${missing.join(', ')}, used by ${object.database}.${object.name}.${column.name} (${column.type})`);
-            }
-          }
-        }
         const ddlFeatures = await checkDdlFeatures(target, probeDatabase(req.runKey), objects);
-        for (const [feature, check] of Object.entries(ddlFeatures)) {
-          if (check.supported) continue;
-          problems.push(
-            `the target (ClickHouse ${targetInfo.version}) does not accept ${DDL_FEATURES[feature as DdlFeature].label}, ` +
-              `used by ${check.usedBy.join(', ')}: ${check.detail ?? 'rejected'}`,
-          );
+        const ddl = await askTargetToCreate(target, probeDatabase(req.runKey), objects);
+        for (const refused of ddl.refused) {
+          const why = ddlFeaturesOf(refused.ddl).filter((f) => ddlFeatures[f]?.supported === false).map((f) => DDL_FEATURES[f].label);
+          problems.push(`the target refuses to create ${refused.object}: ${refused.message}${why.length > 0 ? ` (it does not accept ${why.join(', ')})` : ''}`);
+        }
+        if (!caps.insertMaterialized) {
+          const materialized = objects.filter((o) => sourceColumns.get(`${o.database}\u0000${o.name}`)?.some((c) => c.defaultKind === 'MATERIALIZED'));
+          for (const object of materialized.filter(holdsData)) {
+            problems.push(`the target (ClickHouse ${targetInfo.version}) cannot store the source's values of MATERIALIZED columns (no insert_allow_materialized_columns), used by ${object.database}.${object.name}`);
+          }
         }
         for (const object of unsupported) warnings.push(`${object.database}.${object.name} (${object.engine}) will not be migrated: ${object.unsupportedReason}`);
 
@@ -75,6 +75,7 @@ export function createConfigureActivities(deps: ActivityDeps) {
             maxInsertThreads: caps.maxInsertThreads,
           },
           ddlFeatures,
+          ddl: { accepted: ddl.accepted, deferred: ddl.deferred, refused: ddl.refused.map(({ object, message }) => ({ object, message })) },
           freeBytes: free ?? 'unknown',
           requiredBytes,
           conflicts,
@@ -88,9 +89,36 @@ export function createConfigureActivities(deps: ActivityDeps) {
   };
 }
 
-/** Name of the scratch database the configure step probes the target's DDL support in. */
-export function probeDatabase(runKey: string): string {
-  return `${INTERNAL_PREFIX}probe_${runKey}`;
+/** ClickHouse error codes of a statement that names a table or database that does not exist (yet). */
+const MISSING_OBJECT_CODES = new Set([60, 81]);
+
+/**
+ * Asks the target to create every object of the plan, in creation order, in a scratch database
+ * that is dropped afterwards: the target's own answer per object, not a grammar of ours. A view
+ * that reads tables the migration has not created yet cannot be created here; it is reported as
+ * deferred (its DDL runs when the migration creates it).
+ */
+async function askTargetToCreate(target: ClickHouseConnection, scratch: string, objects: PlannedObject[]) {
+  const result = { accepted: 0, deferred: [] as string[], refused: [] as { object: string; message: string; ddl: string }[] };
+  await withScratchDatabase(target, scratch, async () => {
+    for (const object of objects.filter((o) => !o.inner)) {
+      const name = `${object.database}.${object.name}`;
+      try {
+        await execDdl(target, rewriteCreateStatement(object.createTableQuery, scratch, object.name).sql);
+        result.accepted++;
+      } catch (err) {
+        const code = err instanceof ClickHouseQueryError ? err.code : undefined;
+        if (VIEW_KINDS.has(object.kind) && code !== undefined && MISSING_OBJECT_CODES.has(code)) result.deferred.push(name);
+        else result.refused.push({ object: name, message: serverMessage(err), ddl: object.createTableQuery });
+      }
+    }
+  });
+  return result;
+}
+
+/** The first line of a server's error, bounded, without the connection label. */
+function serverMessage(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0].replace(/^(source|target) ClickHouse: /, '').slice(0, 300);
 }
 
 /** For each version-dependent DDL feature the source uses: does the target accept it, and who uses it. */

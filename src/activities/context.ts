@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ClickHouseConnection } from '../clickhouse/connection';
 import { ClickHouseQueryError, redact } from '../clickhouse/errors';
@@ -114,9 +113,4 @@ export function previousHeartbeat<T>(): T | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** A short, stable hex name part for `parts` (used to name staging tables). */
-export function shortHash(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 12);
 }

@@ -1,18 +1,11 @@
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
-import {
-  countRows,
-  existingDatabases,
-  INTERNAL_PREFIX,
-  listColumns,
-  listTables,
-  partitionDigests,
-  partitionSelectors,
-  partitionSizes,
-  type PartitionDigest,
-} from '../clickhouse/catalog';
-import type { ClickHouseConnection } from '../clickhouse/connection';
+import { copySettings, execDdl } from '../clickhouse/capabilities';
+import { countRows, existingDatabases, listColumns, listTables, partitionSelectors, partitionSizes } from '../clickhouse/catalog';
+import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
+import { combinedChecksum, partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
+import { retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
 import type {
   CopyResult,
@@ -23,20 +16,13 @@ import type {
   TransferPath,
   VerificationReport,
 } from '../workflows/types';
-import { heartbeatNow, heartbeating, permanent, previousHeartbeat, shortHash, withConnections, type ActivityDeps } from './context';
+import { heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
 import { holdsData } from './inventory';
 import { remoteSource } from './remote';
-import { probeDatabase } from './configure';
-import { dryRunDatabase } from './validation';
 
 const VIEW_KINDS = new Set(['view', 'materialized-view']);
 /** Passes over views that failed because a view they read from did not exist yet. */
 const MAX_VIEW_PASSES = 10;
-
-/** Prefix of a run's staging tables; the run's cleanup drops everything that starts with it. */
-export function stagingPrefix(runKey: string): string {
-  return `${INTERNAL_PREFIX}stage_${runKey}_`;
-}
 
 /** The migration step: schema, data, verification, and cleanup of staging. */
 export function createTransferActivities(deps: ActivityDeps) {
@@ -124,8 +110,8 @@ export function createTransferActivities(deps: ActivityDeps) {
             const partitioned = object.kind === 'partitioned';
             const columns = await listColumns(source, object.database, object.name);
             const [onSource, onTarget] = await Promise.all([
-              partitionDigests(source, object.database, object.name, columns, partitioned),
-              partitionDigests(target, object.database, object.name, columns, partitioned),
+              partitionDigests(source, object.database, object.name, columns, { partitioned }),
+              partitionDigests(target, object.database, object.name, columns, { partitioned }),
             ]);
             const targetById = new Map(onTarget.map((d) => [d.partitionId, d]));
             const sourceIds = new Set(onSource.map((d) => d.partitionId));
@@ -154,7 +140,7 @@ export function createTransferActivities(deps: ActivityDeps) {
     /** Drops every staging table and dry-run database a run may have left on the target. */
     async dropStaging(req: { target: EndpointRef; runKey: string; databases: string[] }): Promise<string[]> {
       return withConnections(deps, { target: req.target }, async ({ target }) => {
-        for (const scratch of [dryRunDatabase(req.runKey), probeDatabase(req.runKey)]) await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratch)}`);
+        for (const scratch of scratchDatabases(req.runKey)) await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratch)}`);
         const databases = await existingDatabases(target, req.databases);
         if (databases.length === 0) return [];
         const leftovers = await target.rows<{ database: string; name: string }>(
@@ -174,7 +160,7 @@ async function createAll(target: ClickHouseConnection, objects: PlannedObject[])
     const failed: { object: PlannedObject; error: Error }[] = [];
     for (const object of pending) {
       try {
-        await target.exec(rewriteCreateStatement(object.createTableQuery, object.database, object.name).sql);
+        await execDdl(target, rewriteCreateStatement(object.createTableQuery, object.database, object.name).sql);
       } catch (err) {
         failed.push({ object, error: err as Error });
       }
@@ -204,27 +190,29 @@ async function copyUnit(
   unit: CopyUnit,
 ): Promise<number> {
   const live = qualifiedName(unit.database, unit.table);
-  const name = `${stagingPrefix(req.runKey)}${shortHash(unit.database, unit.table, unit.partitionId)}`;
+  const name = stagingTable(req.runKey, unit.database, unit.table, unit.partitionId);
   const stage = qualifiedName(unit.database, name);
+  // Every stored column by name, MATERIALIZED ones included: the target keeps the source's values.
   const columns = (await listColumns(target, unit.database, unit.table)).map((c) => quoteIdentifier(c.name)).join(', ');
+  const settings = copySettings((await target.server()).capabilities);
   const byId = `_partition_id = ${quoteString(unit.partitionId)}`;
   // The selector lets the source prune parts; the id keeps the copy exact whatever the selector matches.
   const where = unit.partitioned ? ` WHERE ${unit.selector ? `${unit.selector} AND ${byId}` : byId}` : '';
   await target.exec(`DROP TABLE IF EXISTS ${stage}`);
-  await target.exec(`CREATE TABLE ${stage} AS ${live}`);
+  await execDdl(target, `CREATE TABLE ${stage} AS ${live}`);
   if (req.path === 'server') {
     const remote = await remoteSource(source, target, req.source);
     if (!remote.ok) throw permanent('TransferPathUnavailable', remote.reason);
-    await target.exec(`INSERT INTO ${stage} (${columns}) SELECT ${columns} FROM ${remote.table(unit.database, unit.table)}${where}`);
+    await target.exec(`INSERT INTO ${stage} (${columns}) SELECT ${columns} FROM ${remote.table(unit.database, unit.table)}${where}`, settings);
   } else {
-    await streamNative(source, target, `SELECT ${columns} FROM ${live}${where}`, `INSERT INTO ${stage} (${columns})`);
+    await streamNative(source, target, `SELECT ${columns} FROM ${live}${where}`, `INSERT INTO ${stage} (${columns})`, settings);
   }
   const rows = await countRows(target, unit.database, name);
   if (unit.partitioned) {
     await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(unit.partitionId)} FROM ${stage}`);
     await target.exec(`DROP TABLE ${stage}`);
   } else {
-    const old = qualifiedName(unit.database, `${stagingPrefix(req.runKey)}old_${shortHash(unit.database, unit.table)}`);
+    const old = qualifiedName(unit.database, retiredTable(req.runKey, unit.database, unit.table));
     await target.exec(`DROP TABLE IF EXISTS ${old}`);
     await target.exec(`RENAME TABLE ${live} TO ${old}, ${stage} TO ${live}`);
     await target.exec(`DROP TABLE ${old}`);
@@ -233,21 +221,24 @@ async function copyUnit(
 }
 
 /** Streams `select` from the source in Native format into `insert` on the target, with backpressure. */
-async function streamNative(source: ClickHouseConnection, target: ClickHouseConnection, select: string, insert: string): Promise<void> {
+export async function streamNative(
+  source: ClickHouseConnection,
+  target: ClickHouseConnection,
+  select: string,
+  insert: string,
+  insertSettings: ConnectionSettings,
+  selectSettings?: ConnectionSettings,
+): Promise<void> {
   const body = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
-  const rows = await source.stream(`${select} FORMAT Native`);
-  await Promise.all([pipeline(rows, body), target.insertStream(`${insert} FORMAT Native`, body)]);
-}
-
-function sumChecksums(digests: PartitionDigest[]): string {
-  return (digests.reduce((sum, d) => sum + BigInt(d.checksum), 0n) % 2n ** 64n).toString();
+  const rows = await source.stream(`${select} FORMAT Native`, selectSettings);
+  await Promise.all([pipeline(rows, body), target.insertStream(`${insert} FORMAT Native`, body, insertSettings)]);
 }
 
 function tableVerification(object: PlannedObject, onSource: PartitionDigest[], onTarget: PartitionDigest[]): TableVerification {
   const sourceRows = onSource.reduce((n, d) => n + d.rows, 0);
   const targetRows = onTarget.reduce((n, d) => n + d.rows, 0);
-  const sourceChecksum = sumChecksums(onSource);
-  const targetChecksum = sumChecksums(onTarget);
+  const sourceChecksum = combinedChecksum(onSource);
+  const targetChecksum = combinedChecksum(onTarget);
   return {
     database: object.database,
     table: object.name,

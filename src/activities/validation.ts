@@ -1,85 +1,127 @@
-import { existingDatabases } from '../clickhouse/catalog';
+import { existingDatabases, listColumns } from '../clickhouse/catalog';
+import { copySettings, execDdl } from '../clickhouse/capabilities';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
+import { partitionDigests, UnhashableColumnError } from '../clickhouse/fingerprint';
+import { trialDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier } from '../clickhouse/sql';
-import { FAILURE_TYPES, type EndpointRef, type TransferPath, type ValidationReport } from '../workflows/types';
-import { remoteSource } from './remote';
-import { permanent, withConnections, type ActivityDeps } from './context';
+import { FAILURE_TYPES, type EndpointRef, type PlannedObject, type TransferPath, type ValidationReport } from '../workflows/types';
+import { remoteSource, type RemoteSource } from './remote';
+import { heartbeating, permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, takeInventory } from './inventory';
-import { INTERNAL_PREFIX } from '../clickhouse/catalog';
+import { streamNative } from './transfer';
 
-/** Name of the scratch database a run's dry run creates its tables in. */
-export function dryRunDatabase(runKey: string): string {
-  return `${INTERNAL_PREFIX}dryrun_${runKey}`;
-}
+/** Rows of each table that the trial copies and fingerprints on both sides. */
+const TRIAL_ROWS = 20;
+/** One thread reads the sample, so the source returns the same rows to the copy and to its own fingerprint. */
+const SAMPLE_SETTINGS = { max_threads: 1 };
 
-/** The validation step: source access, inventory, dry run and the choice of transfer path. */
+/** The validation step: source access, inventory, the transfer path, and a trial copy of every table. */
 export function createValidationActivities(deps: ActivityDeps) {
   return {
     /**
      * Checks the source credentials and that every table in scope is readable, takes the
-     * inventory, dry-runs the table DDL on the target in a scratch database, and picks the
-     * transfer path. Fails, without retrying, when the source or the DDL is not usable.
+     * inventory, picks the transfer path, then copies a few rows of every table into a scratch
+     * database on the target and fingerprints them on both sides. A table that cannot be read,
+     * copied or fingerprinted fails the step here, before the migration is approved.
      */
     async validateSource(req: { runKey: string; source: EndpointRef; target: EndpointRef; databases: string[] }): Promise<ValidationReport> {
-      return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
-        const sourceInfo = await source.server();
-        const present = await existingDatabases(source, req.databases);
-        const missing = req.databases.filter((d) => !present.includes(d));
-        if (missing.length > 0) throw permanent(FAILURE_TYPES.sourceInvalid, `the source has no database ${missing.map((d) => `"${d}"`).join(', ')}`);
+      return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
+        heartbeating(() => ({ step: 'validation' }), async () => {
+          const began = Date.now();
+          const sourceInfo = await source.server();
+          const present = await existingDatabases(source, req.databases);
+          const missing = req.databases.filter((d) => !present.includes(d));
+          if (missing.length > 0) throw permanent(FAILURE_TYPES.sourceInvalid, `the source has no database ${missing.map((d) => `"${d}"`).join(', ')}`);
 
-        const { objects, unsupported } = await takeInventory(source, req.databases);
-        const unreadable: string[] = [];
-        for (const object of objects.filter(holdsData)) {
-          try {
-            await source.rows(`SELECT * FROM ${qualifiedName(object.database, object.name)} LIMIT 0`);
-          } catch (err) {
-            unreadable.push(`${object.database}.${object.name}: ${(err as Error).message}`);
-          }
-        }
-        if (unreadable.length > 0) throw permanent(FAILURE_TYPES.sourceInvalid, `cannot read from the source: ${unreadable.join('; ')}`);
-
-        const created = await dryRun(target, dryRunDatabase(req.runKey), objects.filter((o) => !o.inner && (holdsData(o) || o.kind === 'schema-only')));
-        const transfer = await chooseTransferPath(source, target, req.source);
-        const dataObjects = objects.filter(holdsData);
-        return {
-          sourceVersion: sourceInfo.version,
-          objects,
-          unsupported: unsupported.map((t) => ({ database: t.database, name: t.name, engine: t.engine, reason: t.unsupportedReason ?? '' })),
-          totals: {
-            tables: dataObjects.filter((o) => !o.inner).length,
-            views: objects.filter((o) => o.kind === 'view' || o.kind === 'materialized-view').length,
-            partitions: dataObjects.reduce((n, o) => n + (o.kind === 'partitioned' ? o.partitions : 1), 0),
-            rows: dataObjects.reduce((n, o) => n + o.rows, 0),
-            bytesOnDisk: dataObjects.reduce((n, o) => n + o.bytesOnDisk, 0),
-          },
-          transfer,
-          dryRun: { created, database: dryRunDatabase(req.runKey) },
-        };
-      });
+          const { objects, unsupported } = await takeInventory(source, req.databases);
+          const dataObjects = objects.filter(holdsData);
+          await requireReadable(source, dataObjects);
+          const transfer = await chooseTransferPath(source, target, req.source);
+          const inventoryMs = Date.now() - began;
+          const trial = await trialCopy(source, target, trialDatabase(req.runKey), dataObjects, transfer.path === 'server' ? await remoteSource(source, target, req.source) : null);
+          if (trial.problems.length > 0) throw permanent(FAILURE_TYPES.trialFailed, `the trial copy failed: ${trial.problems.join('; ')}`);
+          return {
+            sourceVersion: sourceInfo.version,
+            objects,
+            unsupported: unsupported.map((t) => ({ database: t.database, name: t.name, engine: t.engine, reason: t.unsupportedReason ?? '' })),
+            totals: {
+              tables: dataObjects.filter((o) => !o.inner).length,
+              views: objects.filter((o) => o.kind === 'view' || o.kind === 'materialized-view').length,
+              partitions: dataObjects.reduce((n, o) => n + (o.kind === 'partitioned' ? o.partitions : 1), 0),
+              rows: dataObjects.reduce((n, o) => n + o.rows, 0),
+              bytesOnDisk: dataObjects.reduce((n, o) => n + o.bytesOnDisk, 0),
+            },
+            transfer,
+            trial: { tables: dataObjects.length, rows: trial.rows, database: trialDatabase(req.runKey) },
+            timings: { inventoryMs, trialMs: Date.now() - began - inventoryMs },
+          };
+        }),
+      );
     },
   };
 }
 
-/** Creates each table in a scratch database on the target, then drops it; collects every failure. */
-async function dryRun(target: ClickHouseConnection, database: string, objects: ValidationReport['objects']): Promise<number> {
-  const scratch = quoteIdentifier(database);
-  await target.exec(`DROP DATABASE IF EXISTS ${scratch}`);
-  await target.exec(`CREATE DATABASE ${scratch}`);
-  const failures: string[] = [];
-  try {
+async function requireReadable(source: ClickHouseConnection, objects: PlannedObject[]): Promise<void> {
+  const unreadable: string[] = [];
+  for (const object of objects) {
+    try {
+      await source.rows(`SELECT * FROM ${qualifiedName(object.database, object.name)} LIMIT 0`);
+    } catch (err) {
+      unreadable.push(`${object.database}.${object.name}: ${(err as Error).message}`);
+    }
+  }
+  if (unreadable.length > 0) throw permanent(FAILURE_TYPES.sourceInvalid, `cannot read from the source: ${unreadable.join('; ')}`);
+}
+
+/**
+ * For every table: creates it in `scratch` on the target, copies its first TRIAL_ROWS rows by the
+ * path the migration will take, and compares the fingerprint of those rows on the source with
+ * the fingerprint of the copy on the target. Collects every problem, naming table, column and
+ * the server's message.
+ */
+async function trialCopy(
+  source: ClickHouseConnection,
+  target: ClickHouseConnection,
+  scratch: string,
+  objects: PlannedObject[],
+  remote: RemoteSource | null,
+): Promise<{ rows: number; problems: string[] }> {
+  const outcome = { rows: 0, problems: [] as string[] };
+  await withScratchDatabase(target, scratch, async () => {
     for (const object of objects) {
       try {
-        await target.exec(rewriteCreateStatement(object.createTableQuery, database, object.name).sql);
+        outcome.rows += await trialTable(source, target, scratch, object, remote);
       } catch (err) {
-        failures.push(`${object.database}.${object.name}: ${(err as Error).message}`);
+        const where = err instanceof UnhashableColumnError ? `column ${err.column} (${err.type}) of ` : '';
+        outcome.problems.push(`${where}${object.database}.${object.name}: ${(err as Error).message.split('\n')[0].slice(0, 400)}`);
       }
     }
-  } finally {
-    await target.exec(`DROP DATABASE IF EXISTS ${scratch}`);
+  });
+  return outcome;
+}
+
+async function trialTable(source: ClickHouseConnection, target: ClickHouseConnection, scratch: string, object: PlannedObject, remote: RemoteSource | null): Promise<number> {
+  const columns = await listColumns(source, object.database, object.name);
+  const list = columns.map((c) => quoteIdentifier(c.name)).join(', ');
+  await execDdl(target, rewriteCreateStatement(object.createTableQuery, scratch, object.name).sql);
+  const sample = (from: string) => `(SELECT ${list} FROM ${from} LIMIT ${TRIAL_ROWS})`;
+  const [onSource] = await partitionDigests(source, object.database, object.name, columns, {
+    partitioned: false,
+    from: sample(qualifiedName(object.database, object.name)),
+    settings: SAMPLE_SETTINGS,
+  });
+  const settings = { ...copySettings((await target.server()).capabilities), ...SAMPLE_SETTINGS };
+  const into = `INSERT INTO ${qualifiedName(scratch, object.name)} (${list})`;
+  if (remote?.ok) await target.exec(`${into} SELECT * FROM ${sample(remote.table(object.database, object.name))}`, settings);
+  else await streamNative(source, target, `SELECT * FROM ${sample(qualifiedName(object.database, object.name))}`, into, settings, SAMPLE_SETTINGS);
+  const [onTarget] = await partitionDigests(target, scratch, object.name, columns, { partitioned: false });
+  const expected = onSource ?? { rows: 0, checksum: '0' };
+  const found = onTarget ?? { rows: 0, checksum: '0' };
+  if (expected.rows !== found.rows || expected.checksum !== found.checksum) {
+    throw new Error(`${expected.rows} sample rows fingerprint ${expected.checksum} on the source, and their copy ${found.rows} rows, ${found.checksum} on the target`);
   }
-  if (failures.length > 0) throw permanent(FAILURE_TYPES.dryRunFailed, `the target cannot create: ${failures.join('; ')}`);
-  return objects.length;
+  return found.rows;
 }
 
 /** Server to server when the target can pull from the source with `remote()`, else through the worker. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { INTERNAL_PREFIX } from '../clickhouse/catalog';
+import { INTERNAL_PREFIX } from '../clickhouse/scratch';
 import { MIGRATION_STATUSES, STEPS } from '../workflows/types';
 
 /** A migration id: also the workflow ID. */

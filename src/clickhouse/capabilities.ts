@@ -1,4 +1,7 @@
-import type { ClickHouseConnection } from './connection';
+import type { ClickHouseConnection, ConnectionSettings } from './connection';
+
+/** Settings whose presence on a server changes how the migrator talks to it. */
+const PROBED_SETTINGS = ['max_insert_threads', 'insert_allow_materialized_columns', 'optimize_on_insert', 'allow_experimental_low_cardinality_type'];
 
 /** What a server can do, read from its own catalogue rather than inferred from its version. */
 export interface Capabilities {
@@ -10,10 +13,12 @@ export interface Capabilities {
   remoteSecure: boolean;
   /** `max_insert_threads` setting (20.2+). */
   maxInsertThreads: boolean;
-  /** `system.table_engines` lists these engines. */
-  engines: ReadonlySet<string>;
-  /** `system.data_type_families` lists these type names (lower-cased where case-insensitive). */
-  typeFamilies: ReadonlySet<string>;
+  /** `insert_allow_materialized_columns` setting: the stored values of MATERIALIZED columns can be inserted as they are. */
+  insertMaterialized: boolean;
+  /** `optimize_on_insert` setting (20.x+): inserts into collapsing engines would merge rows unless it is off. */
+  optimizeOnInsert: boolean;
+  /** `allow_experimental_low_cardinality_type` setting (18.x–19.x): LowCardinality columns need it to be created. */
+  lowCardinalityFlag: boolean;
 }
 
 /** A server's identity and capabilities. */
@@ -27,13 +32,11 @@ export interface ServerInfo {
 
 /** Reads the version and capabilities of the server behind `conn`. */
 export async function detectServer(conn: ClickHouseConnection): Promise<ServerInfo> {
-  const [[{ version }], systemTables, tableFunctions, settings, engines, types] = await Promise.all([
+  const [[{ version }], systemTables, tableFunctions, settings] = await Promise.all([
     conn.rows<{ version: string }>('SELECT version() AS version'),
     conn.rows<{ name: string }>("SELECT name FROM system.tables WHERE database = 'system'"),
     conn.rows<{ name: string }>('SELECT name FROM system.table_functions'),
-    conn.rows<{ name: string }>("SELECT name FROM system.settings WHERE name IN ('max_insert_threads')"),
-    conn.rows<{ name: string }>('SELECT name FROM system.table_engines'),
-    conn.rows<{ name: string; case_insensitive: number | string }>('SELECT name, case_insensitive FROM system.data_type_families'),
+    conn.rows<{ name: string }>(`SELECT name FROM system.settings WHERE name IN (${PROBED_SETTINGS.map((n) => `'${n}'`).join(', ')})`),
   ]);
   const has = (list: { name: string }[], name: string) => list.some((row) => row.name === name);
   const [major, minor] = version.split('.').map(Number);
@@ -46,33 +49,34 @@ export async function detectServer(conn: ClickHouseConnection): Promise<ServerIn
       remote: has(tableFunctions, 'remote'),
       remoteSecure: has(tableFunctions, 'remoteSecure'),
       maxInsertThreads: has(settings, 'max_insert_threads'),
-      engines: new Set(engines.map((e) => e.name)),
-      typeFamilies: new Set(types.map((t) => (Number(t.case_insensitive) ? t.name.toLowerCase() : t.name))),
+      insertMaterialized: has(settings, 'insert_allow_materialized_columns'),
+      optimizeOnInsert: has(settings, 'optimize_on_insert'),
+      lowCardinalityFlag: has(settings, 'allow_experimental_low_cardinality_type'),
     },
   };
 }
 
-/** Whether `typeName` (a family such as `LowCardinality`) is known to a server with these capabilities. */
-export function hasTypeFamily(capabilities: Capabilities, typeName: string): boolean {
-  return capabilities.typeFamilies.has(typeName) || capabilities.typeFamilies.has(typeName.toLowerCase());
+/**
+ * Settings for CREATE statements: objects the source holds are created as they are, so a type
+ * that an older server keeps behind a flag (LowCardinality) is allowed where the flag exists.
+ */
+export function ddlSettings(capabilities: Capabilities): ConnectionSettings {
+  return capabilities.lowCardinalityFlag ? { allow_experimental_low_cardinality_type: 1 } : {};
+}
+
+/** Runs a CREATE (or other DDL) statement with {@link ddlSettings} for the server. */
+export async function execDdl(conn: ClickHouseConnection, sql: string): Promise<void> {
+  await conn.exec(sql, ddlSettings((await conn.server()).capabilities));
 }
 
 /**
- * The type families a column type uses, e.g. `Array(LowCardinality(String))` gives
- * Array, LowCardinality and String. Quoted enum labels, numbers and tuple element names are skipped.
+ * Settings for the INSERTs that copy rows: MATERIALIZED columns take the source's stored values,
+ * and no engine merges rows while they are inserted, so the target receives exactly the rows
+ * the source holds.
  */
-export function typeFamiliesOf(type: string): string[] {
-  const families = new Set<string>();
-  const withoutStrings = type.replace(/'(?:[^'\\]|\\.)*'/g, "''");
-  const token = /[A-Za-z_][A-Za-z0-9_]*/g;
-  let match: RegExpExecArray | null;
-  while ((match = token.exec(withoutStrings))) {
-    const before = withoutStrings.slice(0, match.index).trimEnd();
-    const after = withoutStrings.slice(match.index + match[0].length);
-    const afterElementName = /[(,]\s*[A-Za-z_][A-Za-z0-9_]*$/.test(before);
-    const atTypePosition = before === '' || before.endsWith('(') || before.endsWith(',') || afterElementName;
-    const isElementName = /^\s+[A-Za-z_]/.test(after);
-    if (atTypePosition && !isElementName) families.add(match[0]);
-  }
-  return [...families];
+export function copySettings(capabilities: Capabilities): ConnectionSettings {
+  return {
+    ...(capabilities.insertMaterialized ? { insert_allow_materialized_columns: 1 } : {}),
+    ...(capabilities.optimizeOnInsert ? { optimize_on_insert: 0 } : {}),
+  };
 }

@@ -1,9 +1,9 @@
 import type { ClickHouseConnection } from './connection';
 import { partitionKeyOf } from './ddl';
-import { qualifiedName, quoteIdentifier, quoteString, quoteStringList, splitTopLevel } from './sql';
+import type { StoredColumn } from './fingerprint';
+import { INTERNAL_PREFIX } from './scratch';
+import { qualifiedName, quoteString, quoteStringList, splitTopLevel } from './sql';
 
-/** Tables whose names start with this are the migrator's own (staging, dry runs); catalogue reads skip them. */
-export const INTERNAL_PREFIX = '__migrator_';
 
 /** How an object's data moves, decided by its engine. */
 export type ObjectKind =
@@ -31,10 +31,13 @@ export interface TableInfo {
   unsupportedReason?: string;
 }
 
-/** A column that holds stored data (MATERIALIZED and ALIAS columns are recomputed, not copied). */
-export interface ColumnInfo {
-  name: string;
-  type: string;
+/**
+ * A column that holds stored data: ordinary, DEFAULT and MATERIALIZED columns. Their stored
+ * values are copied as they are, never recomputed; ALIAS columns store nothing.
+ */
+export interface ColumnInfo extends StoredColumn {
+  /** `''`, `DEFAULT` or `MATERIALIZED`, as `system.columns.default_kind` says. */
+  defaultKind: string;
 }
 
 /** One partition's size from `system.parts` (active parts only). */
@@ -45,16 +48,16 @@ export interface PartitionSize {
   bytesUncompressed: number;
 }
 
-/** Row count and order-independent checksum of one partition (or of a whole table, as `all`). */
-export interface PartitionDigest {
-  partitionId: string;
-  rows: number;
-  /** Sum, modulo 2^64, of `cityHash64` over each row's stored columns: duplicates never cancel out. */
-  checksum: string;
-}
-
-const WHOLE_TABLE_ENGINES = new Set(['Log', 'TinyLog', 'StripeLog', 'Memory']);
-const SCHEMA_ONLY_ENGINES = new Set(['Null', 'Merge', 'Buffer', 'Dictionary']);
+/** Engines whose rows are read and written as one unit (they have no partitions). */
+const WHOLE_TABLE_ENGINES = new Set(['Log', 'TinyLog', 'StripeLog', 'Memory', 'Join']);
+/**
+ * Engines that hold no rows of their own, or only rows on their way elsewhere: created with the
+ * same DDL, so that on the target they point at the migrated tables (Merge, Buffer, Distributed
+ * over local tables) or at the target's own configuration (Dictionary, the cluster of a
+ * Distributed table). Rows still waiting in a Buffer reach the target through the sync passes
+ * once the source flushes them.
+ */
+const SCHEMA_ONLY_ENGINES = new Set(['Null', 'Merge', 'Buffer', 'Dictionary', 'Distributed']);
 
 /** Decides how an engine's data moves, and why when it cannot. */
 export function classifyEngine(engine: string): { kind: ObjectKind; reason?: string } {
@@ -63,8 +66,7 @@ export function classifyEngine(engine: string): { kind: ObjectKind; reason?: str
   if (engine.endsWith('MergeTree')) return { kind: 'partitioned' };
   if (WHOLE_TABLE_ENGINES.has(engine)) return { kind: 'whole-table' };
   if (SCHEMA_ONLY_ENGINES.has(engine)) return { kind: 'schema-only' };
-  if (engine === 'Distributed') return { kind: 'unsupported', reason: 'Distributed tables point at a cluster that is not migrated; recreate them for the target cluster' };
-  if (engine === 'Set' || engine === 'Join') return { kind: 'unsupported', reason: `${engine} tables cannot be read back with SELECT` };
+  if (engine === 'Set') return { kind: 'unsupported', reason: 'a Set table cannot be read back with SELECT, so its rows cannot be copied; recreate and refill it on the target' };
   return { kind: 'unsupported', reason: `the ${engine} engine reads from or writes to a system outside ClickHouse; recreate it by hand` };
 }
 
@@ -97,10 +99,29 @@ export async function listTables(conn: ClickHouseConnection, databases: readonly
 
 /** Stored columns of a table, in table order. */
 export async function listColumns(conn: ClickHouseConnection, database: string, table: string): Promise<ColumnInfo[]> {
-  const rows = await conn.rows<{ name: string; type: string; default_kind: string }>(
+  const rows = await conn.rows<ColumnRow>(
     `SELECT name, type, default_kind FROM system.columns WHERE database = ${quoteString(database)} AND table = ${quoteString(table)}`,
   );
-  return rows.filter((c) => c.default_kind !== 'MATERIALIZED' && c.default_kind !== 'ALIAS').map(({ name, type }) => ({ name, type }));
+  return rows.filter(isStored).map(toColumnInfo);
+}
+
+interface ColumnRow {
+  name: string;
+  type: string;
+  default_kind: string;
+}
+
+function isStored(row: ColumnRow): boolean {
+  return row.default_kind !== 'ALIAS';
+}
+
+function toColumnInfo(row: ColumnRow): ColumnInfo {
+  return { name: row.name, type: row.type, defaultKind: row.default_kind };
+}
+
+/** Whether any of `columns` is MATERIALIZED: inserting its stored values needs `insert_allow_materialized_columns`. */
+export function hasMaterialized(columns: readonly ColumnInfo[]): boolean {
+  return columns.some((c) => c.defaultKind === 'MATERIALIZED');
 }
 
 /** Active partitions of a MergeTree-family table with their sizes, from metadata only. */
@@ -169,32 +190,6 @@ export async function countRows(conn: ClickHouseConnection, database: string, ta
   return Number(row.rows);
 }
 
-/** The expression that hashes one row's stored columns. */
-export function rowHashExpression(columns: readonly ColumnInfo[]): string {
-  return `cityHash64(${columns.map((c) => quoteIdentifier(c.name)).join(', ')})`;
-}
-
-/**
- * Count and checksum per partition, in one scan. `partitioned` tables group by `_partition_id`;
- * other tables give a single `all` digest. `onlyPartition` restricts the scan to one partition.
- */
-export async function partitionDigests(
-  conn: ClickHouseConnection,
-  database: string,
-  table: string,
-  columns: readonly ColumnInfo[],
-  partitioned: boolean,
-  onlyPartition?: string,
-): Promise<PartitionDigest[]> {
-  const key = partitioned ? '_partition_id' : quoteString('all');
-  const where = onlyPartition !== undefined && partitioned ? ` WHERE _partition_id = ${quoteString(onlyPartition)}` : '';
-  const rows = await conn.rows<{ __m_pid: string; __m_rows: string; __m_sum: string }>(
-    `SELECT ${key} AS __m_pid, count() AS __m_rows, sum(${rowHashExpression(columns)}) AS __m_sum
-     FROM ${qualifiedName(database, table)}${where} GROUP BY __m_pid ORDER BY __m_pid`,
-  );
-  return rows.map((r) => ({ partitionId: r.__m_pid, rows: Number(r.__m_rows), checksum: String(r.__m_sum) }));
-}
-
 /** Free bytes on the server's disks, or null where the server cannot tell (before 19.15). */
 export async function freeDiskBytes(conn: ClickHouseConnection): Promise<number | null> {
   const { capabilities } = await conn.server();
@@ -205,14 +200,13 @@ export async function freeDiskBytes(conn: ClickHouseConnection): Promise<number 
 
 /** Stored columns of every table in `databases`, keyed by `database` NUL `table`. */
 export async function listAllColumns(conn: ClickHouseConnection, databases: readonly string[]): Promise<Map<string, ColumnInfo[]>> {
-  const rows = await conn.rows<{ database: string; table: string; name: string; type: string; default_kind: string }>(
+  const rows = await conn.rows<ColumnRow & { database: string; table: string }>(
     `SELECT database, table, name, type, default_kind FROM system.columns WHERE database IN (${quoteStringList(databases)})`,
   );
   const byTable = new Map<string, ColumnInfo[]>();
-  for (const row of rows) {
-    if (row.default_kind === 'MATERIALIZED' || row.default_kind === 'ALIAS') continue;
+  for (const row of rows.filter(isStored)) {
     const key = `${row.database}\u0000${row.table}`;
-    byTable.set(key, [...(byTable.get(key) ?? []), { name: row.name, type: row.type }]);
+    byTable.set(key, [...(byTable.get(key) ?? []), toColumnInfo(row)]);
   }
   return byTable;
 }

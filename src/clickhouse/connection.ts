@@ -13,6 +13,9 @@ export interface ClickHouseEndpoint {
   password: string;
 }
 
+/** ClickHouse settings sent with one statement. */
+export type ConnectionSettings = Record<string, string | number>;
+
 /** Options for {@link ClickHouseConnection}. */
 export interface ConnectionOptions {
   /** A name for error messages, such as `source` or `target`. */
@@ -52,9 +55,9 @@ export class ClickHouseConnection {
   }
 
   /** Runs a SELECT and returns its rows (UInt64 values arrive as strings). */
-  async rows<T>(sql: string): Promise<T[]> {
+  async rows<T>(sql: string, settings?: ConnectionSettings): Promise<T[]> {
     return this.wrap(async () => {
-      const result = await this.client.query({ query: sql, format: 'JSONEachRow', abort_signal: this.abortSignal });
+      const result = await this.client.query({ query: sql, format: 'JSONEachRow', abort_signal: this.abortSignal, clickhouse_settings: settings });
       return result.json<T>();
     });
   }
@@ -70,19 +73,19 @@ export class ClickHouseConnection {
   }
 
   /** Runs a statement that returns no rows. */
-  async exec(sql: string): Promise<void> {
-    await this.wrap(() => this.client.command({ query: sql, abort_signal: this.abortSignal }));
+  async exec(sql: string, settings?: ConnectionSettings): Promise<void> {
+    await this.wrap(() => this.client.command({ query: sql, abort_signal: this.abortSignal, clickhouse_settings: settings }));
   }
 
   /** Streams the raw result of a statement that carries its own FORMAT clause. */
-  async stream(sql: string): Promise<Readable> {
-    return this.wrap(async () => (await this.client.exec({ query: sql, abort_signal: this.abortSignal })).stream);
+  async stream(sql: string, settings?: ConnectionSettings): Promise<Readable> {
+    return this.wrap(async () => (await this.client.exec({ query: sql, abort_signal: this.abortSignal, clickhouse_settings: settings })).stream);
   }
 
   /** Runs an INSERT whose data (already in the statement's FORMAT) comes from `values`. */
-  async insertStream(sql: string, values: Readable): Promise<void> {
+  async insertStream(sql: string, values: Readable, settings?: ConnectionSettings): Promise<void> {
     await this.wrap(async () => {
-      const { stream } = await this.client.exec({ query: sql, values, abort_signal: this.abortSignal });
+      const { stream } = await this.client.exec({ query: sql, values, abort_signal: this.abortSignal, clickhouse_settings: settings });
       for await (const chunk of stream) void chunk;
     });
   }

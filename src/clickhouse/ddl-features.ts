@@ -1,5 +1,6 @@
 import type { ClickHouseConnection } from './connection';
-import { qualifiedName, quoteIdentifier } from './sql';
+import { withScratchDatabase } from './scratch';
+import { qualifiedName } from './sql';
 
 /** DDL features that ClickHouse versions disagree on, in one direction or the other. */
 export const DDL_FEATURES = {
@@ -43,9 +44,7 @@ export async function probeDdlFeatures(
 ): Promise<Map<DdlFeature, { supported: boolean; detail?: string }>> {
   const results = new Map<DdlFeature, { supported: boolean; detail?: string }>();
   if (features.length === 0) return results;
-  await conn.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratchDatabase)}`);
-  await conn.exec(`CREATE DATABASE ${quoteIdentifier(scratchDatabase)}`);
-  try {
+  await withScratchDatabase(conn, scratchDatabase, async () => {
     for (const feature of features) {
       try {
         await conn.exec(DDL_FEATURES[feature].probe(qualifiedName(scratchDatabase, `probe_${feature}`)));
@@ -54,8 +53,6 @@ export async function probeDdlFeatures(
         results.set(feature, { supported: false, detail: (err as Error).message.split('\n')[0].slice(0, 300) });
       }
     }
-  } finally {
-    await conn.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratchDatabase)}`);
-  }
+  });
   return results;
 }

@@ -30,6 +30,11 @@ export function clickHouseBinary(): { command: string; args: string[] } {
   throw new Error('no ClickHouse server found: run `bash scripts/ensure-tools.sh`, or set CLICKHOUSE_SERVER_PATH');
 }
 
+/** A one-shard cluster of the server itself, so that Distributed tables can be created and read. */
+export const LOCAL_CLUSTER = 'migrator_local';
+/** A `graphite_rollup` section, so that GraphiteMergeTree tables can be created. */
+export const GRAPHITE_ROLLUP = 'graphite_rollup';
+
 function xmlText(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
@@ -70,6 +75,18 @@ export async function startClickHouse(options: {
   <mark_cache_size>268435456</mark_cache_size>
   <uncompressed_cache_size>268435456</uncompressed_cache_size>
   <users_config>${xmlText(join(dir, 'users.xml'))}</users_config>
+  <remote_servers>
+    <${LOCAL_CLUSTER}>
+      <shard><replica><host>127.0.0.1</host><port>${tcpPort}</port><user>${xmlText(options.username)}</user><password>${xmlText(options.password)}</password></replica></shard>
+    </${LOCAL_CLUSTER}>
+  </remote_servers>
+  <${GRAPHITE_ROLLUP}>
+    <path_column_name>Path</path_column_name>
+    <time_column_name>Time</time_column_name>
+    <value_column_name>Value</value_column_name>
+    <version_column_name>Timestamp</version_column_name>
+    <default><function>avg</function><retention><age>0</age><precision>60</precision></retention></default>
+  </${GRAPHITE_ROLLUP}>
 </yandex>
 `,
   );

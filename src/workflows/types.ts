@@ -2,7 +2,8 @@
  * The migration workflow's contract: names, inputs, step results and the state document.
  * Pure types and constants only, shared by the workflow, the activities, the worker and the API.
  */
-import type { ObjectKind, PartitionDigest } from '../clickhouse/catalog';
+import type { ObjectKind } from '../clickhouse/catalog';
+import type { PartitionDigest } from '../clickhouse/fingerprint';
 
 /** Workflow type name. */
 export const WORKFLOW_TYPE = 'clickhouseMigration';
@@ -32,7 +33,7 @@ export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];
 export const FAILURE_TYPES = {
   targetNotReady: 'TargetNotReady',
   sourceInvalid: 'SourceInvalid',
-  dryRunFailed: 'DryRunFailed',
+  trialFailed: 'TrialCopyFailed',
   verificationFailed: 'VerificationFailed',
   rollbackIncomplete: 'RollbackIncomplete',
 } as const;
@@ -125,6 +126,11 @@ export interface TargetReport {
   capabilities: { systemDisks: boolean; remote: boolean; remoteSecure: boolean; maxInsertThreads: boolean };
   /** Version-dependent DDL features the source uses, and whether the target accepted each when probed. */
   ddlFeatures: Record<string, { usedBy: string[]; supported: boolean; detail?: string }>;
+  /**
+   * The target's answer to creating each object in a scratch database: how many it accepted,
+   * the views it could not check before their tables exist, and each refusal in its own words.
+   */
+  ddl: { accepted: number; deferred: string[]; refused: { object: string; message: string }[] };
   /** Free bytes, or "unknown" where the server cannot tell (before 19.15). */
   freeBytes: number | 'unknown';
   requiredBytes: number;
@@ -156,7 +162,10 @@ export interface ValidationReport {
   unsupported: { database: string; name: string; engine: string; reason: string }[];
   totals: { tables: number; views: number; partitions: number; rows: number; bytesOnDisk: number };
   transfer: { path: TransferPath; reason: string };
-  dryRun: { created: number; database: string };
+  /** The trial copy: a few rows of every table copied into a scratch database and fingerprinted on both sides. */
+  trial: { tables: number; rows: number; database: string };
+  /** Where the step's time went: inventory and checks, then the trial copy with its fingerprints. */
+  timings: { inventoryMs: number; trialMs: number };
 }
 
 /** One unit of copy: a partition of a partitioned table, or a whole small table (`all`). */

@@ -1,27 +1,19 @@
-import { typeFamiliesOf } from '../../src/clickhouse/capabilities';
 import { classifyEngine } from '../../src/clickhouse/catalog';
 import { inCreationOrder } from '../../src/activities/inventory';
-
-describe('typeFamiliesOf', () => {
-  it('lists every family a nested type uses', () => {
-    expect(typeFamiliesOf('Array(LowCardinality(Nullable(String)))').sort()).toEqual(['Array', 'LowCardinality', 'Nullable', 'String']);
-  });
-
-  it('skips enum labels and numeric arguments', () => {
-    expect(typeFamiliesOf("Enum8('Array' = 1, 'x(y)' = 2)")).toEqual(['Enum8']);
-    expect(typeFamiliesOf("DateTime64(3, 'UTC')")).toEqual(['DateTime64']);
-    expect(typeFamiliesOf('Decimal(18, 4)')).toEqual(['Decimal']);
-  });
-
-  it('skips the element names of named tuples', () => {
-    expect(typeFamiliesOf('Tuple(a UInt8, b Map(String, UInt64))').sort()).toEqual(['Map', 'String', 'Tuple', 'UInt64', 'UInt8']);
-  });
-});
 
 describe('classifyEngine', () => {
   it('copies MergeTree tables by partition and Log tables whole', () => {
     expect(classifyEngine('ReplacingMergeTree').kind).toBe('partitioned');
     expect(classifyEngine('TinyLog').kind).toBe('whole-table');
+  });
+
+  it('recreates tables that only point at data (Merge, Buffer, Distributed) and copies Join tables whole', () => {
+    expect(['Merge', 'Buffer', 'Distributed', 'Null'].map((e) => classifyEngine(e).kind)).toEqual(['schema-only', 'schema-only', 'schema-only', 'schema-only']);
+    expect(classifyEngine('Join').kind).toBe('whole-table');
+  });
+
+  it('when a Set table cannot be read back, it is unsupported with a reason', () => {
+    expect(classifyEngine('Set')).toEqual({ kind: 'unsupported', reason: expect.stringMatching(/cannot be read back/) });
   });
 
   it('when a table reads from outside ClickHouse, it is unsupported with a reason', () => {

@@ -1,0 +1,138 @@
+/**
+ * The fingerprint that verification, backup and rollback compare: per partition, the row count
+ * and the sum, modulo 2^64, of one 64-bit hash per row.
+ *
+ * Choices, briefly:
+ * - Sum, not XOR: a duplicated row adds its hash twice instead of cancelling out, and the sum
+ *   does not depend on row order, so the source and the target can be scanned independently.
+ * - Every stored column takes part: ordinary, DEFAULT and MATERIALIZED (their stored values are
+ *   what is copied); ALIAS columns store nothing.
+ * - No row contributes nothing: `cityHash64(…, NULL)` is NULL and `sum()` skips it, so a
+ *   Nullable column is hashed as two arguments, `isNull(c)` and its value with NULL replaced by
+ *   the type's default. NULL, `''` and `'\N'` then hash differently.
+ * - Each column is hashed in the first of {@link VALUE_FORMS} that the server accepts for its
+ *   type, asked of the server itself rather than read from a type grammar: as stored where
+ *   `cityHash64` takes the type (numbers, strings, dates, enums, and arrays and tuples of them),
+ *   else a canonical text form (`toString`: Decimal, UUID, containers holding NULLs).
+ * - Aggregate function states are hashed by their result (`finalizeAggregation`). Their bytes
+ *   are not stable: a state read and written again (as a copy does) can serialize its hash
+ *   table in another order. The result is stable, and a changed state changes it, except a
+ *   change that leaves the result equal (two `uniq` sets of the same size), which no query of
+ *   the table could tell apart either.
+ */
+import type { ClickHouseConnection, ConnectionSettings } from './connection';
+import { qualifiedName, quoteIdentifier, quoteString } from './sql';
+
+/** A column whose values are stored, with its type as the server names it. */
+export interface StoredColumn {
+  name: string;
+  type: string;
+}
+
+/** Row count and order-independent checksum of one partition (or of a whole table, as `all`). */
+export interface PartitionDigest {
+  partitionId: string;
+  rows: number;
+  /** Sum, modulo 2^64, of one hash per row over every stored column (see the module comment). */
+  checksum: string;
+}
+
+/** How a non-NULL value of a column enters the row hash, in order of preference. */
+const VALUE_FORMS: readonly ((value: string) => string)[] = [
+  (v) => v,
+  (v) => `finalizeAggregation(${v})`,
+  (v) => `toString(finalizeAggregation(${v}))`,
+  (v) => `toString(${v})`,
+];
+
+/** Thrown when the server accepts none of the hash forms for a column's type. */
+export class UnhashableColumnError extends Error {
+  constructor(
+    readonly table: string,
+    readonly column: string,
+    readonly type: string,
+    readonly serverMessage: string,
+  ) {
+    super(`cannot fingerprint ${table}.${column} (${type}): ${serverMessage}`);
+    this.name = 'UnhashableColumnError';
+  }
+}
+
+/** Form index per server and column type: a type is probed once per server, however many tables use it. */
+const formCache = new Map<string, number>();
+
+function isNullable(type: string): boolean {
+  return type.startsWith('Nullable(') || type.startsWith('LowCardinality(Nullable(');
+}
+
+/** The arguments a column adds to its row's `cityHash64`. */
+function hashArguments(column: StoredColumn, form: number): string {
+  const name = quoteIdentifier(column.name);
+  if (!isNullable(column.type)) return VALUE_FORMS[form](name);
+  return `isNull(${name}), ${VALUE_FORMS[form](`assumeNotNull(${name})`)}`;
+}
+
+/**
+ * Asks the server, per column type not seen before, which hash form it accepts, by planning
+ * `SELECT cityHash64(<form>) … LIMIT 0` against the table itself (no rows are read).
+ */
+async function hashForms(conn: ClickHouseConnection, database: string, table: string, columns: readonly StoredColumn[]): Promise<number[]> {
+  const server = `${conn.endpoint.url}\u0000${(await conn.server()).version}`;
+  const forms: number[] = [];
+  for (const column of columns) {
+    const key = `${server}\u0000${column.type}`;
+    let form = formCache.get(key);
+    if (form === undefined) {
+      form = await probeForm(conn, database, table, column);
+      formCache.set(key, form);
+    }
+    forms.push(form);
+  }
+  return forms;
+}
+
+async function probeForm(conn: ClickHouseConnection, database: string, table: string, column: StoredColumn): Promise<number> {
+  let lastMessage = '';
+  for (let form = 0; form < VALUE_FORMS.length; form++) {
+    try {
+      await conn.rows(`SELECT cityHash64(${hashArguments(column, form)}) FROM ${qualifiedName(database, table)} LIMIT 0`);
+      return form;
+    } catch (err) {
+      lastMessage = (err as Error).message;
+    }
+  }
+  throw new UnhashableColumnError(`${database}.${table}`, column.name, column.type, lastMessage);
+}
+
+/** The expression that hashes one row of `table`: every stored column, NULL-safe. */
+export async function rowHashExpression(conn: ClickHouseConnection, database: string, table: string, columns: readonly StoredColumn[]): Promise<string> {
+  const forms = await hashForms(conn, database, table, columns);
+  return `cityHash64(${columns.map((c, i) => hashArguments(c, forms[i])).join(', ')})`;
+}
+
+/**
+ * Count and checksum per partition, in one scan. Partitioned tables group by `_partition_id`;
+ * other tables give a single `all` digest. `from` replaces the table as the scanned source
+ * (a subquery over a few rows, say); the hash forms are still asked of `table`.
+ */
+export async function partitionDigests(
+  conn: ClickHouseConnection,
+  database: string,
+  table: string,
+  columns: readonly StoredColumn[],
+  options: { partitioned: boolean; from?: string; settings?: ConnectionSettings },
+): Promise<PartitionDigest[]> {
+  const hash = await rowHashExpression(conn, database, table, columns);
+  const key = options.partitioned ? '_partition_id' : quoteString('all');
+  const rows = await conn.rows<{ __m_pid: string; __m_rows: string; __m_sum: string }>(
+    `SELECT ${key} AS __m_pid, count() AS __m_rows, sum(${hash}) AS __m_sum
+     FROM ${options.from ?? qualifiedName(database, table)} GROUP BY __m_pid ORDER BY __m_pid`,
+    options.settings,
+  );
+  return rows.map((r) => ({ partitionId: r.__m_pid, rows: Number(r.__m_rows), checksum: String(r.__m_sum) }));
+}
+
+/** The sum of partition checksums, modulo 2^64: one checksum for a whole table. */
+export function combinedChecksum(digests: readonly PartitionDigest[]): string {
+  return (digests.reduce((sum, d) => sum + BigInt(d.checksum), 0n) % 2n ** 64n).toString();
+}

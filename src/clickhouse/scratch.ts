@@ -1,0 +1,63 @@
+/**
+ * The one home of the names the migrator gives its own objects on a target. Every name starts
+ * with {@link INTERNAL_PREFIX} and holds the run key, so catalogue reads skip them, the API refuses
+ * them as user databases, and a run's cleanup finds exactly its own.
+ */
+import { createHash } from 'node:crypto';
+import type { ClickHouseConnection } from './connection';
+import { quoteIdentifier } from './sql';
+
+/** Databases and tables whose names start with this are the migrator's own. */
+export const INTERNAL_PREFIX = '__migrator_';
+
+/** The database that holds a run's restore point. */
+export function restorePointDatabase(runKey: string): string {
+  return `${INTERNAL_PREFIX}restore_${runKey}`;
+}
+
+/** The database where the configure step asks the target to create each object. */
+export function probeDatabase(runKey: string): string {
+  return `${INTERNAL_PREFIX}probe_${runKey}`;
+}
+
+/** The database where the validation step copies and fingerprints a few rows of each table. */
+export function trialDatabase(runKey: string): string {
+  return `${INTERNAL_PREFIX}trial_${runKey}`;
+}
+
+/** The scratch databases of a run, for cleanup. */
+export function scratchDatabases(runKey: string): string[] {
+  return [probeDatabase(runKey), trialDatabase(runKey)];
+}
+
+/** Prefix of a run's staging tables (inside the migrated databases); cleanup drops all that start with it. */
+export function stagingPrefix(runKey: string): string {
+  return `${INTERNAL_PREFIX}stage_${runKey}_`;
+}
+
+/** The staging table that one unit of copy (named by `parts`) lands in. */
+export function stagingTable(runKey: string, ...parts: string[]): string {
+  return `${stagingPrefix(runKey)}${shortHash(...parts)}`;
+}
+
+/** Where a whole table's previous version waits while its replacement is renamed in. */
+export function retiredTable(runKey: string, database: string, table: string): string {
+  return `${stagingPrefix(runKey)}old_${shortHash(database, table)}`;
+}
+
+/** A short, stable hex name part for `parts`. */
+function shortHash(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 12);
+}
+
+/** Runs `body` with a fresh, empty database `name` on `conn`, and drops the database afterwards, however `body` ends. */
+export async function withScratchDatabase<T>(conn: ClickHouseConnection, name: string, body: () => Promise<T>): Promise<T> {
+  const database = quoteIdentifier(name);
+  await conn.exec(`DROP DATABASE IF EXISTS ${database}`);
+  await conn.exec(`CREATE DATABASE ${database}`);
+  try {
+    return await body();
+  } finally {
+    await conn.exec(`DROP DATABASE IF EXISTS ${database}`);
+  }
+}
