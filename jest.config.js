@@ -1,12 +1,24 @@
 /** @type {import('jest').Config} */
-module.exports = {
+const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['@swc/jest'] },
-  testMatch: ['<rootDir>/test/**/*.test.ts'],
-  globalSetup: '<rootDir>/test/integration/global-setup.ts',
-  globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
   testTimeout: 180_000,
-  // One file at a time: the files share one Temporal server, two ClickHouse servers and the task
-  // queue, and a worker of one file must not pick up (or hide the loss of) another's runs.
+};
+
+module.exports = {
+  projects: [
+    // Pure logic: no server, no global setup. `npm run test:unit` runs these alone.
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    // Real servers: the global setup starts a Temporal dev server and two ClickHouse servers.
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/integration/global-setup.ts',
+      globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
+    },
+  ],
+  // One file at a time: the integration files share one Temporal server, two ClickHouse servers
+  // and the task queue, and a worker of one file must not pick up (or hide the loss of) another's runs.
   maxWorkers: 1,
 };
