@@ -1,5 +1,5 @@
 import { execDdl } from '../clickhouse/capabilities';
-import { countRows, freeDiskBytes, listAllColumns, listTables, partitionSizes } from '../clickhouse/catalog';
+import { countRows, freeDiskBytes, listAllColumns, listTables, partitionSizes, settingValue } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { DDL_FEATURES, ddlFeaturesOf, probeDdlFeatures, type DdlFeature } from '../clickhouse/ddl-features';
@@ -32,7 +32,7 @@ export function createConfigureActivities(deps: ActivityDeps) {
         const [targetInfo] = await Promise.all([target.server(), source.server()]);
         const problems: string[] = [];
         const warnings: string[] = [];
-        const [{ value: readonly }] = await target.rows<{ value: string }>("SELECT value FROM system.settings WHERE name = 'readonly'");
+        const readonly = await settingValue(target, 'readonly');
         if (readonly !== '0') problems.push(`the target user "${req.target.username}" is read-only (readonly=${readonly})`);
 
         const { objects, unsupported } = await takeInventory(source, req.databases);

@@ -1,8 +1,8 @@
-import { existingDatabases, listColumns } from '../clickhouse/catalog';
+import { existingDatabases, listColumns, settingValue } from '../clickhouse/catalog';
 import { copySettings, execDdl } from '../clickhouse/capabilities';
-import type { ClickHouseConnection } from '../clickhouse/connection';
+import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
-import { partitionDigests, UnhashableColumnError } from '../clickhouse/fingerprint';
+import { partitionDigests, UnhashableColumnError, type PartitionDigest } from '../clickhouse/fingerprint';
 import { trialDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier } from '../clickhouse/sql';
 import { FAILURE_TYPES, type EndpointRef, type PlannedObject, type TransferPath, type ValidationReport } from '../workflows/types';
@@ -13,8 +13,18 @@ import { streamNative } from './transfer';
 
 /** Rows of each table that the trial copies and fingerprints on both sides. */
 const TRIAL_ROWS = 20;
-/** One thread reads the sample, so the source returns the same rows to the copy and to its own fingerprint. */
-const SAMPLE_SETTINGS = { max_threads: 1 };
+/**
+ * How the trial reads and writes its samples. One thread reads a sample, so that the source
+ * returns the same rows to the copy and to its own fingerprint; a read-only source user
+ * (`readonly=1`) may not change settings, and then a sample that differs on a second read is
+ * reported as a warning instead.
+ */
+interface Trial {
+  remote: RemoteSource | null;
+  sampleSettings: ConnectionSettings | undefined;
+  insertSettings: ConnectionSettings;
+  warnings: string[];
+}
 
 /** The validation step: source access, inventory, the transfer path, and a trial copy of every table. */
 export function createValidationActivities(deps: ActivityDeps) {
@@ -39,7 +49,12 @@ export function createValidationActivities(deps: ActivityDeps) {
           await requireReadable(source, dataObjects);
           const transfer = await chooseTransferPath(source, target, req.source);
           const inventoryMs = Date.now() - began;
-          const trial = await trialCopy(source, target, trialDatabase(req.runKey), dataObjects, transfer.path === 'server' ? await remoteSource(source, target, req.source) : null);
+          const trial = await trialCopy(source, target, trialDatabase(req.runKey), dataObjects, {
+            remote: transfer.path === 'server' ? await remoteSource(source, target, req.source) : null,
+            sampleSettings: (await settingValue(source, 'readonly')) === '1' ? undefined : { max_threads: 1 },
+            insertSettings: copySettings((await target.server()).capabilities),
+            warnings: [],
+          });
           if (trial.problems.length > 0) throw permanent(FAILURE_TYPES.trialFailed, `the trial copy failed: ${trial.problems.join('; ')}`);
           return {
             sourceVersion: sourceInfo.version,
@@ -53,7 +68,7 @@ export function createValidationActivities(deps: ActivityDeps) {
               bytesOnDisk: dataObjects.reduce((n, o) => n + o.bytesOnDisk, 0),
             },
             transfer,
-            trial: { tables: dataObjects.length, rows: trial.rows, database: trialDatabase(req.runKey) },
+            trial: { tables: dataObjects.length, rows: trial.rows, database: trialDatabase(req.runKey), warnings: trial.warnings },
             timings: { inventoryMs, trialMs: Date.now() - began - inventoryMs },
           };
         }),
@@ -85,13 +100,13 @@ async function trialCopy(
   target: ClickHouseConnection,
   scratch: string,
   objects: PlannedObject[],
-  remote: RemoteSource | null,
-): Promise<{ rows: number; problems: string[] }> {
-  const outcome = { rows: 0, problems: [] as string[] };
+  trial: Trial,
+): Promise<{ rows: number; problems: string[]; warnings: string[] }> {
+  const outcome = { rows: 0, problems: [] as string[], warnings: trial.warnings };
   await withScratchDatabase(target, scratch, async () => {
     for (const object of objects) {
       try {
-        outcome.rows += await trialTable(source, target, scratch, object, remote);
+        outcome.rows += await trialTable(source, target, scratch, object, trial);
       } catch (err) {
         const where = err instanceof UnhashableColumnError ? `column ${err.column} (${err.type}) of ` : '';
         outcome.problems.push(`${where}${object.database}.${object.name}: ${(err as Error).message.split('\n')[0].slice(0, 400)}`);
@@ -101,27 +116,33 @@ async function trialCopy(
   return outcome;
 }
 
-async function trialTable(source: ClickHouseConnection, target: ClickHouseConnection, scratch: string, object: PlannedObject, remote: RemoteSource | null): Promise<number> {
+async function trialTable(source: ClickHouseConnection, target: ClickHouseConnection, scratch: string, object: PlannedObject, trial: Trial): Promise<number> {
   const columns = await listColumns(source, object.database, object.name);
   const list = columns.map((c) => quoteIdentifier(c.name)).join(', ');
   await execDdl(target, rewriteCreateStatement(object.createTableQuery, scratch, object.name).sql);
   const sample = (from: string) => `(SELECT ${list} FROM ${from} LIMIT ${TRIAL_ROWS})`;
-  const [onSource] = await partitionDigests(source, object.database, object.name, columns, {
-    partitioned: false,
-    from: sample(qualifiedName(object.database, object.name)),
-    settings: SAMPLE_SETTINGS,
-  });
-  const settings = { ...copySettings((await target.server()).capabilities), ...SAMPLE_SETTINGS };
+  const onSource = () =>
+    partitionDigests(source, object.database, object.name, columns, {
+      partitioned: false,
+      from: sample(qualifiedName(object.database, object.name)),
+      settings: trial.sampleSettings,
+    }).then(single);
+  const expected = await onSource();
   const into = `INSERT INTO ${qualifiedName(scratch, object.name)} (${list})`;
-  if (remote?.ok) await target.exec(`${into} SELECT * FROM ${sample(remote.table(object.database, object.name))}`, settings);
-  else await streamNative(source, target, `SELECT * FROM ${sample(qualifiedName(object.database, object.name))}`, into, settings, SAMPLE_SETTINGS);
-  const [onTarget] = await partitionDigests(target, scratch, object.name, columns, { partitioned: false });
-  const expected = onSource ?? { rows: 0, checksum: '0' };
-  const found = onTarget ?? { rows: 0, checksum: '0' };
-  if (expected.rows !== found.rows || expected.checksum !== found.checksum) {
-    throw new Error(`${expected.rows} sample rows fingerprint ${expected.checksum} on the source, and their copy ${found.rows} rows, ${found.checksum} on the target`);
+  if (trial.remote?.ok) await target.exec(`${into} SELECT * FROM ${sample(trial.remote.table(object.database, object.name))}`, trial.insertSettings);
+  else await streamNative(source, target, `SELECT * FROM ${sample(qualifiedName(object.database, object.name))}`, into, trial.insertSettings, trial.sampleSettings);
+  const found = single(await partitionDigests(target, scratch, object.name, columns, { partitioned: false }));
+  if (expected.rows === found.rows && expected.checksum === found.checksum) return found.rows;
+  const again = await onSource();
+  if (again.rows !== expected.rows || again.checksum !== expected.checksum) {
+    trial.warnings.push(`${object.database}.${object.name}: the source returned different sample rows on two reads, so the trial copy could not be compared`);
+    return found.rows;
   }
-  return found.rows;
+  throw new Error(`${expected.rows} sample rows fingerprint ${expected.checksum} on the source, and their copy ${found.rows} rows, ${found.checksum} on the target`);
+}
+
+function single(digests: PartitionDigest[]): { rows: number; checksum: string } {
+  return digests[0] ?? { rows: 0, checksum: '0' };
 }
 
 /** Server to server when the target can pull from the source with `remote()`, else through the worker. */

@@ -70,6 +70,12 @@ export function classifyEngine(engine: string): { kind: ObjectKind; reason?: str
   return { kind: 'unsupported', reason: `the ${engine} engine reads from or writes to a system outside ClickHouse; recreate it by hand` };
 }
 
+/** The value of one setting for the connection's user, as the server reports it. */
+export async function settingValue(conn: ClickHouseConnection, name: string): Promise<string | undefined> {
+  const [row] = await conn.rows<{ value: string }>(`SELECT value FROM system.settings WHERE name = ${quoteString(name)}`);
+  return row?.value;
+}
+
 /** Databases that exist, among `names`. */
 export async function existingDatabases(conn: ClickHouseConnection, names: readonly string[]): Promise<string[]> {
   const rows = await conn.rows<{ name: string }>(`SELECT name FROM system.databases WHERE name IN (${quoteStringList(names)})`);

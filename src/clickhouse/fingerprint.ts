@@ -14,7 +14,7 @@
  *   type, asked of the server itself rather than read from a type grammar: as stored where
  *   `cityHash64` takes the type (numbers, strings, dates, enums, and arrays and tuples of them),
  *   else a canonical text form (`toString`: Decimal, UUID, containers holding NULLs).
- * - Aggregate function states are hashed by their result (`finalizeAggregation`). Their bytes
+ * - Aggregate function states (alone or in arrays) are hashed by their result (`finalizeAggregation`). Their bytes
  *   are not stable: a state read and written again (as a copy does) can serialize its hash
  *   table in another order. The result is stable, and a changed state changes it, except a
  *   change that leaves the result equal (two `uniq` sets of the same size), which no query of
@@ -42,6 +42,8 @@ const VALUE_FORMS: readonly ((value: string) => string)[] = [
   (v) => v,
   (v) => `finalizeAggregation(${v})`,
   (v) => `toString(finalizeAggregation(${v}))`,
+  (v) => `arrayMap(x -> finalizeAggregation(x), ${v})`,
+  (v) => `toString(arrayMap(x -> finalizeAggregation(x), ${v}))`,
   (v) => `toString(${v})`,
 ];
 

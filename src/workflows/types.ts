@@ -163,7 +163,7 @@ export interface ValidationReport {
   totals: { tables: number; views: number; partitions: number; rows: number; bytesOnDisk: number };
   transfer: { path: TransferPath; reason: string };
   /** The trial copy: a few rows of every table copied into a scratch database and fingerprinted on both sides. */
-  trial: { tables: number; rows: number; database: string };
+  trial: { tables: number; rows: number; database: string; warnings: string[] };
   /** Where the step's time went: inventory and checks, then the trial copy with its fingerprints. */
   timings: { inventoryMs: number; trialMs: number };
 }
