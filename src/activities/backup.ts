@@ -8,6 +8,7 @@ import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
 import type { EndpointRef, RestorePoint, RestorePointDigests, RestorePointTable, RollbackReport } from '../workflows/types';
 import { inBatches } from '../workflows/state';
 import { heartbeating, withConnections, type ActivityDeps } from './context';
+import { isView } from './inventory';
 
 /** Backup and rollback: zero-copy partition snapshots on the target. */
 export function createBackupActivities(deps: ActivityDeps) {
@@ -83,7 +84,7 @@ export function createBackupActivities(deps: ActivityDeps) {
           const captured = new Map(point.tables.map((t) => [`${t.database}.${t.name}`, t]));
           const present = await listTables(target, await existingDatabases(target, req.databases));
           const created = present.filter((t) => !captured.has(`${t.database}.${t.name}`) && !t.inner);
-          for (const table of [...created].sort((a, b) => Number(isView(b.kind)) - Number(isView(a.kind)))) {
+          for (const table of [...created].sort((a, b) => Number(isView(b)) - Number(isView(a)))) {
             await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(table.database, table.name)}`);
             report.dropped.push(`${table.database}.${table.name}`);
           }
@@ -141,10 +142,6 @@ export function createBackupActivities(deps: ActivityDeps) {
 
 /** Partition commands per ALTER statement: few statements, none of them huge. */
 const PARTITIONS_PER_ALTER = 100;
-
-function isView(kind: string): boolean {
-  return kind === 'view' || kind === 'materialized-view';
-}
 
 async function restoreTable(target: ClickHouseConnection, snapshotDatabase: string, table: RestorePointTable): Promise<void> {
   const live = qualifiedName(table.database, table.name);

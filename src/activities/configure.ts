@@ -7,9 +7,7 @@ import { ClickHouseQueryError } from '../clickhouse/errors';
 import { probeDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type TableConflict, type TargetReport } from '../workflows/types';
 import { permanent, withConnections, type ActivityDeps } from './context';
-import { holdsData, takeInventory } from './inventory';
-
-const VIEW_KINDS = new Set(['view', 'materialized-view']);
+import { holdsData, isView, takeInventory } from './inventory';
 
 /** Headroom on top of the source's on-disk size: merges and replaced parts need room while they settle. */
 const DISK_HEADROOM = 1.2;
@@ -108,7 +106,7 @@ async function askTargetToCreate(target: ClickHouseConnection, scratch: string, 
         result.accepted++;
       } catch (err) {
         const code = err instanceof ClickHouseQueryError ? err.code : undefined;
-        if (VIEW_KINDS.has(object.kind) && code !== undefined && MISSING_OBJECT_CODES.has(code)) result.deferred.push(name);
+        if (isView(object) && code !== undefined && MISSING_OBJECT_CODES.has(code)) result.deferred.push(name);
         else result.refused.push({ object: name, message: serverMessage(err), ddl: object.createTableQuery });
       }
     }

@@ -3,7 +3,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ClickHouseConnection } from '../clickhouse/connection';
 import { ClickHouseQueryError, redact } from '../clickhouse/errors';
 import { SecretUnsealError, unseal } from '../secrets';
-import type { EndpointRef } from '../workflows/types';
+import { FAILURE_TYPES, type EndpointRef } from '../workflows/types';
 
 /** What every activity needs from the worker. */
 export interface ActivityDeps {
@@ -60,11 +60,11 @@ function activitySignal(): AbortSignal | undefined {
 /** Converts an error to an ApplicationFailure, redacting every secret. */
 export function toApplicationFailure(err: unknown, secrets: readonly string[]): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
-  if (err instanceof SecretUnsealError) return ApplicationFailure.nonRetryable(err.message, 'SecretUnsealFailed');
+  if (err instanceof SecretUnsealError) return ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.secretUnsealFailed);
   if (err instanceof ClickHouseQueryError) {
     return err.permanentType
       ? ApplicationFailure.nonRetryable(err.message, err.permanentType)
-      : ApplicationFailure.retryable(err.message, 'ClickHouseUnavailable');
+      : ApplicationFailure.retryable(err.message, FAILURE_TYPES.clickhouseUnavailable);
   }
   const message = redact(err instanceof Error ? err.message : String(err), secrets);
   return ApplicationFailure.retryable(message, err instanceof Error ? err.name : 'Error');

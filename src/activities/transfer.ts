@@ -7,20 +7,20 @@ import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { combinedChecksum, partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
 import { retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
-import type {
-  CopyResult,
-  CopyUnit,
-  EndpointRef,
-  PlannedObject,
-  TableVerification,
-  TransferPath,
-  VerificationReport,
+import {
+  FAILURE_TYPES,
+  type CopyResult,
+  type CopyUnit,
+  type EndpointRef,
+  type PlannedObject,
+  type TableVerification,
+  type TransferPath,
+  type VerificationReport,
 } from '../workflows/types';
 import { heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
-import { holdsData } from './inventory';
+import { holdsData, isView } from './inventory';
 import { remoteSource } from './remote';
 
-const VIEW_KINDS = new Set(['view', 'materialized-view']);
 /** Passes over views that failed because a view they read from did not exist yet. */
 const MAX_VIEW_PASSES = 10;
 
@@ -38,8 +38,8 @@ export function createTransferActivities(deps: ActivityDeps) {
         for (const database of databases) await target.exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
         const before = new Set((await listTables(target, databases)).map((t) => `${t.database}.${t.name}`));
         const toCreate = req.objects.filter((o) => !o.inner);
-        await createAll(target, toCreate.filter((o) => !VIEW_KINDS.has(o.kind)));
-        await createAll(target, toCreate.filter((o) => VIEW_KINDS.has(o.kind)));
+        await createAll(target, toCreate.filter((o) => !isView(o)));
+        await createAll(target, toCreate.filter(isView));
         return toCreate.map((o) => `${o.database}.${o.name}`).filter((name) => !before.has(name));
       });
     },
@@ -202,7 +202,7 @@ async function copyUnit(
   await execDdl(target, `CREATE TABLE ${stage} AS ${live}`);
   if (req.path === 'server') {
     const remote = await remoteSource(source, target, req.source);
-    if (!remote.ok) throw permanent('TransferPathUnavailable', remote.reason);
+    if (!remote.ok) throw permanent(FAILURE_TYPES.transferPathUnavailable, remote.reason);
     await target.exec(`INSERT INTO ${stage} (${columns}) SELECT ${columns} FROM ${remote.table(unit.database, unit.table)}${where}`, settings);
   } else {
     await streamNative(source, target, `SELECT ${columns} FROM ${live}${where}`, `INSERT INTO ${stage} (${columns})`, settings);

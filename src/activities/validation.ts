@@ -8,7 +8,7 @@ import { qualifiedName, quoteIdentifier } from '../clickhouse/sql';
 import { FAILURE_TYPES, type EndpointRef, type PlannedObject, type TransferPath, type ValidationReport } from '../workflows/types';
 import { remoteSource, type RemoteSource } from './remote';
 import { heartbeating, permanent, withConnections, type ActivityDeps } from './context';
-import { holdsData, takeInventory } from './inventory';
+import { holdsData, isView, takeInventory } from './inventory';
 import { streamNative } from './transfer';
 
 /** Rows of each table that the trial copies and fingerprints on both sides. */
@@ -62,7 +62,7 @@ export function createValidationActivities(deps: ActivityDeps) {
             unsupported: unsupported.map((t) => ({ database: t.database, name: t.name, engine: t.engine, reason: t.unsupportedReason ?? '' })),
             totals: {
               tables: dataObjects.filter((o) => !o.inner).length,
-              views: objects.filter((o) => o.kind === 'view' || o.kind === 'materialized-view').length,
+              views: objects.filter(isView).length,
               partitions: dataObjects.reduce((n, o) => n + (o.kind === 'partitioned' ? o.partitions : 1), 0),
               rows: dataObjects.reduce((n, o) => n + o.rows, 0),
               bytesOnDisk: dataObjects.reduce((n, o) => n + o.bytesOnDisk, 0),

@@ -1,4 +1,4 @@
-/** ClickHouse error codes that no retry can fix: bad credentials, missing objects, bad SQL. */
+/** ClickHouse error codes that no retry can fix (bad credentials, missing objects, bad SQL), with the server's name for each. */
 const PERMANENT_CODES: ReadonlyMap<number, string> = new Map([
   [16, 'NoSuchColumn'],
   [36, 'BadArguments'],

@@ -174,7 +174,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
     setStatus(endStatus);
     if (isCancellation(err)) throw err;
     throw ApplicationFailure.create({
-      type: endStatus === 'rolled_back' ? 'MigrationRolledBack' : 'MigrationFailed',
+      type: endStatus === 'rolled_back' ? FAILURE_TYPES.migrationRolledBack : FAILURE_TYPES.migrationFailed,
       message: `${endStatus}: ${state.error.message}`,
       nonRetryable: true,
     });
@@ -328,7 +328,7 @@ function now(): string {
 /** The readable type and message of whatever ended a step. */
 function describeFailure(err: unknown): { type: string; message: string } {
   const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-  if (isCancellation(err)) return { type: 'Cancelled', message: 'the run was cancelled' };
+  if (isCancellation(err)) return { type: FAILURE_TYPES.cancelled, message: 'the run was cancelled' };
   if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'Error', message: cause.message };
   if (cause instanceof Error) return { type: cause.name, message: cause.message };
   return { type: 'Error', message: String(cause) };

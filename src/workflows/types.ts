@@ -29,13 +29,24 @@ export const MIGRATION_STATUSES = [
 ] as const;
 export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];
 
-/** Failure types that activities raise and that a person can act on. */
+/**
+ * The failure types of the migrator, in one list: the `type` of every ApplicationFailure that an
+ * activity or the workflow raises. Errors a ClickHouse server answers with carry the server's
+ * own name for its error code instead (see `src/clickhouse/errors.ts`).
+ */
 export const FAILURE_TYPES = {
   targetNotReady: 'TargetNotReady',
   sourceInvalid: 'SourceInvalid',
   trialFailed: 'TrialCopyFailed',
+  transferPathUnavailable: 'TransferPathUnavailable',
   verificationFailed: 'VerificationFailed',
   rollbackIncomplete: 'RollbackIncomplete',
+  secretUnsealFailed: 'SecretUnsealFailed',
+  /** A server did not answer or broke off: retried with backoff. */
+  clickhouseUnavailable: 'ClickHouseUnavailable',
+  cancelled: 'Cancelled',
+  migrationRolledBack: 'MigrationRolledBack',
+  migrationFailed: 'MigrationFailed',
 } as const;
 
 /** A secret sealed with the deployment's key (AES-256-GCM); only workers can open it. */
