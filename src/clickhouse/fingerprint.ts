@@ -12,13 +12,15 @@
  *   the type's default. NULL, `''` and `'\N'` then hash differently.
  * - Each column is hashed in the first of {@link VALUE_FORMS} that the server accepts for its
  *   type, asked of the server itself rather than read from a type grammar: as stored where
- *   `cityHash64` takes the type (numbers, strings, dates, enums, and arrays and tuples of them),
- *   else a canonical text form (`toString`: Decimal, UUID, containers holding NULLs).
- * - Aggregate function states (alone or in arrays) are hashed by their result (`finalizeAggregation`). Their bytes
- *   are not stable: a state read and written again (as a copy does) can serialize its hash
- *   table in another order. The result is stable, and a changed state changes it, except a
- *   change that leaves the result equal (two `uniq` sets of the same size), which no query of
- *   the table could tell apart either.
+ *   `cityHash64` takes the type, else a canonical form (the bytes of a Decimal, the text of a
+ *   UUID or of a container holding NULLs).
+ * - Aggregate function states (alone or in arrays) are hashed by their result
+ *   (`finalizeAggregation`). Their bytes are not stable: measured on 18.16, every copy of a
+ *   `uniq`, `uniqExact` or `groupUniqArray` state serializes its hash table in another order,
+ *   and no function exposes the elements of such a set. The result is stable, and a change of
+ *   a state that changes its result is detected. A change that keeps the result (one single-
+ *   element `uniq` set for another) is not: it can show only after the state is merged with
+ *   others.
  */
 import type { ClickHouseConnection, ConnectionSettings } from './connection';
 import { qualifiedName, quoteIdentifier, quoteString } from './sql';
@@ -37,13 +39,24 @@ export interface PartitionDigest {
   checksum: string;
 }
 
-/** How a non-NULL value of a column enters the row hash, in order of preference. */
+/**
+ * How a non-NULL value of a column enters the row hash, in order of preference; the first form
+ * the server accepts for the column's type is used.
+ */
 const VALUE_FORMS: readonly ((value: string) => string)[] = [
+  // As stored: numbers, strings, dates, enums, and arrays and tuples of them.
   (v) => v,
+  // Aggregate states by their result; an array result sorted, since states built from hash
+  // tables (groupUniqArray) list their elements in another order after a copy.
+  (v) => `arraySort(finalizeAggregation(${v}))`,
   (v) => `finalizeAggregation(${v})`,
   (v) => `toString(finalizeAggregation(${v}))`,
   (v) => `arrayMap(x -> finalizeAggregation(x), ${v})`,
-  (v) => `toString(arrayMap(x -> finalizeAggregation(x), ${v}))`,
+  // Decimal by the bytes of its integer (ClickHouse 18.16's toString of Decimal128 reads
+  // uninitialised memory and can crash the server).
+  (v) => `reinterpretAsString(${v})`,
+  (v) => `arrayMap(x -> reinterpretAsString(x), ${v})`,
+  // The server's text form of anything else: UUID, and containers holding NULLs.
   (v) => `toString(${v})`,
 ];
 

@@ -1,0 +1,81 @@
+import { long } from './activity-stubs';
+import { inBatches } from './state';
+import type { CopyResult, CopyUnit, EndpointRef, Progress, TransferPath } from './types';
+
+/**
+ * Most copy activities one pass schedules. Up to this many units, each unit is its own activity
+ * (fine-grained progress, and a unit that finished is never copied again); beyond it, units are
+ * batched so that 5,000 partitions cost the same history as 200.
+ */
+const MAX_COPY_ACTIVITIES = 200;
+
+/** What a copy pass needs to know about its run. */
+export interface CopyPass {
+  runKey: string;
+  source: EndpointRef;
+  target: EndpointRef;
+  path: TransferPath;
+  parallelism: number;
+  /** The run's progress, advanced as batches land; absent for sync passes, which report apart. */
+  progress?: Progress;
+}
+
+/** Progress at the start of the bulk copy of `units`. */
+export function progressOf(units: readonly CopyUnit[]): Progress {
+  return {
+    tablesTotal: new Set(units.map(tableKey)).size,
+    tablesDone: 0,
+    unitsTotal: units.length,
+    unitsDone: 0,
+    rowsTotal: units.reduce((sum, u) => sum + u.rows, 0),
+    rowsCopied: 0,
+    bytesCopied: 0,
+  };
+}
+
+/**
+ * Copies units in batches, at most `parallelism` batches in flight, updating progress as each
+ * batch lands. On the first failure no new batch starts, and the batches in flight finish before
+ * the error reaches the caller, who may roll back: a copy that landed after the rollback would
+ * undo it.
+ */
+export async function copyAll(units: CopyUnit[], pass: CopyPass): Promise<CopyResult> {
+  const remaining = new Map<string, number>();
+  for (const unit of units) remaining.set(tableKey(unit), (remaining.get(tableKey(unit)) ?? 0) + 1);
+  const batches = inBatches(units, Math.ceil(units.length / MAX_COPY_ACTIVITIES));
+  const total: CopyResult = { rows: 0, bytes: 0 };
+  let next = 0;
+  let failure: { error: unknown } | null = null;
+  async function lane(): Promise<void> {
+    while (next < batches.length && !failure) {
+      const batch = batches[next++];
+      const result = await long.copyUnits({ runKey: pass.runKey, source: pass.source, target: pass.target, units: batch, path: pass.path });
+      total.rows += result.rows;
+      total.bytes += result.bytes;
+      if (pass.progress) advance(pass.progress, batch, result, remaining);
+    }
+  }
+  const lanes = Array.from({ length: Math.max(1, Math.min(pass.parallelism, batches.length)) }, () =>
+    lane().catch((error: unknown) => {
+      failure ??= { error };
+    }),
+  );
+  await Promise.all(lanes);
+  if (failure) throw (failure as { error: unknown }).error;
+  return total;
+}
+
+function advance(progress: Progress, batch: CopyUnit[], result: CopyResult, remaining: Map<string, number>): void {
+  progress.rowsCopied += result.rows;
+  progress.bytesCopied += result.bytes;
+  progress.unitsDone += batch.length;
+  for (const unit of batch) {
+    const left = (remaining.get(tableKey(unit)) ?? 1) - 1;
+    remaining.set(tableKey(unit), left);
+    if (left === 0) progress.tablesDone = Math.min(progress.tablesTotal, progress.tablesDone + 1);
+  }
+}
+
+function tableKey(unit: CopyUnit): string {
+  return `${unit.database}\u0000${unit.table}`;
+}
