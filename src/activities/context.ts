@@ -114,3 +114,12 @@ export function previousHeartbeat<T>(): T | undefined {
     return undefined;
   }
 }
+
+/** Runs `work` for every item, at most `limit` at a time, and waits for all of them. */
+export async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}

@@ -7,12 +7,14 @@ import { trialDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier } from '../clickhouse/sql';
 import { FAILURE_TYPES, type EndpointRef, type PlannedObject, type TransferPath, type ValidationReport } from '../workflows/types';
 import { remoteSource, type RemoteSource } from './remote';
-import { heartbeating, permanent, withConnections, type ActivityDeps } from './context';
+import { forEachConcurrently, heartbeating, permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView, takeInventory } from './inventory';
 import { streamNative } from './transfer';
 
 /** Rows of each table that the trial copies and fingerprints on both sides. */
 const TRIAL_ROWS = 20;
+/** Tables tried at once: each trial is a handful of small statements, so latency, not the servers, bounds it. */
+const TRIAL_CONCURRENCY = 4;
 /**
  * How the trial reads and writes its samples. One thread reads a sample, so that the source
  * returns the same rows to the copy and to its own fingerprint; a read-only source user
@@ -103,16 +105,17 @@ async function trialCopy(
   trial: Trial,
 ): Promise<{ rows: number; problems: string[]; warnings: string[] }> {
   const outcome = { rows: 0, problems: [] as string[], warnings: trial.warnings };
-  await withScratchDatabase(target, scratch, async () => {
-    for (const object of objects) {
+  await withScratchDatabase(target, scratch, () =>
+    forEachConcurrently(objects, TRIAL_CONCURRENCY, async (object) => {
       try {
-        outcome.rows += await trialTable(source, target, scratch, object, trial);
+        const rows = await trialTable(source, target, scratch, object, trial);
+        outcome.rows += rows;
       } catch (err) {
         const where = err instanceof UnhashableColumnError ? `column ${err.column} (${err.type}) of ` : '';
         outcome.problems.push(`${where}${object.database}.${object.name}: ${(err as Error).message.split('\n')[0].slice(0, 400)}`);
       }
-    }
-  });
+    }),
+  );
   return outcome;
 }
 

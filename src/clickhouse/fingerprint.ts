@@ -89,21 +89,29 @@ function hashArguments(column: StoredColumn, form: number): string {
 
 /**
  * Asks the server, per column type not seen before, which hash form it accepts, by planning
- * `SELECT cityHash64(<form>) … LIMIT 0` against the table itself (no rows are read).
+ * `SELECT cityHash64(<form>) … LIMIT 0` against the table itself (no rows are read). Most types
+ * take the first form, so all new types are tried with it in one statement first.
  */
 async function hashForms(conn: ClickHouseConnection, database: string, table: string, columns: readonly StoredColumn[]): Promise<number[]> {
   const server = `${conn.endpoint.url}\u0000${(await conn.server()).version}`;
-  const forms: number[] = [];
-  for (const column of columns) {
-    const key = `${server}\u0000${column.type}`;
-    let form = formCache.get(key);
-    if (form === undefined) {
-      form = await probeForm(conn, database, table, column);
-      formCache.set(key, form);
-    }
-    forms.push(form);
+  const keyOf = (column: StoredColumn) => `${server}\u0000${column.type}`;
+  const unknown = columns.filter((c) => !formCache.has(keyOf(c)));
+  if (unknown.length > 1 && (await accepts(conn, database, table, unknown.map((c) => hashArguments(c, 0))))) {
+    for (const column of unknown) formCache.set(keyOf(column), 0);
   }
-  return forms;
+  for (const column of columns) {
+    if (!formCache.has(keyOf(column))) formCache.set(keyOf(column), await probeForm(conn, database, table, column));
+  }
+  return columns.map((c) => formCache.get(keyOf(c)) as number);
+}
+
+async function accepts(conn: ClickHouseConnection, database: string, table: string, hashArgumentLists: string[]): Promise<boolean> {
+  try {
+    await conn.rows(`SELECT ${hashArgumentLists.map((args) => `cityHash64(${args})`).join(', ')} FROM ${qualifiedName(database, table)} LIMIT 0`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function probeForm(conn: ClickHouseConnection, database: string, table: string, column: StoredColumn): Promise<number> {
