@@ -2,7 +2,6 @@
 const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['@swc/jest'] },
-  testTimeout: 180_000,
 };
 
 module.exports = {
@@ -18,6 +17,7 @@ module.exports = {
       globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
     },
   ],
+  testTimeout: 180_000,
   // One file at a time: the integration files share one Temporal server, two ClickHouse servers
   // and the task queue, and a worker of one file must not pick up (or hide the loss of) another's runs.
   maxWorkers: 1,
