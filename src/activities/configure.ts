@@ -1,9 +1,9 @@
 import { execDdl } from '../clickhouse/capabilities';
-import { countRows, freeDiskBytes, listAllColumns, listTables, partitionSizes, settingValue } from '../clickhouse/catalog';
+import { countRows, freeDiskBytes, listAllColumns, listTables, partitionSizes, settingValue, type ColumnInfo } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { DDL_FEATURES, ddlFeaturesOf, probeDdlFeatures, type DdlFeature } from '../clickhouse/ddl-features';
-import { ClickHouseQueryError } from '../clickhouse/errors';
+import { ClickHouseQueryError, firstLine } from '../clickhouse/errors';
 import { probeDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type TableConflict, type TargetReport } from '../workflows/types';
 import { permanent, withConnections, type ActivityDeps } from './context';
@@ -36,18 +36,8 @@ export function createConfigureActivities(deps: ActivityDeps) {
         const { objects, unsupported } = await takeInventory(source, req.databases);
         const sourceColumns = await listAllColumns(source, req.databases);
         const caps = targetInfo.capabilities;
-        const ddlFeatures = await checkDdlFeatures(target, probeDatabase(req.runKey), objects);
-        const ddl = await askTargetToCreate(target, probeDatabase(req.runKey), objects);
-        for (const refused of ddl.refused) {
-          const why = ddlFeaturesOf(refused.ddl).filter((f) => ddlFeatures[f]?.supported === false).map((f) => DDL_FEATURES[f].label);
-          problems.push(`the target refuses to create ${refused.object}: ${refused.message}${why.length > 0 ? ` (it does not accept ${why.join(', ')})` : ''}`);
-        }
-        if (!caps.insertMaterialized) {
-          const materialized = objects.filter((o) => sourceColumns.get(`${o.database}\u0000${o.name}`)?.some((c) => c.defaultKind === 'MATERIALIZED'));
-          for (const object of materialized.filter(holdsData)) {
-            problems.push(`the target (ClickHouse ${targetInfo.version}) cannot store the source's values of MATERIALIZED columns (no insert_allow_materialized_columns), used by ${object.database}.${object.name}`);
-          }
-        }
+        const schema = await checkSchema(target, probeDatabase(req.runKey), objects, sourceColumns);
+        problems.push(...schema.problems);
         for (const object of unsupported) warnings.push(`${object.database}.${object.name} (${object.engine}) will not be migrated: ${object.unsupportedReason}`);
 
         const conflicts = await findConflicts(target, objects, sourceColumns, req.databases);
@@ -72,8 +62,8 @@ export function createConfigureActivities(deps: ActivityDeps) {
             remoteSecure: caps.remoteSecure,
             maxInsertThreads: caps.maxInsertThreads,
           },
-          ddlFeatures,
-          ddl: { accepted: ddl.accepted, deferred: ddl.deferred, refused: ddl.refused.map(({ object, message }) => ({ object, message })) },
+          ddlFeatures: schema.ddlFeatures,
+          ddl: schema.ddl,
           freeBytes: free ?? 'unknown',
           requiredBytes,
           conflicts,
@@ -85,6 +75,28 @@ export function createConfigureActivities(deps: ActivityDeps) {
       });
     },
   };
+}
+
+/**
+ * What the target says of the source's schema: whether it creates each object (and which DDL
+ * feature explains a refusal), and whether it can store MATERIALIZED columns' values as they are.
+ */
+async function checkSchema(target: ClickHouseConnection, scratch: string, objects: PlannedObject[], sourceColumns: Map<string, ColumnInfo[]>) {
+  const { capabilities, version } = await target.server();
+  const ddlFeatures = await checkDdlFeatures(target, scratch, objects);
+  const created = await askTargetToCreate(target, scratch, objects);
+  const problems = created.refused.map((refused) => {
+    const why = ddlFeaturesOf(refused.ddl).filter((f) => ddlFeatures[f]?.supported === false).map((f) => DDL_FEATURES[f].label);
+    return `the target refuses to create ${refused.object}: ${refused.message}${why.length > 0 ? ` (it does not accept ${why.join(', ')})` : ''}`;
+  });
+  if (!capabilities.insertMaterialized) {
+    const materialized = objects.filter((o) => holdsData(o) && sourceColumns.get(`${o.database}\u0000${o.name}`)?.some((c) => c.defaultKind === 'MATERIALIZED'));
+    for (const object of materialized) {
+      problems.push(`the target (ClickHouse ${version}) cannot store the source's values of MATERIALIZED columns (no insert_allow_materialized_columns), used by ${object.database}.${object.name}`);
+    }
+  }
+  const ddl = { accepted: created.accepted, deferred: created.deferred, refused: created.refused.map(({ object, message }) => ({ object, message })) };
+  return { ddlFeatures, ddl, problems };
 }
 
 /** ClickHouse error codes of a statement that names a table or database that does not exist (yet). */
@@ -107,16 +119,11 @@ async function askTargetToCreate(target: ClickHouseConnection, scratch: string, 
       } catch (err) {
         const code = err instanceof ClickHouseQueryError ? err.code : undefined;
         if (isView(object) && code !== undefined && MISSING_OBJECT_CODES.has(code)) result.deferred.push(name);
-        else result.refused.push({ object: name, message: serverMessage(err), ddl: object.createTableQuery });
+        else result.refused.push({ object: name, message: firstLine(err), ddl: object.createTableQuery });
       }
     }
   });
   return result;
-}
-
-/** The first line of a server's error, bounded, without the connection label. */
-function serverMessage(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0].replace(/^(source|target) ClickHouse: /, '').slice(0, 300);
 }
 
 /** For each version-dependent DDL feature the source uses: does the target accept it, and who uses it. */

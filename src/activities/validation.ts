@@ -2,6 +2,7 @@ import { existingDatabases, listColumns, settingValue } from '../clickhouse/cata
 import { copySettings, execDdl } from '../clickhouse/capabilities';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
+import { firstLine } from '../clickhouse/errors';
 import { partitionDigests, UnhashableColumnError, type PartitionDigest } from '../clickhouse/fingerprint';
 import { trialDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier } from '../clickhouse/sql';
@@ -112,7 +113,7 @@ async function trialCopy(
         outcome.rows += rows;
       } catch (err) {
         const where = err instanceof UnhashableColumnError ? `column ${err.column} (${err.type}) of ` : '';
-        outcome.problems.push(`${where}${object.database}.${object.name}: ${(err as Error).message.split('\n')[0].slice(0, 400)}`);
+        outcome.problems.push(`${where}${object.database}.${object.name}: ${firstLine(err, 400)}`);
       }
     }),
   );

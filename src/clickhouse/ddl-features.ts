@@ -1,4 +1,5 @@
 import type { ClickHouseConnection } from './connection';
+import { firstLine } from './errors';
 import { withScratchDatabase } from './scratch';
 import { qualifiedName } from './sql';
 
@@ -50,7 +51,7 @@ export async function probeDdlFeatures(
         await conn.exec(DDL_FEATURES[feature].probe(qualifiedName(scratchDatabase, `probe_${feature}`)));
         results.set(feature, { supported: true });
       } catch (err) {
-        results.set(feature, { supported: false, detail: (err as Error).message.split('\n')[0].slice(0, 300) });
+        results.set(feature, { supported: false, detail: firstLine(err) });
       }
     }
   });

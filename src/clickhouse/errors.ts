@@ -70,3 +70,8 @@ export function toClickHouseQueryError(err: unknown, server: string, secrets: re
   const message = redact(`${server} ClickHouse: ${detail}`, secrets).slice(0, 2000);
   return new ClickHouseQueryError(message, server, code, code === undefined ? undefined : PERMANENT_CODES.get(code));
 }
+
+/** The first line of an error's message, at most `max` characters: a server's reason, fit for a report. */
+export function firstLine(err: unknown, max = 300): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, max);
+}

@@ -32,6 +32,13 @@ export function clickHouseBinary(): { command: string; args: string[] } {
 
 /** A one-shard cluster of the server itself, so that Distributed tables can be created and read. */
 export const LOCAL_CLUSTER = 'migrator_local';
+/**
+ * A cluster that only the server called `name` has (`source_cluster`, `target_cluster`): a
+ * Distributed table over it is what a target with other clusters refuses to create.
+ */
+export function ownCluster(name: string): string {
+  return `${name}_cluster`;
+}
 /** A `graphite_rollup` section, so that GraphiteMergeTree tables can be created. */
 export const GRAPHITE_ROLLUP = 'graphite_rollup';
 
@@ -79,6 +86,9 @@ export async function startClickHouse(options: {
     <${LOCAL_CLUSTER}>
       <shard><replica><host>127.0.0.1</host><port>${tcpPort}</port><user>${xmlText(options.username)}</user><password>${xmlText(options.password)}</password></replica></shard>
     </${LOCAL_CLUSTER}>
+    <${ownCluster(options.name)}>
+      <shard><replica><host>127.0.0.1</host><port>${tcpPort}</port><user>${xmlText(options.username)}</user><password>${xmlText(options.password)}</password></replica></shard>
+    </${ownCluster(options.name)}>
   </remote_servers>
   <${GRAPHITE_ROLLUP}>
     <path_column_name>Path</path_column_name>

@@ -1,6 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
+import { ownCluster } from '../../src/dev/clickhouse-server';
 import { seal } from '../../src/secrets';
 import { STEPS, type MigrationState, type TargetReport } from '../../src/workflows/types';
 import { createDemoLike, DEMO_DATA_TABLES } from './fixtures';
@@ -158,6 +159,42 @@ describe('the migration workflow on real servers', () => {
     expect(final.transferPath).toBe('worker');
     for (const table of DEMO_DATA_TABLES) {
       expect({ table, ...(await tableDigest(servers.target, db, table)) }).toEqual({ table, ...(await tableDigest(servers.source, db, table)) });
+    }
+  });
+
+  it('when the target refuses to create an object, configure names it with the server\'s own message and nothing is migrated', async () => {
+    const db = await demoDatabase(100);
+    await servers.source.exec(
+      `CREATE TABLE ${qualifiedName(db, 'events_everywhere')} AS ${qualifiedName(db, 'events')} ENGINE = Distributed(${ownCluster('source')}, ${quoteIdentifier(db)}, events)`,
+    );
+    const handle = await startMigration(servers.client, migrationInput(uniqueName('refused'), [db], { approvals: { required: false } }));
+
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    const final = await queryState(handle);
+    const configure = final.steps.find((s) => s.name === 'configure');
+
+    expect(configure).toMatchObject({ status: 'failed', error: { type: 'TargetNotReady' } });
+    expect(configure?.error?.message).toMatch(new RegExp(`refuses to create ${db}\\.events_everywhere: .*${ownCluster('source')}`));
+    expect(configure?.error?.message).not.toMatch(/refuses to create [^:]*\.(events|users|legacy):/);
+    expect((await targetDatabases()).filter((d) => d === db || d.startsWith('__migrator_'))).toEqual([]);
+  });
+
+  it('when a table has MATERIALIZED and DEFAULT columns, both transfer paths carry the stored values, not recomputed ones', async () => {
+    const db = servers.database('stored');
+    await servers.source.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
+    await servers.source.exec(
+      `CREATE TABLE ${qualifiedName(db, 'facts')} (d Date, id UInt64, salt UInt64 MATERIALIZED rand64(), note String DEFAULT 'unset')
+       ENGINE = MergeTree PARTITION BY toYYYYMM(d) ORDER BY id`,
+    );
+    await servers.source.exec(`INSERT INTO ${qualifiedName(db, 'facts')} (d, id, note) SELECT toDate('2025-01-01') + number % 60, number, 'set' FROM numbers(500)`);
+    const stored = (conn: ClickHouseConnection) => conn.text(`SELECT id, salt, note FROM ${qualifiedName(db, 'facts')} ORDER BY id FORMAT TSV`);
+    for (const path of ['server', 'worker'] as const) {
+      const input = migrationInput(uniqueName(`stored-${path}`), [db], { approvals: { required: false }, options: { onConflict: 'replace' } });
+      if (path === 'worker') input.source.nativePort = 1;
+      const final = (await (await startMigration(servers.client, input)).result()) as MigrationState;
+
+      expect({ path, status: final.status, transferPath: final.transferPath }).toEqual({ path, status: 'completed', transferPath: path });
+      expect(await stored(servers.target)).toBe(await stored(servers.source));
     }
   });
 
