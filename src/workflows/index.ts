@@ -1,2 +1,2 @@
 export { clickhouseMigration } from './migration-workflow';
-export { approveSignal, rejectSignal, stateQuery } from './messages';
+export { approveSignal, approveUpdate, rejectSignal, rejectUpdate, stateQuery } from './messages';

@@ -10,10 +10,11 @@ import {
 import { long, quick } from './activity-stubs';
 import { describeFailure } from './failures';
 import { migrateData } from './migrate';
-import { approveSignal, rejectSignal, stateQuery } from './messages';
+import { handleApprovals } from './approvals';
+import { stateQuery } from './messages';
 import { finishCleanly, recover, type RunEnding } from './recovery';
 import { statusKey, stepKey } from './search-attributes';
-import { initialState, optionalText, runKeyOf, signalMismatch } from './state';
+import { initialState, runKeyOf } from './state';
 import {
   FAILURE_TYPES,
   type MigrationInput,
@@ -34,26 +35,10 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   const { runId } = workflowInfo();
   const runKey = runKeyOf(runId);
   const state = initialState(input, runId);
-  const approved = new Set<StepName>();
   const endpoints = { source: input.source, target: input.target };
 
   setHandler(stateQuery, () => state);
-  setHandler(approveSignal, (payload) => {
-    const mismatch = signalMismatch(payload, state.awaitingApproval?.step ?? null);
-    if (mismatch) return ignoreSignal('approve', payload, mismatch);
-    state.approvals.push({ step: payload.step, by: optionalText(payload, 'by'), comment: optionalText(payload, 'comment'), at: now() });
-    approved.add(payload.step);
-  });
-  setHandler(rejectSignal, (payload) => {
-    const mismatch = signalMismatch(payload, state.awaitingApproval?.step ?? null);
-    if (mismatch) return ignoreSignal('reject', payload, mismatch);
-    state.rejection = { step: payload.step, by: optionalText(payload, 'by'), reason: optionalText(payload, 'reason') ?? '', at: now() };
-  });
-
-  function ignoreSignal(name: string, payload: unknown, reason: string): void {
-    const step = (payload as { step?: unknown } | null)?.step;
-    state.ignoredSignals.push({ name, step: typeof step === 'string' ? step : String(step), reason, at: now() });
-  }
+  const approved = handleApprovals(input, state, now);
 
   function setStatus(status: MigrationStatus): void {
     state.status = status;

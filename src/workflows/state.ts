@@ -19,6 +19,8 @@ export function initialState(input: MigrationInput, runId: string): MigrationSta
     steps: STEPS.map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null })),
     progress: { tablesTotal: 0, tablesDone: 0, unitsTotal: 0, unitsDone: 0, rowsTotal: 0, rowsCopied: 0, bytesCopied: 0 },
     approvals: [],
+    requestedBy: input.requestedBy ?? null,
+    fourEyes: fourEyesOn(input),
     transferPath: null,
     ignoredSignals: [],
     rejection: null,
@@ -28,12 +30,34 @@ export function initialState(input: MigrationInput, runId: string): MigrationSta
   };
 }
 
-/** Why a signal for `step` does not fit a run waiting for `awaiting` (null when it fits). */
-export function signalMismatch(payload: unknown, awaiting: StepName | null): string | null {
+/** Whether the subject who started the run is barred from approving it. */
+export function fourEyesOn(input: Pick<MigrationInput, 'approvals' | 'requestedBy'>): boolean {
+  return input.approvals.fourEyes !== false && input.requestedBy !== undefined;
+}
+
+/** What an approval or rejection is judged against. */
+export interface GateState {
+  /** The step the run waits for, or null. */
+  awaiting: StepName | null;
+  /** Steps already approved. */
+  approved: ReadonlySet<StepName>;
+  /** The subject barred from deciding (the run's starter, under four eyes), or null. */
+  barred: string | null;
+}
+
+/**
+ * Why an approval or rejection cannot be accepted now (null when it can): a step that is not a
+ * step, one already approved, one whose gate has not come (or has passed), or a decider the
+ * four-eyes rule bars. Updates refuse with this reason; signals record it and are ignored.
+ */
+export function decisionRefusal(payload: unknown, gate: GateState): string | null {
   const step = (payload as { step?: unknown } | null)?.step;
   if (typeof step !== 'string' || !(STEPS as readonly string[]).includes(step)) return `"step" must be one of ${STEPS.join(', ')}`;
-  if (awaiting === null) return 'the run is not waiting for an approval';
-  if (step !== awaiting) return `the run is waiting for approval of "${awaiting}", not "${step}"`;
+  if (gate.approved.has(step as StepName)) return `"${step}" is already approved`;
+  if (gate.awaiting === null) return 'the run is not waiting for an approval';
+  if (step !== gate.awaiting) return `the run is waiting for approval of "${gate.awaiting}", not "${step}"`;
+  const by = optionalText(payload, 'by');
+  if (gate.barred !== null && by === gate.barred) return `"${by}" started this run and may not decide its steps (four eyes)`;
   return null;
 }
 

@@ -81,7 +81,16 @@ export interface MigrationInput {
   source: EndpointRef;
   target: EndpointRef;
   databases: string[];
-  approvals: { required: boolean };
+  approvals: {
+    required: boolean;
+    /**
+     * Four eyes: the subject who started the run may not approve or reject its steps.
+     * @default true
+     */
+    fourEyes?: boolean;
+  };
+  /** The authenticated subject who started the run; absent when it was started outside the API. */
+  requestedBy?: string;
   options: MigrationOptions;
 }
 
@@ -263,6 +272,8 @@ export interface ApprovalRecord {
   by: string | null;
   comment: string | null;
   at: string;
+  /** How it arrived: a validated Update (the API), or a signal (the Temporal CLI or Web UI). */
+  via: 'update' | 'signal';
 }
 
 /** The document the `state` query returns and `GET /migrations/:id` serves. */
@@ -275,10 +286,13 @@ export interface MigrationState {
   steps: StepState[];
   progress: Progress;
   approvals: ApprovalRecord[];
+  /** Who started the run, and whether that subject was barred from approving it (four eyes). */
+  requestedBy: string | null;
+  fourEyes: boolean;
   transferPath: TransferPath | null;
   /** Signals that were received but did not fit the run's state, and why. */
   ignoredSignals: { name: string; step: string; reason: string; at: string }[];
-  rejection: { step: StepName; by: string | null; reason: string; at: string } | null;
+  rejection: { step: StepName; by: string | null; reason: string; at: string; via: 'update' | 'signal' } | null;
   /** The restore point and the digests recorded from it, once they are known. */
   restorePoint: { database: string; takenAt: string; totalRows: number; digests: RestorePointDigests } | null;
   rollback: RollbackReport | null;

@@ -3,6 +3,7 @@ import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
 import { ownCluster } from '../../src/dev/clickhouse-server';
 import { seal } from '../../src/secrets';
+import { approveUpdate, rejectUpdate } from '../../src/workflows';
 import { STEPS, type MigrationState, type TargetReport } from '../../src/workflows/types';
 import { createDemoLike, DEMO_DATA_TABLES } from './fixtures';
 import {
@@ -160,6 +161,39 @@ describe('the migration workflow on real servers', () => {
     for (const table of DEMO_DATA_TABLES) {
       expect({ table, ...(await tableDigest(servers.target, db, table)) }).toEqual({ table, ...(await tableDigest(servers.source, db, table)) });
     }
+  });
+
+  it('when five approvals of one step race as Updates, exactly one is accepted and recorded, and the refused ones leave no trace in the history', async () => {
+    const db = await demoDatabase(100);
+    const handle = await startMigration(servers.client, migrationInput(uniqueName('race'), [db], { requestedBy: 'olga' }));
+    await awaitingApproval(handle, 'configure');
+
+    const outcomes = await Promise.allSettled(
+      ['p1', 'p2', 'p3', 'p4', 'p5'].map((by) => handle.executeUpdate(approveUpdate, { args: [{ step: 'configure', by }] })),
+    );
+    const accepted = outcomes.filter((o) => o.status === 'fulfilled');
+    const refusals = outcomes.flatMap((o) => (o.status === 'rejected' ? [String((o.reason as { cause?: Error }).cause?.message)] : []));
+    const state = await queryState(handle);
+    const history = (await handle.fetchHistory()).events ?? [];
+
+    expect(accepted).toHaveLength(1);
+    expect(refusals).toEqual(Array(4).fill('"configure" is already approved'));
+    expect(state.approvals.filter((a) => a.step === 'configure')).toEqual([expect.objectContaining({ via: 'update' })]);
+    expect(history.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+
+    await awaitingApproval(handle, 'validation');
+    await expect(handle.executeUpdate(approveUpdate, { args: [{ step: 'validation', by: 'olga' }] })).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/olga.*four eyes/) },
+    });
+    await expect(handle.executeUpdate(approveUpdate, { args: [{ step: 'migration', by: 'ana' }] })).rejects.toMatchObject({
+      cause: { message: 'the run is waiting for approval of "validation", not "migration"' },
+    });
+    const final = await handle.executeUpdate(rejectUpdate, { args: [{ step: 'validation', by: 'ana', reason: 'enough' }] });
+
+    expect(final.rejection).toMatchObject({ step: 'validation', by: 'ana', via: 'update' });
+    expect(((await handle.result()) as MigrationState).status).toBe('rejected');
+    expect(state.requestedBy).toBe('olga');
+    expect(state.fourEyes).toBe(true);
   });
 
   it('when the target refuses to create an object, configure names it with the server\'s own message and nothing is migrated', async () => {

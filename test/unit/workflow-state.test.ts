@@ -1,25 +1,45 @@
-import { inBatches, initialState, optionalText, signalMismatch } from '../../src/workflows/state';
-import type { MigrationInput } from '../../src/workflows/types';
+import { decisionRefusal, fourEyesOn, inBatches, initialState, optionalText, type GateState } from '../../src/workflows/state';
+import type { MigrationInput, StepName } from '../../src/workflows/types';
 
-describe('signalMismatch', () => {
-  it('when the signal names the step the run waits for, it fits', () => {
-    expect(signalMismatch({ step: 'configure' }, 'configure')).toBeNull();
+describe('decisionRefusal', () => {
+  const gate = (awaiting: StepName | null, approved: StepName[] = [], barred: string | null = null): GateState => ({ awaiting, approved: new Set(approved), barred });
+
+  it('when the decision names the step the run waits for, it fits', () => {
+    expect(decisionRefusal({ step: 'configure', by: 'ana' }, gate('configure'))).toBeNull();
   });
 
-  it('when the signal names another step, the reason names both', () => {
-    expect(signalMismatch({ step: 'migration' }, 'configure')).toBe('the run is waiting for approval of "configure", not "migration"');
+  it('when the decision names another step, the reason names both', () => {
+    expect(decisionRefusal({ step: 'migration' }, gate('configure'))).toBe('the run is waiting for approval of "configure", not "migration"');
+  });
+
+  it('when the step is already approved, it says so, even while the gate is still open', () => {
+    expect(decisionRefusal({ step: 'configure' }, gate('configure', ['configure']))).toBe('"configure" is already approved');
+    expect(decisionRefusal({ step: 'configure' }, gate('validation', ['configure']))).toBe('"configure" is already approved');
   });
 
   it('when the run waits for nothing, or the payload is malformed, it says so', () => {
-    expect(signalMismatch({ step: 'configure' }, null)).toMatch(/not waiting/);
-    expect(signalMismatch(null, 'configure')).toMatch(/must be one of/);
-    expect(signalMismatch({ step: 42 }, 'configure')).toMatch(/must be one of/);
+    expect(decisionRefusal({ step: 'configure' }, gate(null))).toMatch(/not waiting/);
+    expect(decisionRefusal(null, gate('configure'))).toMatch(/must be one of/);
+    expect(decisionRefusal({ step: 42 }, gate('configure'))).toMatch(/must be one of/);
+  });
+
+  it('when the starter of the run decides under four eyes, it is refused; anyone else is not', () => {
+    expect(decisionRefusal({ step: 'configure', by: 'olga' }, gate('configure', [], 'olga'))).toMatch(/olga.*four eyes/);
+    expect(decisionRefusal({ step: 'configure', by: 'ana' }, gate('configure', [], 'olga'))).toBeNull();
+  });
+});
+
+describe('fourEyesOn', () => {
+  it('is on for runs started by a known subject unless switched off', () => {
+    expect(fourEyesOn({ approvals: { required: true }, requestedBy: 'olga' })).toBe(true);
+    expect(fourEyesOn({ approvals: { required: true, fourEyes: false }, requestedBy: 'olga' })).toBe(false);
+    expect(fourEyesOn({ approvals: { required: true } })).toBe(false);
   });
 });
 
 describe('state document', () => {
   it('starts with every step pending and empty progress', () => {
-    const input = { id: 'm1' } as MigrationInput;
+    const input = { id: 'm1', approvals: { required: true } } as MigrationInput;
     const state = initialState(input, 'run-1');
     expect(state.steps.map((s) => [s.name, s.status])).toEqual([
       ['backup', 'pending'],

@@ -1,0 +1,47 @@
+import { setHandler } from '@temporalio/workflow';
+import { approveSignal, approveUpdate, rejectSignal, rejectUpdate } from './messages';
+import { decisionRefusal, optionalText, type GateState } from './state';
+import type { MigrationInput, MigrationState, StepName } from './types';
+
+/**
+ * Registers the approval handlers of a run. `approve` and `reject` exist twice, with one rule:
+ * as Updates, whose validator refuses what does not fit (nothing reaches the history, and the
+ * caller learns why), and as signals, for the Temporal CLI and Web UI, which cannot be refused:
+ * one that does not fit is recorded in `ignoredSignals`. Returns the steps approved so far.
+ */
+export function handleApprovals(input: MigrationInput, state: MigrationState, now: () => string): ReadonlySet<StepName> {
+  const approved = new Set<StepName>();
+  const gate = (): GateState => ({
+    awaiting: state.awaitingApproval?.step ?? null,
+    approved,
+    barred: state.fourEyes ? (input.requestedBy ?? null) : null,
+  });
+  const refuse = (payload: unknown) => {
+    const reason = decisionRefusal(payload, gate());
+    if (reason) throw new Error(reason);
+  };
+  const approve = (payload: { step: StepName }, via: 'update' | 'signal') => {
+    state.approvals.push({ step: payload.step, by: optionalText(payload, 'by'), comment: optionalText(payload, 'comment'), at: now(), via });
+    approved.add(payload.step);
+  };
+  const reject = (payload: { step: StepName }, via: 'update' | 'signal') => {
+    state.rejection = { step: payload.step, by: optionalText(payload, 'by'), reason: optionalText(payload, 'reason') ?? '', at: now(), via };
+  };
+  const ignored = (name: string, payload: unknown): string | null => {
+    const reason = decisionRefusal(payload, gate());
+    if (!reason) return null;
+    const step = (payload as { step?: unknown } | null)?.step;
+    state.ignoredSignals.push({ name, step: typeof step === 'string' ? step : String(step), reason, at: now() });
+    return reason;
+  };
+
+  setHandler(approveUpdate, (payload) => (approve(payload, 'update'), state), { validator: refuse });
+  setHandler(rejectUpdate, (payload) => (reject(payload, 'update'), state), { validator: refuse });
+  setHandler(approveSignal, (payload) => {
+    if (!ignored('approve', payload)) approve(payload, 'signal');
+  });
+  setHandler(rejectSignal, (payload) => {
+    if (!ignored('reject', payload)) reject(payload, 'signal');
+  });
+  return approved;
+}
