@@ -1,0 +1,24 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+
+const HISTORIES = join(__dirname, '..', 'replay', 'histories');
+
+describe('the workflow code replays the recorded histories of real runs', () => {
+  beforeAll(() => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  });
+
+  it('when the current code replays a completed, a rejected, a rolled-back and a cancelled run, none of them diverges', async () => {
+    const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
+    const histories = files.map((file) => ({ workflowId: file.replace(/\.json$/, ''), history: JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) }));
+    const results: { workflowId: string; error?: string }[] = [];
+
+    for await (const result of Worker.runReplayHistories({ workflowsPath: require.resolve('../../src/workflows') }, histories)) {
+      results.push({ workflowId: result.workflowId, ...(result.error ? { error: String(result.error) } : {}) });
+    }
+
+    expect(files).toEqual(['cancelled.json', 'completed.json', 'rejected.json', 'rolled-back.json']);
+    expect(results).toEqual(files.map((f) => ({ workflowId: f.replace(/\.json$/, '') })));
+  });
+});
