@@ -1,5 +1,5 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createMigrationActivities } from './activities';
+import { createMigrationActivities, type MigrationActivities } from './activities';
 import type { Config } from './config';
 import { deriveKey } from './secrets';
 import { TASK_QUEUE } from './workflows/types';
@@ -11,6 +11,8 @@ export const WORKFLOWS_PATH = require.resolve('./workflows');
 export async function createWorker(
   config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'MIGRATOR_SECRET_KEY' | 'WORKER_MAX_CONCURRENT_ACTIVITIES'> &
     Partial<Pick<Config, 'WORKFLOW_BUNDLE_PATH'>>,
+  /** Wraps the activities before the worker registers them (fault injection in tests). */
+  wrapActivities: (activities: MigrationActivities) => MigrationActivities = (activities) => activities,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await Worker.create({
@@ -18,7 +20,7 @@ export async function createWorker(
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: TASK_QUEUE,
     ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createMigrationActivities({ secretKey: deriveKey(config.MIGRATOR_SECRET_KEY) }),
+    activities: wrapActivities(createMigrationActivities({ secretKey: deriveKey(config.MIGRATOR_SECRET_KEY) })),
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
   });
   return { worker, connection };

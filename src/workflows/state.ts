@@ -27,6 +27,7 @@ export function initialState(input: MigrationInput, runId: string): MigrationSta
     restorePoint: null,
     rollback: null,
     error: null,
+    warnings: [],
   };
 }
 

@@ -297,4 +297,6 @@ export interface MigrationState {
   restorePoint: { database: string; takenAt: string; totalRows: number; digests: RestorePointDigests } | null;
   rollback: RollbackReport | null;
   error: { type: string; message: string } | null;
+  /** Things that went wrong without changing how the run ends, such as a clean-up that failed after verification. */
+  warnings: string[];
 }

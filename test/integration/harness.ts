@@ -27,15 +27,18 @@ export function connect(server: TestClickHouse, label: string): ClickHouseConnec
 }
 
 /** A worker polling the migration task queue inside this test process. */
-export async function startWorker(): Promise<{ stop(): Promise<void> }> {
+export async function startWorker(wrapActivities?: Parameters<typeof createWorker>[1]): Promise<{ stop(): Promise<void> }> {
   quietRuntime();
   const stack = testStack();
-  const { worker, connection } = await createWorker({
-    TEMPORAL_ADDRESS: stack.temporalAddress,
-    TEMPORAL_NAMESPACE: 'default',
-    MIGRATOR_SECRET_KEY: TEST_SECRET_KEY,
-    WORKER_MAX_CONCURRENT_ACTIVITIES: 8,
-  });
+  const { worker, connection } = await createWorker(
+    {
+      TEMPORAL_ADDRESS: stack.temporalAddress,
+      TEMPORAL_NAMESPACE: 'default',
+      MIGRATOR_SECRET_KEY: TEST_SECRET_KEY,
+      WORKER_MAX_CONCURRENT_ACTIVITIES: 8,
+    },
+    wrapActivities,
+  );
   const running = worker.run();
   return {
     async stop() {
