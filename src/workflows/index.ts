@@ -1,2 +1,3 @@
 export { clickhouseMigration } from './migration-workflow';
+export { targetLock } from './target-lock';
 export { approveSignal, approveUpdate, rejectSignal, rejectUpdate, stateQuery } from './messages';

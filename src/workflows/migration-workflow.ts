@@ -3,6 +3,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -10,6 +11,8 @@ import {
 import { long, quick } from './activity-stubs';
 import { describeFailure } from './failures';
 import { migrateData } from './migrate';
+import { PATCHES } from './patches';
+import { lockTargets } from './target-lock';
 import { handleApprovals } from './approvals';
 import { stateQuery } from './messages';
 import { finishCleanly, recover, type RunEnding } from './recovery';
@@ -94,6 +97,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   const ending: RunEnding = { runKey, target: input.target, databases: input.databases, state, restorePoint: null, fingerprint: null };
   let migrationStarted = false;
   try {
+    if (patched(PATCHES.targetLocks)) state.locks = await lockTargets(input, runId);
     const point = await runStep('backup', () => long.takeRestorePoint({ runKey, target: input.target, databases: input.databases }));
     ending.restorePoint = point;
     // Checksumming the snapshot takes a scan; it runs while the run waits for approvals.

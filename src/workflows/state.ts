@@ -19,6 +19,7 @@ export function initialState(input: MigrationInput, runId: string): MigrationSta
     steps: STEPS.map((name) => ({ name, status: 'pending', startedAt: null, finishedAt: null })),
     progress: { tablesTotal: 0, tablesDone: 0, unitsTotal: 0, unitsDone: 0, rowsTotal: 0, rowsCopied: 0, bytesCopied: 0 },
     approvals: [],
+    locks: [],
     requestedBy: input.requestedBy ?? null,
     fourEyes: fourEyesOn(input),
     transferPath: null,

@@ -42,6 +42,8 @@ export const FAILURE_TYPES = {
   verificationFailed: 'VerificationFailed',
   rollbackIncomplete: 'RollbackIncomplete',
   secretUnsealFailed: 'SecretUnsealFailed',
+  /** Another open run holds the lock of a target database. */
+  targetLocked: 'TargetLocked',
   /** A server did not answer or broke off: retried with backoff. */
   clickhouseUnavailable: 'ClickHouseUnavailable',
   cancelled: 'Cancelled',
@@ -286,6 +288,8 @@ export interface MigrationState {
   steps: StepState[];
   progress: Progress;
   approvals: ApprovalRecord[];
+  /** The lock workflows this run holds, one per target database (see `target-lock.ts`). */
+  locks: string[];
   /** Who started the run, and whether that subject was barred from approving it (four eyes). */
   requestedBy: string | null;
   fourEyes: boolean;

@@ -4,6 +4,7 @@ import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
 import { ownCluster } from '../../src/dev/clickhouse-server';
 import { seal } from '../../src/secrets';
 import { approveUpdate, rejectUpdate } from '../../src/workflows';
+import { targetLockId } from '../../src/workflows/target-lock';
 import { STEPS, type MigrationState, type TargetReport } from '../../src/workflows/types';
 import { createDemoLike, DEMO_DATA_TABLES } from './fixtures';
 import {
@@ -194,6 +195,36 @@ describe('the migration workflow on real servers', () => {
     expect(((await handle.result()) as MigrationState).status).toBe('rejected');
     expect(state.requestedBy).toBe('olga');
     expect(state.fourEyes).toBe(true);
+  });
+
+  it('when a second run would migrate a database that an open run is migrating into the same target, it fails at once, naming the lock; once the first ends, the lock is free', async () => {
+    const db = await demoDatabase(100);
+    const other = await demoDatabase(100);
+    const first = await startMigration(servers.client, migrationInput(uniqueName('holder'), [db]));
+    await awaitingApproval(first, 'configure');
+
+    const second = await startMigration(servers.client, migrationInput(uniqueName('overlap'), [other, db]));
+    await expect(second.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    const refused = await queryState(second);
+
+    expect(refused.status).toBe('failed');
+    expect(refused.error).toMatchObject({ type: 'TargetLocked', message: expect.stringContaining(targetLockId(testStack().target.url, db)) });
+    expect(refused.steps.every((s) => s.status === 'pending')).toBe(true);
+    expect((await queryState(first)).locks).toEqual([targetLockId(testStack().target.url, db)]);
+
+    await first.signal('reject', { step: 'configure', by: 'jest', reason: 'make room' });
+    await first.result();
+    const third = await waitFor(
+      async () => {
+        const handle = await startMigration(servers.client, migrationInput(uniqueName('after'), [db]));
+        const state = await waitFor(() => queryState(handle), (st) => st.awaitingApproval !== null || st.status === 'failed', 'the run to take its lock or fail');
+        return { handle, state };
+      },
+      ({ state }) => state.awaitingApproval?.step === 'configure',
+      'the lock to be free again',
+    );
+    await third.handle.signal('reject', { step: 'configure', by: 'jest', reason: 'done' });
+    expect(((await third.handle.result()) as MigrationState).status).toBe('rejected');
   });
 
   it('when the target refuses to create an object, configure names it with the server\'s own message and nothing is migrated', async () => {

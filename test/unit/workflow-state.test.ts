@@ -1,3 +1,4 @@
+import { targetLockId } from '../../src/workflows/target-lock';
 import { decisionRefusal, fourEyesOn, inBatches, initialState, optionalText, type GateState } from '../../src/workflows/state';
 import type { MigrationInput, StepName } from '../../src/workflows/types';
 
@@ -67,5 +68,15 @@ describe('inBatches', () => {
   it('keeps each unit alone when there are few, and never makes empty batches', () => {
     expect(inBatches([1, 2, 3], Math.ceil(3 / 200))).toEqual([[1], [2], [3]]);
     expect(inBatches([], 5)).toEqual([]);
+  });
+});
+
+describe('targetLockId', () => {
+  it('names the target by host and port, so two URLs of one server share a lock, and two servers do not', () => {
+    expect(targetLockId('http://CH.example:8123/', 'shop')).toBe('migration-lock:ch.example:8123/shop');
+    expect(targetLockId('http://user@ch.example:8123/path?x=1', 'shop')).toBe('migration-lock:ch.example:8123/shop');
+    expect(targetLockId('https://ch.example', 'shop')).toBe('migration-lock:ch.example:443/shop');
+    expect(targetLockId('http://[::1]:8124', 'shop')).toBe('migration-lock:[::1]:8124/shop');
+    expect(targetLockId('http://ch.example:8124', 'shop')).not.toBe(targetLockId('http://ch.example:8123', 'shop'));
   });
 });
