@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /** Thrown when the environment does not describe a usable configuration. */
@@ -34,6 +35,20 @@ const envSchema = z.object({
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   /** Activities one worker runs at once. @default 8 */
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(256).default(8),
+  /**
+   * The API's bearer tokens: a JSON file read at start (see {@link tokensFileSchema}). The API
+   * refuses to start without it unless `MIGRATOR_AUTH=off`. The worker does not read it.
+   */
+  MIGRATOR_TOKENS_FILE: z.string().min(1).optional(),
+  /**
+   * `off` turns authentication off: every request acts as the subject `anonymous` with the role
+   * `admin`, and the API warns at start. Only for a machine of one's own. @default on
+   */
+  MIGRATOR_AUTH: z.enum(['on', 'off']).default('on'),
+  /**
+   * `off` lets the subject who started a run approve or reject its steps. @default on
+   */
+  MIGRATOR_FOUR_EYES: z.enum(['on', 'off']).default('on'),
 });
 
 export type Config = z.infer<typeof envSchema>;
@@ -46,4 +61,77 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   return parsed.data;
+}
+
+/** The API's roles. Only `admin` grants the others; `operator` and `approver` also grant `viewer`. */
+export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Shortest token the tokens file accepts: a guessable token is no token. */
+export const MIN_TOKEN_LENGTH = 24;
+
+/** One entry of the tokens file: a bearer token, who holds it, and what it may do. */
+const tokenEntrySchema = z.strictObject({
+  token: z.string().min(MIN_TOKEN_LENGTH, `must be at least ${MIN_TOKEN_LENGTH} characters`).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+  /** Who holds the token: recorded as the approver and as the run's starter. */
+  subject: z.string().trim().min(1).max(200),
+  roles: z.array(z.enum(ROLES)).min(1, 'name at least one role'),
+});
+
+export type TokenEntry = z.infer<typeof tokenEntrySchema>;
+
+/** The file `MIGRATOR_TOKENS_FILE` names: a JSON list of entries, no token twice. */
+export const tokensFileSchema = z
+  .array(tokenEntrySchema)
+  .min(1, 'list at least one token')
+  .superRefine((entries, ctx) => {
+    const seen = new Set<string>();
+    entries.forEach((entry, i) => {
+      if (seen.has(entry.token)) ctx.addIssue({ code: 'custom', path: [i, 'token'], message: 'repeats the token of an earlier entry' });
+      seen.add(entry.token);
+    });
+  });
+
+/** How the API authenticates: with the tokens of a file, or not at all. */
+export type AuthConfig = { mode: 'tokens'; tokens: TokenEntry[]; fourEyes: boolean } | { mode: 'off'; fourEyes: false };
+
+/**
+ * Parses the text of a tokens file. Errors name the entry (with its subject) and the field, and
+ * never quote the file: it holds secrets.
+ */
+export function parseTokensFile(text: string, fileName: string): TokenEntry[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    const at = /position (\d+)/.exec(String(err))?.[1];
+    throw new ConfigError([`MIGRATOR_TOKENS_FILE ${fileName}: not valid JSON${at ? ` (at character ${at})` : ''}`]);
+  }
+  const parsed = tokensFileSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(parsed.error.issues.map((issue) => `MIGRATOR_TOKENS_FILE ${fileName}: ${tokenIssuePlace(raw, issue.path)}${issue.message}`));
+}
+
+function tokenIssuePlace(raw: unknown, path: PropertyKey[]): string {
+  if (path.length === 0) return '';
+  const [index, ...field] = path;
+  const subject = Array.isArray(raw) ? (raw[index as number] as { subject?: unknown } | undefined)?.subject : undefined;
+  const who = typeof subject === 'string' ? ` (subject "${subject}")` : '';
+  return `entry ${String(index)}${who}${field.length ? `, field ${field.map(String).join('.')}` : ''}: `;
+}
+
+/** The API's authentication, from the configuration: reads and checks the tokens file once. */
+export function loadAuthConfig(config: Pick<Config, 'MIGRATOR_TOKENS_FILE' | 'MIGRATOR_AUTH' | 'MIGRATOR_FOUR_EYES'>, read = (file: string) => readFileSync(file, 'utf8')): AuthConfig {
+  if (config.MIGRATOR_AUTH === 'off') return { mode: 'off', fourEyes: false };
+  const file = config.MIGRATOR_TOKENS_FILE;
+  if (!file) {
+    throw new ConfigError(['MIGRATOR_TOKENS_FILE: required, a JSON list of {token, subject, roles}; set MIGRATOR_AUTH=off to run the API without authentication']);
+  }
+  let text: string;
+  try {
+    text = read(file);
+  } catch (err) {
+    throw new ConfigError([`MIGRATOR_TOKENS_FILE ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  return { mode: 'tokens', tokens: parseTokensFile(text, file), fourEyes: config.MIGRATOR_FOUR_EYES === 'on' };
 }

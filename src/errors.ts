@@ -17,11 +17,42 @@ export class MigrationNotFoundError extends Error {
 /** Thrown when a request does not fit the state the run is in (such as approving a step it is not waiting for). */
 export class MigrationStateConflictError extends Error {
   constructor(
-    readonly error: 'conflict' | 'not_awaiting_approval' | 'not_running',
+    readonly error: 'conflict' | 'not_awaiting_approval' | 'not_running' | 'target_locked',
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'MigrationStateConflictError';
+  }
+}
+
+/** Thrown when a request carries no bearer token, or one the API does not know. */
+export class UnauthorizedError extends Error {
+  constructor(readonly reason: 'missing' | 'unknown') {
+    super(reason === 'missing' ? 'send a bearer token: "authorization: Bearer <token>"' : 'the bearer token is not known');
+    this.name = 'UnauthorizedError';
+  }
+}
+
+/** Thrown when the authenticated subject lacks the role a request needs. */
+export class ForbiddenError extends Error {
+  constructor(
+    readonly subject: string,
+    readonly requiredRole: string,
+    what: string,
+  ) {
+    super(`${what} needs the role ${requiredRole}; "${subject}" does not have it`);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** Thrown when the subject who started a run tries to approve or reject one of its steps. */
+export class FourEyesError extends Error {
+  constructor(
+    readonly id: string,
+    readonly subject: string,
+  ) {
+    super(`"${subject}" started migration "${id}" and cannot also decide on its steps: another approver must`);
+    this.name = 'FourEyesError';
   }
 }

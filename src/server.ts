@@ -1,16 +1,30 @@
 import { createApp } from './api/app';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadAuthConfig, loadConfig, type AuthConfig } from './config';
 import { deriveKey } from './secrets';
 import { connectClient } from './temporal';
 
+/** One line at start on how requests are authenticated: subjects and roles, never tokens. */
+function describeAuth(auth: AuthConfig): void {
+  if (auth.mode === 'off') {
+    console.warn('WARNING: MIGRATOR_AUTH=off: the API does not authenticate; every request acts as "anonymous" with the role admin');
+    return;
+  }
+  const subjects = auth.tokens.map((t) => `${t.subject} (${t.roles.join(', ')})`).join('; ');
+  console.log(`authentication: ${auth.tokens.length} bearer tokens: ${subjects}`);
+  if (!auth.fourEyes) console.warn('WARNING: MIGRATOR_FOUR_EYES=off: the subject who started a run may approve its steps');
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
+  const auth = loadAuthConfig(config);
+  describeAuth(auth);
   const client = await connectClient(config);
   const app = createApp({
     client,
     namespace: config.TEMPORAL_NAMESPACE,
     temporalUiUrl: config.TEMPORAL_UI_URL,
     secretKey: deriveKey(config.MIGRATOR_SECRET_KEY),
+    auth,
   });
   const server = app.listen(config.API_PORT, config.API_HOST, () => {
     console.log(`API listening on http://${config.API_HOST}:${config.API_PORT}`);

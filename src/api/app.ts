@@ -1,5 +1,7 @@
 import express, { type Express } from 'express';
 import type { Client } from '@temporalio/client';
+import type { AuthConfig } from '../config';
+import { authenticate } from './auth';
 import { errorMiddleware, type Logger } from './error-middleware';
 import { migrationRoutes } from './routes';
 
@@ -10,14 +12,18 @@ export interface AppDeps {
   /** Base URL of the Temporal Web UI, for `links.temporalUi`. */
   temporalUiUrl: string;
   secretKey: Buffer;
+  /** Bearer tokens and the four-eyes switch, from `loadAuthConfig` (src/config.ts). */
+  auth: AuthConfig;
   logger?: Logger;
 }
 
-/** The HTTP API: thin routes over the Temporal client, one error middleware. */
+/**
+ * The HTTP API: thin routes over the Temporal client, one error middleware. `/healthz` is open;
+ * `/migrations` authenticates before it reads a body, then each route checks its role.
+ */
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '64kb' }));
   app.get('/healthz', async (_req, res) => {
     try {
       await deps.client.workflowService.getSystemInfo({});
@@ -26,7 +32,7 @@ export function createApp(deps: AppDeps): Express {
       res.status(503).json({ status: 'unavailable', temporal: 'unreachable' });
     }
   });
-  app.use('/migrations', migrationRoutes(deps));
+  app.use('/migrations', authenticate(deps.auth), express.json({ limit: '64kb' }), migrationRoutes(deps));
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found', message: 'no such route' });
   });

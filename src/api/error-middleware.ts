@@ -1,17 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler } from 'express';
-import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
-import { InvalidRequestError, MigrationNotFoundError, MigrationStateConflictError } from '../errors';
+import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ForbiddenError, FourEyesError, InvalidRequestError, MigrationNotFoundError, MigrationStateConflictError, UnauthorizedError } from '../errors';
 
 export interface Logger {
   error(message: string, ...meta: unknown[]): void;
+}
+
+/** How an error is answered: status, JSON body, and headers where the status needs some. */
+export interface ErrorAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+/** RFC 6750: a 401 names the scheme; an unknown token is `invalid_token`. */
+function unauthorized(err: UnauthorizedError): ErrorAnswer {
+  const challenge = `Bearer realm="clickhouse-migrator"${err.reason === 'unknown' ? ', error="invalid_token"' : ''}`;
+  return { status: 401, body: { error: 'unauthorized', message: err.message }, headers: { 'WWW-Authenticate': challenge } };
+}
+
+/** Answers for authentication and authorisation errors, or null. */
+function describeAuthError(err: unknown): ErrorAnswer | null {
+  if (err instanceof UnauthorizedError) return unauthorized(err);
+  if (err instanceof ForbiddenError) return { status: 403, body: { error: 'forbidden', message: err.message, requiredRole: err.requiredRole } };
+  if (err instanceof FourEyesError) return { status: 403, body: { error: 'four_eyes', message: err.message, startedBy: err.subject } };
+  return null;
 }
 
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
 
 /** The status and JSON body for an error, or null for an unknown one. */
-export function describeError(err: unknown): { status: number; body: Record<string, unknown> } | null {
+export function describeError(err: unknown): ErrorAnswer | null {
+  const auth = describeAuthError(err);
+  if (auth) return auth;
   const bodyParser = err as { type?: string; status?: number; message?: string };
   if (bodyParser?.type === 'entity.parse.failed') {
     return { status: 400, body: { error: 'invalid_request', issues: [{ path: '', message: `malformed JSON: ${bodyParser.message}` }] } };
@@ -28,6 +51,8 @@ export function describeError(err: unknown): { status: number; body: Record<stri
     return { status: 409, body: { error: 'conflict', message: `a migration with id "${err.workflowId}" is already running` } };
   }
   if (err instanceof MigrationStateConflictError) return { status: 409, body: { error: err.error, message: err.message, ...err.details } };
+  // The run's own validator refused the decision (its state changed since the API looked).
+  if (err instanceof WorkflowUpdateFailedError) return { status: 409, body: { error: 'decision_refused', message: err.cause?.message ?? err.message } };
   const grpc = grpcCode(err);
   if (grpc === GRPC_UNAVAILABLE) return { status: 503, body: { error: 'temporal_unavailable', message: 'the Temporal server cannot be reached' } };
   if (grpc === GRPC_DEADLINE_EXCEEDED) {
@@ -49,6 +74,7 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(err);
     const known = describeError(err);
     if (known) {
+      if (known.headers) res.set(known.headers);
       res.status(known.status).json(known.body);
       return;
     }

@@ -1,12 +1,13 @@
-import { Router, type Request } from 'express';
-import type { WorkflowExecutionInfo } from '@temporalio/client';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { Client, WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/client';
 import type { z } from 'zod';
-import { InvalidRequestError, MigrationStateConflictError } from '../errors';
+import { FourEyesError, InvalidRequestError, MigrationStateConflictError } from '../errors';
 import { seal } from '../secrets';
 import { statusKey, stepKey } from '../workflows/search-attributes';
-import { approveSignal, rejectSignal, stateQuery } from '../workflows/messages';
+import { approveUpdate, rejectUpdate, stateQuery } from '../workflows/messages';
 import { TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationState, type MigrationStatus } from '../workflows/types';
 import type { AppDeps } from './app';
+import { assertRole, identityOf, requireRole, type Identity } from './auth';
 import { approveSchema, cancelSchema, listQuerySchema, migrationIdSchema, rejectSchema, startMigrationSchema, type StartMigrationRequest } from './schemas';
 
 /** Parses `value` with `schema`, or throws an InvalidRequestError naming each field. */
@@ -28,14 +29,23 @@ function newId(): string {
   return `mig-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-function workflowInput(id: string, body: StartMigrationRequest, key: Buffer): MigrationInput {
+/** The workflow input: passwords sealed, the starter and the four-eyes switch recorded. */
+function workflowInput(id: string, body: StartMigrationRequest, key: Buffer, starter: { requestedBy: string; fourEyes: boolean }): MigrationInput {
   const endpoint = (e: StartMigrationRequest['source']) => ({
     url: e.url.replace(/\/+$/, ''),
     username: e.username,
     password: e.password ? seal(e.password, key) : null,
     ...(e.nativePort ? { nativePort: e.nativePort } : {}),
   });
-  return { id, source: endpoint(body.source), target: endpoint(body.target), databases: body.databases, approvals: body.approvals, options: body.options };
+  return {
+    id,
+    source: endpoint(body.source),
+    target: endpoint(body.target),
+    databases: body.databases,
+    approvals: { ...body.approvals, fourEyes: starter.fourEyes },
+    requestedBy: starter.requestedBy,
+    options: body.options,
+  };
 }
 
 /** The status a list shows: the workflow's own attribute, reconciled with how the execution closed. */
@@ -57,28 +67,30 @@ export function listedStatus(info: Pick<WorkflowExecutionInfo, 'status' | 'typed
   }
 }
 
-const SIGNAL_SETTLE_MS = 5_000;
+/** Memo key of the subject who started a run (read back by the four-eyes check). */
+export const REQUESTED_BY_MEMO = 'requestedBy';
 
-export function migrationRoutes(deps: AppDeps): Router {
-  const { client } = deps;
-  const router = Router();
-  const state = (id: string) => client.workflow.getHandle(id).query(stateQuery);
-
-  router.post('/', async (req, res) => {
+/** `POST /migrations`: an operator starts a run; only an admin may start one without approvals. */
+function startHandler(deps: AppDeps): RequestHandler {
+  return async (req, res) => {
     const body = parse(startMigrationSchema, req.body);
+    const identity = identityOf(res);
+    if (!body.approvals.required) assertRole(identity, 'admin', 'starting a migration with "approvals": {"required": false}');
     const id = body.id ?? newId();
-    const handle = await client.workflow.start(WORKFLOW_TYPE, {
+    const handle = await deps.client.workflow.start(WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUE,
       workflowId: id,
-      args: [workflowInput(id, body, deps.secretKey)],
+      args: [workflowInput(id, body, deps.secretKey, { requestedBy: identity.subject, fourEyes: deps.auth.fourEyes })],
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      memo: { [REQUESTED_BY_MEMO]: identity.subject },
       typedSearchAttributes: [
         { key: statusKey, value: 'running' },
         { key: stepKey, value: 'backup' },
       ],
     });
     const runId = handle.firstExecutionRunId;
+    await awaitLocks(deps.client, handle, body.databases.length);
     res.status(201).json({
       id,
       runId,
@@ -88,9 +100,35 @@ export function migrationRoutes(deps: AppDeps): Router {
         temporalUi: `${deps.temporalUiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(deps.namespace)}/workflows/${encodeURIComponent(id)}/${runId}/history`,
       },
     });
-  });
+  };
+}
 
-  router.get('/', async (req, res) => {
+/** How long a start waits for its run to take the target locks before answering 201 regardless. */
+const LOCK_WAIT_MS = 10_000;
+
+/**
+ * Waits until a new run holds the lock of every target database, so that a start that overlaps
+ * an open run is answered 409, naming that run. The lock itself lives in Temporal (see
+ * `src/workflows/target-lock.ts`): if no worker picks the run up in time, the run still refuses
+ * to proceed later, and this answers 201.
+ */
+async function awaitLocks(client: Client, handle: WorkflowHandle, databases: number): Promise<void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  while (Date.now() < deadline) {
+    const state = await handle.query(stateQuery).catch(() => null);
+    if (state?.locks.length === databases) return;
+    if (state?.lockConflict) {
+      const lock = state.lockConflict;
+      const owner = await client.workflow.getHandle(lock).describe().then((d) => d.memo?.owner, () => undefined);
+      throw new MigrationStateConflictError('target_locked', state.error?.message ?? `the lock ${lock} is held`, { run: owner ?? null, lock });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** `GET /migrations`: every run, from Temporal visibility. */
+function listHandler(client: Client): RequestHandler {
+  return async (req, res) => {
     const { status } = parse(listQuerySchema, req.query, ['query']);
     const filter = status ? ` AND ${statusKey.name} = '${status}'` : '';
     const migrations = [];
@@ -107,46 +145,46 @@ export function migrationRoutes(deps: AppDeps): Router {
       if (migrations.length >= 100) break;
     }
     res.json({ migrations });
-  });
+  };
+}
 
-  router.get('/:id', async (req, res) => {
-    res.json(await state(idParam(req)));
-  });
+/**
+ * Four eyes: the subject who started a run (its memo) may not decide on its steps. A run without
+ * the memo was started outside the API, by no subject of ours, so anyone with the role may decide.
+ */
+export async function assertNotStarter(client: Client, id: string, identity: Identity): Promise<void> {
+  const { memo } = await client.workflow.getHandle(id).describe();
+  if (memo?.[REQUESTED_BY_MEMO] === identity.subject) throw new FourEyesError(id, identity.subject);
+}
 
-  /** Sends `signal` if the run waits for `step`, then answers once the run has taken it in. */
-  async function decide(id: string, step: string, send: () => Promise<void>): Promise<MigrationState> {
-    const before = await state(id);
-    if (before.awaitingApproval?.step !== step) {
-      throw new MigrationStateConflictError(
-        'not_awaiting_approval',
-        before.awaitingApproval ? `the run is waiting for approval of "${before.awaitingApproval.step}", not "${step}"` : `the run is not waiting for an approval (status ${before.status})`,
-        { awaitingApproval: before.awaitingApproval, status: before.status },
-      );
-    }
-    await send();
-    const deadline = Date.now() + SIGNAL_SETTLE_MS;
-    let after = before;
-    while (Date.now() < deadline) {
-      after = await state(id);
-      if (after.awaitingApproval?.step !== step || after.approvals.length > before.approvals.length) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    return after;
-  }
+/** Throws a 409 unless the run waits for `step`: the answer says what it waits for instead. */
+async function assertAwaiting(handle: WorkflowHandle, step: string): Promise<void> {
+  const state = await handle.query(stateQuery);
+  if (state.awaitingApproval?.step === step) return;
+  throw new MigrationStateConflictError(
+    'not_awaiting_approval',
+    state.awaitingApproval ? `the run is waiting for approval of "${state.awaitingApproval.step}", not "${step}"` : `the run is not waiting for an approval (status ${state.status})`,
+    { awaitingApproval: state.awaitingApproval, status: state.status },
+  );
+}
 
-  router.post('/:id/approve', async (req, res) => {
-    const id = idParam(req);
-    const body = parse(approveSchema, req.body);
-    res.status(202).json(await decide(id, body.step, () => client.workflow.getHandle(id).signal(approveSignal, body)));
-  });
+/**
+ * Approve or reject as the authenticated subject: the Update's `by` is the subject, and four eyes
+ * (when on) keeps the run's starter from deciding. The run's validator checks again, so a decision
+ * that races another is refused by the run itself; the answer is the state after the decision.
+ */
+async function decideAs(deps: AppDeps, req: Request, res: Response, step: string, send: (handle: WorkflowHandle, by: string) => Promise<MigrationState>): Promise<void> {
+  const id = idParam(req);
+  const identity = identityOf(res);
+  if (deps.auth.fourEyes) await assertNotStarter(deps.client, id, identity);
+  const handle = deps.client.workflow.getHandle(id);
+  await assertAwaiting(handle, step);
+  res.status(202).json(await send(handle, identity.subject));
+}
 
-  router.post('/:id/reject', async (req, res) => {
-    const id = idParam(req);
-    const body = parse(rejectSchema, req.body);
-    res.status(202).json(await decide(id, body.step, () => client.workflow.getHandle(id).signal(rejectSignal, body)));
-  });
-
-  router.post('/:id/cancel', async (req, res) => {
+/** `POST /migrations/:id/cancel`: stops a running run, which rolls the target back. */
+function cancelHandler(client: Client): RequestHandler {
+  return async (req, res) => {
     const id = idParam(req);
     parse(cancelSchema, req.body ?? {});
     const handle = client.workflow.getHandle(id);
@@ -154,7 +192,26 @@ export function migrationRoutes(deps: AppDeps): Router {
     if (status.name !== 'RUNNING') throw new MigrationStateConflictError('not_running', `the run has already ended (${status.name.toLowerCase()})`);
     await handle.cancel();
     res.status(202).json({ id, status: 'cancelling' });
-  });
+  };
+}
 
+/** The `/migrations` routes, each behind the role it needs (mount after `authenticate`). */
+export function migrationRoutes(deps: AppDeps): Router {
+  const { client } = deps;
+  const router = Router();
+  router.post('/', requireRole('operator', 'starting a migration'), startHandler(deps));
+  router.get('/', requireRole('viewer', 'listing migrations'), listHandler(client));
+  router.get('/:id', requireRole('viewer', 'reading a migration'), async (req, res) => {
+    res.json(await client.workflow.getHandle(idParam(req)).query(stateQuery));
+  });
+  router.post('/:id/approve', requireRole('approver', 'approving a step'), async (req, res) => {
+    const body = parse(approveSchema, req.body);
+    await decideAs(deps, req, res, body.step, (handle, by) => handle.executeUpdate(approveUpdate, { args: [{ ...body, by }] }));
+  });
+  router.post('/:id/reject', requireRole('approver', 'rejecting a step'), async (req, res) => {
+    const body = parse(rejectSchema, req.body);
+    await decideAs(deps, req, res, body.step, (handle, by) => handle.executeUpdate(rejectUpdate, { args: [{ ...body, by }] }));
+  });
+  router.post('/:id/cancel', requireRole('operator', 'cancelling a migration'), cancelHandler(client));
   return router;
 }

@@ -78,17 +78,23 @@ function sameServer(a: string, b: string): boolean {
 
 const stepSchema = z.enum(STEPS);
 
+/**
+ * `by` is refused rather than ignored: the approver recorded is the authenticated subject, and a
+ * client that sends a name should learn that it is not the one recorded.
+ */
+const noBy = z.never({ error: 'is the authenticated subject: remove this field' }).optional();
+
 /** Body of `POST /migrations/:id/approve`. */
 export const approveSchema = z.strictObject({
   step: stepSchema,
-  by: z.string().min(1).max(200).optional(),
+  by: noBy,
   comment: z.string().max(2000).optional(),
 });
 
 /** Body of `POST /migrations/:id/reject`. */
 export const rejectSchema = z.strictObject({
   step: stepSchema,
-  by: z.string().min(1).max(200).optional(),
+  by: noBy,
   reason: z.string().min(1).max(2000),
 });
 

@@ -97,7 +97,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   const ending: RunEnding = { runKey, target: input.target, databases: input.databases, state, restorePoint: null, fingerprint: null };
   let migrationStarted = false;
   try {
-    if (patched(PATCHES.targetLocks)) state.locks = await lockTargets(input, runId);
+    if (patched(PATCHES.targetLocks)) await lockTargets(input, runId, state);
     const point = await runStep('backup', () => long.takeRestorePoint({ runKey, target: input.target, databases: input.databases }));
     ending.restorePoint = point;
     // Checksumming the snapshot takes a scan; it runs while the run waits for approvals.

@@ -20,6 +20,7 @@ export function initialState(input: MigrationInput, runId: string): MigrationSta
     progress: { tablesTotal: 0, tablesDone: 0, unitsTotal: 0, unitsDone: 0, rowsTotal: 0, rowsCopied: 0, bytesCopied: 0 },
     approvals: [],
     locks: [],
+    lockConflict: null,
     requestedBy: input.requestedBy ?? null,
     fourEyes: fourEyesOn(input),
     transferPath: null,

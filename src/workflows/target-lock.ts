@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ApplicationFailure, condition, ParentClosePolicy, startChild } from '@temporalio/workflow';
-import { FAILURE_TYPES, type MigrationInput } from './types';
+import { FAILURE_TYPES, type MigrationInput, type MigrationState } from './types';
 
 /**
  * The lock that keeps two runs off one target database: a workflow whose id names the target
@@ -20,9 +20,11 @@ export function targetLockId(targetUrl: string, database: string): string {
   return `migration-lock:${host.toLowerCase()}:${port ?? (scheme.toLowerCase() === 'https' ? '443' : '80')}/${database}`;
 }
 
-/** Takes the lock of every database of the run, or fails without retrying, naming the lock that is held. */
-export async function lockTargets(input: MigrationInput, runId: string): Promise<string[]> {
-  const ids: string[] = [];
+/**
+ * Takes the lock of every database of the run, recording each in `state.locks`, or records the
+ * lock that is held in `state.lockConflict` and fails without retrying.
+ */
+export async function lockTargets(input: MigrationInput, runId: string, state: Pick<MigrationState, 'locks' | 'lockConflict'>): Promise<void> {
   for (const database of input.databases) {
     const workflowId = targetLockId(input.target.url, database);
     try {
@@ -34,14 +36,13 @@ export async function lockTargets(input: MigrationInput, runId: string): Promise
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      state.lockConflict = workflowId;
       throw ApplicationFailure.create({
         type: FAILURE_TYPES.targetLocked,
         message: `another open run is migrating ${database} into this target (its lock is ${workflowId})`,
         nonRetryable: true,
-        details: [{ lock: workflowId }],
       });
     }
-    ids.push(workflowId);
+    state.locks.push(workflowId);
   }
-  return ids;
 }

@@ -290,6 +290,8 @@ export interface MigrationState {
   approvals: ApprovalRecord[];
   /** The lock workflows this run holds, one per target database (see `target-lock.ts`). */
   locks: string[];
+  /** The lock another open run held when this run tried to take it (the run then failed). */
+  lockConflict: string | null;
   /** Who started the run, and whether that subject was barred from approving it (four eyes). */
   requestedBy: string | null;
   fourEyes: boolean;

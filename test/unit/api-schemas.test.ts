@@ -55,8 +55,15 @@ describe('the start request schema', () => {
 
 describe('the approve and reject schemas', () => {
   it('accept a known step and refuse an unknown one', () => {
-    expect(approveSchema.parse({ step: 'configure', by: 'ana' })).toEqual({ step: 'configure', by: 'ana' });
+    expect(approveSchema.parse({ step: 'configure', comment: 'ok' })).toEqual({ step: 'configure', comment: 'ok' });
     expect(approveSchema.safeParse({ step: 'deploy' }).success).toBe(false);
+  });
+
+  it('when the body names "by", refuse it on that field: the approver is the authenticated subject', () => {
+    for (const [schema, extra] of [[approveSchema, {}], [rejectSchema, { reason: 'x' }]] as const) {
+      const result = schema.safeParse({ step: 'configure', by: 'ana', ...extra });
+      expect(result.error?.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))).toEqual([{ path: 'by', message: expect.stringMatching(/authenticated subject/) }]);
+    }
   });
 
   it('require a reason to reject', () => {
