@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { ClickHouseConnection } from '../clickhouse/connection';
 import { ClickHouseQueryError, redact } from '../clickhouse/errors';
 import { SecretUnsealError, unseal } from '../secrets';
@@ -31,19 +31,52 @@ export async function withConnections<K extends string, T>(
       return sealed ? unseal(sealed, deps.secretKey) : '';
     });
     secrets = passwords.filter(Boolean);
+    const ids = queryIds();
     names.forEach((name, i) => {
       const { url, username } = endpoints[name];
       conns[name] = new ClickHouseConnection(
         { url, username, password: passwords[i] },
-        { label: name, secrets, abortSignal: activitySignal() },
+        { label: name, secrets, abortSignal: activitySignal(), queryIdPrefix: ids?.attempt },
       );
     });
+    if (ids) await stopStrayStatements(Object.values<ClickHouseConnection>(conns), ids);
     return await body(conns);
   } catch (err) {
-    throw toApplicationFailure(err, secrets);
+    throw activityCancellation() ?? toApplicationFailure(err, secrets);
   } finally {
     await Promise.all(Object.values<ClickHouseConnection>(conns).map((c) => c.close().catch(() => undefined)));
   }
+}
+
+/** Query id prefixes of this activity (`<workflow id>/<activity id>/`) and of this attempt of it. */
+function queryIds(): { activity: string; attempt: string } | undefined {
+  try {
+    const { workflowExecution, activityId, attempt } = Context.current().info;
+    const activity = `${workflowExecution?.workflowId}/${workflowExecution?.runId}/${activityId}/`;
+    return { activity, attempt: `${activity}${attempt}/` };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The server keeps running a statement after its HTTP request is gone, so statements are
+ * stopped by query id: on entry, those of earlier attempts of this activity (whose worker may
+ * have died mid-statement); on cancellation, this attempt's own.
+ */
+async function stopStrayStatements(conns: ClickHouseConnection[], ids: { activity: string; attempt: string }): Promise<void> {
+  const signal = activitySignal();
+  signal?.addEventListener('abort', () => {
+    for (const conn of conns) conn.killQueries(ids.attempt).catch(() => undefined);
+  });
+  if (Context.current().info.attempt > 1) await Promise.all(conns.map((conn) => conn.killQueries(ids.activity, ids.attempt)));
+}
+
+/** The cancellation that stopped this activity, if it was stopped: it must end as cancelled, not as failed. */
+function activityCancellation(): CancelledFailure | undefined {
+  const signal = activitySignal();
+  if (!signal?.aborted) return undefined;
+  return signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure('the activity was cancelled');
 }
 
 function activitySignal(): AbortSignal | undefined {
@@ -103,6 +136,15 @@ export function heartbeatNow(details: unknown): void {
     Context.current().heartbeat(details);
   } catch {
     // Not inside an activity: nothing to report to.
+  }
+}
+
+/** This attempt's number (1 outside an activity). */
+export function currentAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
   }
 }
 

@@ -17,7 +17,7 @@ import {
   type TransferPath,
   type VerificationReport,
 } from '../workflows/types';
-import { heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
+import { currentAttempt, heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView } from './inventory';
 import { remoteSource } from './remote';
 
@@ -190,7 +190,9 @@ async function copyUnit(
   unit: CopyUnit,
 ): Promise<number> {
   const live = qualifiedName(unit.database, unit.table);
-  const name = stagingTable(req.runKey, unit.database, unit.table, unit.partitionId);
+  // Each attempt stages apart: an earlier attempt's statement may still be writing to its own table.
+  const attempt = String(currentAttempt());
+  const name = stagingTable(req.runKey, attempt, unit.database, unit.table, unit.partitionId);
   const stage = qualifiedName(unit.database, name);
   // Every stored column by name, MATERIALIZED ones included: the target keeps the source's values.
   const columns = (await listColumns(target, unit.database, unit.table)).map((c) => quoteIdentifier(c.name)).join(', ');
@@ -212,7 +214,7 @@ async function copyUnit(
     await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(unit.partitionId)} FROM ${stage}`);
     await target.exec(`DROP TABLE ${stage}`);
   } else {
-    const old = qualifiedName(unit.database, retiredTable(req.runKey, unit.database, unit.table));
+    const old = qualifiedName(unit.database, retiredTable(req.runKey, attempt, unit.database, unit.table));
     await target.exec(`DROP TABLE IF EXISTS ${old}`);
     await target.exec(`RENAME TABLE ${live} TO ${old}, ${stage} TO ${live}`);
     await target.exec(`DROP TABLE ${old}`);

@@ -2,6 +2,7 @@ import { type Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { toClickHouseQueryError } from './errors';
 import { detectServer, type ServerInfo } from './capabilities';
+import { quoteString } from './sql';
 
 const DETECTION_TTL_MS = 60_000;
 const detected = new Map<string, { at: number; info: Promise<ServerInfo> }>();
@@ -26,6 +27,11 @@ export interface ConnectionOptions {
   requestTimeoutMs?: number;
   /** Aborts in-flight requests when it fires (an activity's cancellation). */
   abortSignal?: AbortSignal;
+  /**
+   * Every statement gets the query id `<prefix><n>`, so that statements still running on the
+   * server can be found and stopped (`KILL QUERY`) by that prefix.
+   */
+  queryIdPrefix?: string;
 }
 
 /**
@@ -37,12 +43,15 @@ export class ClickHouseConnection {
   readonly label: string;
   private readonly secrets: readonly string[];
   private readonly abortSignal?: AbortSignal;
+  private readonly queryIdPrefix?: string;
+  private statements = 0;
   private serverInfo?: Promise<ServerInfo>;
 
   constructor(readonly endpoint: ClickHouseEndpoint, options: ConnectionOptions) {
     this.label = options.label;
     this.secrets = [endpoint.password, ...options.secrets];
     this.abortSignal = options.abortSignal;
+    this.queryIdPrefix = options.queryIdPrefix;
     this.client = createClient({
       url: endpoint.url,
       username: endpoint.username,
@@ -57,7 +66,7 @@ export class ClickHouseConnection {
   /** Runs a SELECT and returns its rows (UInt64 values arrive as strings). */
   async rows<T>(sql: string, settings?: ConnectionSettings): Promise<T[]> {
     return this.wrap(async () => {
-      const result = await this.client.query({ query: sql, format: 'JSONEachRow', abort_signal: this.abortSignal, clickhouse_settings: settings });
+      const result = await this.client.query({ query: sql, format: 'JSONEachRow', ...this.requestOptions(), clickhouse_settings: settings });
       return result.json<T>();
     });
   }
@@ -65,7 +74,7 @@ export class ClickHouseConnection {
   /** Runs a statement that carries its own FORMAT clause and returns its output as text. */
   async text(sql: string): Promise<string> {
     return this.wrap(async () => {
-      const { stream } = await this.client.exec({ query: sql, abort_signal: this.abortSignal });
+      const { stream } = await this.client.exec({ query: sql, ...this.requestOptions() });
       const chunks: Buffer[] = [];
       for await (const chunk of stream) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks).toString('utf8');
@@ -74,18 +83,18 @@ export class ClickHouseConnection {
 
   /** Runs a statement that returns no rows. */
   async exec(sql: string, settings?: ConnectionSettings): Promise<void> {
-    await this.wrap(() => this.client.command({ query: sql, abort_signal: this.abortSignal, clickhouse_settings: settings }));
+    await this.wrap(() => this.client.command({ query: sql, ...this.requestOptions(), clickhouse_settings: settings }));
   }
 
   /** Streams the raw result of a statement that carries its own FORMAT clause. */
   async stream(sql: string, settings?: ConnectionSettings): Promise<Readable> {
-    return this.wrap(async () => (await this.client.exec({ query: sql, abort_signal: this.abortSignal, clickhouse_settings: settings })).stream);
+    return this.wrap(async () => (await this.client.exec({ query: sql, ...this.requestOptions(), clickhouse_settings: settings })).stream);
   }
 
   /** Runs an INSERT whose data (already in the statement's FORMAT) comes from `values`. */
   async insertStream(sql: string, values: Readable, settings?: ConnectionSettings): Promise<void> {
     await this.wrap(async () => {
-      const { stream } = await this.client.exec({ query: sql, values, abort_signal: this.abortSignal, clickhouse_settings: settings });
+      const { stream } = await this.client.exec({ query: sql, values, ...this.requestOptions(), clickhouse_settings: settings });
       for await (const chunk of stream) void chunk;
     });
   }
@@ -108,6 +117,20 @@ export class ClickHouseConnection {
       });
     }
     return this.serverInfo;
+  }
+
+  /**
+   * Stops, on the server, every statement whose query id starts with `prefix` (and not with
+   * `except`): a request aborted by the client does not stop its statement. Runs without the
+   * abort signal, since it is what a cancellation calls.
+   */
+  async killQueries(prefix: string, except?: string): Promise<void> {
+    const keep = except === undefined ? '' : ` AND NOT startsWith(query_id, ${quoteString(except)})`;
+    await this.wrap(() => this.client.command({ query: `KILL QUERY WHERE startsWith(query_id, ${quoteString(prefix)})${keep} ASYNC` }));
+  }
+
+  private requestOptions(): { abort_signal?: AbortSignal; query_id?: string } {
+    return { abort_signal: this.abortSignal, ...(this.queryIdPrefix ? { query_id: `${this.queryIdPrefix}${++this.statements}` } : {}) };
   }
 
   async close(): Promise<void> {

@@ -35,14 +35,14 @@ export function stagingPrefix(runKey: string): string {
   return `${INTERNAL_PREFIX}stage_${runKey}_`;
 }
 
-/** The staging table that one unit of copy (named by `parts`) lands in. */
+/** The staging table that one unit of copy (named by `parts`, the attempt among them) lands in. */
 export function stagingTable(runKey: string, ...parts: string[]): string {
   return `${stagingPrefix(runKey)}${shortHash(...parts)}`;
 }
 
-/** Where a whole table's previous version waits while its replacement is renamed in. */
-export function retiredTable(runKey: string, database: string, table: string): string {
-  return `${stagingPrefix(runKey)}old_${shortHash(database, table)}`;
+/** Where a whole table's previous version waits while its replacement is renamed in (`parts` name the table and the attempt). */
+export function retiredTable(runKey: string, ...parts: string[]): string {
+  return `${stagingPrefix(runKey)}old_${shortHash(...parts)}`;
 }
 
 /** A short, stable hex name part for `parts`. */

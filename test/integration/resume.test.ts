@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
+import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
 import { runKeyOf } from '../../src/workflows/state';
 import type { MigrationReport, MigrationState } from '../../src/workflows/types';
 import {
@@ -147,6 +147,16 @@ describe('resume and state synchronisation', () => {
          UNION ALL SELECT name FROM system.tables WHERE database = '${db}' OR position(name, '${runKey}') > 0`,
       );
       expect(left).toEqual([]);
+      // Statements are stopped on the servers, not only abandoned by the client.
+      const running = async () =>
+        (
+          await Promise.all(
+            [servers.source, servers.target].map((conn) =>
+              conn.rows<{ query_id: string }>(`SELECT query_id FROM system.processes WHERE startsWith(query_id, ${quoteString(`${handle.workflowId}/`)})`),
+            ),
+          )
+        ).flat();
+      expect(await waitFor(running, (queries) => queries.length === 0, 'no statement of the run still running', 10_000)).toEqual([]);
     } finally {
       await worker.stop();
     }
