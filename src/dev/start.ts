@@ -1,22 +1,119 @@
 /**
  * `npm start`: the whole stack on this machine. Temporal with its Web UI, a source and a target
  * ClickHouse (the source seeded with a demo database once), the worker and the API. State lives
- * in `.data/`, so a second start keeps the data and the workflow history. Ctrl-C stops it all.
+ * in `.data/` (or `MIGRATOR_DATA_DIR`), so a second start keeps the data and the workflow history.
+ *
+ * Ctrl-C, SIGTERM or SIGHUP stops it all, at any moment: every child runs in a process group of
+ * its own (see `processes.ts`), so only this process decides when and in what order they stop; a
+ * second signal during the shutdown is noted and changes nothing. The exit code is 0 after a stop
+ * by signal and 1 after a failed start. Pid files in `<data dir>/pids/` let the next start stop
+ * what a start that was killed outright left running (see `pid-files.ts`).
+ *
+ * The process that `npm start` runs is only a relay (`runRelay`); the stack is run by a supervisor
+ * in a process group of its own.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { demoTokenLines, ensureDemoTokensFile } from '../api/demo-tokens';
 import { ClickHouseConnection } from '../clickhouse/connection';
 import { DEMO_DATABASE, seedDemo } from '../demo/seed';
-import { startClickHouse, type LocalClickHouse } from './clickhouse-server';
+import { startClickHouse } from './clickhouse-server';
 import { assertPortFree } from './ports';
-import { httpOk, logTail, startProcess, stopProcess, waitUntil } from './processes';
-import { startTemporal, type LocalTemporal } from './temporal-server';
+import { removePidFile, START_PID_NAME, stopLeftovers, writePidFile } from './pid-files';
+import { httpOk, logTail, recordPidFilesIn, startProcess, stopAllProcesses, stopProcess, waitUntil } from './processes';
+import { startTemporal } from './temporal-server';
 
 const root = join(__dirname, '..', '..');
-const data = join(root, '.data');
+/** Where the stack keeps its state: `MIGRATOR_DATA_DIR` (relative to the working directory). @default `.data` in the project */
+const data = process.env.MIGRATOR_DATA_DIR ? resolve(process.env.MIGRATOR_DATA_DIR) : join(root, '.data');
 const logs = join(data, 'logs');
+const pids = join(data, 'pids');
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** Set in the environment of the supervisor, the process that runs the stack. */
+const SUPERVISOR_ENV = 'MIGRATOR_START_SUPERVISOR';
+
+/**
+ * Starts the supervisor (this file again) in a process group of its own, forwards every stop
+ * signal to it, and exits with its exit code. Why a relay: `tsx` SIGKILLs its child when the
+ * child takes more than 30 ms to take a signal, which a busy start often does, and a SIGKILLed
+ * supervisor could stop nothing. The relay is idle and always answers in time; should it die
+ * anyway, the supervisor sees its stdin close and stops the stack. A signal that comes before the
+ * supervisor listens for signals waits until it does, so that every stop is the same shutdown.
+ */
+function runRelay(): void {
+  const supervisor = spawn(process.execPath, ['--import', 'tsx', __filename], {
+    cwd: root,
+    env: { ...process.env, [SUPERVISOR_ENV]: '1' },
+    detached: true,
+    stdio: ['pipe', 'inherit', 'inherit', 'ipc'],
+  });
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+  let listening = false;
+  let pending: NodeJS.Signals | undefined;
+  supervisor.once('message', () => {
+    listening = true;
+    if (pending) supervisor.kill(pending);
+  });
+  for (const signal of STOP_SIGNALS) {
+    process.on(signal, () => {
+      if (listening) supervisor.kill(signal);
+      else pending ??= signal;
+    });
+  }
+  supervisor.once('exit', (code) => process.exit(code ?? 1));
+}
+
+/** The API and the worker, once started: they stop before the servers they use. */
+const services: ChildProcess[] = [];
+let shutdown: Promise<void> | undefined;
+let ownsDataDir = false;
+
+/** Stops every child, the API and the worker first, and exits with `code`. Later calls change nothing. */
+function stopEverything(code: number): Promise<void> {
+  shutdown ??= (async () => {
+    console.log('\nstopping…');
+    const report = (err: unknown) => console.error(String(err));
+    await Promise.all(services.map((child) => stopProcess(child, 10_000))).catch(report);
+    await stopAllProcesses(20_000).catch(report);
+    if (ownsDataDir) removePidFile(pids, START_PID_NAME);
+    console.log('stopped');
+    process.exit(code);
+  })();
+  return shutdown;
+}
+
+/** Every stop signal starts one shutdown; anything thrown and not caught stops the stack with code 1. */
+function stopOnSignals(): void {
+  for (const signal of STOP_SIGNALS) {
+    process.on(signal, () => {
+      if (shutdown) console.log(`${signal}: already stopping`);
+      else void stopEverything(0);
+    });
+  }
+  // After a SIGHUP the terminal is gone and writing to it fails: that must not end the shutdown.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+  const fail = (err: unknown) => {
+    console.error(err);
+    void stopEverything(1);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  // The relay holds the other end of stdin: when it closes, nobody is left to stop the stack.
+  process.stdin.once('close', () => void stopEverything(0));
+  process.stdin.resume();
+  process.send?.('listening');
+}
+
+/** Stops what a start that is gone left running, and records this start, before any child starts. */
+async function claimDataDir(): Promise<void> {
+  const stopped = await stopLeftovers(pids);
+  if (stopped.length > 0) console.log(`stopped ${stopped.length} processes that an earlier start left running:\n  ${stopped.join('\n  ')}`);
+  writePidFile(pids, START_PID_NAME, process.pid);
+  ownsDataDir = true;
+  recordPidFilesIn(pids);
+}
 
 function port(envVar: string, fallback: number): number {
   const raw = process.env[envVar];
@@ -41,6 +138,8 @@ function startNodeService(name: string, entry: string, env: NodeJS.ProcessEnv): 
 }
 
 async function main(): Promise<void> {
+  stopOnSignals();
+  delete process.env[SUPERVISOR_ENV];
   const began = Date.now();
   const ports = {
     api: port('API_PORT', 3000),
@@ -60,39 +159,25 @@ async function main(): Promise<void> {
     targetHttp: 'TARGET_HTTP_PORT',
     targetTcp: 'TARGET_TCP_PORT',
   };
+  mkdirSync(logs, { recursive: true });
+  await claimDataDir();
   for (const key of Object.keys(ports) as (keyof typeof ports)[]) await assertPortFree(ports[key], key, envVars[key]);
 
-  mkdirSync(logs, { recursive: true });
   mkdirSync(join(data, 'temporal'), { recursive: true });
   const secretKey = process.env.MIGRATOR_SECRET_KEY || persistentSecret('secret-key', () => randomBytes(32).toString('hex'));
+  // The API's bearer tokens: tokens.json in the data dir (or MIGRATOR_TOKENS_FILE), written once with random demo tokens, mode 600.
+  const tokensFile = process.env.MIGRATOR_TOKENS_FILE || join(data, 'tokens.json');
+  const demoTokens = ensureDemoTokensFile(tokensFile);
   // Demo servers on loopback: fixed, printed passwords keep the README's curl session copy-pasteable.
   const sourcePassword = process.env.SOURCE_PASSWORD || 'source-demo';
   const targetPassword = process.env.TARGET_PASSWORD || 'target-demo';
 
-  const stops: (() => Promise<void>)[] = [];
-  let stopping = false;
-  const stopAll = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    console.log('\nstopping…');
-    for (const stop of stops.reverse()) await stop().catch((err: unknown) => console.error(String(err)));
-    process.exit(code);
-  };
-  process.once('SIGINT', () => void stopAll(0));
-  process.once('SIGTERM', () => void stopAll(0));
-
   try {
     console.log('starting Temporal and ClickHouse…');
     const [temporal, source, target] = await Promise.all([
-      startTemporal({ port: ports.temporal, uiPort: ports.ui, logFile: join(logs, 'temporal.log'), dbFile: join(data, 'temporal', 'temporal.db') }).then(
-        (t: LocalTemporal) => (stops.push(t.stop), t),
-      ),
-      startClickHouse({ name: 'source', dir: join(data, 'source'), httpPort: ports.sourceHttp, tcpPort: ports.sourceTcp, username: 'default', password: sourcePassword }).then(
-        (c: LocalClickHouse) => (stops.push(c.stop), c),
-      ),
-      startClickHouse({ name: 'target', dir: join(data, 'target'), httpPort: ports.targetHttp, tcpPort: ports.targetTcp, username: 'default', password: targetPassword }).then(
-        (c: LocalClickHouse) => (stops.push(c.stop), c),
-      ),
+      startTemporal({ port: ports.temporal, uiPort: ports.ui, logFile: join(logs, 'temporal.log'), dbFile: join(data, 'temporal', 'temporal.db') }),
+      startClickHouse({ name: 'source', dir: join(data, 'source'), httpPort: ports.sourceHttp, tcpPort: ports.sourceTcp, username: 'default', password: sourcePassword }),
+      startClickHouse({ name: 'target', dir: join(data, 'target'), httpPort: ports.targetHttp, tcpPort: ports.targetTcp, username: 'default', password: targetPassword }),
     ]);
 
     const conn = new ClickHouseConnection({ url: source.url, username: source.username, password: source.password }, { label: 'source', secrets: [] });
@@ -108,15 +193,15 @@ async function main(): Promise<void> {
       API_HOST: '127.0.0.1',
       API_PORT: String(ports.api),
       MIGRATOR_SECRET_KEY: secretKey,
+      MIGRATOR_TOKENS_FILE: tokensFile,
     };
-    const services = [startNodeService('worker', 'src/worker.ts', env), startNodeService('api', 'src/server.ts', env)];
-    for (const [i, child] of services.entries()) {
-      stops.push(() => stopProcess(child, 10_000));
+    for (const name of ['worker', 'api'] as const) {
+      const child = startNodeService(name, name === 'worker' ? 'src/worker.ts' : 'src/server.ts', env);
+      services.push(child);
       child.once('exit', (code, signal) => {
-        if (stopping) return;
-        const name = i === 0 ? 'worker' : 'api';
+        if (shutdown) return;
         console.error(`the ${name} exited (${code ?? signal}); its log:\n${logTail(join(logs, `${name}.log`))}`);
-        void stopAll(1);
+        void stopEverything(1);
       });
     }
     const apiUrl = `http://127.0.0.1:${ports.api}`;
@@ -135,18 +220,30 @@ clickhouse-migrator is running (started in ${seconds} s). Ctrl-C stops everythin
 
 Migrate the demo database:
 
-  curl -s -X POST ${apiUrl}/migrations -H 'content-type: application/json' -d '{
+  curl -s -X POST ${apiUrl}/migrations -H "authorization: Bearer $OPERATOR_TOKEN" -H 'content-type: application/json' -d '{
     "id": "demo-1",
     "source": { "url": "${source.url}", "username": "default", "password": "${source.password}", "nativePort": ${source.tcpPort} },
     "target": { "url": "${target.url}", "username": "default", "password": "${target.password}", "nativePort": ${target.tcpPort} },
     "databases": ["${DEMO_DATABASE}"]
   }'
-  curl -s -X POST ${apiUrl}/migrations/demo-1/approve -H 'content-type: application/json' -d '{"step":"configure"}'
+  curl -s -X POST ${apiUrl}/migrations/demo-1/approve -H "authorization: Bearer $APPROVER_TOKEN" -H 'content-type: application/json' -d '{"step":"configure"}'
+
+API tokens (${tokensFile}); paste into your shell first:
+
+${demoTokenLines(demoTokens).map((line) => `  ${line}`).join('\n')}
 `);
   } catch (err) {
-    console.error(err instanceof Error ? err.message : err);
-    await stopAll(1);
+    // A start cut short by a stop signal fails as its children stop: that is no error to report.
+    if (!shutdown) console.error(err instanceof Error ? err.message : err);
+    await stopEverything(1);
   }
 }
 
-void main();
+if (!process.env[SUPERVISOR_ENV]) {
+  runRelay();
+} else {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    void stopEverything(1);
+  });
+}
