@@ -76,6 +76,12 @@ export function createBackupActivities(deps: ActivityDeps) {
       databases: string[];
       /** Digests recorded from the restore point before the migration began. */
       recorded: RestorePointDigests | null;
+      /**
+       * What the run changed: the objects it created (null when unknown) and the tables it copied
+       * into (`db.name`). Without it, everything in scope that the restore point lacks is dropped
+       * and every captured table is restored.
+       */
+      scope?: { created: string[] | null; tables: string[] };
     }): Promise<RollbackReport> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
         heartbeating(() => ({ step: 'rollback' }), async () => {
@@ -83,17 +89,21 @@ export function createBackupActivities(deps: ActivityDeps) {
           const report: RollbackReport = { dropped: [], restored: [], verified: [] };
           const captured = new Map(point.tables.map((t) => [`${t.database}.${t.name}`, t]));
           const present = await listTables(target, await existingDatabases(target, req.databases));
-          const created = present.filter((t) => !captured.has(`${t.database}.${t.name}`) && !t.inner);
+          const createdByRun = req.scope?.created ? new Set(req.scope.created) : null;
+          const created = present.filter((t) => !captured.has(`${t.database}.${t.name}`) && !t.inner && (createdByRun?.has(`${t.database}.${t.name}`) ?? true));
           for (const table of [...created].sort((a, b) => Number(isView(b)) - Number(isView(a)))) {
             await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(table.database, table.name)}`);
             report.dropped.push(`${table.database}.${table.name}`);
           }
           for (const database of req.databases.filter((d) => !point.existingDatabases.includes(d))) {
+            // A database the run created is dropped only once it is empty: others may have put tables in it meanwhile.
+            if (createdByRun && (await listTables(target, [database])).length > 0) continue;
             await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
             report.dropped.push(database);
           }
           const stillPresent = new Set(present.map((t) => `${t.database}.${t.name}`));
-          for (const table of point.tables) {
+          const copied = req.scope ? new Set(req.scope.tables) : null;
+          for (const table of point.tables.filter((t) => copied?.has(`${t.database}.${t.name}`) ?? true)) {
             if (!stillPresent.has(`${table.database}.${table.name}`) && !table.name.startsWith('.inner')) {
               await execDdl(target, rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
             }

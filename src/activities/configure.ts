@@ -25,6 +25,8 @@ export function createConfigureActivities(deps: ActivityDeps) {
       target: EndpointRef;
       databases: string[];
       onConflict: ConflictPolicy;
+      /** What the backup step's rehearsal captured: a restore point can be taken on this target. */
+      rehearsal?: { tables: number; rows: number };
     }): Promise<TargetReport> {
       return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
         const [targetInfo] = await Promise.all([target.server(), source.server()]);
@@ -62,6 +64,7 @@ export function createConfigureActivities(deps: ActivityDeps) {
             remoteSecure: caps.remoteSecure,
             maxInsertThreads: caps.maxInsertThreads,
           },
+          restorePoint: req.rehearsal ? { ...req.rehearsal, takenAt: 'at the start of the migration step, after the last approval' } : null,
           ddlFeatures: schema.ddlFeatures,
           ddl: schema.ddl,
           freeBytes: free ?? 'unknown',

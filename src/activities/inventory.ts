@@ -12,15 +12,7 @@ const CREATION_ORDER: Record<TableInfo['kind'], number> = {
   unsupported: 4,
 };
 
-/** True for objects whose rows are copied. */
-export function holdsData(object: Pick<TableInfo, 'kind'>): boolean {
-  return object.kind === 'partitioned' || object.kind === 'whole-table';
-}
-
-/** True for views and materialized views: objects whose DDL reads other tables. */
-export function isView(object: Pick<TableInfo, 'kind'>): boolean {
-  return object.kind === 'view' || object.kind === 'materialized-view';
-}
+export { holdsData, isView } from '../workflows/objects';
 
 /** Sorts objects into the order the target must create them in (inner tables last: their view creates them). */
 export function inCreationOrder<T extends Pick<TableInfo, 'kind' | 'inner' | 'database' | 'name'>>(objects: T[]): T[] {

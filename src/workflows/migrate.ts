@@ -1,18 +1,26 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { long, quick } from './activity-stubs';
 import { copyAll, progressOf, type CopyPass } from './copy-scheduler';
+import { holdsData } from './objects';
+import type { RunEnding } from './recovery';
 import { FAILURE_TYPES, type MigrationInput, type MigrationReport, type MigrationState, type ValidationReport } from './types';
 
 /**
  * The migration step: creates the schema, copies every unit, then verifies and re-copies what
  * differs, up to `syncPasses` times. Fails, without retrying, when the target still differs.
  */
-export async function migrateData(run: { runKey: string; input: MigrationInput; state: MigrationState }, plan: ValidationReport): Promise<MigrationReport> {
+export async function migrateData(
+  run: { runKey: string; input: MigrationInput; state: MigrationState; ending: RunEnding },
+  plan: ValidationReport,
+): Promise<MigrationReport> {
   const { input, state } = run;
   const endpoints = { source: input.source, target: input.target };
   const path = plan.transfer.path;
   const began = Date.now();
+  // What a rollback undoes: the tables copied into, and (once the schema is created) the new objects.
+  run.ending.scope = { created: null, tables: plan.objects.filter(holdsData).map((o) => `${o.database}.${o.name}`) };
   const created = await quick.createSchema({ target: input.target, objects: plan.objects });
+  run.ending.scope.created = created;
   const units = await quick.planCopy({ ...endpoints, objects: plan.objects });
   state.progress = progressOf(units);
   const pass: CopyPass = { runKey: run.runKey, ...endpoints, path, parallelism: input.options.parallelism };

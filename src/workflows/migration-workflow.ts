@@ -15,7 +15,7 @@ import { PATCHES } from './patches';
 import { lockTargets } from './target-lock';
 import { handleApprovals } from './approvals';
 import { stateQuery } from './messages';
-import { finishCleanly, recover, type RunEnding } from './recovery';
+import { finishCleanly, recover, takeRestorePoint, type RunEnding } from './recovery';
 import { statusKey, stepKey } from './search-attributes';
 import { initialState, runKeyOf } from './state';
 import {
@@ -98,25 +98,40 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   let migrationStarted = false;
   try {
     if (patched(PATCHES.targetLocks)) await lockTargets(input, runId, state);
+    const fresh = patched(PATCHES.freshRestorePoint);
     const point = await runStep('backup', () => long.takeRestorePoint({ runKey, target: input.target, databases: input.databases }));
-    ending.restorePoint = point;
-    // Checksumming the snapshot takes a scan; it runs while the run waits for approvals.
-    ending.fingerprint = long.fingerprintRestorePoint({ target: input.target, restorePoint: point }).then((digests) => {
-      state.restorePoint = { database: point.database, takenAt: point.takenAt, totalRows: point.totalRows, digests };
-      return digests;
-    });
-    ending.fingerprint.catch(() => undefined);
+    if (fresh) {
+      // A rehearsal: the restore point a rollback uses is taken after the last approval, so it
+      // holds every write the target gets while the run waits at its gates.
+      await quick.dropRestorePoint({ target: input.target, restorePoint: point });
+    } else {
+      ending.restorePoint = point;
+      ending.fingerprint = long.fingerprintRestorePoint({ target: input.target, restorePoint: point }).then((digests) => {
+        state.restorePoint = { database: point.database, takenAt: point.takenAt, totalRows: point.totalRows, digests };
+        return digests;
+      });
+      ending.fingerprint.catch(() => undefined);
+    }
     await gate('configure');
     await runStep('configure', () =>
-      quick.checkTarget({ runKey, ...endpoints, databases: input.databases, onConflict: input.options.onConflict }),
+      quick.checkTarget({
+        runKey,
+        ...endpoints,
+        databases: input.databases,
+        onConflict: input.options.onConflict,
+        rehearsal: { tables: point.tables.length, rows: point.totalRows },
+      }),
     );
     await gate('validation');
     const plan = await runStep('validation', () => long.validateSource({ runKey, ...endpoints, databases: input.databases }));
     state.transferPath = plan.transfer.path;
     await gate('migration');
-    await ending.fingerprint;
-    migrationStarted = true;
-    await runStep('migration', () => migrateData({ runKey, input, state }, plan));
+    await runStep('migration', async () => {
+      if (fresh) await takeRestorePoint(ending, input);
+      else await ending.fingerprint;
+      migrationStarted = true;
+      return migrateData({ runKey, input, state, ending }, plan);
+    });
     state.currentStep = null;
     // Verified: the run is complete whatever the clean-up meets, even a cancellation.
     await CancellationScope.nonCancellable(() => finishCleanly(ending)).catch((err: unknown) => {

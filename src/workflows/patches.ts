@@ -6,4 +6,9 @@
 export const PATCHES = {
   /** Runs take a lock per target database before the backup step. */
   targetLocks: 'target-locks',
+  /**
+   * The backup step rehearses the restore point and drops it; the restore point a rollback uses is
+   * taken at the start of the migration step, after the last approval.
+   */
+  freshRestorePoint: 'fresh-restore-point',
 } as const;

@@ -12,6 +12,17 @@ export interface RunEnding {
   restorePoint: RestorePoint | null;
   /** The digests of the restore point, being computed while the run waits for approvals. */
   fingerprint: Promise<RestorePointDigests> | null;
+  /** What the migration step changes: the objects it created, once known, and the tables it copies into. */
+  scope?: { created: string[] | null; tables: string[] };
+}
+
+/** Takes the restore point a rollback uses, with the digests it will be proved against. */
+export async function takeRestorePoint(run: RunEnding, input: { target: EndpointRef; databases: string[] }): Promise<void> {
+  const point = await long.takeRestorePoint({ runKey: run.runKey, target: input.target, databases: input.databases });
+  run.restorePoint = point;
+  const digests = await long.fingerprintRestorePoint({ target: input.target, restorePoint: point });
+  run.state.restorePoint = { database: point.database, takenAt: point.takenAt, totalRows: point.totalRows, digests };
+  run.fingerprint = Promise.resolve(digests);
 }
 
 /** After success or rejection: drops staging and the restore point. */
@@ -36,7 +47,7 @@ export async function recover(run: RunEnding, changed: boolean, cancelled: boole
       await quick.dropRestorePoint({ target: run.target, restorePoint: point });
       return failedStatus;
     }
-    state.rollback = await long.rollbackToRestorePoint({ target: run.target, restorePoint: point, databases: run.databases, recorded });
+    state.rollback = await long.rollbackToRestorePoint({ target: run.target, restorePoint: point, databases: run.databases, recorded, scope: run.scope });
     const mismatched = state.rollback.verified.filter((t) => !t.match);
     if (mismatched.length > 0) {
       state.error = {

@@ -146,6 +146,8 @@ export interface TableConflict {
 export interface TargetReport {
   version: string;
   capabilities: { systemDisks: boolean; remote: boolean; remoteSecure: boolean; maxInsertThreads: boolean };
+  /** The backup step's rehearsal of the restore point (tables and rows it captured), and when the real one is taken. */
+  restorePoint: { tables: number; rows: number; takenAt: string } | null;
   /** Version-dependent DDL features the source uses, and whether the target accepted each when probed. */
   ddlFeatures: Record<string, { usedBy: string[]; supported: boolean; detail?: string }>;
   /**

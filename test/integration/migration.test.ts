@@ -151,6 +151,41 @@ describe('the migration workflow on real servers', () => {
     expect((await targetDatabases()).filter((d) => d.startsWith('__migrator_'))).toEqual([]);
   });
 
+  it('when the target changes while the run waits at its gates, a rollback keeps those changes: the restore point is taken after the last approval', async () => {
+    const db = await demoDatabase(20_000);
+    await servers.target.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
+    await servers.target.exec(
+      `CREATE TABLE ${qualifiedName(db, 'events')} (event_date Date, user_id UInt64, kind String, amount Float64)
+       ENGINE = MergeTree PARTITION BY toYYYYMM(event_date) ORDER BY (event_date, user_id)`,
+    );
+    await servers.target.exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-03-01') + (number % 90), number, 'old', 1 FROM system.numbers LIMIT 7000`);
+    const handle = await startMigration(servers.client, migrationInput(uniqueName('fresh'), [db], { options: { onConflict: 'replace' } }));
+    for (const step of ['configure', 'validation'] as const) {
+      await awaitingApproval(handle, step);
+      await handle.signal('approve', { step });
+    }
+    await awaitingApproval(handle, 'migration');
+    // Others write to the target while the run waits: 500 rows, and a table of their own.
+    await servers.target.exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-07-01'), number, 'late', 2 FROM system.numbers LIMIT 500`);
+    await servers.target.exec(`CREATE TABLE ${qualifiedName(db, 'their_notes')} (note String) ENGINE = TinyLog`);
+    await servers.target.exec(`INSERT INTO ${qualifiedName(db, 'their_notes')} VALUES ('keep me')`);
+    const before = await tableDigest(servers.target, db, 'events');
+    await servers.source.exec(`ALTER TABLE ${qualifiedName(db, 'users')} DROP COLUMN name`);
+    await handle.signal('approve', { step: 'migration' });
+
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    const final = await queryState(handle);
+    const configure = final.steps.find((s) => s.name === 'configure')?.result as TargetReport;
+
+    expect(final.status).toBe('rolled_back');
+    expect(before.rows).toBe(7500);
+    expect(await tableDigest(servers.target, db, 'events')).toEqual(before);
+    expect(await servers.target.text(`SELECT note FROM ${qualifiedName(db, 'their_notes')} FORMAT TSV`)).toBe('keep me\n');
+    expect(final.rollback?.dropped).not.toContain(`${db}.their_notes`);
+    expect(configure.restorePoint).toMatchObject({ tables: 1, rows: 7000 });
+    expect(final.restorePoint?.totalRows).toBe(7501);
+  });
+
   it('when the target cannot reach the servers.source, the data streams through the worker and still matches', async () => {
     const db = await demoDatabase(30_000);
     const input = migrationInput(uniqueName('stream'), [db], { approvals: { required: false } });

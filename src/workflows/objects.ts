@@ -1,0 +1,11 @@
+import type { ObjectKind } from '../clickhouse/catalog';
+
+/** True for objects whose rows are copied. */
+export function holdsData(object: { kind: ObjectKind }): boolean {
+  return object.kind === 'partitioned' || object.kind === 'whole-table';
+}
+
+/** True for views and materialized views: objects whose DDL reads other tables. */
+export function isView(object: { kind: ObjectKind }): boolean {
+  return object.kind === 'view' || object.kind === 'materialized-view';
+}
