@@ -1,8 +1,9 @@
 /**
  * Records the histories that `test/unit/workflow-replay.test.ts` replays: one run of each ending
  * (completed, rejected, rolled back, cancelled) on real servers, saved as JSON in
- * `test/replay/histories/`. Run it with `npm run record-histories` when a change to the workflow
- * is meant to be incompatible (and so needs `patched()`), never to make a failing replay pass.
+ * `test/replay/histories/` under a tag (`HISTORY_TAG`). Record a new tag after a change to the
+ * workflow that adds a `patched()` path, so that both paths are replayed; never re-record to make
+ * a failing replay pass.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ import { awaitingApproval, connect, migrationInput, startMigration, startWorker,
 import { testStack } from '../integration/stack-env';
 
 const OUT = join(__dirname, 'histories');
+/** Names this recording (`v2-completed.json`, …): recordings of older workflow code stay beside it. */
+const TAG = process.env.HISTORY_TAG ?? 'v2';
 
 /** The run's history as the Temporal CLI prints it: the JSON form that replay reads. */
 function historyJson(workflowId: string): string {
@@ -37,7 +40,7 @@ async function main(): Promise<void> {
       const handle = await startMigration(client, migrationInput(`replay-${ending}`, [db], { requestedBy: 'recorder' }));
       await drive(handle, db);
       await handle.result().catch(() => undefined);
-      writeFileSync(join(OUT, `${ending}.json`), historyJson(handle.workflowId));
+      writeFileSync(join(OUT, `${TAG}-${ending}.json`), historyJson(handle.workflowId));
       console.log(`recorded ${ending}`);
     };
     const approve = async (handle: WorkflowHandle, step: 'configure' | 'validation' | 'migration') => {

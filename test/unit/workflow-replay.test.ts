@@ -9,7 +9,7 @@ describe('the workflow code replays the recorded histories of real runs', () => 
     Runtime.install({ logger: new DefaultLogger('WARN') });
   });
 
-  it('when the current code replays a completed, a rejected, a rolled-back and a cancelled run, none of them diverges', async () => {
+  it('when the current code replays a completed, a rejected, a rolled-back and a cancelled run of each recorded version, none of them diverges', async () => {
     const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
     const histories = files.map((file) => ({ workflowId: file.replace(/\.json$/, ''), history: JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) }));
     const results: { workflowId: string; error?: string }[] = [];
@@ -18,7 +18,8 @@ describe('the workflow code replays the recorded histories of real runs', () => 
       results.push({ workflowId: result.workflowId, ...(result.error ? { error: String(result.error) } : {}) });
     }
 
-    expect(files).toEqual(['cancelled.json', 'completed.json', 'rejected.json', 'rolled-back.json']);
+    const endings = ['cancelled', 'completed', 'rejected', 'rolled-back'];
+    expect(files).toEqual(['v1', 'v2'].flatMap((version) => endings.map((ending) => `${version}-${ending}.json`)));
     expect(results).toEqual(files.map((f) => ({ workflowId: f.replace(/\.json$/, '') })));
   });
 });
