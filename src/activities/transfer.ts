@@ -5,7 +5,7 @@ import { countRows, existingDatabases, listColumns, listTables, partitionSelecto
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { combinedChecksum, partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
-import { retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
+import { restorePointDatabase, retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
 import {
   FAILURE_TYPES,
@@ -137,10 +137,15 @@ export function createTransferActivities(deps: ActivityDeps) {
       );
     },
 
-    /** Drops every staging table and dry-run database a run may have left on the target. */
-    async dropStaging(req: { target: EndpointRef; runKey: string; databases: string[] }): Promise<string[]> {
+    /**
+     * Drops every staging table and scratch database a run may have left on the target; with
+     * `restorePoint`, its restore-point database too (for a run that ends before it recorded one:
+     * a backup cancelled mid-way may still have created it).
+     */
+    async dropStaging(req: { target: EndpointRef; runKey: string; databases: string[]; restorePoint?: boolean }): Promise<string[]> {
       return withConnections(deps, { target: req.target }, async ({ target }) => {
-        for (const scratch of scratchDatabases(req.runKey)) await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratch)}`);
+        const scratch = [...scratchDatabases(req.runKey), ...(req.restorePoint ? [restorePointDatabase(req.runKey)] : [])];
+        for (const database of scratch) await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
         const databases = await existingDatabases(target, req.databases);
         if (databases.length === 0) return [];
         const leftovers = await target.rows<{ database: string; name: string }>(

@@ -40,7 +40,7 @@ export async function recover(run: RunEnding, changed: boolean, cancelled: boole
   const { state, restorePoint: point } = run;
   const failedStatus: MigrationStatus = cancelled ? 'cancelled' : 'failed';
   try {
-    await quick.dropStaging({ target: run.target, runKey: run.runKey, databases: run.databases });
+    await quick.dropStaging({ target: run.target, runKey: run.runKey, databases: run.databases, restorePoint: !point });
     if (!point) return failedStatus;
     const recorded = run.fingerprint ? await run.fingerprint.catch(() => null) : null;
     if (!changed) {
