@@ -28,6 +28,16 @@ async function demoDatabase(rows: number): Promise<string> {
   return db;
 }
 
+/** `db.events` on the target, as the demo has it, holding `rows` rows of the target's own (kind 'old'). */
+async function targetHoldsEvents(db: string, rows: number): Promise<void> {
+  await servers.target.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
+  await servers.target.exec(
+    `CREATE TABLE ${qualifiedName(db, 'events')} (event_date Date, user_id UInt64, kind String, amount Float64)
+     ENGINE = MergeTree PARTITION BY toYYYYMM(event_date) ORDER BY (event_date, user_id)`,
+  );
+  await servers.target.exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-03-01') + (number % 90), number, 'old', 1 FROM system.numbers LIMIT ${rows}`);
+}
+
 async function targetDatabases(): Promise<string[]> {
   return (await servers.target.rows<{ name: string }>('SELECT name FROM system.databases')).map((r) => r.name);
 }
@@ -110,14 +120,7 @@ describe('the migration workflow on real servers', () => {
   it('when the migration step fails half-way, the target is rolled back to its exact pre-migration state', async () => {
     const db = await demoDatabase(60_000);
     // The target already holds this table, with rows of its own that the migration replaces.
-    await servers.target.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
-    await servers.target.exec(
-      `CREATE TABLE ${qualifiedName(db, 'events')} (event_date Date, user_id UInt64, kind String, amount Float64)
-       ENGINE = MergeTree PARTITION BY toYYYYMM(event_date) ORDER BY (event_date, user_id)`,
-    );
-    await servers.target.exec(
-      `INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-03-01') + (number % 90), number, 'old', 1 FROM system.numbers LIMIT 7000`,
-    );
+    await targetHoldsEvents(db, 7000);
     const before = await tableDigest(servers.target, db, 'events');
     const handle = await startMigration(servers.client, migrationInput(uniqueName('rollback'), [db], { options: { onConflict: 'replace', parallelism: 1 } }));
     for (const step of ['configure', 'validation'] as const) {
@@ -153,12 +156,7 @@ describe('the migration workflow on real servers', () => {
 
   it('when the target changes while the run waits at its gates, a rollback keeps those changes: the restore point is taken after the last approval', async () => {
     const db = await demoDatabase(20_000);
-    await servers.target.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
-    await servers.target.exec(
-      `CREATE TABLE ${qualifiedName(db, 'events')} (event_date Date, user_id UInt64, kind String, amount Float64)
-       ENGINE = MergeTree PARTITION BY toYYYYMM(event_date) ORDER BY (event_date, user_id)`,
-    );
-    await servers.target.exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-03-01') + (number % 90), number, 'old', 1 FROM system.numbers LIMIT 7000`);
+    await targetHoldsEvents(db, 7000);
     const handle = await startMigration(servers.client, migrationInput(uniqueName('fresh'), [db], { options: { onConflict: 'replace' } }));
     for (const step of ['configure', 'validation'] as const) {
       await awaitingApproval(handle, step);
