@@ -1,13 +1,4 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  isCancellation,
-  patched,
-  setHandler,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { long, quick } from './activity-stubs';
 import { describeFailure } from './failures';
 import { migrateData } from './migrate';
@@ -15,19 +6,10 @@ import { PATCHES } from './patches';
 import { lockTargets } from './target-lock';
 import { handleApprovals } from './approvals';
 import { stateQuery } from './messages';
+import { now, Rejected, stepsOf } from './steps';
 import { finishCleanly, recover, takeRestorePoint, type RunEnding } from './recovery';
-import { statusKey, stepKey } from './search-attributes';
 import { initialState, runKeyOf } from './state';
-import {
-  FAILURE_TYPES,
-  type MigrationInput,
-  type MigrationState,
-  type MigrationStatus,
-  type StepName,
-} from './types';
-
-/** Thrown inside the workflow when a person rejects a step. */
-class Rejected extends Error {}
+import { FAILURE_TYPES, type MigrationInput, type MigrationState } from './types';
 
 /**
  * A ClickHouse migration in four approved steps: backup, configure, validation, migration.
@@ -43,56 +25,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   setHandler(stateQuery, () => state);
   const approved = handleApprovals(input, state, now);
 
-  function setStatus(status: MigrationStatus): void {
-    state.status = status;
-    upsertSearchAttributes([
-      { key: statusKey, value: status },
-      { key: stepKey, value: state.currentStep ?? 'none' },
-    ]);
-  }
-
-  function step(name: StepName) {
-    const found = state.steps.find((s) => s.name === name);
-    if (!found) throw new Error(`unknown step ${name}`);
-    return found;
-  }
-
-  async function runStep<T>(name: StepName, body: () => Promise<T>): Promise<T> {
-    const current = step(name);
-    state.currentStep = name;
-    current.status = 'running';
-    current.startedAt = now();
-    setStatus('running');
-    try {
-      const result = await body();
-      current.status = 'completed';
-      current.result = result;
-      return result;
-    } catch (err) {
-      current.status = isCancellation(err) ? 'skipped' : 'failed';
-      current.error = describeFailure(err);
-      throw err;
-    } finally {
-      current.finishedAt = now();
-    }
-  }
-
-  /** Waits until a person approves `next` (or approvals are off). */
-  async function gate(next: StepName): Promise<void> {
-    if (!input.approvals.required) return;
-    const current = step(next);
-    current.status = 'awaiting_approval';
-    state.awaitingApproval = { step: next };
-    state.currentStep = next;
-    setStatus('awaiting_approval');
-    await condition(() => approved.has(next) || state.rejection !== null);
-    state.awaitingApproval = null;
-    if (state.rejection) {
-      current.status = 'rejected';
-      throw new Rejected();
-    }
-    current.status = 'pending';
-  }
+  const { setStatus, runStep, gate } = stepsOf(input, state, approved);
 
   const ending: RunEnding = { runKey, target: input.target, databases: input.databases, state, restorePoint: null, fingerprint: null };
   let migrationStarted = false;
@@ -155,8 +88,4 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
       nonRetryable: true,
     });
   }
-}
-
-function now(): string {
-  return new Date().toISOString();
 }

@@ -1,0 +1,72 @@
+import { condition, isCancellation, upsertSearchAttributes } from '@temporalio/workflow';
+import { describeFailure } from './failures';
+import { statusKey, stepKey } from './search-attributes';
+import type { MigrationInput, MigrationState, MigrationStatus, StepName } from './types';
+
+/** Thrown inside the workflow when a person rejects a step. */
+export class Rejected extends Error {}
+
+/** Workflow time, as the state document records it. */
+export function now(): string {
+  return new Date().toISOString();
+}
+
+/**
+ * The bookkeeping of a run's steps: status and search attributes, each step's timing, result and
+ * error, and the approval gates between steps.
+ */
+export function stepsOf(input: MigrationInput, state: MigrationState, approved: ReadonlySet<StepName>) {
+  function setStatus(status: MigrationStatus): void {
+    state.status = status;
+    upsertSearchAttributes([
+      { key: statusKey, value: status },
+      { key: stepKey, value: state.currentStep ?? 'none' },
+    ]);
+  }
+
+  function step(name: StepName) {
+    const found = state.steps.find((s) => s.name === name);
+    if (!found) throw new Error(`unknown step ${name}`);
+    return found;
+  }
+
+  /** Runs one step's body, recording its status, timing, result or error. */
+  async function runStep<T>(name: StepName, body: () => Promise<T>): Promise<T> {
+    const current = step(name);
+    state.currentStep = name;
+    current.status = 'running';
+    current.startedAt = now();
+    setStatus('running');
+    try {
+      const result = await body();
+      current.status = 'completed';
+      current.result = result;
+      return result;
+    } catch (err) {
+      current.status = isCancellation(err) ? 'skipped' : 'failed';
+      current.error = describeFailure(err);
+      throw err;
+    } finally {
+      current.finishedAt = now();
+    }
+  }
+
+  /** Waits until a person approves `next` (or approvals are off); throws {@link Rejected} on a rejection. */
+  async function gate(next: StepName): Promise<void> {
+    if (!input.approvals.required) return;
+    const current = step(next);
+    current.status = 'awaiting_approval';
+    state.awaitingApproval = { step: next };
+    state.currentStep = next;
+    setStatus('awaiting_approval');
+    await condition(() => approved.has(next) || state.rejection !== null);
+    state.awaitingApproval = null;
+    if (state.rejection) {
+      current.status = 'rejected';
+      throw new Rejected();
+    }
+    current.status = 'pending';
+  }
+
+  return { setStatus, runStep, gate };
+}
