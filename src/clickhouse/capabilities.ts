@@ -64,9 +64,19 @@ export function ddlSettings(capabilities: Capabilities): ConnectionSettings {
   return capabilities.lowCardinalityFlag ? { allow_experimental_low_cardinality_type: 1 } : {};
 }
 
-/** Runs a CREATE (or other DDL) statement with {@link ddlSettings} for the server. */
+/**
+ * Runs a CREATE (or other DDL) statement; where the server refuses it and has {@link ddlSettings}
+ * to offer (a LowCardinality column on a server that keeps the type behind a flag), once more
+ * with them. The common statement costs one round trip and no capability detection.
+ */
 export async function execDdl(conn: ClickHouseConnection, sql: string): Promise<void> {
-  await conn.exec(sql, ddlSettings((await conn.server()).capabilities));
+  try {
+    await conn.exec(sql);
+  } catch (err) {
+    const settings = ddlSettings((await conn.server()).capabilities);
+    if (Object.keys(settings).length === 0) throw err;
+    await conn.exec(sql, settings);
+  }
 }
 
 /**
