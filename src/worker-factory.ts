@@ -1,4 +1,6 @@
+import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { connectClient } from './temporal';
 import { createMigrationActivities, type MigrationActivities } from './activities';
 import type { Config } from './config';
 import { deriveKey } from './secrets';
@@ -13,15 +15,17 @@ export async function createWorker(
     Partial<Pick<Config, 'WORKFLOW_BUNDLE_PATH'>>,
   /** Wraps the activities before the worker registers them (fault injection in tests). */
   wrapActivities: (activities: MigrationActivities) => MigrationActivities = (activities) => activities,
-): Promise<{ worker: Worker; connection: NativeConnection }> {
+): Promise<{ worker: Worker; connection: NativeConnection; client: Client }> {
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  // The janitor's activity reads which runs are open and where their targets are.
+  const client = await connectClient(config);
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: TASK_QUEUE,
     ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: wrapActivities(createMigrationActivities({ secretKey: deriveKey(config.MIGRATOR_SECRET_KEY) })),
+    activities: wrapActivities(createMigrationActivities({ secretKey: deriveKey(config.MIGRATOR_SECRET_KEY), temporal: client })),
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
   });
-  return { worker, connection };
+  return { worker, connection, client };
 }

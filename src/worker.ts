@@ -1,13 +1,16 @@
 import { loadConfig } from './config';
+import { ensureJanitor } from './janitor-schedule';
 import { createWorker } from './worker-factory';
 
 async function main(): Promise<void> {
-  const { worker, connection } = await createWorker(loadConfig());
+  const { worker, connection, client } = await createWorker(loadConfig());
   console.log(`worker polling task queue ${worker.options.taskQueue}`);
+  const running = worker.run();
+  await ensureJanitor(client).catch((err: unknown) => console.error(`the janitor could not be scheduled: ${err instanceof Error ? err.message : String(err)}`));
   try {
-    await worker.run();
+    await running;
   } finally {
-    await connection.close();
+    await Promise.all([connection.close(), client.connection.close()]);
   }
 }
 

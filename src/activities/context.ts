@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import { ClickHouseConnection } from '../clickhouse/connection';
 import { ClickHouseQueryError, redact } from '../clickhouse/errors';
 import { SecretUnsealError, unseal } from '../secrets';
@@ -9,6 +10,8 @@ import { FAILURE_TYPES, type EndpointRef } from '../workflows/types';
 export interface ActivityDeps {
   /** AES key that opens the sealed passwords in workflow inputs. */
   secretKey: Buffer;
+  /** A Temporal client, for the janitor, which reads which runs are open and where their targets are. */
+  temporal?: Client;
 }
 
 export type Connections<K extends string> = Record<K, ClickHouseConnection>;

@@ -1,5 +1,6 @@
 import { createBackupActivities } from './backup';
 import { createConfigureActivities } from './configure';
+import { createJanitorActivities } from './janitor';
 import type { ActivityDeps } from './context';
 import { createTransferActivities } from './transfer';
 import { createValidationActivities } from './validation';
@@ -13,6 +14,7 @@ export function createMigrationActivities(deps: ActivityDeps) {
     ...createConfigureActivities(deps),
     ...createValidationActivities(deps),
     ...createTransferActivities(deps),
+    ...createJanitorActivities(deps),
   };
 }
 

@@ -1,11 +1,12 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import type { Client, WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { z } from 'zod';
 import { FourEyesError, InvalidRequestError, MigrationStateConflictError } from '../errors';
 import { seal } from '../secrets';
 import { statusKey, stepKey } from '../workflows/search-attributes';
 import { approveUpdate, rejectUpdate, stateQuery } from '../workflows/messages';
-import { TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationState, type MigrationStatus } from '../workflows/types';
+import { TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationState } from '../workflows/types';
+import { listedStatus } from '../temporal';
 import type { AppDeps } from './app';
 import { assertRole, identityOf, requireRole, type Identity } from './auth';
 import { approveSchema, cancelSchema, listQuerySchema, migrationIdSchema, rejectSchema, startMigrationSchema, type StartMigrationRequest } from './schemas';
@@ -46,25 +47,6 @@ function workflowInput(id: string, body: StartMigrationRequest, key: Buffer, sta
     requestedBy: starter.requestedBy,
     options: body.options,
   };
-}
-
-/** The status a list shows: the workflow's own attribute, reconciled with how the execution closed. */
-export function listedStatus(info: Pick<WorkflowExecutionInfo, 'status' | 'typedSearchAttributes'>): MigrationStatus {
-  const recorded = info.typedSearchAttributes.get(statusKey) as MigrationStatus | undefined;
-  switch (info.status.name) {
-    case 'RUNNING':
-      return recorded ?? 'running';
-    case 'COMPLETED':
-      return recorded ?? 'completed';
-    case 'CANCELLED':
-      return recorded && recorded !== 'running' ? recorded : 'cancelled';
-    // Terminated or timed-out runs had no chance to clean up: they count as failed.
-    case 'TERMINATED':
-    case 'TIMED_OUT':
-      return 'failed';
-    default:
-      return recorded && !['running', 'awaiting_approval'].includes(recorded) ? recorded : 'failed';
-  }
 }
 
 /** Memo key of the subject who started a run (read back by the four-eyes check). */

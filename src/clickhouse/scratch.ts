@@ -61,3 +61,9 @@ export async function withScratchDatabase<T>(conn: ClickHouseConnection, name: s
     await conn.exec(`DROP DATABASE IF EXISTS ${database}`);
   }
 }
+
+/** The run key a scratch object's name holds, and what kind of object it is; null for other names. */
+export function parseScratchName(name: string): { runKey: string; kind: 'restore' | 'probe' | 'trial' | 'stage' } | null {
+  const match = new RegExp(`^${INTERNAL_PREFIX}(restore|probe|trial|stage)_([0-9a-f]{16})(?:_|$)`).exec(name);
+  return match ? { kind: match[1] as 'restore' | 'probe' | 'trial' | 'stage', runKey: match[2] } : null;
+}

@@ -1,3 +1,4 @@
 export { clickhouseMigration } from './migration-workflow';
+export { migrationJanitor } from './janitor';
 export { targetLock } from './target-lock';
 export { approveSignal, approveUpdate, rejectSignal, rejectUpdate, stateQuery } from './messages';

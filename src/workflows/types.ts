@@ -7,6 +7,16 @@ import type { PartitionDigest } from '../clickhouse/fingerprint';
 
 /** Workflow type name. */
 export const WORKFLOW_TYPE = 'clickhouseMigration';
+/** Workflow type of the janitor, and the id of the Schedule that runs it. */
+export const JANITOR_WORKFLOW_TYPE = 'migrationJanitor';
+export const JANITOR_SCHEDULE_ID = 'migrator-janitor';
+
+/** What a janitor run did: the targets it swept, what it removed, and what it kept on purpose. */
+export interface JanitorReport {
+  targets: number;
+  removed: string[];
+  kept: { object: string; reason: string }[];
+}
 /** Task queue the worker polls. */
 export const TASK_QUEUE = 'clickhouse-migrations';
 /** Keyword search attribute holding {@link MigrationStatus}. */

@@ -3,7 +3,7 @@
  * ClickHouse connections to the test servers, and a polling helper.
  */
 import { randomBytes } from 'node:crypto';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
@@ -30,7 +30,7 @@ export function connect(server: TestClickHouse, label: string): ClickHouseConnec
 export async function startWorker(wrapActivities?: Parameters<typeof createWorker>[1]): Promise<{ stop(): Promise<void> }> {
   quietRuntime();
   const stack = testStack();
-  const { worker, connection } = await createWorker(
+  const { worker, connection, client } = await createWorker(
     {
       TEMPORAL_ADDRESS: stack.temporalAddress,
       TEMPORAL_NAMESPACE: 'default',
@@ -44,7 +44,7 @@ export async function startWorker(wrapActivities?: Parameters<typeof createWorke
     async stop() {
       stopWorker(worker);
       await running;
-      await connection.close();
+      await Promise.all([connection.close(), client.connection.close()]);
     },
   };
 }
@@ -87,7 +87,7 @@ export function migrationInput(id: string, databases: string[], overrides: Parti
   };
 }
 
-export async function startMigration(client: Client, input: MigrationInput): Promise<WorkflowHandle> {
+export async function startMigration(client: Client, input: MigrationInput): Promise<WorkflowHandleWithFirstExecutionRunId> {
   return client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: input.id, args: [input] });
 }
 

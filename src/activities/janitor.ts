@@ -1,0 +1,103 @@
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { INTERNAL_PREFIX, parseScratchName } from '../clickhouse/scratch';
+import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
+import { runKeyOf } from '../workflows/state';
+import { listedStatus } from '../temporal';
+import { WORKFLOW_TYPE, type EndpointRef, type JanitorReport, type MigrationInput } from '../workflows/types';
+import { heartbeating, withConnections, type ActivityDeps } from './context';
+
+/** How far back the janitor looks for closed runs whose targets it sweeps. */
+const WINDOW_DAYS = 14;
+/** How a run ended, when it ended cleanly: its restore point is no longer needed. */
+const CLEAN_ENDINGS = new Set(['completed', 'rejected', 'rolled_back', 'cancelled']);
+
+/** What the janitor knows of a run: whether it is open, how it ended, and its target. */
+interface KnownRun {
+  id: string;
+  open: boolean;
+  status: string;
+  target: EndpointRef;
+}
+
+/** The janitor: finds the scratch objects of closed runs on their targets and removes them. */
+export function createJanitorActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Sweeps the targets of the runs of the last WINDOW_DAYS days. Staging tables and scratch
+     * databases of runs that are no longer open are dropped. A restore point is dropped only when
+     * its run ended cleanly; one whose run failed, was terminated or is unknown may be the only
+     * way back, so it is kept and listed.
+     */
+    async sweepScratch(): Promise<JanitorReport> {
+      if (!deps.temporal) throw new Error('the janitor needs a Temporal client in the worker');
+      const runs = await knownRuns(deps.temporal);
+      const report: JanitorReport = { targets: 0, removed: [], kept: [] };
+      for (const target of distinctTargets([...runs.values()])) {
+        report.targets++;
+        await withConnections(deps, { target }, ({ target: conn }) =>
+          heartbeating(() => report, async () => {
+            const prefix = quoteString(INTERNAL_PREFIX);
+            const databases = await conn.rows<{ name: string }>(`SELECT name FROM system.databases WHERE startsWith(name, ${prefix})`);
+            const tables = await conn.rows<{ database: string; name: string }>(
+              `SELECT database, name FROM system.tables WHERE startsWith(name, ${prefix}) AND NOT startsWith(database, ${prefix})`,
+            );
+            for (const object of [...tables, ...databases.map((d) => ({ database: d.name, name: '' }))]) await sweepOne(conn, object, runs, target.url, report);
+          }),
+        );
+      }
+      return report;
+    },
+  };
+}
+
+async function sweepOne(
+  conn: { exec(sql: string): Promise<void> },
+  object: { database: string; name: string },
+  runs: Map<string, KnownRun>,
+  url: string,
+  report: JanitorReport,
+): Promise<void> {
+  const scratch = parseScratchName(object.name || object.database);
+  if (!scratch) return;
+  const run = runs.get(scratch.runKey);
+  if (run?.open) return;
+  const where = `${url} ${object.name ? `${object.database}.${object.name}` : object.database}`;
+  if (scratch.kind === 'restore' && !(run && CLEAN_ENDINGS.has(run.status))) {
+    report.kept.push({ object: where, reason: run ? `run ${run.id} ended ${run.status}: the restore point may be the only way back` : 'no run of the last days owns it' });
+    return;
+  }
+  await conn.exec(object.name ? `DROP TABLE IF EXISTS ${qualifiedName(object.database, object.name)}` : `DROP DATABASE IF EXISTS ${quoteIdentifier(object.database)}`);
+  report.removed.push(where);
+}
+
+/** The runs of the window, keyed by run key, with their status and target (read from their input). */
+async function knownRuns(client: Client): Promise<Map<string, KnownRun>> {
+  const since = new Date(Date.now() - WINDOW_DAYS * 86_400_000).toISOString();
+  const runs = new Map<string, KnownRun>();
+  const query = `WorkflowType = ${quoteString(WORKFLOW_TYPE)} AND (ExecutionStatus = 'Running' OR CloseTime > ${quoteString(since)})`;
+  for await (const info of client.workflow.list({ query })) {
+    const input = await firstInput(client, info.workflowId, info.runId);
+    if (!input) continue;
+    runs.set(runKeyOf(info.runId), { id: info.workflowId, open: info.status.name === 'RUNNING', status: listedStatus(info), target: input.target });
+  }
+  return runs;
+}
+
+/** The input of a run, from the first event of its history (one event is fetched, not the whole history). */
+async function firstInput(client: Client, workflowId: string, runId: string): Promise<MigrationInput | null> {
+  const { history } = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId, runId },
+    maximumPageSize: 1,
+  });
+  const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  return payload ? (defaultPayloadConverter.fromPayload(payload) as MigrationInput) : null;
+}
+
+/** One endpoint per target server and user: the latest run's credentials. */
+function distinctTargets(runs: KnownRun[]): EndpointRef[] {
+  const byServer = new Map<string, EndpointRef>();
+  for (const run of runs) byServer.set(`${run.target.url}\u0000${run.target.username}`, run.target);
+  return [...byServer.values()];
+}
