@@ -44,6 +44,8 @@ export function describeError(err: unknown): ErrorAnswer | null {
     return { status: bodyParser.status, body: { error: 'invalid_request', issues: [{ path: '', message: bodyParser.message ?? 'unreadable body' }] } };
   }
   if (err instanceof InvalidRequestError) return { status: 400, body: { error: 'invalid_request', issues: err.issues } };
+  // Express could not percent-decode a path parameter (`/migrations/%E0`).
+  if (err instanceof URIError) return { status: 400, body: { error: 'invalid_request', issues: [{ path: 'id', message: 'is not a valid percent-encoded path segment' }] } };
   if (err instanceof MigrationNotFoundError || err instanceof WorkflowNotFoundError) {
     return { status: 404, body: { error: 'not_found', message: err.message } };
   }
