@@ -49,6 +49,11 @@ const envSchema = z.object({
    * `off` lets the subject who started a run approve or reject its steps. @default on
    */
   MIGRATOR_FOUR_EYES: z.enum(['on', 'off']).default('on'),
+  /**
+   * The ClickHouse servers sources and targets may name: `host:port`, `host:*` or `*`, comma
+   * separated (see src/endpoint-allowlist.ts). `npm start` allows loopback only. @default *
+   */
+  MIGRATOR_ENDPOINT_ALLOWLIST: z.string().default('*'),
 });
 
 export type Config = z.infer<typeof envSchema>;

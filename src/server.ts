@@ -1,5 +1,6 @@
 import { createApp } from './api/app';
 import { ConfigError, loadAuthConfig, loadConfig, type AuthConfig } from './config';
+import { parseAllowlist } from './endpoint-allowlist';
 import { deriveKey } from './secrets';
 import { connectClient } from './temporal';
 
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     temporalUiUrl: config.TEMPORAL_UI_URL,
     secretKey: deriveKey(config.MIGRATOR_SECRET_KEY),
     auth,
+    allowEndpoint: parseAllowlist(config.MIGRATOR_ENDPOINT_ALLOWLIST),
   });
   const server = app.listen(config.API_PORT, config.API_HOST, () => {
     console.log(`API listening on http://${config.API_HOST}:${config.API_PORT}`);

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { parseAllowlist } from './endpoint-allowlist';
 import { connectClient } from './temporal';
 import { createMigrationActivities, type MigrationActivities } from './activities';
 import type { Config } from './config';
@@ -12,7 +13,7 @@ export const WORKFLOWS_PATH = require.resolve('./workflows');
 /** A worker for the migration task queue; the caller runs and shuts it down. */
 export async function createWorker(
   config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'MIGRATOR_SECRET_KEY' | 'WORKER_MAX_CONCURRENT_ACTIVITIES'> &
-    Partial<Pick<Config, 'WORKFLOW_BUNDLE_PATH'>>,
+    Partial<Pick<Config, 'WORKFLOW_BUNDLE_PATH' | 'MIGRATOR_ENDPOINT_ALLOWLIST'>>,
   /** Wraps the activities before the worker registers them (fault injection in tests). */
   wrapActivities: (activities: MigrationActivities) => MigrationActivities = (activities) => activities,
 ): Promise<{ worker: Worker; connection: NativeConnection; client: Client }> {
@@ -24,7 +25,11 @@ export async function createWorker(
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: TASK_QUEUE,
     ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: wrapActivities(createMigrationActivities({ secretKey: deriveKey(config.MIGRATOR_SECRET_KEY), temporal: client })),
+    activities: wrapActivities(createMigrationActivities({
+        secretKey: deriveKey(config.MIGRATOR_SECRET_KEY),
+        temporal: client,
+        allowEndpoint: parseAllowlist(config.MIGRATOR_ENDPOINT_ALLOWLIST ?? '*'),
+      })),
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
   });
   return { worker, connection, client };

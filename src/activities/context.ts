@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
+import { refusedAddress, type EndpointAllowlist } from '../endpoint-allowlist';
 import { ClickHouseConnection } from '../clickhouse/connection';
 import { ClickHouseQueryError, redact } from '../clickhouse/errors';
 import { SecretUnsealError, unseal } from '../secrets';
@@ -12,6 +13,8 @@ export interface ActivityDeps {
   secretKey: Buffer;
   /** A Temporal client, for the janitor, which reads which runs are open and where their targets are. */
   temporal?: Client;
+  /** The servers activities may connect to (and send a target to with `remote()`). @default every server */
+  allowEndpoint?: EndpointAllowlist;
 }
 
 export type Connections<K extends string> = Record<K, ClickHouseConnection>;
@@ -29,6 +32,10 @@ export async function withConnections<K extends string, T>(
   let secrets: string[] = [];
   const conns = {} as Connections<K>;
   try {
+    for (const name of names) {
+      const refused = deps.allowEndpoint && refusedAddress(deps.allowEndpoint, endpoints[name]);
+      if (refused) throw permanent(FAILURE_TYPES.endpointNotAllowed, `the ${name} ${refused} is not in this worker's MIGRATOR_ENDPOINT_ALLOWLIST`);
+    }
     const passwords = names.map((name) => {
       const sealed = endpoints[name].password;
       return sealed ? unseal(sealed, deps.secretKey) : '';

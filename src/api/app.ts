@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { Client } from '@temporalio/client';
 import type { AuthConfig } from '../config';
+import type { EndpointAllowlist } from '../endpoint-allowlist';
 import { authenticate } from './auth';
 import { errorMiddleware, type Logger } from './error-middleware';
 import { migrationRoutes } from './routes';
@@ -14,6 +15,8 @@ export interface AppDeps {
   secretKey: Buffer;
   /** Bearer tokens and the four-eyes switch, from `loadAuthConfig` (src/config.ts). */
   auth: AuthConfig;
+  /** The servers a request may name. @default every server */
+  allowEndpoint?: EndpointAllowlist;
   logger?: Logger;
 }
 

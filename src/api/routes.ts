@@ -6,6 +6,7 @@ import { seal } from '../secrets';
 import { statusKey, stepKey } from '../workflows/search-attributes';
 import { approveUpdate, rejectUpdate, stateQuery } from '../workflows/messages';
 import { TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationState } from '../workflows/types';
+import { refusedAddress, type EndpointAllowlist } from '../endpoint-allowlist';
 import { listedStatus } from '../temporal';
 import type { AppDeps } from './app';
 import { assertRole, identityOf, requireRole, type Identity } from './auth';
@@ -49,6 +50,16 @@ function workflowInput(id: string, body: StartMigrationRequest, key: Buffer, sta
   };
 }
 
+/** Refuses, as a 400 naming the field, a source or target outside the endpoint allowlist. */
+function assertAllowed(allow: EndpointAllowlist | undefined, body: StartMigrationRequest): void {
+  if (!allow) return;
+  const issues = (['source', 'target'] as const).flatMap((side) => {
+    const refused = refusedAddress(allow, body[side]);
+    return refused ? [{ path: `${side}.url`, message: `${refused} is not in MIGRATOR_ENDPOINT_ALLOWLIST` }] : [];
+  });
+  if (issues.length > 0) throw new InvalidRequestError(issues);
+}
+
 /** Memo key of the subject who started a run (read back by the four-eyes check). */
 export const REQUESTED_BY_MEMO = 'requestedBy';
 
@@ -56,6 +67,7 @@ export const REQUESTED_BY_MEMO = 'requestedBy';
 function startHandler(deps: AppDeps): RequestHandler {
   return async (req, res) => {
     const body = parse(startMigrationSchema, req.body);
+    assertAllowed(deps.allowEndpoint, body);
     const identity = identityOf(res);
     if (!body.approvals.required) assertRole(identity, 'admin', 'starting a migration with "approvals": {"required": false}');
     const id = body.id ?? newId();

@@ -194,6 +194,8 @@ async function main(): Promise<void> {
       API_PORT: String(ports.api),
       MIGRATOR_SECRET_KEY: secretKey,
       MIGRATOR_TOKENS_FILE: tokensFile,
+      // The demo stack reaches loopback servers only.
+      MIGRATOR_ENDPOINT_ALLOWLIST: process.env.MIGRATOR_ENDPOINT_ALLOWLIST || '127.0.0.1:*,localhost:*,[::1]:*',
     };
     for (const name of ['worker', 'api'] as const) {
       const child = startNodeService(name, name === 'worker' ? 'src/worker.ts' : 'src/server.ts', env);

@@ -52,6 +52,8 @@ export const FAILURE_TYPES = {
   verificationFailed: 'VerificationFailed',
   rollbackIncomplete: 'RollbackIncomplete',
   secretUnsealFailed: 'SecretUnsealFailed',
+  /** A source or target outside the worker's endpoint allowlist. */
+  endpointNotAllowed: 'EndpointNotAllowed',
   /** Another open run holds the lock of a target database. */
   targetLocked: 'TargetLocked',
   /** A server did not answer or broke off: retried with backoff. */
