@@ -1,11 +1,14 @@
 import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import { FAILURE_TYPES } from './types';
 
-/** The readable type and message of whatever ended a step. */
+/** Longest error text the state keeps: a server's reply can be long, and the state is read by every query. */
+export const MAX_ERROR_TEXT = 2_000;
+
+/** The readable type and message (cut to {@link MAX_ERROR_TEXT}) of whatever ended a step. */
 export function describeFailure(err: unknown): { type: string; message: string } {
   const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
   if (isCancellation(err)) return { type: FAILURE_TYPES.cancelled, message: 'the run was cancelled' };
-  if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'Error', message: cause.message };
-  if (cause instanceof Error) return { type: cause.name, message: cause.message };
-  return { type: 'Error', message: String(cause) };
+  const [type, message] =
+    cause instanceof ApplicationFailure ? [cause.type ?? 'Error', cause.message] : cause instanceof Error ? [cause.name, cause.message] : ['Error', String(cause)];
+  return { type, message: message.length > MAX_ERROR_TEXT ? `${message.slice(0, MAX_ERROR_TEXT)}…` : message };
 }
