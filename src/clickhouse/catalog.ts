@@ -125,10 +125,6 @@ function toColumnInfo(row: ColumnRow): ColumnInfo {
   return { name: row.name, type: row.type, defaultKind: row.default_kind };
 }
 
-/** Whether any of `columns` is MATERIALIZED: inserting its stored values needs `insert_allow_materialized_columns`. */
-export function hasMaterialized(columns: readonly ColumnInfo[]): boolean {
-  return columns.some((c) => c.defaultKind === 'MATERIALIZED');
-}
 
 /** Active partitions of a MergeTree-family table with their sizes, from metadata only. */
 export async function partitionSizes(conn: ClickHouseConnection, database: string, table: string): Promise<PartitionSize[]> {

@@ -128,7 +128,7 @@ async function probeForm(conn: ClickHouseConnection, database: string, table: st
 }
 
 /** The expression that hashes one row of `table`: every stored column, NULL-safe. */
-export async function rowHashExpression(conn: ClickHouseConnection, database: string, table: string, columns: readonly StoredColumn[]): Promise<string> {
+async function rowHashExpression(conn: ClickHouseConnection, database: string, table: string, columns: readonly StoredColumn[]): Promise<string> {
   const forms = await hashForms(conn, database, table, columns);
   return `cityHash64(${columns.map((c, i) => hashArguments(c, forms[i])).join(', ')})`;
 }

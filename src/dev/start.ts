@@ -137,31 +137,83 @@ function startNodeService(name: string, entry: string, env: NodeJS.ProcessEnv): 
   return startProcess(join(root, 'node_modules', '.bin', 'tsx'), [join(root, entry)], { logFile, env: { ...process.env, ...env }, cwd: root });
 }
 
+/** The stack's ports: each one's environment variable and default. */
+const PORTS = {
+  api: ['API_PORT', 3000],
+  temporal: ['TEMPORAL_PORT', 7233],
+  ui: ['TEMPORAL_UI_PORT', 8233],
+  sourceHttp: ['SOURCE_HTTP_PORT', 8123],
+  sourceTcp: ['SOURCE_TCP_PORT', 9000],
+  targetHttp: ['TARGET_HTTP_PORT', 8124],
+  targetTcp: ['TARGET_TCP_PORT', 9001],
+} as const;
+type PortName = keyof typeof PORTS;
+
+function readPorts(): Record<PortName, number> {
+  return Object.fromEntries((Object.keys(PORTS) as PortName[]).map((key) => [key, port(PORTS[key][0], PORTS[key][1])])) as Record<PortName, number>;
+}
+
+/** Starts the worker and the API; either exiting on its own stops the stack. Returns the API's URL once it answers. */
+async function startWorkerAndApi(env: NodeJS.ProcessEnv, apiPort: number): Promise<string> {
+  for (const name of ['worker', 'api'] as const) {
+    const child = startNodeService(name, name === 'worker' ? 'src/worker.ts' : 'src/server.ts', env);
+    services.push(child);
+    child.once('exit', (code, signal) => {
+      if (shutdown) return;
+      console.error(`the ${name} exited (${code ?? signal}); its log:\n${logTail(join(logs, `${name}.log`))}`);
+      void stopEverything(1);
+    });
+  }
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  await waitUntil(() => httpOk(`${apiUrl}/healthz`), { timeoutMs: 60_000, what: 'the API', child: services[1], logFile: join(logs, 'api.log') });
+  return apiUrl;
+}
+
+/** What a person needs once the stack runs: every address, the demo passwords, a curl session and the tokens. */
+function banner(b: {
+  seconds: string;
+  apiUrl: string;
+  temporal: { uiUrl: string; address: string };
+  source: { url: string; tcpPort: number; password: string };
+  target: { url: string; tcpPort: number; password: string };
+  tokensFile: string;
+  tokenLines: string[];
+}): string {
+  const { apiUrl, temporal, source, target } = b;
+  return `
+clickhouse-migrator is running (started in ${b.seconds} s). Ctrl-C stops everything.
+
+  API               ${apiUrl}   (GET /healthz, /migrations)
+  Temporal Web UI   ${temporal.uiUrl}
+  Temporal gRPC     ${temporal.address}
+  source ClickHouse ${source.url}  native 127.0.0.1:${source.tcpPort}  user default  password ${source.password}
+  target ClickHouse ${target.url}  native 127.0.0.1:${target.tcpPort}  user default  password ${target.password}
+  logs              ${logs}
+
+Migrate the demo database:
+
+  curl -s -X POST ${apiUrl}/migrations -H "authorization: Bearer $OPERATOR_TOKEN" -H 'content-type: application/json' -d '{
+    "id": "demo-1",
+    "source": { "url": "${source.url}", "username": "default", "password": "${source.password}", "nativePort": ${source.tcpPort} },
+    "target": { "url": "${target.url}", "username": "default", "password": "${target.password}", "nativePort": ${target.tcpPort} },
+    "databases": ["${DEMO_DATABASE}"]
+  }'
+  curl -s -X POST ${apiUrl}/migrations/demo-1/approve -H "authorization: Bearer $APPROVER_TOKEN" -H 'content-type: application/json' -d '{"step":"configure"}'
+
+API tokens (${b.tokensFile}); paste into your shell first:
+
+${b.tokenLines.map((line) => `  ${line}`).join('\n')}
+`;
+}
+
 async function main(): Promise<void> {
   stopOnSignals();
   delete process.env[SUPERVISOR_ENV];
   const began = Date.now();
-  const ports = {
-    api: port('API_PORT', 3000),
-    temporal: port('TEMPORAL_PORT', 7233),
-    ui: port('TEMPORAL_UI_PORT', 8233),
-    sourceHttp: port('SOURCE_HTTP_PORT', 8123),
-    sourceTcp: port('SOURCE_TCP_PORT', 9000),
-    targetHttp: port('TARGET_HTTP_PORT', 8124),
-    targetTcp: port('TARGET_TCP_PORT', 9001),
-  };
-  const envVars: Record<keyof typeof ports, string> = {
-    api: 'API_PORT',
-    temporal: 'TEMPORAL_PORT',
-    ui: 'TEMPORAL_UI_PORT',
-    sourceHttp: 'SOURCE_HTTP_PORT',
-    sourceTcp: 'SOURCE_TCP_PORT',
-    targetHttp: 'TARGET_HTTP_PORT',
-    targetTcp: 'TARGET_TCP_PORT',
-  };
+  const ports = readPorts();
   mkdirSync(logs, { recursive: true });
   await claimDataDir();
-  for (const key of Object.keys(ports) as (keyof typeof ports)[]) await assertPortFree(ports[key], key, envVars[key]);
+  for (const key of Object.keys(ports) as PortName[]) await assertPortFree(ports[key], key, PORTS[key][0]);
 
   mkdirSync(join(data, 'temporal'), { recursive: true });
   const secretKey = process.env.MIGRATOR_SECRET_KEY || persistentSecret('secret-key', () => randomBytes(32).toString('hex'));
@@ -197,43 +249,10 @@ async function main(): Promise<void> {
       // The demo stack reaches loopback servers only.
       MIGRATOR_ENDPOINT_ALLOWLIST: process.env.MIGRATOR_ENDPOINT_ALLOWLIST || '127.0.0.1:*,localhost:*,[::1]:*',
     };
-    for (const name of ['worker', 'api'] as const) {
-      const child = startNodeService(name, name === 'worker' ? 'src/worker.ts' : 'src/server.ts', env);
-      services.push(child);
-      child.once('exit', (code, signal) => {
-        if (shutdown) return;
-        console.error(`the ${name} exited (${code ?? signal}); its log:\n${logTail(join(logs, `${name}.log`))}`);
-        void stopEverything(1);
-      });
-    }
-    const apiUrl = `http://127.0.0.1:${ports.api}`;
-    await waitUntil(() => httpOk(`${apiUrl}/healthz`), { timeoutMs: 60_000, what: 'the API', child: services[1], logFile: join(logs, 'api.log') });
+    const apiUrl = await startWorkerAndApi(env, ports.api);
 
     const seconds = ((Date.now() - began) / 1000).toFixed(1);
-    console.log(`
-clickhouse-migrator is running (started in ${seconds} s). Ctrl-C stops everything.
-
-  API               ${apiUrl}   (GET /healthz, /migrations)
-  Temporal Web UI   ${temporal.uiUrl}
-  Temporal gRPC     ${temporal.address}
-  source ClickHouse ${source.url}  native 127.0.0.1:${source.tcpPort}  user default  password ${source.password}
-  target ClickHouse ${target.url}  native 127.0.0.1:${target.tcpPort}  user default  password ${target.password}
-  logs              ${logs}
-
-Migrate the demo database:
-
-  curl -s -X POST ${apiUrl}/migrations -H "authorization: Bearer $OPERATOR_TOKEN" -H 'content-type: application/json' -d '{
-    "id": "demo-1",
-    "source": { "url": "${source.url}", "username": "default", "password": "${source.password}", "nativePort": ${source.tcpPort} },
-    "target": { "url": "${target.url}", "username": "default", "password": "${target.password}", "nativePort": ${target.tcpPort} },
-    "databases": ["${DEMO_DATABASE}"]
-  }'
-  curl -s -X POST ${apiUrl}/migrations/demo-1/approve -H "authorization: Bearer $APPROVER_TOKEN" -H 'content-type: application/json' -d '{"step":"configure"}'
-
-API tokens (${tokensFile}); paste into your shell first:
-
-${demoTokenLines(demoTokens).map((line) => `  ${line}`).join('\n')}
-`);
+    console.log(banner({ seconds, apiUrl, temporal, source, target, tokensFile, tokenLines: demoTokenLines(demoTokens) }));
   } catch (err) {
     // A start cut short by a stop signal fails as its children stop: that is no error to report.
     if (!shutdown) console.error(err instanceof Error ? err.message : err);

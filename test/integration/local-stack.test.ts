@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processGroupMembers, type PidRecord } from '../../src/dev/pid-files';
+import { waitFor } from './harness';
 import { assertPortFree, freePort } from '../../src/dev/ports';
 
 const ROOT = join(__dirname, '..', '..');
@@ -57,12 +58,9 @@ function launch(): Launch {
   return started;
 }
 
+/** Polls `check` with the harness's poller until it holds, or fails naming `what`. */
 async function pollUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(async () => check(), (ok) => ok, what, timeoutMs);
 }
 
 function outputOf(started: Launch): string {
@@ -143,6 +141,14 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Launches the stack, does `trigger` to it, and records how it ended. */
+async function scenario(name: string, signals: string, trigger: (started: Launch) => Promise<void>, expectedExitCodes: (number | null)[]): Promise<Outcome> {
+  const began = Date.now();
+  const started = launch();
+  await trigger(started);
+  return record(name, signals, started, began, expectedExitCodes);
+}
+
 beforeAll(pickPorts);
 
 afterAll(async () => {
@@ -163,51 +169,45 @@ afterAll(async () => {
 
 describe('npm start stops every child it started', () => {
   it('when SIGINT arrives 0.5 s into the start, it leaves nothing', async () => {
-    const began = Date.now();
-    const started = launch();
-    await delay(500);
-    sendToGroup(started, 'SIGINT');
-    // 130: the signal came before start.ts had its handlers, and so before it started any child.
     // So early, the signal may end tsx or the relay before start.ts listens (130, or 1 from tsx):
     // nothing was started then, and nothing may be left, which is what counts.
-    await record('SIGINT at 0.5 s', 'SIGINT', started, began, [0, 1, 130]);
+    await scenario('SIGINT at 0.5 s', 'SIGINT', async (started) => {
+      await delay(500);
+      sendToGroup(started, 'SIGINT');
+    }, [0, 1, 130]);
   });
 
   it('when SIGINT arrives 2 s into the start (servers starting), it exits 0 after stopping them all', async () => {
-    const began = Date.now();
-    const started = launch();
-    await delay(2_000);
-    sendToGroup(started, 'SIGINT');
-    await record('SIGINT at 2 s', 'SIGINT', started, began, [0]);
+    await scenario('SIGINT at 2 s', 'SIGINT', async (started) => {
+      await delay(2_000);
+      sendToGroup(started, 'SIGINT');
+    }, [0]);
   });
 
   it('when SIGINT arrives as soon as the stack is running, it exits 0 after stopping it', async () => {
-    const began = Date.now();
-    const started = launch();
-    await waitForOutput(started, RUNNING);
-    sendToGroup(started, 'SIGINT');
-    await record('SIGINT at "running"', 'SIGINT', started, began, [0]);
+    await scenario('SIGINT at "running"', 'SIGINT', async (started) => {
+      await waitForOutput(started, RUNNING);
+      sendToGroup(started, 'SIGINT');
+    }, [0]);
   });
 
   it('when two SIGINTs arrive 50 ms apart while the servers start, the second does not cut the shutdown short', async () => {
-    const began = Date.now();
-    const started = launch();
-    await waitForOutput(started, 'starting Temporal and ClickHouse');
-    sendToGroup(started, 'SIGINT');
-    await delay(50);
-    sendToGroup(started, 'SIGINT');
-    await record('2 × SIGINT, 50 ms apart, servers starting', 'SIGINT, SIGINT', started, began, [0]);
+    await scenario('2 × SIGINT, 50 ms apart, servers starting', 'SIGINT, SIGINT', async (started) => {
+      await waitForOutput(started, 'starting Temporal and ClickHouse');
+      sendToGroup(started, 'SIGINT');
+      await delay(50);
+      sendToGroup(started, 'SIGINT');
+    }, [0]);
   });
 
   it('when SIGTERM stops the running stack and SIGHUP follows during the shutdown, nothing is left', async () => {
-    const began = Date.now();
-    const started = launch();
-    await waitForOutput(started, RUNNING);
-    sendToGroup(started, 'SIGTERM');
-    await waitForOutput(started, 'stopping…', 10_000);
-    sendToGroup(started, 'SIGHUP');
     // tsx itself dies of SIGHUP; start.ts, its child, finishes the shutdown.
-    const outcome = await record('SIGTERM at "running", SIGHUP while stopping', 'SIGTERM, SIGHUP', started, began, [0, null]);
+    const outcome = await scenario('SIGTERM at "running", SIGHUP while stopping', 'SIGTERM, SIGHUP', async (started) => {
+      await waitForOutput(started, RUNNING);
+      sendToGroup(started, 'SIGTERM');
+      await waitForOutput(started, 'stopping…', 10_000);
+      sendToGroup(started, 'SIGHUP');
+    }, [0, null]);
     expect(outcome.stoppedInOrder).toBe(true);
   });
 
