@@ -32,6 +32,8 @@ if [ -z "${CLICKHOUSE_SERVER_PATH:-}" ] && ! command -v clickhouse-server >/dev/
   apt_packages+=(clickhouse-server clickhouse-client)
 fi
 command -v docker-compose >/dev/null || apt_packages+=(docker-compose)
+# The Web UI tests drive Debian's chromium headless (playwright-core, never a downloaded browser).
+[ -n "${CHROMIUM_PATH:-}" ] || command -v chromium >/dev/null || apt_packages+=(chromium)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "ensure-tools: installing ${apt_packages[*]} with apt-get"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

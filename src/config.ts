@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { keyringOf, type Keyring } from './secrets';
 
 /** Thrown when the environment does not describe a usable configuration. */
 export class ConfigError extends Error {
@@ -24,10 +25,31 @@ const envSchema = z.object({
   /** @default 3000 */
   API_PORT: port.default(3000),
   /**
-   * Passphrase that seals ClickHouse passwords before they enter workflow history. The API and
-   * every worker must share it. Required: at least 16 characters.
+   * Passphrase of the active key: the payload codec encrypts every payload of every run with it
+   * (src/codec), and ClickHouse passwords are sealed with it. The API, every worker and every
+   * client of the deployment must share it. Required: at least 16 characters.
    */
   MIGRATOR_SECRET_KEY: z.string().min(16, 'must be at least 16 characters'),
+  /**
+   * Passphrases of earlier keys, comma separated: they decrypt, never encrypt. To rotate, move the
+   * old MIGRATOR_SECRET_KEY here and set a new one, on every process. @default none
+   */
+  MIGRATOR_PREVIOUS_SECRET_KEYS: z
+    .string()
+    .default('')
+    .transform((list) => list.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((keys) => keys.every((k) => k.length >= 16), 'each key must be at least 16 characters'),
+  /**
+   * Where a worker resolves an endpoint's `passwordRef`: a file of that name in this directory
+   * (as Docker and Kubernetes mount secrets), else the environment variable
+   * `MIGRATOR_PASSWORD_<REF>` (upper case, `.` and `-` as `_`). @default none: the environment only
+   */
+  MIGRATOR_SECRETS_DIR: z.string().min(1).optional(),
+  /**
+   * Origins allowed to call the codec endpoint from a browser (the Temporal Web UI), comma
+   * separated. @default the origin of TEMPORAL_UI_URL
+   */
+  MIGRATOR_CODEC_CORS_ORIGINS: z.string().optional(),
   /**
    * A workflow bundle made by `npm run bundle` (src/bundle-workflows.ts). Without it the worker
    * bundles the workflow code at start, which costs time and about 150 MiB of memory it keeps.
@@ -57,6 +79,17 @@ const envSchema = z.object({
 });
 
 export type Config = z.infer<typeof envSchema>;
+
+/** The browser origins that may call the codec endpoint: the Web UI's, unless configured. */
+export function codecCorsOrigins(config: Pick<Config, 'TEMPORAL_UI_URL'> & Partial<Pick<Config, 'MIGRATOR_CODEC_CORS_ORIGINS'>>): string[] {
+  const listed = (config.MIGRATOR_CODEC_CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return listed.length > 0 ? listed : [new URL(config.TEMPORAL_UI_URL).origin];
+}
+
+/** The keyring of the configuration: the active key first, then the previous ones. */
+export function keyringOfConfig(config: Pick<Config, 'MIGRATOR_SECRET_KEY'> & Partial<Pick<Config, 'MIGRATOR_PREVIOUS_SECRET_KEYS'>>): Keyring {
+  return keyringOf(config.MIGRATOR_SECRET_KEY, config.MIGRATOR_PREVIOUS_SECRET_KEYS ?? []);
+}
 
 /** Names of every environment variable the worker and the API read. */
 export const CONFIG_KEYS = Object.keys(envSchema.shape) as (keyof Config)[];

@@ -1,3 +1,6 @@
+import type { Role } from './config';
+import type { MigrationStatus, StepName } from './workflows/types';
+
 /** Thrown when a request does not match its schema; `issues` name each field and the reason. */
 export class InvalidRequestError extends Error {
   constructor(readonly issues: { path: string; message: string }[]) {
@@ -14,12 +17,18 @@ export class MigrationNotFoundError extends Error {
   }
 }
 
+/** What a 409 says besides its message: the kind of conflict, and what the client needs to know about it. */
+export type StateConflict =
+  | { error: 'conflict' }
+  | { error: 'not_running' }
+  | { error: 'not_awaiting_approval'; awaitingApproval: { step: StepName } | null; status: MigrationStatus }
+  | { error: 'target_locked'; run: string | null; lock: string };
+
 /** Thrown when a request does not fit the state the run is in (such as approving a step it is not waiting for). */
 export class MigrationStateConflictError extends Error {
   constructor(
-    readonly error: 'conflict' | 'not_awaiting_approval' | 'not_running' | 'target_locked',
+    readonly conflict: StateConflict,
     message: string,
-    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'MigrationStateConflictError';
@@ -38,7 +47,7 @@ export class UnauthorizedError extends Error {
 export class ForbiddenError extends Error {
   constructor(
     readonly subject: string,
-    readonly requiredRole: string,
+    readonly requiredRole: Role,
     what: string,
   ) {
     super(`${what} needs the role ${requiredRole}; "${subject}" does not have it`);

@@ -1,7 +1,6 @@
 import { createApp } from './api/app';
-import { ConfigError, loadAuthConfig, loadConfig, type AuthConfig } from './config';
+import { codecCorsOrigins, ConfigError, keyringOfConfig, loadAuthConfig, loadConfig, type AuthConfig } from './config';
 import { parseAllowlist } from './endpoint-allowlist';
-import { deriveKey } from './secrets';
 import { connectClient } from './temporal';
 
 /** One line at start on how requests are authenticated: subjects and roles, never tokens. */
@@ -19,12 +18,14 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const auth = loadAuthConfig(config);
   describeAuth(auth);
-  const client = await connectClient(config);
+  const keyring = keyringOfConfig(config);
+  const client = await connectClient(config, keyring);
   const app = createApp({
     client,
     namespace: config.TEMPORAL_NAMESPACE,
     temporalUiUrl: config.TEMPORAL_UI_URL,
-    secretKey: deriveKey(config.MIGRATOR_SECRET_KEY),
+    keyring,
+    codecCorsOrigins: codecCorsOrigins(config),
     auth,
     allowEndpoint: parseAllowlist(config.MIGRATOR_ENDPOINT_ALLOWLIST),
   });

@@ -6,7 +6,7 @@ import { DDL_FEATURES, ddlFeaturesOf, probeDdlFeatures, type DdlFeature } from '
 import { ClickHouseQueryError, firstLine } from '../clickhouse/errors';
 import { probeDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type TableConflict, type TargetReport } from '../workflows/types';
-import { permanent, withConnections, type ActivityDeps } from './context';
+import { forEachConcurrently, permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView, takeInventory } from './inventory';
 
 /** Headroom on top of the source's on-disk size: merges and replaced parts need room while they settle. */
@@ -55,6 +55,9 @@ export function createConfigureActivities(deps: ActivityDeps) {
         const free = await freeDiskBytes(target);
         if (free === null) warnings.push(`the target (ClickHouse ${targetInfo.version}) cannot report free disk; make sure ${requiredBytes} bytes are free`);
         else if (free < requiredBytes) problems.push(`the target has ${free} bytes free and the data needs about ${requiredBytes}`);
+        if (!caps.unloggedStatements) {
+          warnings.push(`the target user "${target.endpoint.username}" may not keep a statement out of its query log: copies will stream through the worker, not server to server, so that the source password is never in the target's logs`);
+        }
 
         const report: TargetReport = {
           version: targetInfo.version,
@@ -63,6 +66,7 @@ export function createConfigureActivities(deps: ActivityDeps) {
             remote: caps.remote,
             remoteSecure: caps.remoteSecure,
             maxInsertThreads: caps.maxInsertThreads,
+            unloggedStatements: caps.unloggedStatements,
           },
           restorePoint: req.rehearsal ? { ...req.rehearsal, takenAt: 'at the start of the migration step, after the last approval' } : null,
           ddlFeatures: schema.ddlFeatures,
@@ -102,6 +106,9 @@ async function checkSchema(target: ClickHouseConnection, scratch: string, object
   return { ddlFeatures, ddl, problems };
 }
 
+/** DDL statements sent at once: each is milliseconds of work behind a round trip. */
+const DDL_CONCURRENCY = 4;
+
 /** ClickHouse error codes of a statement that names a table or database that does not exist (yet). */
 const MISSING_OBJECT_CODES = new Set([60, 81]);
 
@@ -113,19 +120,24 @@ const MISSING_OBJECT_CODES = new Set([60, 81]);
  */
 async function askTargetToCreate(target: ClickHouseConnection, scratch: string, objects: PlannedObject[]) {
   const result = { accepted: 0, deferred: [] as string[], refused: [] as { object: string; message: string; ddl: string }[] };
-  await withScratchDatabase(target, scratch, async () => {
-    for (const object of objects.filter((o) => !o.inner)) {
-      const name = `${object.database}.${object.name}`;
-      try {
-        await execDdl(target, rewriteCreateStatement(object.createTableQuery, scratch, object.name).sql);
-        result.accepted++;
-      } catch (err) {
-        const code = err instanceof ClickHouseQueryError ? err.code : undefined;
-        if (isView(object) && code !== undefined && MISSING_OBJECT_CODES.has(code)) result.deferred.push(name);
-        else result.refused.push({ object: name, message: firstLine(err), ddl: object.createTableQuery });
-      }
+  const ask = async (object: PlannedObject) => {
+    const name = `${object.database}.${object.name}`;
+    try {
+      await execDdl(target, rewriteCreateStatement(object.createTableQuery, scratch, object.name).sql);
+      result.accepted++;
+    } catch (err) {
+      const code = err instanceof ClickHouseQueryError ? err.code : undefined;
+      if (isView(object) && code !== undefined && MISSING_OBJECT_CODES.has(code)) result.deferred.push(name);
+      else result.refused.push({ object: name, message: firstLine(err), ddl: object.createTableQuery });
     }
+  };
+  await withScratchDatabase(target, scratch, async () => {
+    const own = objects.filter((o) => !o.inner);
+    // Tables do not depend on one another here: a few statements in flight hide the round trips.
+    await forEachConcurrently(own.filter((o) => !isView(o)), DDL_CONCURRENCY, ask);
+    for (const view of own.filter(isView)) await ask(view);
   });
+  result.refused.sort((a, b) => a.object.localeCompare(b.object));
   return result;
 }
 
@@ -151,11 +163,11 @@ async function findConflicts(
   sourceColumns: Map<string, { name: string; type: string }[]>,
   databases: string[],
 ): Promise<TableConflict[]> {
-  const existing = await listTables(target, databases);
+  const existing = new Map((await listTables(target, databases)).map((t) => [`${t.database}\u0000${t.name}`, t]));
   const targetColumns = await listAllColumns(target, databases);
   const conflicts: TableConflict[] = [];
   for (const object of objects.filter(holdsData)) {
-    const match = existing.find((t) => t.database === object.database && t.name === object.name);
+    const match = existing.get(`${object.database}\u0000${object.name}`);
     if (!match) continue;
     const rows =
       match.kind === 'partitioned'

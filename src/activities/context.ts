@@ -4,13 +4,16 @@ import type { Client } from '@temporalio/client';
 import { refusedAddress, type EndpointAllowlist } from '../endpoint-allowlist';
 import { ClickHouseConnection } from '../clickhouse/connection';
 import { ClickHouseQueryError, redact } from '../clickhouse/errors';
-import { SecretUnsealError, unseal } from '../secrets';
+import { SecretKeyError, unseal, type Keyring } from '../secrets';
+import { PasswordRefError, passwordResolver, type PasswordResolver } from './password-refs';
 import { FAILURE_TYPES, type EndpointRef } from '../workflows/types';
 
 /** What every activity needs from the worker. */
 export interface ActivityDeps {
-  /** AES key that opens the sealed passwords in workflow inputs. */
-  secretKey: Buffer;
+  /** The keys that open the sealed passwords in workflow inputs. */
+  keyring: Keyring;
+  /** Resolves an endpoint's `passwordRef`. @default the environment only */
+  passwords?: PasswordResolver;
   /** A Temporal client, for the janitor, which reads which runs are open and where their targets are. */
   temporal?: Client;
   /** The servers activities may connect to (and send a target to with `remote()`). @default every server */
@@ -36,10 +39,7 @@ export async function withConnections<K extends string, T>(
       const refused = deps.allowEndpoint && refusedAddress(deps.allowEndpoint, endpoints[name]);
       if (refused) throw permanent(FAILURE_TYPES.endpointNotAllowed, `the ${name} ${refused} is not in this worker's MIGRATOR_ENDPOINT_ALLOWLIST`);
     }
-    const passwords = names.map((name) => {
-      const sealed = endpoints[name].password;
-      return sealed ? unseal(sealed, deps.secretKey) : '';
-    });
+    const passwords = names.map((name) => passwordOf(deps, endpoints[name]));
     secrets = passwords.filter(Boolean);
     const ids = queryIds();
     names.forEach((name, i) => {
@@ -58,6 +58,12 @@ export async function withConnections<K extends string, T>(
   }
 }
 
+/** The password of an endpoint: resolved from its reference, or unsealed, or none. */
+function passwordOf(deps: ActivityDeps, endpoint: EndpointRef): string {
+  if (endpoint.passwordRef) return (deps.passwords ?? passwordResolver({}))(endpoint.passwordRef);
+  return endpoint.password ? unseal(endpoint.password, deps.keyring) : '';
+}
+
 /** Query id prefixes of this activity (`<workflow id>/<activity id>/`) and of this attempt of it. */
 function queryIds(): { activity: string; attempt: string } | undefined {
   try {
@@ -72,14 +78,14 @@ function queryIds(): { activity: string; attempt: string } | undefined {
 /**
  * The server keeps running a statement after its HTTP request is gone, so statements are
  * stopped by query id: on entry, those of earlier attempts of this activity (whose worker may
- * have died mid-statement); on cancellation, this attempt's own.
+ * have died mid-statement), waiting until they have stopped; on cancellation, this attempt's own.
  */
 async function stopStrayStatements(conns: ClickHouseConnection[], ids: { activity: string; attempt: string }): Promise<void> {
   const signal = activitySignal();
   signal?.addEventListener('abort', () => {
     for (const conn of conns) conn.killQueries(ids.attempt).catch(() => undefined);
   });
-  if (Context.current().info.attempt > 1) await Promise.all(conns.map((conn) => conn.killQueries(ids.activity, ids.attempt)));
+  if (Context.current().info.attempt > 1) await Promise.all(conns.map((conn) => conn.killQueries(ids.activity, ids.attempt, { wait: true })));
 }
 
 /** The cancellation that stopped this activity, if it was stopped: it must end as cancelled, not as failed. */
@@ -103,7 +109,9 @@ function activitySignal(): AbortSignal | undefined {
 /** Converts an error to an ApplicationFailure, redacting every secret. */
 export function toApplicationFailure(err: unknown, secrets: readonly string[]): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
-  if (err instanceof SecretUnsealError) return ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.secretUnsealFailed);
+  // Another worker may hold the key or the secret: these retry, and name the key id or the reference only.
+  if (err instanceof SecretKeyError) return ApplicationFailure.retryable(err.message, FAILURE_TYPES.secretUnsealFailed);
+  if (err instanceof PasswordRefError) return ApplicationFailure.retryable(err.message, FAILURE_TYPES.passwordRefUnresolved);
   if (err instanceof ClickHouseQueryError) {
     return err.permanentType
       ? ApplicationFailure.nonRetryable(err.message, err.permanentType)

@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { INTERNAL_PREFIX, parseScratchName } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
 import { runKeyOf } from '../workflows/state';
@@ -91,8 +91,10 @@ async function firstInput(client: Client, workflowId: string, runId: string): Pr
     execution: { workflowId, runId },
     maximumPageSize: 1,
   });
-  const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-  return payload ? (defaultPayloadConverter.fromPayload(payload) as MigrationInput) : null;
+  const payloads = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+  if (!payloads?.length) return null;
+  // A run encrypted under a key this worker lacks cannot be swept here: another worker will.
+  return decodeFromPayloadsAtIndex<MigrationInput>(client.options.loadedDataConverter, 0, payloads).catch(() => null);
 }
 
 /** One endpoint per target server and user: the latest run's credentials. */

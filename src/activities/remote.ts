@@ -1,17 +1,37 @@
-import type { ClickHouseConnection } from '../clickhouse/connection';
+import { unloggedSettings } from '../clickhouse/capabilities';
+import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
+import { ClickHouseQueryError, redact } from '../clickhouse/errors';
 import { quoteString } from '../clickhouse/sql';
 import type { EndpointRef } from '../workflows/types';
 
 /** Well-known HTTP ports and the native ports that usually sit beside them. */
 const NATIVE_PORT_BESIDE: Record<string, number> = { '8123': 9000, '8443': 9440 };
 
+/** Names a source table inside a statement the target runs: the `remote()` call, credentials included. */
+export type RemoteTable = (database: string, table: string) => string;
+
+/**
+ * How the target reads the source in a server-to-server copy. The statements that carry the
+ * source's credentials are only ever run through `exec` and `rows`: on the target, with its query
+ * log off for that statement, and with every trace of the password removed from their errors.
+ */
 export type RemoteSource =
-  | { ok: true; fn: 'remote' | 'remoteSecure'; address: string; table(database: string, table: string): string }
+  | {
+      ok: true;
+      fn: 'remote' | 'remoteSecure';
+      address: string;
+      /** Runs on the target the statement that `build` writes around the source tables it names. */
+      exec(build: (from: RemoteTable) => string, settings?: ConnectionSettings): Promise<void>;
+      /** Like `exec`, for a statement that returns rows. */
+      rows<T>(build: (from: RemoteTable) => string): Promise<T[]>;
+    }
   | { ok: false; reason: string };
 
 /**
  * How the target would name a source table in a server-to-server copy: `remote()` (or
  * `remoteSecure()` for an https source) at the source's native address, with its credentials.
+ * Not offered when the target user may not keep a statement out of its query log, since the
+ * statement's text holds the source password.
  */
 export async function remoteSource(
   source: ClickHouseConnection,
@@ -21,20 +41,43 @@ export async function remoteSource(
   const url = new URL(ref.url);
   const secure = url.protocol === 'https:';
   const fn = secure ? 'remoteSecure' : 'remote';
-  const { capabilities } = await target.server();
+  const { capabilities, version } = await target.server();
   if (!(secure ? capabilities.remoteSecure : capabilities.remote)) {
-    return { ok: false, reason: `the target (ClickHouse ${(await target.server()).version}) has no ${fn}() table function` };
+    return { ok: false, reason: `the target (ClickHouse ${version}) has no ${fn}() table function` };
+  }
+  if (!capabilities.unloggedStatements) {
+    return {
+      ok: false,
+      reason:
+        `the target user "${target.endpoint.username}" may not turn its query log off for one statement (log_queries=0), ` +
+        `and a ${fn}() statement would leave the source password in the target's system.query_log`,
+    };
   }
   const port = ref.nativePort ?? (await askNativePort(source, secure)) ?? NATIVE_PORT_BESIDE[url.port || (secure ? '443' : '80')];
   if (!port) return { ok: false, reason: `the source's native port is unknown; pass "nativePort" with the source to copy server to server` };
   const address = `${url.hostname}:${port}`;
   const { username, password } = source.endpoint;
+  const unlogged = unloggedSettings(capabilities);
+  const run = async <T>(build: (from: RemoteTable) => string, work: (sql: string) => Promise<T>): Promise<T> => {
+    const calls: RemoteCall[] = [];
+    const from: RemoteTable = (database, table) => {
+      const call = remoteCall(fn, [address, database, table, username, password]);
+      calls.push(call);
+      return call.text;
+    };
+    const sql = build(from);
+    try {
+      return await work(sql);
+    } catch (err) {
+      throw withoutPassword(err, password, calls);
+    }
+  };
   return {
     ok: true,
     fn,
     address,
-    table: (database, table) =>
-      `${fn}(${[address, database, table, username, password].map(quoteString).join(', ')})`,
+    exec: (build, settings) => run(build, (sql) => target.exec(sql, { ...settings, ...unlogged })),
+    rows: <T>(build: (from: RemoteTable) => string) => run(build, (sql) => target.rows<T>(sql, unlogged)),
   };
 }
 
@@ -48,4 +91,61 @@ async function askNativePort(source: ClickHouseConnection, secure: boolean): Pro
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A `remote()` call as a statement carries it: its text, the offsets where the server's lexer
+ * sees a token begin before the password, and where the password's escaped text lies.
+ */
+interface RemoteCall {
+  text: string;
+  tokenStarts: number[];
+  password: { from: number; to: number };
+}
+
+/** The call of `fn` with `args` quoted, the password last. */
+function remoteCall(fn: string, args: string[]): RemoteCall {
+  let text = `${fn}(`;
+  const tokenStarts = [0, fn.length];
+  args.forEach((arg, i) => {
+    if (i > 0) {
+      tokenStarts.push(text.length);
+      text += ', ';
+    }
+    if (i < args.length - 1) tokenStarts.push(text.length);
+    text += quoteString(arg);
+  });
+  const to = text.length - 1;
+  const from = to - (quoteString(args[args.length - 1]).length - 2);
+  return { text: `${text})`, tokenStarts, password: { from, to } };
+}
+
+/**
+ * The error of a statement that carried the source credentials, with the password gone. A
+ * ClickHouse syntax error quotes the statement from the token where parsing failed, cut after
+ * 160 characters (18.16), so it may hold the password whole, escaped (`\n` for a newline), or
+ * only its beginning. Wherever the message quotes a call from one of its tokens on into the
+ * password, what it shows of the password becomes `***`; then whole occurrences, raw or escaped.
+ */
+function withoutPassword(err: unknown, password: string, calls: RemoteCall[]): unknown {
+  if (!(err instanceof ClickHouseQueryError) || password === '') return err;
+  let message = err.message;
+  for (const call of calls) {
+    for (const start of call.tokenStarts) message = hideQuotedPassword(message, call, start);
+  }
+  message = redact(message, [password, quoteString(password).slice(1, -1)]);
+  return message === err.message ? err : new ClickHouseQueryError(message, err.server, err.code, err.permanentType);
+}
+
+/** Replaces with `***` the password characters of every quote of `call` that begins at its offset `start`. */
+function hideQuotedPassword(message: string, call: RemoteCall, start: number): string {
+  const anchor = call.text.slice(start, call.password.from + 1);
+  let out = message;
+  for (let at = out.indexOf(anchor); at >= 0; at = out.indexOf(anchor, at + 1)) {
+    const secretAt = at + call.password.from - start;
+    let end = secretAt;
+    for (let i = call.password.from; end < out.length && i < call.password.to && out[end] === call.text[i]; i++) end++;
+    out = `${out.slice(0, secretAt)}***${out.slice(end)}`;
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import { copySettings, execDdl } from '../clickhouse/capabilities';
-import { countRows, existingDatabases, listColumns, listTables, partitionSelectors, partitionSizes } from '../clickhouse/catalog';
+import { countRows, existingDatabases, listColumns, listTables, partitionSelectors, partitionSizesIn, tablesWithViews } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { combinedChecksum, partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
@@ -17,9 +17,13 @@ import {
   type TransferPath,
   type VerificationReport,
 } from '../workflows/types';
-import { currentAttempt, heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
+import { currentAttempt, forEachConcurrently, heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView } from './inventory';
 import { remoteSource } from './remote';
+import { partitionIdsOf, planUnits } from './copy-plan';
+
+/** DDL statements sent at once for tables: each is milliseconds of work behind a round trip. */
+const DDL_CONCURRENCY = 4;
 
 /** Passes over views that failed because a view they read from did not exist yet. */
 const MAX_VIEW_PASSES = 10;
@@ -38,35 +42,51 @@ export function createTransferActivities(deps: ActivityDeps) {
         for (const database of databases) await target.exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
         const before = new Set((await listTables(target, databases)).map((t) => `${t.database}.${t.name}`));
         const toCreate = req.objects.filter((o) => !o.inner);
-        await createAll(target, toCreate.filter((o) => !isView(o)));
-        await createAll(target, toCreate.filter(isView));
+        // Tables do not depend on one another; views may, so they go one at a time, in plan order.
+        await createAll(target, toCreate.filter((o) => !isView(o)), DDL_CONCURRENCY);
+        await createAll(target, toCreate.filter(isView), 1);
         return toCreate.map((o) => `${o.database}.${o.name}`).filter((name) => !before.has(name));
       });
     },
 
     /**
-     * Lists the units of copy as the source has them now: one per partition of each
-     * partitioned table, one per small table, plus target partitions the source does not have
-     * (copying them empties them).
+     * Lists the units of copy as the source has them now, from the servers' part metadata (one
+     * query per server): small partitions of a table grouped into one unit up to GROUP_BYTES, a
+     * small table as one unit without a condition, and target partitions the source does not have
+     * (copying them empties them). A table the run created, and that no materialized view on the
+     * target reads, is marked to be filled directly instead of through staging.
      */
-    async planCopy(req: { source: EndpointRef; target: EndpointRef; objects: PlannedObject[] }): Promise<CopyUnit[]> {
+    async planCopy(req: { source: EndpointRef; target: EndpointRef; objects: PlannedObject[]; created?: string[]; unitBytes?: number }): Promise<CopyUnit[]> {
       return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
+        const objects = req.objects.filter(holdsData);
+        const databases = [...new Set(objects.map((o) => o.database))];
+        const [onSource, onTarget, read] = await Promise.all([partitionSizesIn(source, databases), partitionSizesIn(target, databases), tablesWithViews(target, databases)]);
+        const created = new Set(req.created ?? []);
         const units: CopyUnit[] = [];
-        for (const object of req.objects.filter(holdsData)) {
-          const base = { database: object.database, table: object.name };
+        for (const object of objects) {
+          const key = `${object.database}\u0000${object.name}`;
           if (object.kind === 'whole-table') {
-            units.push({ ...base, partitionId: 'all', partitioned: false, rows: await countRows(source, object.database, object.name), bytes: 0 });
+            units.push({ database: object.database, table: object.name, partitionId: 'all', partitioned: false, rows: await countRows(source, object.database, object.name), bytes: 0 });
             continue;
           }
-          const onSource = await partitionSizes(source, object.database, object.name);
-          const selectors = await partitionSelectors(source, object.database, object.name, object.createTableQuery);
-          for (const p of onSource) {
-            units.push({ ...base, partitionId: p.partitionId, partitioned: true, rows: p.rows, bytes: p.bytesUncompressed, selector: selectors.get(p.partitionId) });
+          const partitions = onSource.get(key) ?? [];
+          const known = new Set(partitions.map((p) => p.partitionId));
+          const planned = planUnits({
+            database: object.database,
+            table: object.name,
+            partitions,
+            extraOnTarget: (onTarget.get(key) ?? []).map((p) => p.partitionId).filter((id) => !known.has(id)),
+            direct: created.has(`${object.database}.${object.name}`) && read !== null && !read.has(key),
+          }, req.unitBytes);
+          // Only a unit that is part of a table needs a condition; the server helps it prune parts.
+          if (planned.some((u) => !u.whole && u.rows > 0)) {
+            const selectors = await partitionSelectors(source, object.database, object.name, object.createTableQuery);
+            for (const unit of planned) {
+              const selector = unit.whole ? undefined : groupSelector(partitionIdsOf(unit), selectors);
+              if (selector) unit.selector = selector;
+            }
           }
-          const known = new Set(onSource.map((p) => p.partitionId));
-          for (const p of await partitionSizes(target, object.database, object.name)) {
-            if (!known.has(p.partitionId)) units.push({ ...base, partitionId: p.partitionId, partitioned: true, rows: 0, bytes: 0 });
-          }
+          units.push(...planned);
         }
         return units;
       });
@@ -84,10 +104,11 @@ export function createTransferActivities(deps: ActivityDeps) {
       const progress: BatchProgress = previous?.done ? previous : { done: [], rows: 0, bytes: 0 };
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => progress, async () => {
+          const columnsOf = columnCache(target);
           for (const unit of req.units) {
             const key = unitKey(unit);
             if (progress.done.includes(key)) continue;
-            const rows = await copyUnit(source, target, req, unit);
+            const rows = await copyUnit(source, target, req, unit, columnsOf);
             progress.done.push(key);
             progress.rows += rows;
             progress.bytes += rows > 0 ? unit.bytes : 0;
@@ -105,33 +126,17 @@ export function createTransferActivities(deps: ActivityDeps) {
     async verifyData(req: { source: EndpointRef; target: EndpointRef; objects: PlannedObject[] }): Promise<VerificationReport> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => ({ step: 'verify' }), async () => {
-          const report: VerificationReport = { tables: [], mismatched: [], extra: [] };
-          for (const object of req.objects.filter(holdsData)) {
-            const partitioned = object.kind === 'partitioned';
-            const columns = await listColumns(source, object.database, object.name);
-            const [onSource, onTarget] = await Promise.all([
-              partitionDigests(source, object.database, object.name, columns, { partitioned }),
-              partitionDigests(target, object.database, object.name, columns, { partitioned }),
-            ]);
-            const targetById = new Map(onTarget.map((d) => [d.partitionId, d]));
-            const sourceIds = new Set(onSource.map((d) => d.partitionId));
-            const unit = (d: PartitionDigest, rows: number): CopyUnit => ({
-              database: object.database,
-              table: object.name,
-              partitionId: d.partitionId,
-              partitioned,
-              rows,
-              bytes: 0,
-            });
-            const differing = onSource.filter((d) => {
-              const t = targetById.get(d.partitionId);
-              return !t || t.rows !== d.rows || t.checksum !== d.checksum;
-            });
-            const selectors = differing.length > 0 && partitioned ? await partitionSelectors(source, object.database, object.name, object.createTableQuery) : new Map<string, string>();
-            for (const d of differing) report.mismatched.push({ ...unit(d, d.rows), selector: selectors.get(d.partitionId) });
-            for (const d of onTarget) if (!sourceIds.has(d.partitionId)) report.extra.push(unit(d, 0));
-            report.tables.push(tableVerification(object, onSource, onTarget));
-          }
+          const objects = req.objects.filter(holdsData);
+          // Per table: a scan on each server. A few tables at once hide the round trips of small ones.
+          const perTable: VerificationReport[] = new Array(objects.length);
+          await forEachConcurrently(objects.map((object, i) => ({ object, i })), VERIFY_CONCURRENCY, async ({ object, i }) => {
+            perTable[i] = await verifyTable(source, target, object);
+          });
+          const report: VerificationReport = {
+            tables: perTable.flatMap((r) => r.tables),
+            mismatched: perTable.flatMap((r) => r.mismatched),
+            extra: perTable.flatMap((r) => r.extra),
+          };
           return report;
         }),
       );
@@ -159,20 +164,51 @@ export function createTransferActivities(deps: ActivityDeps) {
   };
 }
 
-async function createAll(target: ClickHouseConnection, objects: PlannedObject[]): Promise<void> {
+/** Tables verified at once. */
+const VERIFY_CONCURRENCY = 4;
+
+/** Compares one table partition by partition; the units that differ or that only the target has. */
+async function verifyTable(source: ClickHouseConnection, target: ClickHouseConnection, object: PlannedObject): Promise<VerificationReport> {
+  const partitioned = object.kind === 'partitioned';
+  const columns = await listColumns(source, object.database, object.name);
+  const [onSource, onTarget] = await Promise.all([
+    partitionDigests(source, object.database, object.name, columns, { partitioned }),
+    partitionDigests(target, object.database, object.name, columns, { partitioned }),
+  ]);
+  const targetById = new Map(onTarget.map((d) => [d.partitionId, d]));
+  const sourceIds = new Set(onSource.map((d) => d.partitionId));
+  const unit = (d: PartitionDigest, rows: number): CopyUnit => ({ database: object.database, table: object.name, partitionId: d.partitionId, partitioned, rows, bytes: 0 });
+  const differing = onSource.filter((d) => {
+    const t = targetById.get(d.partitionId);
+    return !t || t.rows !== d.rows || t.checksum !== d.checksum;
+  });
+  const selectors = differing.length > 0 && partitioned ? await partitionSelectors(source, object.database, object.name, object.createTableQuery) : new Map<string, string>();
+  return {
+    tables: [tableVerification(object, onSource, onTarget)],
+    mismatched: differing.map((d) => ({ ...unit(d, d.rows), ...(selectors.has(d.partitionId) ? { selector: selectors.get(d.partitionId) } : {}) })),
+    extra: onTarget.filter((d) => !sourceIds.has(d.partitionId)).map((d) => unit(d, 0)),
+  };
+}
+
+/**
+ * Creates `objects`, `concurrency` statements at a time, in passes: what failed is tried again
+ * (a view may read one created later in the same pass) until a pass creates nothing.
+ */
+async function createAll(target: ClickHouseConnection, objects: PlannedObject[], concurrency: number): Promise<void> {
   let pending = objects;
   for (let pass = 0; pending.length > 0; pass++) {
     const failed: { object: PlannedObject; error: Error }[] = [];
-    for (const object of pending) {
+    await forEachConcurrently(pending, concurrency, async (object) => {
       try {
         await execDdl(target, rewriteCreateStatement(object.createTableQuery, object.database, object.name).sql);
       } catch (err) {
         failed.push({ object, error: err as Error });
       }
-    }
+    });
     if (failed.length === 0) return;
     if (failed.length === pending.length || pass >= MAX_VIEW_PASSES) throw failed[0].error;
-    pending = failed.map((f) => f.object);
+    const again = new Set(failed.map((f) => f.object));
+    pending = pending.filter((o) => again.has(o));
   }
 }
 
@@ -187,36 +223,106 @@ function unitKey(unit: CopyUnit): string {
   return `${unit.database}\u0000${unit.table}\u0000${unit.partitionId}`;
 }
 
-/** Copies one unit through a staging table; returns the rows it now holds on the target. */
+/** Stored columns per table, read once per batch. */
+type ColumnCache = (database: string, table: string) => Promise<string>;
+
+function columnCache(target: ClickHouseConnection): ColumnCache {
+  const known = new Map<string, Promise<string>>();
+  return (database, table) => {
+    const key = `${database}\u0000${table}`;
+    if (!known.has(key)) known.set(key, listColumns(target, database, table).then((cs) => cs.map((c) => quoteIdentifier(c.name)).join(', ')));
+    return known.get(key) as Promise<string>;
+  };
+}
+
+/** The condition of a group: every partition's selector (when all have one), or nothing. */
+function groupSelector(ids: string[], selectors: Map<string, string>): string | undefined {
+  const each = ids.map((id) => selectors.get(id));
+  if (each.some((s) => s === undefined)) return undefined;
+  return each.length === 1 ? each[0] : `(${each.join(' OR ')})`;
+}
+
+/** The WHERE clause that selects a unit's rows on the source: none for a whole table. */
+function unitCondition(unit: CopyUnit): string {
+  if (!unit.partitioned || unit.whole) return '';
+  const ids = partitionIdsOf(unit);
+  const byId = ids.length === 1 ? `_partition_id = ${quoteString(ids[0])}` : `_partition_id IN (${quoteStringList(ids)})`;
+  // The selector lets the source prune parts; the ids keep the copy exact whatever the selector matches.
+  return ` WHERE ${unit.selector ? `${unit.selector} AND ${byId}` : byId}`;
+}
+
+/** Runs `INSERT INTO <into> (columns) SELECT … FROM <the source table> <where>` on the chosen path. */
+async function copyRows(
+  source: ClickHouseConnection,
+  target: ClickHouseConnection,
+  req: { source: EndpointRef; path: TransferPath },
+  unit: CopyUnit,
+  into: string,
+  columns: string,
+): Promise<void> {
+  const settings = copySettings((await target.server()).capabilities);
+  const where = unitCondition(unit);
+  if (req.path === 'server') {
+    const remote = await remoteSource(source, target, req.source);
+    if (!remote.ok) throw permanent(FAILURE_TYPES.transferPathUnavailable, remote.reason);
+    await remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(unit.database, unit.table)}${where}`, settings);
+  } else {
+    await streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(unit.database, unit.table)}${where}`, `INSERT INTO ${into} (${columns})`, settings);
+  }
+}
+
+/** Rows the target's active parts of the unit's partitions hold (metadata only). */
+async function rowsInParts(target: ClickHouseConnection, unit: CopyUnit): Promise<{ rows: number; partitions: string[] }> {
+  const only = unit.whole ? '' : ` AND partition_id IN (${quoteStringList(partitionIdsOf(unit))})`;
+  const parts = await target.rows<{ partition_id: string; rows: string }>(
+    `SELECT partition_id, sum(rows) AS rows FROM system.parts WHERE active AND database = ${quoteString(unit.database)} AND table = ${quoteString(unit.table)}${only} GROUP BY partition_id`,
+  );
+  return { rows: parts.reduce((n, p) => n + Number(p.rows), 0), partitions: parts.map((p) => p.partition_id) };
+}
+
+/**
+ * Copies one unit; returns the rows it now holds on the target.
+ *
+ * A direct unit goes straight into the live table: the run created that table, nothing else
+ * writes to it, and no materialized view reads it. What an earlier attempt left of the unit is
+ * removed first (that attempt's statements were stopped, and waited for, on entry: see
+ * `withConnections`), so a retry copies it once; a rollback drops the table.
+ *
+ * Any other unit is copied into a fresh staging table, then swapped in: `REPLACE PARTITION` per
+ * partition, or a rename for a table without partitions. Copying it twice leaves the target as
+ * copying it once, and materialized views on the target never fire.
+ */
 async function copyUnit(
   source: ClickHouseConnection,
   target: ClickHouseConnection,
   req: { runKey: string; source: EndpointRef; path: TransferPath },
   unit: CopyUnit,
+  columnsOf: ColumnCache,
 ): Promise<number> {
   const live = qualifiedName(unit.database, unit.table);
+  // Every stored column by name, MATERIALIZED ones included: the target keeps the source's values.
+  const columns = await columnsOf(unit.database, unit.table);
+  if (unit.direct) {
+    const left = await rowsInParts(target, unit);
+    if (left.rows > 0 && unit.whole) await target.exec(`TRUNCATE TABLE ${live}`);
+    else for (const id of left.partitions) await target.exec(`ALTER TABLE ${live} DROP PARTITION ID ${quoteString(id)}`);
+    await copyRows(source, target, req, unit, live, columns);
+    return (await rowsInParts(target, unit)).rows;
+  }
   // Each attempt stages apart: an earlier attempt's statement may still be writing to its own table.
   const attempt = String(currentAttempt());
   const name = stagingTable(req.runKey, attempt, unit.database, unit.table, unit.partitionId);
   const stage = qualifiedName(unit.database, name);
-  // Every stored column by name, MATERIALIZED ones included: the target keeps the source's values.
-  const columns = (await listColumns(target, unit.database, unit.table)).map((c) => quoteIdentifier(c.name)).join(', ');
-  const settings = copySettings((await target.server()).capabilities);
-  const byId = `_partition_id = ${quoteString(unit.partitionId)}`;
-  // The selector lets the source prune parts; the id keeps the copy exact whatever the selector matches.
-  const where = unit.partitioned ? ` WHERE ${unit.selector ? `${unit.selector} AND ${byId}` : byId}` : '';
   await target.exec(`DROP TABLE IF EXISTS ${stage}`);
   await execDdl(target, `CREATE TABLE ${stage} AS ${live}`);
-  if (req.path === 'server') {
-    const remote = await remoteSource(source, target, req.source);
-    if (!remote.ok) throw permanent(FAILURE_TYPES.transferPathUnavailable, remote.reason);
-    await target.exec(`INSERT INTO ${stage} (${columns}) SELECT ${columns} FROM ${remote.table(unit.database, unit.table)}${where}`, settings);
-  } else {
-    await streamNative(source, target, `SELECT ${columns} FROM ${live}${where}`, `INSERT INTO ${stage} (${columns})`, settings);
-  }
+  await copyRows(source, target, req, unit, stage, columns);
   const rows = await countRows(target, unit.database, name);
   if (unit.partitioned) {
-    await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(unit.partitionId)} FROM ${stage}`);
+    // A whole-table copy also brings partitions that appeared on the source after planning.
+    const staged = unit.whole ? (await partitionSizesIn(target, [unit.database])).get(`${unit.database}\u0000${name}`)?.map((p) => p.partitionId) ?? [] : [];
+    for (const id of new Set([...partitionIdsOf(unit), ...staged])) {
+      await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(id)} FROM ${stage}`);
+    }
     await target.exec(`DROP TABLE ${stage}`);
   } else {
     const old = qualifiedName(unit.database, retiredTable(req.runKey, attempt, unit.database, unit.table));

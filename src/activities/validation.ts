@@ -1,4 +1,4 @@
-import { existingDatabases, listColumns, settingValue } from '../clickhouse/catalog';
+import { existingDatabases, listAllColumns, listColumns, settingValue } from '../clickhouse/catalog';
 import { copySettings, execDdl } from '../clickhouse/capabilities';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
@@ -52,7 +52,8 @@ export function createValidationActivities(deps: ActivityDeps) {
           await requireReadable(source, dataObjects);
           const transfer = await chooseTransferPath(source, target, req.source);
           const inventoryMs = Date.now() - began;
-          const trial = await trialCopy(source, target, trialDatabase(req.runKey), dataObjects, {
+          const tried = await oneTablePerShape(source, dataObjects);
+          const trial = await trialCopy(source, target, trialDatabase(req.runKey), tried, {
             remote: transfer.path === 'server' ? await remoteSource(source, target, req.source) : null,
             sampleSettings: (await settingValue(source, 'readonly')) === '1' ? undefined : { max_threads: 1 },
             insertSettings: copySettings((await target.server()).capabilities),
@@ -71,7 +72,7 @@ export function createValidationActivities(deps: ActivityDeps) {
               bytesOnDisk: dataObjects.reduce((n, o) => n + o.bytesOnDisk, 0),
             },
             transfer,
-            trial: { tables: dataObjects.length, rows: trial.rows, database: trialDatabase(req.runKey), warnings: trial.warnings },
+            trial: { tables: tried.length, covers: dataObjects.length, rows: trial.rows, database: trialDatabase(req.runKey), warnings: trial.warnings },
             timings: { inventoryMs, trialMs: Date.now() - began - inventoryMs },
           };
         }),
@@ -80,16 +81,40 @@ export function createValidationActivities(deps: ActivityDeps) {
   };
 }
 
+/** Readability checks in flight at once: each is a round trip and no work. */
+const READ_CHECK_CONCURRENCY = 8;
+
 async function requireReadable(source: ClickHouseConnection, objects: PlannedObject[]): Promise<void> {
   const unreadable: string[] = [];
-  for (const object of objects) {
+  await forEachConcurrently(objects, READ_CHECK_CONCURRENCY, async (object) => {
     try {
       await source.rows(`SELECT * FROM ${qualifiedName(object.database, object.name)} LIMIT 0`);
     } catch (err) {
       unreadable.push(`${object.database}.${object.name}: ${(err as Error).message}`);
     }
-  }
+  });
+  unreadable.sort();
   if (unreadable.length > 0) throw permanent(FAILURE_TYPES.sourceInvalid, `cannot read from the source: ${unreadable.join('; ')}`);
+}
+
+/** A plain identifier: quoting cannot go wrong for it, so it need not be tried table by table. */
+const PLAIN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The tables the trial copies: one per shape (engine, partitioning, and every column's name, type
+ * and kind, as the source reports them), since tables of one shape take the same path through the
+ * copy and the fingerprint. A table whose name needs quoting is its own shape.
+ */
+async function oneTablePerShape(source: ClickHouseConnection, objects: PlannedObject[]): Promise<PlannedObject[]> {
+  const columns = await listAllColumns(source, [...new Set(objects.map((o) => o.database))]);
+  const shapes = new Map<string, PlannedObject>();
+  for (const object of objects) {
+    const key = `${object.database}\u0000${object.name}`;
+    const own = PLAIN_NAME.test(object.database) && PLAIN_NAME.test(object.name) ? '' : key;
+    const shape = JSON.stringify([own, object.engine, object.kind, columns.get(key)?.map((c) => [c.name, c.type, c.defaultKind])]);
+    if (!shapes.has(shape)) shapes.set(shape, object);
+  }
+  return [...shapes.values()];
 }
 
 /**
@@ -133,7 +158,7 @@ async function trialTable(source: ClickHouseConnection, target: ClickHouseConnec
     }).then(single);
   const expected = await onSource();
   const into = `INSERT INTO ${qualifiedName(scratch, object.name)} (${list})`;
-  if (trial.remote?.ok) await target.exec(`${into} SELECT * FROM ${sample(trial.remote.table(object.database, object.name))}`, trial.insertSettings);
+  if (trial.remote?.ok) await trial.remote.exec((from) => `${into} SELECT * FROM ${sample(from(object.database, object.name))}`, trial.insertSettings);
   else await streamNative(source, target, `SELECT * FROM ${sample(qualifiedName(object.database, object.name))}`, into, trial.insertSettings, trial.sampleSettings);
   const found = single(await partitionDigests(target, scratch, object.name, columns, { partitioned: false }));
   if (expected.rows === found.rows && expected.checksum === found.checksum) return found.rows;
@@ -158,8 +183,8 @@ async function chooseTransferPath(
   const remote = await remoteSource(source, target, sourceRef);
   if (!remote.ok) return { path: 'worker', reason: remote.reason };
   try {
-    await target.rows(`SELECT dummy FROM ${remote.table('system', 'one')}`);
-    return { path: 'server', reason: `the target reached the source at ${remote.address} with ${remote.fn}()` };
+    await remote.rows((from) => `SELECT dummy FROM ${from('system', 'one')}`);
+    return { path: 'server', reason: `the target reached the source at ${remote.address} with ${remote.fn}(), its statements kept out of the target's query log` };
   } catch (err) {
     return { path: 'worker', reason: `the target cannot reach the source at ${remote.address}: ${(err as Error).message}` };
   }

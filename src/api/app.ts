@@ -2,17 +2,23 @@ import express, { type Express } from 'express';
 import type { Client } from '@temporalio/client';
 import type { AuthConfig } from '../config';
 import type { EndpointAllowlist } from '../endpoint-allowlist';
+import type { Keyring } from '../secrets';
 import { authenticate } from './auth';
+import { codecRoutes } from './codec-routes';
 import { errorMiddleware, type Logger } from './error-middleware';
+import { openApiRoutes } from './openapi';
 import { migrationRoutes } from './routes';
 
-/** What the API needs: a Temporal client, where links point, and the key that seals passwords. */
+/** What the API needs: a Temporal client, where links point, and the keys that seal passwords and payloads. */
 export interface AppDeps {
   client: Client;
   namespace: string;
   /** Base URL of the Temporal Web UI, for `links.temporalUi`. */
   temporalUiUrl: string;
-  secretKey: Buffer;
+  /** The active key seals passwords; the codec endpoint encrypts and decrypts with the keyring. */
+  keyring: Keyring;
+  /** Browser origins that may call the codec endpoint. @default the origin of `temporalUiUrl` */
+  codecCorsOrigins?: readonly string[];
   /** Bearer tokens and the four-eyes switch, from `loadAuthConfig` (src/config.ts). */
   auth: AuthConfig;
   /** The servers a request may name. @default every server */
@@ -35,6 +41,8 @@ export function createApp(deps: AppDeps): Express {
       res.status(503).json({ status: 'unavailable', temporal: 'unreachable' });
     }
   });
+  app.use(openApiRoutes(deps)); // GET /openapi.json (open), and 405 for methods a documented path lacks
+  app.use('/codec', codecRoutes(deps));
   app.use('/migrations', authenticate(deps.auth), express.json({ limit: '64kb' }), migrationRoutes(deps));
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found', message: 'no such route' });

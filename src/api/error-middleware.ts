@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler } from 'express';
-import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { isGrpcServiceError, QueryNotRegisteredError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { ErrorBody } from './responses';
 import { ForbiddenError, FourEyesError, InvalidRequestError, MigrationNotFoundError, MigrationStateConflictError, UnauthorizedError } from '../errors';
 
 export interface Logger {
   error(message: string, ...meta: unknown[]): void;
 }
 
-/** How an error is answered: status, JSON body, and headers where the status needs some. */
+/** How an error is answered: status, JSON body (as the OpenAPI document describes it), and headers where the status needs some. */
 export interface ErrorAnswer {
   status: number;
-  body: Record<string, unknown>;
+  body: ErrorBody;
   headers?: Record<string, string>;
 }
 
@@ -49,10 +50,12 @@ export function describeError(err: unknown): ErrorAnswer | null {
   if (err instanceof MigrationNotFoundError || err instanceof WorkflowNotFoundError) {
     return { status: 404, body: { error: 'not_found', message: err.message } };
   }
+  // The id names a workflow of another type (a target lock, the janitor): it has no state query.
+  if (err instanceof QueryNotRegisteredError) return { status: 404, body: { error: 'not_found', message: 'no migration with that id' } };
   if (err instanceof WorkflowExecutionAlreadyStartedError) {
     return { status: 409, body: { error: 'conflict', message: `a migration with id "${err.workflowId}" is already running` } };
   }
-  if (err instanceof MigrationStateConflictError) return { status: 409, body: { error: err.error, message: err.message, ...err.details } };
+  if (err instanceof MigrationStateConflictError) return { status: 409, body: { ...err.conflict, message: err.message } };
   // The run's own validator refused the decision (its state changed since the API looked).
   if (err instanceof WorkflowUpdateFailedError) return { status: 409, body: { error: 'decision_refused', message: err.cause?.message ?? err.message } };
   const grpc = grpcCode(err);

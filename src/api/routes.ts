@@ -1,15 +1,16 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { z } from 'zod';
-import { FourEyesError, InvalidRequestError, MigrationStateConflictError } from '../errors';
-import { seal } from '../secrets';
+import { FourEyesError, InvalidRequestError, MigrationNotFoundError, MigrationStateConflictError } from '../errors';
+import { seal, type Keyring } from '../secrets';
 import { statusKey, stepKey } from '../workflows/search-attributes';
 import { approveUpdate, rejectUpdate, stateQuery } from '../workflows/messages';
-import { TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationState } from '../workflows/types';
+import { STEPS, TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationState, type StepName } from '../workflows/types';
 import { refusedAddress, type EndpointAllowlist } from '../endpoint-allowlist';
 import { listedStatus } from '../temporal';
 import type { AppDeps } from './app';
 import { assertRole, identityOf, requireRole, type Identity } from './auth';
+import type { CancelAccepted, MigrationStarted, MigrationSummary } from './responses';
 import { approveSchema, cancelSchema, listQuerySchema, migrationIdSchema, rejectSchema, startMigrationSchema, type StartMigrationRequest } from './schemas';
 
 /** Parses `value` with `schema`, or throws an InvalidRequestError naming each field. */
@@ -32,11 +33,12 @@ function newId(): string {
 }
 
 /** The workflow input: passwords sealed, the starter and the four-eyes switch recorded. */
-function workflowInput(id: string, body: StartMigrationRequest, key: Buffer, starter: { requestedBy: string; fourEyes: boolean }): MigrationInput {
+function workflowInput(id: string, body: StartMigrationRequest, keyring: Keyring, starter: { requestedBy: string; fourEyes: boolean }): MigrationInput {
   const endpoint = (e: StartMigrationRequest['source']) => ({
     url: e.url.replace(/\/+$/, ''),
     username: e.username,
-    password: e.password ? seal(e.password, key) : null,
+    password: e.password ? seal(e.password, keyring) : null,
+    ...(e.passwordRef ? { passwordRef: e.passwordRef } : {}),
     ...(e.nativePort ? { nativePort: e.nativePort } : {}),
   });
   return {
@@ -74,7 +76,7 @@ function startHandler(deps: AppDeps): RequestHandler {
     const handle = await deps.client.workflow.start(WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUE,
       workflowId: id,
-      args: [workflowInput(id, body, deps.secretKey, { requestedBy: identity.subject, fourEyes: deps.auth.fourEyes })],
+      args: [workflowInput(id, body, deps.keyring, { requestedBy: identity.subject, fourEyes: deps.auth.fourEyes })],
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       memo: { [REQUESTED_BY_MEMO]: identity.subject },
@@ -93,7 +95,7 @@ function startHandler(deps: AppDeps): RequestHandler {
         self: `/migrations/${encodeURIComponent(id)}`,
         temporalUi: `${deps.temporalUiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(deps.namespace)}/workflows/${encodeURIComponent(id)}/${runId}/history`,
       },
-    });
+    } satisfies MigrationStarted);
   };
 }
 
@@ -114,25 +116,30 @@ async function awaitLocks(client: Client, handle: WorkflowHandle, databases: num
     if (state?.lockConflict) {
       const lock = state.lockConflict;
       const owner = await client.workflow.getHandle(lock).describe().then((d) => d.memo?.owner, () => undefined);
-      throw new MigrationStateConflictError('target_locked', state.error?.message ?? `the lock ${lock} is held`, { run: owner ?? null, lock });
+      throw new MigrationStateConflictError(
+        { error: 'target_locked', run: typeof owner === 'string' ? owner : null, lock },
+        state.error?.message ?? `the lock ${lock} is held`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+const isStep = (value: string | undefined): value is StepName => (STEPS as readonly (string | undefined)[]).includes(value);
 
 /** `GET /migrations`: every run, from Temporal visibility. */
 function listHandler(client: Client): RequestHandler {
   return async (req, res) => {
     const { status } = parse(listQuerySchema, req.query, ['query']);
     const filter = status ? ` AND ${statusKey.name} = '${status}'` : '';
-    const migrations = [];
+    const migrations: MigrationSummary[] = [];
     for await (const info of client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}'${filter}`, pageSize: 100 })) {
       const step = info.typedSearchAttributes.get(stepKey);
       migrations.push({
         id: info.workflowId,
         runId: info.runId,
         status: listedStatus(info),
-        currentStep: step && step !== 'none' ? step : null,
+        currentStep: isStep(step) ? step : null,
         startedAt: info.startTime.toISOString(),
         closedAt: info.closeTime?.toISOString() ?? null,
       });
@@ -156,9 +163,8 @@ async function assertAwaiting(handle: WorkflowHandle, step: string): Promise<voi
   const state = await handle.query(stateQuery);
   if (state.awaitingApproval?.step === step) return;
   throw new MigrationStateConflictError(
-    'not_awaiting_approval',
+    { error: 'not_awaiting_approval', awaitingApproval: state.awaitingApproval, status: state.status },
     state.awaitingApproval ? `the run is waiting for approval of "${state.awaitingApproval.step}", not "${step}"` : `the run is not waiting for an approval (status ${state.status})`,
-    { awaitingApproval: state.awaitingApproval, status: state.status },
   );
 }
 
@@ -182,10 +188,12 @@ function cancelHandler(client: Client): RequestHandler {
     const id = idParam(req);
     parse(cancelSchema, req.body ?? {});
     const handle = client.workflow.getHandle(id);
-    const { status } = await handle.describe();
-    if (status.name !== 'RUNNING') throw new MigrationStateConflictError('not_running', `the run has already ended (${status.name.toLowerCase()})`);
+    const { status, type } = await handle.describe();
+    // A workflow of another type (a target lock, the janitor) is not a migration.
+    if (type !== WORKFLOW_TYPE) throw new MigrationNotFoundError(id);
+    if (status.name !== 'RUNNING') throw new MigrationStateConflictError({ error: 'not_running' }, `the run has already ended (${status.name.toLowerCase()})`);
     await handle.cancel();
-    res.status(202).json({ id, status: 'cancelling' });
+    res.status(202).json({ id, status: 'cancelling' } satisfies CancelAccepted);
   };
 }
 

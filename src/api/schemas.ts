@@ -1,44 +1,106 @@
 import { z } from 'zod';
 import { INTERNAL_PREFIX } from '../clickhouse/scratch';
-import { MIGRATION_STATUSES, STEPS } from '../workflows/types';
+import { MIGRATION_STATUSES, PASSWORD_REF_PATTERN, STEPS } from '../workflows/types';
 
-/** A migration id: also the workflow ID. */
+/**
+ * A migration id: also the workflow ID, and a path segment of `/migrations/{id}`, so not `.` or
+ * `..` (HTTP clients resolve those away, and the run could not be addressed).
+ */
 export const migrationIdSchema = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-"');
+  .regex(/^(?!\.\.?$)[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-", and may not be "." or ".."');
+
+const IPV4_OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+const IPV4 = `${IPV4_OCTET}(?:\\.${IPV4_OCTET}){3}`;
+const H16 = '[0-9A-Fa-f]{1,4}';
+const LS32 = `(?:${H16}:${H16}|${IPV4})`;
+/** RFC 3986's IPv6address, alternative by alternative. */
+const IPV6 = [
+  `(?:${H16}:){6}${LS32}`,
+  `::(?:${H16}:){5}${LS32}`,
+  `(?:${H16})?::(?:${H16}:){4}${LS32}`,
+  `(?:(?:${H16}:){0,1}${H16})?::(?:${H16}:){3}${LS32}`,
+  `(?:(?:${H16}:){0,2}${H16})?::(?:${H16}:){2}${LS32}`,
+  `(?:(?:${H16}:){0,3}${H16})?::${H16}:${LS32}`,
+  `(?:(?:${H16}:){0,4}${H16})?::${LS32}`,
+  `(?:(?:${H16}:){0,5}${H16})?::${H16}`,
+  `(?:(?:${H16}:){0,6}${H16})?::`,
+].join('|');
+const LABEL = '[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*';
+/** The last label starts with a letter or `_`, so that a URL parser never reads the host as a number. */
+const LAST_LABEL = '[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*';
+/** A host of an endpoint URL: a dotted IPv4 address (no leading zeros), a bracketed IPv6 address, or an ASCII host name. */
+export const URL_HOST_SOURCE = `(?:${IPV4}|\\[(?:${IPV6})\\]|(?:${LABEL}\\.)*${LAST_LABEL})`;
+/** A port from 1 to 65535, without leading zeros. */
+export const URL_PORT_SOURCE = '(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})';
+
+/**
+ * The URL of a source or target: `http` or `https`, a host, an optional port and at most a trailing
+ * `/`. One regular expression, which the OpenAPI document states as the field's `pattern`: every
+ * string it matches parses (WHATWG URL) to exactly that server, and nothing else is accepted, so a
+ * client can check a URL before sending it.
+ */
+export const ENDPOINT_URL_PATTERN = new RegExp(`^https?://${URL_HOST_SOURCE}(?::${URL_PORT_SOURCE})?/?$`);
+
+/** Why a string is not an endpoint URL, in the words a person needs to fix it. */
+function urlProblem(value: unknown): string {
+  let url: URL;
+  try {
+    url = new URL(String(value));
+  } catch {
+    return 'must be an http or https URL, e.g. http://clickhouse:8123';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must use http or https';
+  if (url.username || url.password) return 'must not hold credentials: use the username and password fields';
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) return 'must be the server root, without a path or query';
+  return 'must be http(s)://host[:port]/ with a lower-case scheme, a host name, a dotted IPv4 address or a bracketed IPv6 address, and a port from 1 to 65535';
+}
 
 const endpointSchema = z
   .strictObject({
-    url: z
-      .string()
-      .superRefine((value, ctx) => {
-        let url: URL;
-        try {
-          url = new URL(value);
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'must be an http or https URL, e.g. http://clickhouse:8123' });
-          return;
-        }
-        if (url.protocol !== 'http:' && url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must use http or https' });
-        if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not hold credentials: use the username and password fields' });
-        if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-          ctx.addIssue({ code: 'custom', message: 'must be the server root, without a path or query' });
-        }
-      }),
+    url: z.string().regex(ENDPOINT_URL_PATTERN, { error: (issue) => urlProblem(issue.input) }),
     username: z.string().min(1).max(256).default('default'),
     password: z.string().max(1024).optional(),
+    /**
+     * The name of a secret the worker resolves (its environment or its secrets directory, see
+     * src/activities/password-refs.ts) instead of an inline password: the run never carries it.
+     */
+    passwordRef: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(PASSWORD_REF_PATTERN, 'may contain only letters, digits, ".", "_" and "-", and must start with a letter or digit')
+      .optional(),
     /** The server's native-protocol port, for server-to-server copies. */
     nativePort: z.number().int().min(1).max(65535).optional(),
+  })
+  .refine((e) => e.password === undefined || e.passwordRef === undefined, {
+    path: ['passwordRef'],
+    message: 'give either password or passwordRef, not both',
   });
+
+/**
+ * A regular expression source that matches `text` literally; with `anyCase`, its ASCII letters in
+ * either case (`[Ss][Yy]…`), since JSON Schema patterns have no flags.
+ */
+export function literalPattern(text: string, anyCase = false): string {
+  const escaped = text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  return anyCase ? escaped.replace(/[A-Za-z]/g, (c) => `[${c.toUpperCase()}${c.toLowerCase()}]`) : escaped;
+}
+
+const RESERVED_DATABASE = new RegExp(`^${literalPattern(INTERNAL_PREFIX)}`);
+const SYSTEM_DATABASE = new RegExp(`^(?:${['system', 'information_schema'].map((name) => literalPattern(name, true)).join('|')})$`);
 
 const databaseNameSchema = z
   .string()
   .min(1)
   .max(255)
-  .refine((name) => !name.startsWith(INTERNAL_PREFIX), `names starting with ${INTERNAL_PREFIX} are reserved for the migrator`)
-  .refine((name) => !['system', 'information_schema'].includes(name.toLowerCase()), 'system databases cannot be migrated');
+  .refine((name) => !RESERVED_DATABASE.test(name), `names starting with ${INTERNAL_PREFIX} are reserved for the migrator`)
+  .refine((name) => !SYSTEM_DATABASE.test(name), 'system databases cannot be migrated')
+  // The two refinements above, for the OpenAPI document.
+  .meta({ not: { anyOf: [{ pattern: RESERVED_DATABASE.source }, { pattern: SYSTEM_DATABASE.source }] } });
 
 /** Body of `POST /migrations`. */
 export const startMigrationSchema = z
@@ -50,13 +112,19 @@ export const startMigrationSchema = z
       .array(databaseNameSchema)
       .min(1, 'name at least one database')
       .max(1000)
-      .refine((names) => new Set(names).size === names.length, 'must not repeat a database'),
+      .refine((names) => new Set(names).size === names.length, 'must not repeat a database')
+      .meta({ uniqueItems: true }),
     approvals: z.strictObject({ required: z.boolean() }).default({ required: true }),
     options: z
       .strictObject({
         onConflict: z.enum(['fail', 'replace']).default('fail'),
         parallelism: z.number().int().min(1).max(16).default(2),
         syncPasses: z.number().int().min(0).max(10).default(3),
+        /**
+         * Uncompressed bytes up to which small partitions of a table are copied together by one
+         * statement; a larger partition goes alone. Smaller means finer progress and retries. @default 64 MiB
+         */
+        unitBytes: z.number().int().min(1).max(2 ** 40).optional(),
       })
       .default({ onConflict: 'fail', parallelism: 2, syncPasses: 3 }),
   })

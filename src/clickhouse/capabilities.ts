@@ -1,7 +1,14 @@
 import type { ClickHouseConnection, ConnectionSettings } from './connection';
+import { ClickHouseQueryError } from './errors';
 
 /** Settings whose presence on a server changes how the migrator talks to it. */
-const PROBED_SETTINGS = ['max_insert_threads', 'insert_allow_materialized_columns', 'optimize_on_insert', 'allow_experimental_low_cardinality_type'];
+const PROBED_SETTINGS = [
+  'max_insert_threads',
+  'insert_allow_materialized_columns',
+  'optimize_on_insert',
+  'allow_experimental_low_cardinality_type',
+  'log_query_threads',
+];
 
 /** What a server can do, read from its own catalogue rather than inferred from its version. */
 export interface Capabilities {
@@ -19,6 +26,13 @@ export interface Capabilities {
   optimizeOnInsert: boolean;
   /** `allow_experimental_low_cardinality_type` setting (18.x–19.x): LowCardinality columns need it to be created. */
   lowCardinalityFlag: boolean;
+  /** `log_query_threads` setting: the server may keep `system.query_thread_log`, which holds each statement's text too. */
+  logQueryThreads: boolean;
+  /**
+   * This user may keep one statement out of the query log ({@link unloggedSettings} as request
+   * settings). A read-only profile refuses it, and so do settings constraints (newer servers).
+   */
+  unloggedStatements: boolean;
 }
 
 /** A server's identity and capabilities. */
@@ -40,6 +54,7 @@ export async function detectServer(conn: ClickHouseConnection): Promise<ServerIn
   ]);
   const has = (list: { name: string }[], name: string) => list.some((row) => row.name === name);
   const [major, minor] = version.split('.').map(Number);
+  const logQueryThreads = has(settings, 'log_query_threads');
   return {
     version,
     major,
@@ -52,8 +67,30 @@ export async function detectServer(conn: ClickHouseConnection): Promise<ServerIn
       insertMaterialized: has(settings, 'insert_allow_materialized_columns'),
       optimizeOnInsert: has(settings, 'optimize_on_insert'),
       lowCardinalityFlag: has(settings, 'allow_experimental_low_cardinality_type'),
+      logQueryThreads,
+      unloggedStatements: await acceptsSettings(conn, unloggedSettings({ logQueryThreads })),
     },
   };
+}
+
+/**
+ * Request settings that keep one statement out of `system.query_log` and `system.query_thread_log`,
+ * whatever the user's profile says. They must travel with the request: on 18.16 a `SETTINGS`
+ * clause inside the statement comes too late, the statement is logged before it applies.
+ */
+export function unloggedSettings(capabilities: Pick<Capabilities, 'logQueryThreads'>): ConnectionSettings {
+  return { log_queries: 0, ...(capabilities.logQueryThreads ? { log_query_threads: 0 } : {}) };
+}
+
+/** Whether the server runs a statement with `settings` (a refusal is the server's answer; a lost connection is thrown). */
+async function acceptsSettings(conn: ClickHouseConnection, settings: ConnectionSettings): Promise<boolean> {
+  try {
+    await conn.rows('SELECT 1 AS ok', settings);
+    return true;
+  } catch (err) {
+    if (err instanceof ClickHouseQueryError && err.code !== undefined) return false;
+    throw err;
+  }
 }
 
 /**

@@ -141,6 +141,39 @@ export async function partitionSizes(conn: ClickHouseConnection, database: strin
   }));
 }
 
+/** Active partitions of every MergeTree-family table in `databases`, keyed by database NUL table: one query. */
+export async function partitionSizesIn(conn: ClickHouseConnection, databases: readonly string[]): Promise<Map<string, PartitionSize[]>> {
+  const byTable = new Map<string, PartitionSize[]>();
+  if (databases.length === 0) return byTable;
+  const rows = await conn.rows<{ database: string; table: string; partition_id: string; rows: string; bytes_on_disk: string; bytes_uncompressed: string }>(
+    `SELECT database, table, partition_id, sum(rows) AS rows, sum(bytes_on_disk) AS bytes_on_disk, sum(data_uncompressed_bytes) AS bytes_uncompressed
+     FROM system.parts WHERE active AND database IN (${quoteStringList(databases)})
+     GROUP BY database, table, partition_id ORDER BY database, table, partition_id`,
+  );
+  for (const r of rows) {
+    const key = `${r.database}\u0000${r.table}`;
+    const list = byTable.get(key) ?? [];
+    list.push({ partitionId: r.partition_id, rows: Number(r.rows), bytesOnDisk: Number(r.bytes_on_disk), bytesUncompressed: Number(r.bytes_uncompressed) });
+    byTable.set(key, list);
+  }
+  return byTable;
+}
+
+/**
+ * Tables of `databases` that a materialized view reads from (an insert into them fires it), keyed
+ * by database NUL table; or null where the server does not say (`system.tables` without
+ * `dependencies_table`), and then every table must be assumed to have one.
+ */
+export async function tablesWithViews(conn: ClickHouseConnection, databases: readonly string[]): Promise<Set<string> | null> {
+  const [column] = await conn.rows<{ name: string }>("SELECT name FROM system.columns WHERE database = 'system' AND table = 'tables' AND name = 'dependencies_table'");
+  if (!column) return null;
+  if (databases.length === 0) return new Set();
+  const rows = await conn.rows<{ database: string; name: string }>(
+    `SELECT database, name FROM system.tables WHERE database IN (${quoteStringList(databases)}) AND notEmpty(dependencies_table)`,
+  );
+  return new Set(rows.map((r) => `${r.database}\u0000${r.name}`));
+}
+
 /**
  * A condition that selects one partition through its partition key, per partition id: for
  * `PARTITION BY toYYYYMM(d)`, `(toYYYYMM(d)) = 202401`. Unlike `_partition_id = …`, which older

@@ -122,11 +122,13 @@ export class ClickHouseConnection {
   /**
    * Stops, on the server, every statement whose query id starts with `prefix` (and not with
    * `except`): a request aborted by the client does not stop its statement. Runs without the
-   * abort signal, since it is what a cancellation calls.
+   * abort signal, since it is what a cancellation calls. With `wait`, returns once they have
+   * stopped (`SYNC`): a retry that rewrites what they were writing must not race them.
    */
-  async killQueries(prefix: string, except?: string): Promise<void> {
+  async killQueries(prefix: string, except?: string, options: { wait?: boolean } = {}): Promise<void> {
     const keep = except === undefined ? '' : ` AND NOT startsWith(query_id, ${quoteString(except)})`;
-    await this.wrap(() => this.client.command({ query: `KILL QUERY WHERE startsWith(query_id, ${quoteString(prefix)})${keep} ASYNC` }));
+    const mode = options.wait ? 'SYNC' : 'ASYNC';
+    await this.wrap(() => this.client.command({ query: `KILL QUERY WHERE startsWith(query_id, ${quoteString(prefix)})${keep} ${mode}` }));
   }
 
   private requestOptions(): { abort_signal?: AbortSignal; query_id?: string } {

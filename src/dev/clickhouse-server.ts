@@ -46,10 +46,18 @@ function xmlText(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** A user besides the main one, for tests of what other users may do and see. */
+export interface ExtraClickHouseUser {
+  name: string;
+  password: string;
+  /** `readonly` is the profile with `readonly = 1`. */
+  profile: 'default' | 'readonly';
+}
+
 /**
  * Writes a config for one server in `dir` (data, logs and users all inside it) and starts it.
- * The one user, `username`, has `password` and may connect from loopback only. Starting again
- * on the same `dir` keeps the data.
+ * The user `username` has `password` and may connect from loopback only, as may any of
+ * `extraUsers`. Starting again on the same `dir` keeps the data.
  */
 export async function startClickHouse(options: {
   name: string;
@@ -58,8 +66,29 @@ export async function startClickHouse(options: {
   tcpPort: number;
   username: string;
   password: string;
+  /** Settings added to every profile, such as `{ log_queries: 1 }`. @default none */
+  profileSettings?: Record<string, string | number>;
+  /** Keep `system.query_log` and `system.query_thread_log`, flushed every second. @default false (the server's own default) */
+  queryLog?: boolean;
+  /** More users, each with its own password and profile. @default none */
+  extraUsers?: ExtraClickHouseUser[];
 }): Promise<LocalClickHouse> {
   const { dir, httpPort, tcpPort } = options;
+  const profileSettings = Object.entries(options.profileSettings ?? {})
+    .map(([name, value]) => `<${name}>${xmlText(String(value))}</${name}>`)
+    .join('');
+  const queryLog = options.queryLog
+    ? ['query_log', 'query_thread_log']
+        .map((table) => `  <${table}><database>system</database><table>${table}</table><flush_interval_milliseconds>1000</flush_interval_milliseconds></${table}>\n`)
+        .join('')
+    : '';
+  const user = (name: string, password: string, profile: string) => `    <${name}>
+      <password>${xmlText(password)}</password>
+      <networks><ip>::1</ip><ip>127.0.0.1</ip></networks>
+      <profile>${profile}</profile>
+      <quota>default</quota>
+    </${name}>
+`;
   for (const sub of ['data', 'tmp', 'user_files', 'format_schemas', 'logs']) mkdirSync(join(dir, sub), { recursive: true });
   const logFile = join(dir, 'logs', 'stdout.log');
   writeFileSync(
@@ -90,7 +119,7 @@ export async function startClickHouse(options: {
       <shard><replica><host>127.0.0.1</host><port>${tcpPort}</port><user>${xmlText(options.username)}</user><password>${xmlText(options.password)}</password></replica></shard>
     </${ownCluster(options.name)}>
   </remote_servers>
-  <${GRAPHITE_ROLLUP}>
+${queryLog}  <${GRAPHITE_ROLLUP}>
     <path_column_name>Path</path_column_name>
     <time_column_name>Time</time_column_name>
     <value_column_name>Value</value_column_name>
@@ -104,17 +133,11 @@ export async function startClickHouse(options: {
     join(dir, 'users.xml'),
     `<yandex>
   <profiles>
-    <default><max_memory_usage>4000000000</max_memory_usage></default>
-    <readonly><readonly>1</readonly></readonly>
+    <default><max_memory_usage>4000000000</max_memory_usage>${profileSettings}</default>
+    <readonly><readonly>1</readonly>${profileSettings}</readonly>
   </profiles>
   <users>
-    <${options.username}>
-      <password>${xmlText(options.password)}</password>
-      <networks><ip>::1</ip><ip>127.0.0.1</ip></networks>
-      <profile>default</profile>
-      <quota>default</quota>
-    </${options.username}>
-  </users>
+${[user(options.username, options.password, 'default'), ...(options.extraUsers ?? []).map((u) => user(u.name, u.password, u.profile))].join('')}  </users>
   <quotas>
     <default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default>
   </quotas>

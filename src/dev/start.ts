@@ -24,6 +24,7 @@ import { assertPortFree } from './ports';
 import { removePidFile, START_PID_NAME, stopLeftovers, writePidFile } from './pid-files';
 import { httpOk, logTail, recordPidFilesIn, startProcess, stopAllProcesses, stopProcess, waitUntil } from './processes';
 import { startTemporal } from './temporal-server';
+import type { TokenEntry } from '../config';
 
 const root = join(__dirname, '..', '..');
 /** Where the stack keeps its state: `MIGRATOR_DATA_DIR` (relative to the working directory). @default `.data` in the project */
@@ -206,6 +207,20 @@ ${b.tokenLines.map((line) => `  ${line}`).join('\n')}
 `;
 }
 
+/**
+ * The Web UI decodes runs through the API's codec endpoint. The dev server's UI has no sign-in and
+ * cannot send a bearer header, so a viewer's token rides in the path (`/codec/t/<token>`): anyone
+ * who can open this loopback UI can read it, and it grants no more than reading runs.
+ */
+function uiCodecEndpoint(apiPort: number, tokens: readonly TokenEntry[]): string | undefined {
+  const viewer = tokens.find((t) => t.roles.length === 1 && t.roles[0] === 'viewer') ?? tokens.find((t) => t.roles.includes('viewer'));
+  if (!viewer) {
+    console.warn('no token with the role viewer in the tokens file: the Web UI will show runs encrypted');
+    return undefined;
+  }
+  return `http://127.0.0.1:${apiPort}/codec/t/${encodeURIComponent(viewer.token)}`;
+}
+
 async function main(): Promise<void> {
   stopOnSignals();
   delete process.env[SUPERVISOR_ENV];
@@ -227,7 +242,13 @@ async function main(): Promise<void> {
   try {
     console.log('starting Temporal and ClickHouse…');
     const [temporal, source, target] = await Promise.all([
-      startTemporal({ port: ports.temporal, uiPort: ports.ui, logFile: join(logs, 'temporal.log'), dbFile: join(data, 'temporal', 'temporal.db') }),
+      startTemporal({
+        port: ports.temporal,
+        uiPort: ports.ui,
+        logFile: join(logs, 'temporal.log'),
+        dbFile: join(data, 'temporal', 'temporal.db'),
+        uiCodecEndpoint: uiCodecEndpoint(ports.api, demoTokens),
+      }),
       startClickHouse({ name: 'source', dir: join(data, 'source'), httpPort: ports.sourceHttp, tcpPort: ports.sourceTcp, username: 'default', password: sourcePassword }),
       startClickHouse({ name: 'target', dir: join(data, 'target'), httpPort: ports.targetHttp, tcpPort: ports.targetTcp, username: 'default', password: targetPassword }),
     ]);

@@ -32,7 +32,14 @@ export interface LocalTemporal {
  * Starts `temporal server start-dev` with the Web UI and the project's search attributes.
  * With `dbFile` the history persists across starts; without it the server is in memory.
  */
-export async function startTemporal(options: { port: number; uiPort: number; logFile: string; dbFile?: string }): Promise<LocalTemporal> {
+export async function startTemporal(options: {
+  port: number;
+  uiPort: number;
+  logFile: string;
+  dbFile?: string;
+  /** The codec endpoint the Web UI decodes payloads with (the API's `/codec`). */
+  uiCodecEndpoint?: string;
+}): Promise<LocalTemporal> {
   const args = [
     'server',
     'start-dev',
@@ -49,6 +56,7 @@ export async function startTemporal(options: { port: number; uiPort: number; log
     '--log-level',
     'warn',
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
+    ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
   ];
   const child = startProcess(temporalBinary(), args, { logFile: options.logFile });
   const address = `127.0.0.1:${options.port}`;

@@ -21,7 +21,7 @@ export async function migrateData(
   run.ending.scope = { created: null, tables: plan.objects.filter(holdsData).map((o) => `${o.database}.${o.name}`) };
   const created = await quick.createSchema({ target: input.target, objects: plan.objects });
   run.ending.scope.created = created;
-  const units = await quick.planCopy({ ...endpoints, objects: plan.objects });
+  const units = await quick.planCopy({ ...endpoints, objects: plan.objects, created, unitBytes: input.options.unitBytes });
   state.progress = progressOf(units);
   const pass: CopyPass = { runKey: run.runKey, ...endpoints, path, parallelism: input.options.parallelism };
   const copyBegan = Date.now();

@@ -11,4 +11,9 @@ export const PATCHES = {
    * taken at the start of the migration step, after the last approval.
    */
   freshRestorePoint: 'fresh-restore-point',
+  /**
+   * Lock ids are a hash of the target and database, not the names in clear (workflow ids are not
+   * encrypted). While runs of both kinds are open, a run of one kind does not see the other's locks.
+   */
+  opaqueLockIds: 'opaque-lock-ids',
 } as const;

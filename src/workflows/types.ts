@@ -51,7 +51,10 @@ export const FAILURE_TYPES = {
   transferPathUnavailable: 'TransferPathUnavailable',
   verificationFailed: 'VerificationFailed',
   rollbackIncomplete: 'RollbackIncomplete',
+  /** A sealed password whose key this worker lacks (retried: another worker may hold it). */
   secretUnsealFailed: 'SecretUnsealFailed',
+  /** A `passwordRef` this worker cannot resolve (retried: another worker may hold it). */
+  passwordRefUnresolved: 'PasswordRefUnresolved',
   /** A source or target outside the worker's endpoint allowlist. */
   endpointNotAllowed: 'EndpointNotAllowed',
   /** Another open run holds the lock of a target database. */
@@ -63,6 +66,9 @@ export const FAILURE_TYPES = {
   migrationFailed: 'MigrationFailed',
 } as const;
 
+/** What a `passwordRef` may look like: a file name in a secrets directory and part of an environment variable's name. */
+export const PASSWORD_REF_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
 /** A secret sealed with the deployment's key (AES-256-GCM); only workers can open it. */
 export interface SealedSecret {
   sealed: string;
@@ -73,6 +79,8 @@ export interface EndpointRef {
   url: string;
   username: string;
   password: SealedSecret | null;
+  /** The name of a secret each worker resolves itself; the run never carries that password. */
+  passwordRef?: string;
   /** Native-protocol port, for server-to-server copies with `remote()`. */
   nativePort?: number;
 }
@@ -87,6 +95,8 @@ export interface MigrationOptions {
   parallelism: number;
   /** Verify-and-recopy passes after the bulk copy. @default 3 */
   syncPasses: number;
+  /** Uncompressed bytes up to which small partitions of a table are copied together (see `GROUP_BYTES`). */
+  unitBytes?: number;
 }
 
 /** The workflow's input. */
@@ -157,7 +167,14 @@ export interface TableConflict {
 /** The configure step's report on the target. */
 export interface TargetReport {
   version: string;
-  capabilities: { systemDisks: boolean; remote: boolean; remoteSecure: boolean; maxInsertThreads: boolean };
+  capabilities: {
+    systemDisks: boolean;
+    remote: boolean;
+    remoteSecure: boolean;
+    maxInsertThreads: boolean;
+    /** The target user may send `log_queries=0` with a statement: server-to-server copies stay out of its query log. */
+    unloggedStatements?: boolean;
+  };
   /** The backup step's rehearsal of the restore point (tables and rows it captured), and when the real one is taken. */
   restorePoint: { tables: number; rows: number; takenAt: string } | null;
   /** Version-dependent DDL features the source uses, and whether the target accepted each when probed. */
@@ -198,8 +215,11 @@ export interface ValidationReport {
   unsupported: { database: string; name: string; engine: string; reason: string }[];
   totals: { tables: number; views: number; partitions: number; rows: number; bytesOnDisk: number };
   transfer: { path: TransferPath; reason: string };
-  /** The trial copy: a few rows of every table copied into a scratch database and fingerprinted on both sides. */
-  trial: { tables: number; rows: number; database: string; warnings: string[] };
+  /**
+   * The trial copy: a few rows of one table per shape (engine and columns) copied into a scratch
+   * database and fingerprinted on both sides; `covers` counts the tables those shapes stand for.
+   */
+  trial: { tables: number; covers?: number; rows: number; database: string; warnings: string[] };
   /** Where the step's time went: inventory and checks, then the trial copy with its fingerprints. */
   timings: { inventoryMs: number; trialMs: number };
 }
@@ -208,15 +228,25 @@ export interface ValidationReport {
 export interface CopyUnit {
   database: string;
   table: string;
+  /** The unit's partition, or the first of its group (`all` for a table without partitions). */
   partitionId: string;
+  /** Every partition of a group of small partitions, copied by one statement; absent for one partition. */
+  partitionIds?: string[];
   partitioned: boolean;
   rows: number;
   bytes: number;
   /**
-   * A condition on the partition key that selects this partition and lets the source prune
-   * parts, such as `(toYYYYMM(d)) = 202401`; without one, the copy selects by `_partition_id`.
+   * A condition on the partition key that selects this partition (or group) and lets the source
+   * prune parts, such as `(toYYYYMM(d)) = 202401`; without one, the copy selects by `_partition_id`.
    */
   selector?: string;
+  /** The unit is every partition the table had when planned: it is copied without a condition. */
+  whole?: boolean;
+  /**
+   * Written straight into the live table, not through staging: the run created the table, and no
+   * materialized view reads from it (see `planUnits` in src/activities/copy-plan.ts).
+   */
+  direct?: boolean;
 }
 
 export interface CopyResult {

@@ -9,6 +9,7 @@ import type { MigrationState } from '../../src/workflows/types';
 import { createDemoLike, DEMO_DATA_TABLES } from './fixtures';
 import { connect, dropDatabase, startWorker, tableDigest, testClient, TEST_KEY, uniqueName, waitFor } from './harness';
 import { testStack } from './stack-env';
+import { targetLockId } from '../../src/workflows/target-lock';
 
 let client: Client;
 let app: Express;
@@ -42,7 +43,7 @@ function as(who: Person | 'unknown' | 'none', method: 'get' | 'post', path: stri
 
 beforeAll(async () => {
   client = await testClient();
-  const deps = { client, namespace: 'default', temporalUiUrl: testStack().temporalUiUrl, secretKey: TEST_KEY, logger: { error: () => undefined } };
+  const deps = { client, namespace: 'default', temporalUiUrl: testStack().temporalUiUrl, keyring: TEST_KEY, logger: { error: () => undefined } };
   const auth: AuthConfig = { mode: 'tokens', tokens, fourEyes: true };
   app = createApp({ ...deps, auth });
   appWithoutFourEyes = createApp({ ...deps, auth: { ...auth, fourEyes: false } });
@@ -339,6 +340,6 @@ describe('authentication and roles', () => {
     const overlapping = await start(body(db, { id: uniqueName('second') }));
 
     expect(overlapping.status).toBe(409);
-    expect(overlapping.body).toMatchObject({ error: 'target_locked', run: holder, lock: expect.stringContaining(`/${db}`) });
+    expect(overlapping.body).toMatchObject({ error: 'target_locked', run: holder, lock: targetLockId(testStack().target.url, db) });
   });
 });

@@ -58,7 +58,7 @@ function partitionRows(partition: string, extra = ''): string {
 }
 
 async function verify(): Promise<VerificationReport> {
-  return createTransferActivities({ secretKey: TEST_KEY }).verifyData({ source: input.source, target: input.target, objects });
+  return createTransferActivities({ keyring: TEST_KEY }).verifyData({ source: input.source, target: input.target, objects });
 }
 
 const named = (r: VerificationReport) => [...r.mismatched, ...r.extra].map((u) => `${u.table}/${u.partitionId}`).join(', ');

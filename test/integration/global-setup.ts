@@ -34,8 +34,15 @@ export default async function globalSetup(): Promise<void> {
     running.stops.push(server.stop);
     return server;
   };
+  // The Web UI decodes runs through an API that the Web UI test starts on this port, with this token.
+  const uiCodec = { apiPort: await freePort(), viewerToken: randomBytes(24).toString('hex') };
   const temporal = async (): Promise<LocalTemporal> => {
-    const server = await startTemporal({ port: await freePort(), uiPort: await freePort(), logFile: join(dir, 'temporal.log') });
+    const server = await startTemporal({
+      port: await freePort(),
+      uiPort: await freePort(),
+      logFile: join(dir, 'temporal.log'),
+      uiCodecEndpoint: `http://127.0.0.1:${uiCodec.apiPort}/codec/t/${uiCodec.viewerToken}`,
+    });
     running.stops.push(server.stop);
     return server;
   };
@@ -43,6 +50,7 @@ export default async function globalSetup(): Promise<void> {
   const stack: TestStack = {
     temporalAddress: t.address,
     temporalUiUrl: t.uiUrl,
+    uiCodec,
     source: { url: source.url, username: source.username, password: source.password, nativePort: source.tcpPort },
     target: { url: target.url, username: target.username, password: target.password, nativePort: target.tcpPort },
   };

@@ -7,7 +7,7 @@ import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } fr
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
-import { deriveKey, seal } from '../../src/secrets';
+import { keyringOf, seal } from '../../src/secrets';
 import { connectClient } from '../../src/temporal';
 import { createWorker } from '../../src/worker-factory';
 import type { stateQuery } from '../../src/workflows';
@@ -16,7 +16,8 @@ import { testStack, type TestClickHouse } from './stack-env';
 
 /** The secret key the tests' API and workers share. */
 export const TEST_SECRET_KEY = 'integration-tests-secret-key';
-export const TEST_KEY = deriveKey(TEST_SECRET_KEY);
+/** The keyring of the tests' API, workers and clients. */
+export const TEST_KEY = keyringOf(TEST_SECRET_KEY);
 
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(4).toString('hex')}`;
@@ -26,8 +27,14 @@ export function connect(server: TestClickHouse, label: string): ClickHouseConnec
   return new ClickHouseConnection({ url: server.url, username: server.username, password: server.password }, { label, secrets: [] });
 }
 
-/** A worker polling the migration task queue inside this test process. */
-export async function startWorker(wrapActivities?: Parameters<typeof createWorker>[1]): Promise<{ stop(): Promise<void> }> {
+/**
+ * A worker polling the migration task queue inside this test process; `config` overrides the
+ * tests' settings (another keyring, a secrets directory).
+ */
+export async function startWorker(
+  wrapActivities?: Parameters<typeof createWorker>[1],
+  config: Partial<Parameters<typeof createWorker>[0]> = {},
+): Promise<{ stop(): Promise<void> }> {
   quietRuntime();
   const stack = testStack();
   const { worker, connection, client } = await createWorker(
@@ -36,6 +43,7 @@ export async function startWorker(wrapActivities?: Parameters<typeof createWorke
       TEMPORAL_NAMESPACE: 'default',
       MIGRATOR_SECRET_KEY: TEST_SECRET_KEY,
       WORKER_MAX_CONCURRENT_ACTIVITIES: 8,
+      ...config,
     },
     wrapActivities,
   );
@@ -63,7 +71,7 @@ function stopWorker(worker: Worker): void {
 }
 
 export function testClient(): Promise<Client> {
-  return connectClient({ TEMPORAL_ADDRESS: testStack().temporalAddress, TEMPORAL_NAMESPACE: 'default' });
+  return connectClient({ TEMPORAL_ADDRESS: testStack().temporalAddress, TEMPORAL_NAMESPACE: 'default' }, TEST_KEY);
 }
 
 /** The workflow input for the test servers, passwords sealed as the API seals them. */

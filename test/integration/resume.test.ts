@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
 import { runKeyOf } from '../../src/workflows/state';
 import type { MigrationReport, MigrationState } from '../../src/workflows/types';
@@ -64,8 +65,8 @@ async function copyAttempts(workflowId: string): Promise<Map<string, number>> {
   for (const event of history.events ?? []) {
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (scheduled?.activityType?.name === 'copyUnits') {
-      const payload = scheduled.input?.payloads?.[0]?.data;
-      const req = JSON.parse(Buffer.from(payload as Uint8Array).toString('utf8')) as { units: { table: string; partitionId: string }[] };
+      // Payloads are encrypted in history: the client's codec opens them.
+      const req = await decodeFromPayloadsAtIndex<{ units: { table: string; partitionId: string }[] }>(servers.client.options.loadedDataConverter, 0, scheduled.input?.payloads);
       unitsBySchedule.set(String(event.eventId), req.units.map((u) => `${u.table}/${u.partitionId}`));
     }
     const started = event.activityTaskStartedEventAttributes;
@@ -79,7 +80,7 @@ async function copyAttempts(workflowId: string): Promise<Map<string, number>> {
 describe('resume and state synchronisation', () => {
   it('when the worker process is killed mid-transfer, a new worker finishes the run without copying done units again', async () => {
     const db = await monthlyTable(16, 150_000);
-    const input = migrationInput(uniqueName('kill'), [db], { approvals: { required: false }, options: { parallelism: 1 } });
+    const input = migrationInput(uniqueName('kill'), [db], { approvals: { required: false }, options: { parallelism: 1, unitBytes: 1 } });
     const first = spawnWorker();
     let second: ChildProcess | undefined;
     try {
@@ -110,7 +111,7 @@ describe('resume and state synchronisation', () => {
     const db = await monthlyTable(12, 100_000);
     const worker = await startWorker();
     try {
-      const handle = await startMigration(servers.client, migrationInput(uniqueName('sync'), [db], { approvals: { required: false }, options: { parallelism: 1 } }));
+      const handle = await startMigration(servers.client, migrationInput(uniqueName('sync'), [db], { approvals: { required: false }, options: { parallelism: 1, unitBytes: 1 } }));
       await waitFor(() => queryState(handle), (s) => s.progress.unitsDone >= 2, 'two units copied');
       // January 2024 is copied by now: these rows can only reach the target through a sync pass.
       await servers.source.exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2024-01-15'), 1000000 + number, 'late' FROM system.numbers LIMIT 777`);
@@ -131,7 +132,7 @@ describe('resume and state synchronisation', () => {
     const db = await monthlyTable(16, 150_000);
     const worker = await startWorker();
     try {
-      const handle = await startMigration(servers.client, migrationInput(uniqueName('cancel'), [db], { approvals: { required: false }, options: { parallelism: 2 } }));
+      const handle = await startMigration(servers.client, migrationInput(uniqueName('cancel'), [db], { approvals: { required: false }, options: { parallelism: 2, unitBytes: 1 } }));
       await waitFor(() => queryState(handle), (s) => s.progress.unitsDone >= 2, 'two units copied');
       await handle.cancel();
 

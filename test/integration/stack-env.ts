@@ -15,6 +15,8 @@ export interface TestStack {
   /** Temporal frontend, host:port. */
   temporalAddress: string;
   temporalUiUrl: string;
+  /** The Web UI's codec endpoint is `http://127.0.0.1:<apiPort>/codec/t/<viewerToken>`: the Web UI test serves it. */
+  uiCodec: { apiPort: number; viewerToken: string };
   source: TestClickHouse;
   target: TestClickHouse;
 }

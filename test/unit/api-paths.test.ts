@@ -2,13 +2,14 @@ import request from 'supertest';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app';
 import { parseAllowlist } from '../../src/endpoint-allowlist';
+import { keyringOf } from '../../src/secrets';
 
 /** The API's own refusals: these requests never reach Temporal. */
 const app = createApp({
   client: {} as Client,
   namespace: 'default',
   temporalUiUrl: 'http://127.0.0.1:8233',
-  secretKey: Buffer.alloc(32),
+  keyring: keyringOf('a key for the path tests'),
   logger: { error: () => undefined },
   auth: { mode: 'off', fourEyes: false },
   allowEndpoint: parseAllowlist('127.0.0.1:*'),

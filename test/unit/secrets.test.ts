@@ -1,18 +1,55 @@
 import { ClickHouseQueryError, redact, toClickHouseQueryError } from '../../src/clickhouse/errors';
-import { deriveKey, seal, SecretUnsealError, unseal } from '../../src/secrets';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { deriveKey, keyringOf, seal, SecretKeyError, unseal } from '../../src/secrets';
 
 describe('sealed secrets', () => {
-  const key = deriveKey('a test key of some length');
+  const key = keyringOf('a test key of some length');
 
   it('when sealed and opened with the same key, the password comes back', () => {
     const sealed = seal("p@ss'word\\", key);
     expect(sealed.sealed).not.toContain('p@ss');
+    expect(sealed.sealed.split('.').slice(0, 2)).toEqual(['v2', key.active.id]);
     expect(unseal(sealed, key)).toBe("p@ss'word\\");
   });
 
-  it('when opened with another key, it fails with a message that names the setting', () => {
-    expect(() => unseal(seal('secret', key), deriveKey('another key entirely'))).toThrow(SecretUnsealError);
-    expect(() => unseal({ sealed: 'v1.AAAA' }, key)).toThrow(/MIGRATOR_SECRET_KEY/);
+  it('when the key is missing, the error names its id and nothing else', () => {
+    const other = keyringOf('another key entirely');
+    const err = (() => {
+      try {
+        unseal(seal('secret', key), other);
+      } catch (e) {
+        return e as SecretKeyError;
+      }
+    })();
+    expect(err).toBeInstanceOf(SecretKeyError);
+    expect(err?.keyId).toBe(key.active.id);
+    expect(err?.message).toContain(key.active.id);
+    expect(err?.message).not.toMatch(/secret'|a test key/);
+  });
+
+  it('after a rotation, the new key seals and the old one still opens what it sealed', () => {
+    const rotated = keyringOf('the next key of some length', ['a test key of some length']);
+    const old = seal('before', key);
+    expect(unseal(old, rotated)).toBe('before');
+    expect(seal('after', rotated).sealed).toContain(`.${rotated.active.id}.`);
+    expect(() => unseal(seal('after', rotated), key)).toThrow(SecretKeyError);
+  });
+
+  it('when a seal was changed, the key rejects it', () => {
+    const [v, id, body] = seal('secret', key).sealed.split('.');
+    const raw = Buffer.from(body, 'base64');
+    raw[raw.length - 1] ^= 1;
+    expect(() => unseal({ sealed: `${v}.${id}.${raw.toString('base64')}` }, key)).toThrow(/did not open/);
+  });
+
+  it('opens version 1 seals (no key id) with whichever key made them', () => {
+    const legacy = deriveKey('an old deployment key');
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', legacy, iv);
+    const body = Buffer.concat([cipher.update('v1 password', 'utf8'), cipher.final()]);
+    const sealed = { sealed: `v1.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')}` };
+    expect(unseal(sealed, keyringOf('the current key of the deployment', ['an old deployment key']))).toBe('v1 password');
+    expect(() => unseal(sealed, key)).toThrow(SecretKeyError);
   });
 
   it('seals the same password differently each time', () => {

@@ -1,4 +1,4 @@
-import { targetLockId } from '../../src/workflows/target-lock';
+import { legacyTargetLockId, lockedResource, targetLockId } from '../../src/workflows/target-lock';
 import { decisionRefusal, fourEyesOn, inBatches, initialState, optionalText, type GateState } from '../../src/workflows/state';
 import type { MigrationInput, StepName } from '../../src/workflows/types';
 
@@ -71,12 +71,25 @@ describe('inBatches', () => {
   });
 });
 
-describe('targetLockId', () => {
-  it('names the target by host and port, so two URLs of one server share a lock, and two servers do not', () => {
-    expect(targetLockId('http://CH.example:8123/', 'shop')).toBe('migration-lock:ch.example:8123/shop');
-    expect(targetLockId('http://user@ch.example:8123/path?x=1', 'shop')).toBe('migration-lock:ch.example:8123/shop');
-    expect(targetLockId('https://ch.example', 'shop')).toBe('migration-lock:ch.example:443/shop');
-    expect(targetLockId('http://[::1]:8124', 'shop')).toBe('migration-lock:[::1]:8124/shop');
+describe('lock ids', () => {
+  it('name the target by host and port, so two URLs of one server share a lock, and two servers do not', () => {
+    expect(lockedResource('http://CH.example:8123/', 'shop')).toBe('ch.example:8123/shop');
+    expect(lockedResource('http://user@ch.example:8123/path?x=1', 'shop')).toBe('ch.example:8123/shop');
+    expect(lockedResource('https://ch.example', 'shop')).toBe('ch.example:443/shop');
+    expect(lockedResource('http://[::1]:8124', 'shop')).toBe('[::1]:8124/shop');
+    expect(targetLockId('http://CH.example:8123/', 'shop')).toBe(targetLockId('http://user@ch.example:8123/path?x=1', 'shop'));
     expect(targetLockId('http://ch.example:8124', 'shop')).not.toBe(targetLockId('http://ch.example:8123', 'shop'));
+    expect(legacyTargetLockId('http://CH.example:8123/', 'shop')).toBe('migration-lock:ch.example:8123/shop');
+  });
+
+  it('show neither the server nor the database (workflow ids are not encrypted)', () => {
+    const id = targetLockId('http://ch.example:8123', 'shop');
+    expect(id).toMatch(/^migration-lock-[0-9a-f]{16}$/);
+    expect(id).not.toMatch(/ch\.example|shop|8123/);
+  });
+
+  it('differ for every database of a large estate', () => {
+    const ids = new Set(Array.from({ length: 20_000 }, (_, i) => targetLockId('http://127.0.0.1:8123', `db_${i}`)));
+    expect(ids.size).toBe(20_000);
   });
 });

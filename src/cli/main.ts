@@ -1,0 +1,268 @@
+/**
+ * `clickhouse-migrator`: the command line of the migrator. It talks only to the HTTP API:
+ * start, list, status, approve, reject, cancel and watch runs.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { MIGRATION_STATUSES, STEPS, type MigrationStatus } from '../workflows/types';
+import { createApiClient, type ApiClient } from './api-client';
+import { EXIT, exitCodeForError, UsageError } from './exit-codes';
+import { errorDocument, formatError, formatList, formatStarted, formatState } from './render';
+import { buildStartRequest, parseStartFile, PASSWORD_ENV, stdinSides, type StartFlags } from './start-file';
+import { barsView, jsonView, plainView, watchRun } from './watch';
+
+/** @default the API of `npm start` */
+export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
+
+interface GlobalOptions {
+  apiUrl: string;
+  token?: string;
+  json?: boolean;
+}
+
+/** What a command prints: a JSON document with `--json`, text otherwise. */
+function print(json: boolean | undefined, doc: unknown, text: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(doc)}\n` : `${text()}\n`);
+}
+
+function warn(message: string): void {
+  process.stderr.write(`warning: ${message}\n`);
+}
+
+/** The API base URL, checked: http(s), and no credentials (they would be printed with every error). */
+export function checkApiUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--api-url "${value}" is not a URL, e.g. ${DEFAULT_API_URL}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('--api-url must be an http or https URL');
+  if (url.username || url.password) throw new UsageError('--api-url must not hold credentials: give the token with MIGRATOR_TOKEN or --token');
+  return value.replace(/\/+$/, '');
+}
+
+function clientOf(cmd: Command): { client: ApiClient; json: boolean } {
+  const opts = cmd.optsWithGlobals<GlobalOptions>();
+  if (cmd.getOptionValueSourceWithGlobals('token') === 'cli') warn('--token puts the token into your shell history and the process list; prefer MIGRATOR_TOKEN');
+  return { client: createApiClient({ baseUrl: checkApiUrl(opts.apiUrl), token: opts.token || undefined }), json: opts.json === true };
+}
+
+/** Runs a command's body and turns its errors into a message and an exit code. */
+function action<A extends unknown[]>(body: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    // Commander passes the command itself last.
+    const cmd = args[args.length - 1] as Command;
+    const json = cmd.optsWithGlobals<GlobalOptions>().json === true;
+    try {
+      process.exitCode = (await body(...args)) ?? EXIT.ok;
+    } catch (err) {
+      if (json) process.stdout.write(`${JSON.stringify(errorDocument(err))}\n`);
+      else process.stderr.write(`${formatError(err)}\n`);
+      process.exitCode = exitCodeForError(err);
+    }
+  };
+}
+
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+async function readStdin(flags: StartFlags): Promise<string | undefined> {
+  const sides = stdinSides(flags);
+  if (sides.length === 0) return undefined;
+  if (process.stdin.isTTY) throw new UsageError(`${sides.map((s) => `--${s}-password-stdin`).join(' and ')} read from a pipe, e.g. \`cat pw.txt | clickhouse-migrator start …\``);
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function endpointOptions(cmd: Command, side: 'source' | 'target'): Command {
+  return cmd
+    .option(`--${side}-url <url>`, `${side} ClickHouse HTTP URL, e.g. http://clickhouse:8123`)
+    .option(`--${side}-user <name>`, `${side} user (the API's default: default)`)
+    .option(`--${side}-password <password>`, `${side} password (lands in shell history: prefer the two below or ${PASSWORD_ENV[side]})`)
+    .option(`--${side}-password-stdin`, `read the ${side} password from stdin (one line; the source's first when both are read)`)
+    .option(`--${side}-password-ref <name>`, `name of a secret the worker resolves, instead of a password`)
+    .option(`--${side}-native-port <port>`, `${side} native-protocol port, for server-to-server copies`, integer(1, 65535));
+}
+
+function startCommand(cmd: Command): Command {
+  cmd
+    .description('start a migration, from flags or a JSON/YAML file with the fields of POST /migrations (flags override the file)')
+    .option('-f, --file <path>', 'JSON or YAML file: {id, source: {url, username, password|passwordRef, nativePort}, target: {…}, databases, approvals, options}')
+    .option('--id <id>', 'migration id (the API makes one up without it)');
+  endpointOptions(cmd, 'source');
+  endpointOptions(cmd, 'target');
+  return cmd
+    .option('-d, --database <name>', 'a database to migrate (repeat for several)', collect)
+    .addOption(new Option('--on-conflict <policy>', 'a table on the target already holds data: fail or replace').choices(['fail', 'replace']))
+    .option('--parallelism <n>', 'partitions copied at once (1-16)', integer(1, 16))
+    .option('--sync-passes <n>', 'verify-and-recopy passes after the copy (0-10)', integer(0, 10))
+    .option('--no-approvals', 'run the steps back to back without approvals (admins only)')
+    .action(
+      action(async (opts: StartFlags & { file?: string; approvals: boolean }, cmd: Command) => {
+        const { client, json } = clientOf(cmd);
+        const flags: StartFlags = { ...opts, approvalsRequired: cmd.getOptionValueSource('approvals') === 'cli' ? opts.approvals : undefined };
+        const file = opts.file === undefined ? undefined : parseStartFile(readText(opts.file), opts.file);
+        const { body, warnings } = buildStartRequest({ flags, file, env: process.env, stdin: await readStdin(flags) });
+        warnings.forEach(warn);
+        const answer = await client.start(body);
+        print(json, answer, () => formatStarted(answer, client.baseUrl));
+      }),
+    );
+}
+
+/** The package's version, from package.json (two levels up both from src/cli and from dist/cli). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The command tree; `run` parses argv with it. */
+export function buildProgram(): Command {
+  const program = new Command('clickhouse-migrator')
+    .description('Start, approve and watch ClickHouse migrations through the migrator\'s HTTP API.')
+    .version(packageVersion())
+    .configureHelp({ showGlobalOptions: true })
+    .addOption(new Option('--api-url <url>', 'the API').env('MIGRATOR_API_URL').default(DEFAULT_API_URL))
+    .addOption(new Option('--token <token>', 'bearer token (argv lands in shell history: prefer the variable)').env('MIGRATOR_TOKEN'))
+    .option('--json', 'print JSON: one document per command, one line per poll for watch')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Passwords stay out of shell history with --source-password-stdin,
+${PASSWORD_ENV.source} or --source-password-ref (the same for the target).
+
+Exit codes: 0 done (watch: the run completed); 1 watch: the run ended otherwise;
+2 bad arguments or file; 3 the API refused the request; 4 the API could not be
+reached; 70 a fault of the CLI itself; 130 interrupted.`,
+    );
+
+  startCommand(program.command('start'));
+
+  program
+    .command('list')
+    .description('list migrations, finished ones included')
+    .addOption(new Option('--status <status>', 'only runs with this status').choices(MIGRATION_STATUSES))
+    .action(
+      action(async (opts: { status?: MigrationStatus }, cmd: Command) => {
+        const { client, json } = clientOf(cmd);
+        const answer = await client.list(opts.status);
+        print(json, answer, () => formatList(answer.migrations));
+      }),
+    );
+
+  program
+    .command('status')
+    .description('show a migration: status, what it waits for, steps, progress, approvals')
+    .argument('<id>', 'migration id')
+    .action(
+      action(async (id: string, _opts: unknown, cmd: Command) => {
+        const { client, json } = clientOf(cmd);
+        const state = await client.get(id);
+        print(json, state, () => formatState(state, new Date()));
+      }),
+    );
+
+  program
+    .command('approve')
+    .description('approve the step a migration waits for (as the token\'s subject)')
+    .argument('<id>', 'migration id')
+    .addArgument(new Argument('<step>', 'the step to approve').choices(STEPS))
+    .option('--comment <text>', 'a comment recorded with the approval')
+    .action(
+      action(async (id: string, step: string, opts: { comment?: string }, cmd: Command) => {
+        const { client, json } = clientOf(cmd);
+        const state = await client.approve(id, step, opts.comment);
+        print(json, state, () => `Approved "${step}" of ${id}.\n${formatState(state, new Date())}`);
+      }),
+    );
+
+  program
+    .command('reject')
+    .description('reject the step a migration waits for: the run ends as rejected')
+    .argument('<id>', 'migration id')
+    .addArgument(new Argument('<step>', 'the step to reject').choices(STEPS))
+    .requiredOption('--reason <text>', 'why (recorded in the run)')
+    .action(
+      action(async (id: string, step: string, opts: { reason: string }, cmd: Command) => {
+        const { client, json } = clientOf(cmd);
+        const state = await client.reject(id, step, opts.reason);
+        print(json, state, () => `Rejected "${step}" of ${id}.\n${formatState(state, new Date())}`);
+      }),
+    );
+
+  program
+    .command('cancel')
+    .description('cancel a running migration: it stops and rolls the target back')
+    .argument('<id>', 'migration id')
+    .option('--reason <text>', 'why (sent with the request)')
+    .action(
+      action(async (id: string, opts: { reason?: string }, cmd: Command) => {
+        const { client, json } = clientOf(cmd);
+        const answer = await client.cancel(id, opts.reason);
+        print(json, answer, () => `Cancelling ${id}: the run stops and rolls the target back. Follow it with: clickhouse-migrator watch ${id}`);
+      }),
+    );
+
+  program
+    .command('watch')
+    .description('follow a migration until it ends: step, approvals and copy progress; exits non-zero unless it completed')
+    .argument('<id>', 'migration id')
+    .option('--interval <seconds>', 'time between polls', integer(1, 3600), 1)
+    .action(
+      action(async (id: string, opts: { interval: number }, cmd: Command) => {
+        const { client, json } = clientOf(cmd);
+        const view = json ? jsonView(process.stdout, process.stderr) : process.stdout.isTTY ? barsView(process.stdout) : plainView(process.stdout, process.stderr);
+        const stop = new AbortController();
+        const onSignal = () => stop.abort();
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          return await watchRun({ client, id, view, intervalMs: opts.interval * 1000, signal: stop.signal });
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      }),
+    );
+
+  return program;
+}
+
+/** Parses `argv` and runs the command; sets `process.exitCode`. */
+export async function run(argv: string[]): Promise<void> {
+  // A reader that went away (`| head`) ends the command quietly, as other command-line tools do.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+    throw err;
+  });
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    // Commander has printed its message already (or the help, or the version).
+    if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    else throw err;
+  }
+}
+
+if (require.main === module) void run(process.argv);

@@ -1,0 +1,184 @@
+/**
+ * Human-readable text for the CLI: a run's state, the list of runs, progress lines and API
+ * errors. Pure functions of their inputs (time is passed in), so tests can pin the output.
+ */
+import type { MigrationState, StepState } from '../workflows/types';
+import { ApiError, ApiUnreachableError, type ListedMigration, type StartAnswer } from './api-client';
+import { UsageError } from './exit-codes';
+import { etaSeconds, percent, type Rates } from './rates';
+
+const numberFormat = new Intl.NumberFormat('en-US');
+
+export function formatCount(n: number): string {
+  return numberFormat.format(Math.round(n));
+}
+
+/** Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `3.2 GiB`. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = n;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** A duration in seconds as `45s`, `3m05s` or `2h07m`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export function formatEta(seconds: number | null): string {
+  return seconds === null ? 'ETA unknown' : seconds === 0 ? 'done' : `ETA ${formatDuration(seconds)}`;
+}
+
+/** Who may decide the step a run waits for: an approver, and under four eyes not its starter. */
+export function whoMayApprove(state: Pick<MigrationState, 'fourEyes' | 'requestedBy'>): string {
+  return state.fourEyes && state.requestedBy ? `anyone with the approver role except ${state.requestedBy} (four eyes)` : 'anyone with the approver role';
+}
+
+/** What the run is doing now, in one line; null once it has ended (its status says how). */
+export function describeNow(state: MigrationState): string | null {
+  if (state.awaitingApproval) return `waiting for approval of "${state.awaitingApproval.step}" by ${whoMayApprove(state)}`;
+  if (state.status === 'running') return state.currentStep ? `running step "${state.currentStep}"` : 'starting';
+  return null;
+}
+
+/** The copy's progress in one line: rows with percent, bytes, rates and ETA, tables and partitions. */
+export function describeProgress(state: MigrationState, rates: Rates): string | null {
+  const p = state.progress;
+  if (p.unitsTotal === 0) return null;
+  const rate = (perSecond: number | null, format: (n: number) => string) => (perSecond === null ? '' : ` (${format(perSecond)}/s)`);
+  return [
+    `rows ${formatCount(p.rowsCopied)}/${formatCount(p.rowsTotal)} (${percent(p.rowsCopied, p.rowsTotal)}%)${rate(rates.rowsPerSecond, formatCount)}`,
+    `${formatBytes(p.bytesCopied)}${rate(rates.bytesPerSecond, formatBytes)}`,
+    formatEta(etaSeconds(p.rowsCopied, p.rowsTotal, rates.rowsPerSecond)),
+    `tables ${p.tablesDone}/${p.tablesTotal}`,
+    `partitions ${p.unitsDone}/${p.unitsTotal}`,
+  ].join(', ');
+}
+
+/** One plain line per poll, for `watch` when stdout is not a terminal. */
+export function plainProgressLine(state: MigrationState, rates: Rates, at: Date): string {
+  const progress = state.status === 'running' && state.currentStep === 'migration' ? describeProgress(state, rates) : null;
+  const doing = describeNow(state);
+  return `${at.toISOString().replace(/\.\d+Z$/, 'Z')} ${state.id} ${state.status}${doing ? `: ${doing}` : ''}${progress ? `; ${progress}` : ''}`;
+}
+
+function elapsed(step: StepState, now: Date): string {
+  if (!step.startedAt) return '';
+  const end = step.finishedAt ? Date.parse(step.finishedAt) : now.getTime();
+  return formatDuration((end - Date.parse(step.startedAt)) / 1000);
+}
+
+/** A few words on what a step found, from its result (for the person deciding on the next step). */
+export function summarizeResult(step: StepState): string | null {
+  const r = step.result as Record<string, unknown> | undefined;
+  if (!r || typeof r !== 'object') return null;
+  const list = (value: unknown) => (Array.isArray(value) ? value : []);
+  switch (step.name) {
+    case 'backup':
+      return typeof r.totalRows === 'number' ? `restore point rehearsed: ${list(r.tables).length} tables, ${formatCount(r.totalRows)} rows` : null;
+    case 'configure': {
+      const parts = [`target ${String(r.version)}`];
+      if (typeof r.requiredBytes === 'number') parts.push(`needs ${formatBytes(r.requiredBytes)}, free ${typeof r.freeBytes === 'number' ? formatBytes(r.freeBytes) : 'unknown'}`);
+      parts.push(`${list(r.conflicts).length} conflicts`, `${list(r.warnings).length} warnings`, `${list(r.problems).length} problems`);
+      return parts.join(', ');
+    }
+    case 'validation': {
+      const t = r.totals as Record<string, number> | undefined;
+      const transfer = r.transfer as { path?: string } | undefined;
+      if (!t) return null;
+      return `${t.tables} tables, ${t.views} views, ${formatCount(t.partitions)} partitions, ${formatCount(t.rows)} rows, ${formatBytes(t.bytesOnDisk)} on disk; transfer via ${transfer?.path ?? '?'}; ${list(r.unsupported).length} unsupported`;
+    }
+    case 'migration': {
+      const copied = r.copied as { rows?: number; bytes?: number } | undefined;
+      const verified = list(r.verification) as { match?: boolean }[];
+      return `copied ${formatCount(copied?.rows ?? 0)} rows (${formatBytes(copied?.bytes ?? 0)}); ${verified.filter((v) => v.match).length}/${verified.length} tables verified`;
+    }
+  }
+}
+
+/** The per-table verification of a finished migration step: source and target rows, match. */
+export function formatVerification(state: MigrationState): string[] {
+  const step = state.steps.find((s) => s.name === 'migration');
+  const tables = ((step?.result as { verification?: unknown } | undefined)?.verification ?? []) as { database: string; table: string; sourceRows: number; targetRows: number; match: boolean }[];
+  if (!Array.isArray(tables) || tables.length === 0) return [];
+  const width = Math.max(...tables.map((t) => `${t.database}.${t.table}`.length));
+  return tables.map((t) => `  ${`${t.database}.${t.table}`.padEnd(width)}  ${formatCount(t.targetRows).padStart(12)} rows  ${t.match ? 'verified' : `DIFFERS (source ${formatCount(t.sourceRows)})`}`);
+}
+
+/** The state document for a person: status, what it waits for, steps, progress, decisions, errors. */
+export function formatState(state: MigrationState, now: Date, rates: Rates = { rowsPerSecond: null, bytesPerSecond: null }): string {
+  const lines = [`${state.id}: ${state.status}`, `  run:        ${state.runId}`];
+  const doing = describeNow(state);
+  if (doing) lines.push(`  now:        ${doing}`);
+  if (state.requestedBy) lines.push(`  started by: ${state.requestedBy}${state.fourEyes ? ' (four eyes: may not approve)' : ''}`);
+  if (state.transferPath) lines.push(`  transfer:   ${state.transferPath}`);
+  lines.push('  steps:');
+  for (const step of state.steps) {
+    const took = elapsed(step, now);
+    lines.push(`    ${step.name.padEnd(11)} ${step.status.padEnd(18)} ${took}`.trimEnd());
+    const summary = summarizeResult(step);
+    if (summary) lines.push(`      ${summary}`);
+    if (step.error) lines.push(`      error ${step.error.type}: ${step.error.message}`);
+  }
+  const progress = describeProgress(state, rates);
+  if (progress) lines.push(`  progress:   ${progress}`);
+  if (state.approvals.length > 0) {
+    lines.push('  approvals:');
+    for (const a of state.approvals) lines.push(`    ${a.step.padEnd(11)} by ${a.by ?? '(unnamed)'} at ${a.at} via ${a.via}${a.comment ? `: ${a.comment}` : ''}`);
+  }
+  if (state.rejection) lines.push(`  rejected:   "${state.rejection.step}" by ${state.rejection.by ?? '(unnamed)'} at ${state.rejection.at}: ${state.rejection.reason}`);
+  if (state.error) lines.push(`  error:      ${state.error.type}: ${state.error.message}`);
+  if (state.rollback) {
+    const r = state.rollback;
+    lines.push(`  rollback:   dropped ${r.dropped.length} objects, restored ${r.restored.length} tables, ${r.verified.filter((v) => v.match).length}/${r.verified.length} verified against the restore point`);
+  }
+  if (state.ignoredSignals.length > 0) lines.push(`  ignored signals: ${state.ignoredSignals.map((s) => `${s.name} ${s.step} (${s.reason})`).join('; ')}`);
+  for (const w of state.warnings) lines.push(`  warning:    ${w}`);
+  const verification = formatVerification(state);
+  if (verification.length > 0) lines.push('  tables:', ...verification.map((l) => `  ${l}`));
+  return lines.join('\n');
+}
+
+/** The runs of `GET /migrations` as a table. */
+export function formatList(migrations: ListedMigration[]): string {
+  if (migrations.length === 0) return 'No migrations.';
+  const rows = [['ID', 'STATUS', 'STEP', 'STARTED', 'CLOSED'], ...migrations.map((m) => [m.id, m.status, m.currentStep ?? '-', m.startedAt, m.closedAt ?? '-'])];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+export function formatStarted(answer: StartAnswer, apiUrl: string): string {
+  return [
+    `Started migration ${answer.id} (run ${answer.runId}): ${answer.status}`,
+    `  state:    ${apiUrl}${answer.links.self}`,
+    `  Temporal: ${answer.links.temporalUi}`,
+    `Follow it with: clickhouse-migrator watch ${answer.id}`,
+  ].join('\n');
+}
+
+/** A failed request for a person: status and code, each refused field with its reason, and the details the API gave. */
+export function formatError(err: unknown): string {
+  if (err instanceof ApiUnreachableError) return `error: ${err.message}`;
+  if (!(err instanceof ApiError)) return `error: ${err instanceof Error ? err.message : String(err)}`;
+  const { error, message, issues, ...details } = err.body;
+  const lines = [`error: the API answered ${err.status} ${error}${message ? `: ${message}` : ''} (${err.method} ${err.url})`];
+  for (const issue of issues ?? []) lines.push(`  ${issue.path === '' ? '(request body)' : issue.path}: ${issue.message}`);
+  for (const [key, value] of Object.entries(details)) lines.push(`  ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  if (err.status === 401) lines.push('  check --token or MIGRATOR_TOKEN');
+  return lines.join('\n');
+}
+
+/** A failed request as the JSON document `--json` prints. */
+export function errorDocument(err: unknown): Record<string, unknown> {
+  if (err instanceof ApiError) return { ...err.body, status: err.status };
+  if (err instanceof ApiUnreachableError) return { error: 'unreachable', url: err.url, message: err.message };
+  return { error: err instanceof UsageError ? 'usage' : 'internal', message: err instanceof Error ? err.message : String(err) };
+}

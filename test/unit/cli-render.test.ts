@@ -1,0 +1,169 @@
+import { ApiError, ApiUnreachableError } from '../../src/cli/api-client';
+import { UsageError } from '../../src/cli/exit-codes';
+import { describeProgress, errorDocument, formatBytes, formatDuration, formatError, formatList, formatState, plainProgressLine, whoMayApprove } from '../../src/cli/render';
+import { initialState } from '../../src/workflows/state';
+import type { MigrationInput, MigrationState } from '../../src/workflows/types';
+
+const NO_RATES = { rowsPerSecond: null, bytesPerSecond: null };
+const NOW = new Date('2026-01-02T10:00:30Z');
+
+function state(overrides: Partial<MigrationState> = {}, requestedBy: string | null = 'olivia'): MigrationState {
+  const input: MigrationInput = {
+    id: 'demo-1',
+    source: { url: 'http://s:8123', username: 'default', password: null },
+    target: { url: 'http://t:8123', username: 'default', password: null },
+    databases: ['demo'],
+    approvals: { required: true },
+    requestedBy: requestedBy ?? undefined,
+    options: { onConflict: 'fail', parallelism: 2, syncPasses: 3 },
+  };
+  return { ...initialState(input, 'run-123'), ...overrides };
+}
+
+/** A run in the middle of its copy: backup to validation done, migration running. */
+function copying(): MigrationState {
+  const s = state({ status: 'running', currentStep: 'migration', transferPath: 'server' });
+  const at = (sec: number) => new Date(Date.UTC(2026, 0, 2, 10, 0, sec)).toISOString();
+  s.steps = s.steps.map((step, i) => ({ ...step, status: i < 3 ? 'completed' : 'running', startedAt: at(i * 5), finishedAt: i < 3 ? at(i * 5 + 3) : null }));
+  s.steps[2].result = { totals: { tables: 6, views: 1, partitions: 40, rows: 50_000, bytesOnDisk: 3 * 1024 * 1024 }, transfer: { path: 'server' }, unsupported: [] };
+  s.progress = { tablesTotal: 6, tablesDone: 2, unitsTotal: 40, unitsDone: 10, rowsTotal: 50_000, rowsCopied: 12_500, bytesCopied: 1_572_864 };
+  s.approvals = [{ step: 'configure', by: 'ana', comment: 'disk looks fine', at: at(4), via: 'update' }];
+  return s;
+}
+
+describe('number and time formats', () => {
+  it('formats bytes in binary units and durations in the largest two units', () => {
+    expect([0, 512, 1536, 5 * 1024 ** 3].map(formatBytes)).toEqual(['0 B', '512 B', '1.5 KiB', '5.0 GiB']);
+    expect([0, 45, 185, 7_620].map(formatDuration)).toEqual(['0s', '45s', '3m05s', '2h07m']);
+  });
+});
+
+describe('whoMayApprove', () => {
+  it('when four eyes applies, it names the starter who may not approve', () => {
+    expect(whoMayApprove({ fourEyes: true, requestedBy: 'olivia' })).toBe('anyone with the approver role except olivia (four eyes)');
+    expect(whoMayApprove({ fourEyes: false, requestedBy: 'olivia' })).toBe('anyone with the approver role');
+  });
+});
+
+describe('formatState', () => {
+  it('when the run waits for approval, it says for which step and who may approve', () => {
+    const s = state({ status: 'awaiting_approval', currentStep: 'configure', awaitingApproval: { step: 'configure' } });
+    s.steps[0] = { ...s.steps[0], status: 'completed', startedAt: '2026-01-02T10:00:00Z', finishedAt: '2026-01-02T10:00:02Z', result: { totalRows: 1234, tables: [{}, {}] } };
+    s.steps[1] = { ...s.steps[1], status: 'awaiting_approval' };
+    const text = formatState(s, NOW);
+    expect(text).toContain('demo-1: awaiting_approval');
+    expect(text).toContain('now:        waiting for approval of "configure" by anyone with the approver role except olivia (four eyes)');
+    expect(text).toContain('started by: olivia (four eyes: may not approve)');
+    expect(text).toMatch(/backup\s+completed\s+2s/);
+    expect(text).toContain('restore point rehearsed: 2 tables, 1,234 rows');
+    expect(text).toMatch(/configure\s+awaiting_approval/);
+  });
+
+  it('when the copy runs, it shows the progress, the plan of validation and the approvals', () => {
+    const text = formatState(copying(), NOW, { rowsPerSecond: 2_500, bytesPerSecond: 1024 * 1024 });
+    expect(text).toContain('progress:   rows 12,500/50,000 (25%) (2,500/s), 1.5 MiB (1.0 MiB/s), ETA 15s, tables 2/6, partitions 10/40');
+    expect(text).toContain('6 tables, 1 views, 40 partitions, 50,000 rows, 3.0 MiB on disk; transfer via server; 0 unsupported');
+    expect(text).toMatch(/migration\s+running\s+15s/);
+    expect(text).toContain('configure   by ana at 2026-01-02T10:00:04.000Z via update: disk looks fine');
+  });
+
+  it('when the run was rejected or failed, it shows who rejected and why, and the error and rollback', () => {
+    const rejected = state({ status: 'rejected', rejection: { step: 'validation', by: 'ben', reason: 'wrong database', at: '2026-01-02T10:00:10Z', via: 'update' } });
+    expect(formatState(rejected, NOW)).toContain('rejected:   "validation" by ben at 2026-01-02T10:00:10Z: wrong database');
+    const failed = state({
+      status: 'rolled_back',
+      error: { type: 'VerificationFailed', message: 'source and target still differ' },
+      rollback: { dropped: ['demo.a'], restored: [], verified: [{ database: 'demo', table: 'a', before: [], after: [], match: true }] },
+    });
+    const text = formatState(failed, NOW);
+    expect(text).toContain('error:      VerificationFailed: source and target still differ');
+    expect(text).toContain('rollback:   dropped 1 objects, restored 0 tables, 1/1 verified against the restore point');
+  });
+
+  it('when the migration step has verified the tables, it lists each table with its rows', () => {
+    const s = copying();
+    s.status = 'completed';
+    s.steps[3] = {
+      ...s.steps[3],
+      status: 'completed',
+      result: {
+        copied: { rows: 50_000, bytes: 2048, units: 40 },
+        verification: [
+          { database: 'demo', table: 'events', sourceRows: 45_000, targetRows: 45_000, match: true },
+          { database: 'demo', table: 'users', sourceRows: 5_000, targetRows: 4_999, match: false },
+        ],
+      },
+    };
+    const text = formatState(s, NOW);
+    expect(text).toContain('copied 50,000 rows (2.0 KiB); 1/2 tables verified');
+    expect(text).toMatch(/demo\.events\s+45,000 rows {2}verified/);
+    expect(text).toMatch(/demo\.users\s+4,999 rows {2}DIFFERS \(source 5,000\)/);
+  });
+});
+
+describe('progress lines', () => {
+  it('when nothing has been planned for copy yet, there is no progress to show', () => {
+    expect(describeProgress(state(), NO_RATES)).toBeNull();
+  });
+
+  it('when the copy runs without a known rate, the ETA is unknown', () => {
+    expect(describeProgress(copying(), NO_RATES)).toBe('rows 12,500/50,000 (25%), 1.5 MiB, ETA unknown, tables 2/6, partitions 10/40');
+  });
+
+  it('a plain line holds the time, the run, what it does and its progress', () => {
+    expect(plainProgressLine(copying(), { rowsPerSecond: 12_500, bytesPerSecond: null }, NOW)).toBe(
+      '2026-01-02T10:00:30Z demo-1 running: running step "migration"; rows 12,500/50,000 (25%) (12,500/s), 1.5 MiB, ETA 3s, tables 2/6, partitions 10/40',
+    );
+    const waiting = state({ status: 'awaiting_approval', currentStep: 'migration', awaitingApproval: { step: 'migration' } }, null);
+    expect(plainProgressLine(waiting, NO_RATES, NOW)).toBe('2026-01-02T10:00:30Z demo-1 awaiting_approval: waiting for approval of "migration" by anyone with the approver role');
+  });
+  it('when the run has ended, the line is its status alone', () => {
+    expect(plainProgressLine(state({ status: 'cancelled' }), NO_RATES, NOW)).toBe('2026-01-02T10:00:30Z demo-1 cancelled');
+  });
+});
+
+describe('formatList', () => {
+  it('aligns the runs in columns, and says so when there are none', () => {
+    expect(formatList([])).toBe('No migrations.');
+    const text = formatList([
+      { id: 'a', runId: 'r1', status: 'completed', currentStep: null, startedAt: '2026-01-02T10:00:00.000Z', closedAt: '2026-01-02T10:05:00.000Z' },
+      { id: 'long-id', runId: 'r2', status: 'awaiting_approval', currentStep: 'configure', startedAt: '2026-01-02T11:00:00.000Z', closedAt: null },
+    ]);
+    expect(text.split('\n')).toEqual([
+      'ID       STATUS             STEP       STARTED                   CLOSED',
+      'a        completed          -          2026-01-02T10:00:00.000Z  2026-01-02T10:05:00.000Z',
+      'long-id  awaiting_approval  configure  2026-01-02T11:00:00.000Z  -',
+    ]);
+  });
+});
+
+describe('formatError', () => {
+  it('when the API refused fields, each field is named with its reason', () => {
+    const err = new ApiError(400, { error: 'invalid_request', issues: [{ path: 'databases.0', message: 'system databases cannot be migrated' }, { path: '', message: 'malformed JSON' }] }, 'POST', 'http://api/migrations');
+    expect(formatError(err).split('\n')).toEqual([
+      'error: the API answered 400 invalid_request (POST http://api/migrations)',
+      '  databases.0: system databases cannot be migrated',
+      '  (request body): malformed JSON',
+    ]);
+  });
+
+  it('when the API gives details, they are shown; a 401 points at the token', () => {
+    const fourEyes = new ApiError(403, { error: 'four_eyes', message: 'olivia started the run', startedBy: 'olivia' }, 'POST', 'http://api/migrations/m/approve');
+    expect(formatError(fourEyes)).toBe('error: the API answered 403 four_eyes: olivia started the run (POST http://api/migrations/m/approve)\n  startedBy: olivia');
+    const conflict = new ApiError(409, { error: 'not_awaiting_approval', message: 'no', awaitingApproval: { step: 'validation' } }, 'POST', 'http://api/x');
+    expect(formatError(conflict)).toContain('  awaitingApproval: {"step":"validation"}');
+    expect(formatError(new ApiError(401, { error: 'unauthorized', message: 'unknown token' }, 'GET', 'http://api/migrations'))).toMatch(/check --token or MIGRATOR_TOKEN$/);
+  });
+
+  it('when the API is unreachable, the message names the URL', () => {
+    expect(formatError(new ApiUnreachableError('http://127.0.0.1:9/migrations', 'connect ECONNREFUSED 127.0.0.1:9'))).toBe(
+      'error: cannot reach the API at http://127.0.0.1:9/migrations: connect ECONNREFUSED 127.0.0.1:9',
+    );
+  });
+
+  it('as JSON, an error keeps the API document with its status, or says what kind it is', () => {
+    expect(errorDocument(new ApiError(404, { error: 'not_found', message: 'x' }, 'GET', 'u'))).toEqual({ error: 'not_found', message: 'x', status: 404 });
+    expect(errorDocument(new ApiUnreachableError('http://h/migrations', 'refused'))).toEqual({ error: 'unreachable', url: 'http://h/migrations', message: 'cannot reach the API at http://h/migrations: refused' });
+    expect(errorDocument(new UsageError('bad'))).toEqual({ error: 'usage', message: 'bad' });
+  });
+});
