@@ -1,0 +1,124 @@
+/**
+ * What a workflow history says about a run: its length and size, what kinds of events fill it,
+ * the failures recorded in it, and when each approval's next activity started.
+ */
+import type { Client } from '@temporalio/client';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+
+type History = temporal.api.history.v1.IHistory;
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const { EventType } = temporal.api.enums.v1;
+
+/** `activity_task_started` for `EVENT_TYPE_ACTIVITY_TASK_STARTED`. */
+export function eventTypeName(event: HistoryEvent): string {
+  return (EventType[event.eventType ?? 0] ?? String(event.eventType)).replace(/^EVENT_TYPE_/, '').toLowerCase();
+}
+
+export const eventTimeMs = (event: HistoryEvent): number => tsToMs(event.eventTime);
+
+export interface HistoryFigures {
+  events: number;
+  /** The history as protobuf, as the server stores it (payloads encrypted). */
+  bytes: number;
+  /** Events by type, most frequent first. */
+  counts: [string, number][];
+  /** The biggest event; for a completed activity, with the activity's type. */
+  largestEvent: { type: string; bytes: number };
+  firstEventMs: number;
+  lastEventMs: number;
+  /** Failures recorded in the history (workflow tasks, activities), decoded, with how often each occurred. */
+  failures: { kind: string; message: string; times: number }[];
+}
+
+function failureOf(event: HistoryEvent): { kind: string; failure: temporal.api.failure.v1.IFailure | null | undefined; cause?: string } | null {
+  if (event.workflowTaskFailedEventAttributes) {
+    const attributes = event.workflowTaskFailedEventAttributes;
+    const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[attributes.cause ?? 0];
+    return { kind: 'workflow task failed', failure: attributes.failure, cause };
+  }
+  if (event.activityTaskFailedEventAttributes) return { kind: 'activity failed', failure: event.activityTaskFailedEventAttributes.failure };
+  if (event.activityTaskTimedOutEventAttributes) return { kind: 'activity timed out', failure: event.activityTaskTimedOutEventAttributes.failure };
+  if (event.workflowExecutionFailedEventAttributes) return { kind: 'workflow failed', failure: event.workflowExecutionFailedEventAttributes.failure };
+  if (event.workflowExecutionTerminatedEventAttributes) {
+    return { kind: 'workflow terminated', failure: { message: event.workflowExecutionTerminatedEventAttributes.reason ?? '' } };
+  }
+  return null;
+}
+
+/** Length, size, event kinds and decoded failures of a fetched history. */
+export async function historyFigures(client: Client, history: History): Promise<HistoryFigures> {
+  const events = history.events ?? [];
+  const counts = new Map<string, number>();
+  let largestEvent = { type: '-', bytes: 0 };
+  const failures = new Map<string, { kind: string; message: string; times: number }>();
+  const activityTypes = new Map<string, string>();
+  for (const event of events) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled) activityTypes.set(String(event.eventId), scheduled.activityType?.name ?? '?');
+    const type = eventTypeName(event);
+    counts.set(type, (counts.get(type) ?? 0) + 1);
+    const bytes = temporal.api.history.v1.HistoryEvent.encode(event).finish().byteLength;
+    if (bytes > largestEvent.bytes) {
+      const completed = event.activityTaskCompletedEventAttributes;
+      largestEvent = { type: completed ? `${type} (${activityTypes.get(String(completed.scheduledEventId)) ?? '?'})` : type, bytes };
+    }
+    const failed = failureOf(event);
+    if (!failed) continue;
+    let message = failed.failure?.message ?? '';
+    try {
+      const error = await decodeOptionalFailureToOptionalError(client.options.loadedDataConverter, failed.failure);
+      if (error) message = error.message + (error.cause instanceof Error ? `: ${error.cause.message}` : '');
+    } catch {
+      // left as recorded
+    }
+    message = `${failed.cause ? `${failed.cause}: ` : ''}${message}`.slice(0, 600);
+    const key = `${failed.kind}\u0000${message}`;
+    const seen = failures.get(key) ?? { kind: failed.kind, message, times: 0 };
+    seen.times += 1;
+    failures.set(key, seen);
+  }
+  return {
+    events: events.length,
+    bytes: temporal.api.history.v1.History.encode(history).finish().byteLength,
+    counts: [...counts].sort((a, b) => b[1] - a[1]),
+    largestEvent,
+    firstEventMs: events.length ? eventTimeMs(events[0]) : Number.NaN,
+    lastEventMs: events.length ? eventTimeMs(events[events.length - 1]) : Number.NaN,
+    failures: [...failures.values()],
+  };
+}
+
+/** One accepted `approve` Update, and the first activity the run started after it. */
+export interface ApprovalStart {
+  acceptedMs: number;
+  activity: string | null;
+  activityStartedMs: number | null;
+}
+
+/**
+ * For every accepted `approve` Update, in order: when the server accepted it, and when the first
+ * activity scheduled after it started (both from the history's event times).
+ */
+export function approvalStarts(history: History): ApprovalStart[] {
+  const events = history.events ?? [];
+  const startedBySchedule = new Map<string, HistoryEvent>();
+  for (const event of events) {
+    const started = event.activityTaskStartedEventAttributes;
+    if (started) startedBySchedule.set(String(started.scheduledEventId), event);
+  }
+  const starts: ApprovalStart[] = [];
+  events.forEach((event, index) => {
+    const accepted = event.workflowExecutionUpdateAcceptedEventAttributes;
+    if (!accepted || accepted.acceptedRequest?.input?.name !== 'approve') return;
+    const scheduled = events.slice(index + 1).find((e) => e.activityTaskScheduledEventAttributes);
+    const started = scheduled ? startedBySchedule.get(String(scheduled.eventId)) : undefined;
+    starts.push({
+      acceptedMs: eventTimeMs(event),
+      activity: scheduled?.activityTaskScheduledEventAttributes?.activityType?.name ?? null,
+      activityStartedMs: started ? eventTimeMs(started) : null,
+    });
+  });
+  return starts;
+}
