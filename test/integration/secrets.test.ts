@@ -237,7 +237,6 @@ describe('a key rotation', () => {
 
   it('lets runs started under the old key finish under the new one; a worker without the old key retries, naming the key id only', async () => {
     const { db, table } = await sourceTable();
-    const { source, target } = stack();
     const clients: Client[] = [];
     const clientWith = async (keys: Keyring) => {
       clients.push(await connectClient({ TEMPORAL_ADDRESS: stack().temporalAddress, TEMPORAL_NAMESPACE: 'default' }, keys));
@@ -245,19 +244,12 @@ describe('a key rotation', () => {
     };
     const before = await clientWith(oldKeys);
     const after = await clientWith(newKeys);
-    const id = uniqueRun('secrets-rotation');
-    const input = migrationInput(id, [db]);
-    input.source.password = seal(source.password, oldKeys);
-    input.target.password = seal(target.password, oldKeys);
     try {
       // Before the rotation: a worker with the old key takes the run through its backup step.
-      let worker = await startWorker(undefined, { MIGRATOR_SECRET_KEY: OLD });
-      const handle = await startMigration(before, input);
-      await awaitingApproval(handle, 'configure');
-      await worker.stop();
+      const { workflowId: id } = await runWaitingAtConfigure(before, db, OLD, 'secrets-rotation');
 
       // A worker given only the new key cannot read the run: its workflow task fails and is retried.
-      worker = await startWorker(undefined, { MIGRATOR_SECRET_KEY: NEW });
+      let worker = await startWorker(undefined, { MIGRATOR_SECRET_KEY: NEW });
       await after.workflow.getHandle(id).signal(approveSignal, { step: 'configure', by: 'rotation-test' });
       const failedTask = await waitFor(() => workflowTaskFailure(after, id), (m) => m !== undefined, 'a failed workflow task');
       expect(failedTask).toContain(oldKeys.active.id);
@@ -293,19 +285,12 @@ describe('a worker without the key', () => {
     const STRANGER = 'a key that never saw this run';
     const oldKeys = keyringOf(OLD);
     const { db } = await sourceTable();
-    const { source, target } = stack();
     const client = await connectClient({ TEMPORAL_ADDRESS: stack().temporalAddress, TEMPORAL_NAMESPACE: 'default' }, oldKeys);
-    const id = uniqueRun('secrets-keyless');
-    const input = migrationInput(id, [db]);
-    input.source.password = seal(source.password, oldKeys);
-    input.target.password = seal(target.password, oldKeys);
     try {
-      let worker = await startWorker(undefined, { MIGRATOR_SECRET_KEY: OLD });
-      const handle = await startMigration(client, input);
-      await awaitingApproval(handle, 'configure');
-      await worker.stop();
+      const handle = await runWaitingAtConfigure(client, db, OLD, 'secrets-keyless');
+      const id = handle.workflowId;
 
-      worker = await startWorker(undefined, { MIGRATOR_SECRET_KEY: STRANGER });
+      let worker = await startWorker(undefined, { MIGRATOR_SECRET_KEY: STRANGER });
       await handle.cancel();
       // The stranger encrypted its report of the failure with its own key: read it with both.
       const reader = await connectClient({ TEMPORAL_ADDRESS: stack().temporalAddress, TEMPORAL_NAMESPACE: 'default' }, keyringOf(OLD, [STRANGER]));
@@ -327,6 +312,26 @@ describe('a worker without the key', () => {
     }
   });
 });
+
+/**
+ * A run started with passwords sealed under the key of `passphrase`, taken through its backup step
+ * by a worker holding that key only; the worker is stopped before this returns.
+ */
+async function runWaitingAtConfigure(client: Client, db: string, passphrase: string, prefix: string): Promise<WorkflowHandle> {
+  const keys = keyringOf(passphrase);
+  const { source, target } = stack();
+  const input = migrationInput(uniqueRun(prefix), [db]);
+  input.source.password = seal(source.password, keys);
+  input.target.password = seal(target.password, keys);
+  const worker = await startWorker(undefined, { MIGRATOR_SECRET_KEY: passphrase });
+  try {
+    const handle = await startMigration(client, input);
+    await awaitingApproval(handle, 'configure');
+    return handle;
+  } finally {
+    await worker.stop();
+  }
+}
 
 /** The message of the run's first failed workflow task, decoded with the client's keys. */
 async function workflowTaskFailure(client: Client, id: string): Promise<string | undefined> {
