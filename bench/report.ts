@@ -22,13 +22,18 @@ export async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; va
   return { ms: performance.now() - began, value };
 }
 
-/** The middle of three timings: one run on two shared cores varies by ±10 %. */
+/**
+ * The middle of three timings: one run on two shared cores varies by ±10 %. When the slowest is
+ * more than 1.5 times the fastest, the line says so: a ratio against it is then unreliable.
+ */
 export async function medianOfThree(label: string, once: () => Promise<number>): Promise<number> {
   const runs: number[] = [];
   for (let i = 0; i < 3; i++) runs.push(await once());
-  const median = [...runs].sort((a, b) => a - b)[1];
-  console.log(`${label} in ${seconds(median)} s (median of ${runs.map(seconds).join(', ')} s)`);
-  return median;
+  const sorted = [...runs].sort((a, b) => a - b);
+  const spread = sorted[2] / sorted[0];
+  const noisy = spread > 1.5 ? `; the slowest took ${spread.toFixed(1)} times the fastest: noisy` : '';
+  console.log(`${label} in ${seconds(sorted[1])} s (median of ${runs.map(seconds).join(', ')} s${noisy})`);
+  return sorted[1];
 }
 
 /** The fields of the last line, in their order; scenarios fill in what they measured. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm run bench`: install what is missing, build the worker as it is deployed (compiled, with a
-# pre-built workflow bundle), then run the benchmark (bench/bench.ts).
+# `npm run bench`: install what is missing, build the worker and the API as they are deployed
+# (compiled, with a pre-built workflow bundle), then run the benchmark (bench/bench.ts; the
+# BENCH_* variables it reads are listed in the README's Benchmark section).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-tools.sh
