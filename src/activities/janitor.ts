@@ -1,3 +1,4 @@
+import { CancelledFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { INTERNAL_PREFIX, parseScratchName } from '../clickhouse/scratch';
@@ -32,19 +33,22 @@ export function createJanitorActivities(deps: ActivityDeps) {
     async sweepScratch(): Promise<JanitorReport> {
       if (!deps.temporal) throw new Error('the janitor needs a Temporal client in the worker');
       const runs = await knownRuns(deps.temporal);
-      const report: JanitorReport = { targets: 0, removed: [], kept: [] };
-      for (const target of distinctTargets([...runs.values()])) {
+      const report: JanitorReport = { targets: 0, removed: [], kept: [], unreachable: [] };
+      for (const candidates of targetServers([...runs.values()])) {
         report.targets++;
-        await withConnections(deps, { target }, ({ target: conn }) =>
-          heartbeating(() => report, async () => {
-            const prefix = quoteString(INTERNAL_PREFIX);
-            const databases = await conn.rows<{ name: string }>(`SELECT name FROM system.databases WHERE startsWith(name, ${prefix})`);
-            const tables = await conn.rows<{ database: string; name: string }>(
-              `SELECT database, name FROM system.tables WHERE startsWith(name, ${prefix}) AND NOT startsWith(database, ${prefix})`,
-            );
-            for (const object of [...tables, ...databases.map((d) => ({ database: d.name, name: '' }))]) await sweepOne(conn, object, runs, target.url, report);
-          }),
+        const swept = await firstThatConnects(candidates, (target) =>
+          withConnections(deps, { target }, ({ target: conn }) =>
+            heartbeating(() => report, async () => {
+              const prefix = quoteString(INTERNAL_PREFIX);
+              const databases = await conn.rows<{ name: string }>(`SELECT name FROM system.databases WHERE startsWith(name, ${prefix})`);
+              const tables = await conn.rows<{ database: string; name: string }>(
+                `SELECT database, name FROM system.tables WHERE startsWith(name, ${prefix}) AND NOT startsWith(database, ${prefix})`,
+              );
+              for (const object of [...tables, ...databases.map((d) => ({ database: d.name, name: '' }))]) await sweepOne(conn, object, runs, target.url, report);
+            }),
+          ),
         );
+        if (swept !== true) report.unreachable.push({ target: candidates[0].url, reason: swept });
       }
       return report;
     },
@@ -97,9 +101,32 @@ async function firstInput(client: Client, workflowId: string, runId: string): Pr
   return decodeFromPayloadsAtIndex<MigrationInput>(client.options.loadedDataConverter, 0, payloads).catch(() => null);
 }
 
-/** One endpoint per target server and user: the latest run's credentials. */
-function distinctTargets(runs: KnownRun[]): EndpointRef[] {
-  const byServer = new Map<string, EndpointRef>();
-  for (const run of runs) byServer.set(`${run.target.url}\u0000${run.target.username}`, run.target);
-  return [...byServer.values()];
+/**
+ * The target servers of the runs, each with the distinct credentials its runs gave, newest run
+ * first: one run's credentials may no longer work (or name a secret this worker lacks) where
+ * another's still do.
+ */
+function targetServers(runs: KnownRun[]): EndpointRef[][] {
+  const byServer = new Map<string, Map<string, EndpointRef>>();
+  for (const run of runs) {
+    const credentials = byServer.get(run.target.url) ?? new Map<string, EndpointRef>();
+    credentials.set(JSON.stringify([run.target.username, run.target.password, run.target.passwordRef]), run.target);
+    byServer.set(run.target.url, credentials);
+  }
+  return [...byServer.values()].map((credentials) => [...credentials.values()]);
+}
+
+/** Runs `sweep` with each candidate until one gets through; true, or the last failure's message. */
+async function firstThatConnects(candidates: EndpointRef[], sweep: (target: EndpointRef) => Promise<void>): Promise<true | string> {
+  let reason = 'no credentials';
+  for (const candidate of candidates) {
+    try {
+      await sweep(candidate);
+      return true;
+    } catch (err) {
+      if (err instanceof CancelledFailure) throw err;
+      reason = err instanceof Error ? err.message : String(err);
+    }
+  }
+  return reason;
 }

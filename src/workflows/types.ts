@@ -16,6 +16,8 @@ export interface JanitorReport {
   targets: number;
   removed: string[];
   kept: { object: string; reason: string }[];
+  /** Targets no run's credentials reached from this worker (each failure's message, secrets redacted). */
+  unreachable: { target: string; reason: string }[];
 }
 /** Task queue the worker polls. */
 export const TASK_QUEUE = 'clickhouse-migrations';
