@@ -1,7 +1,5 @@
-import { createApp } from './api/app';
-import { codecCorsOrigins, ConfigError, keyringOfConfig, loadAuthConfig, loadConfig, type AuthConfig } from './config';
-import { parseAllowlist } from './endpoint-allowlist';
-import { connectClient } from './temporal';
+import { appDepsFromConfig, createApp } from './api/app';
+import { ConfigError, loadConfig, type AuthConfig } from './config';
 
 /** One line at start on how requests are authenticated: subjects and roles, never tokens. */
 function describeAuth(auth: AuthConfig): void {
@@ -16,19 +14,10 @@ function describeAuth(auth: AuthConfig): void {
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const auth = loadAuthConfig(config);
-  describeAuth(auth);
-  const keyring = keyringOfConfig(config);
-  const client = await connectClient(config, keyring);
-  const app = createApp({
-    client,
-    namespace: config.TEMPORAL_NAMESPACE,
-    temporalUiUrl: config.TEMPORAL_UI_URL,
-    keyring,
-    codecCorsOrigins: codecCorsOrigins(config),
-    auth,
-    allowEndpoint: parseAllowlist(config.MIGRATOR_ENDPOINT_ALLOWLIST),
-  });
+  const deps = await appDepsFromConfig(config);
+  describeAuth(deps.auth);
+  const { client } = deps;
+  const app = createApp(deps);
   const server = app.listen(config.API_PORT, config.API_HOST, () => {
     console.log(`API listening on http://${config.API_HOST}:${config.API_PORT}`);
   });

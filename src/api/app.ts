@@ -1,7 +1,8 @@
 import express, { type Express } from 'express';
 import type { Client } from '@temporalio/client';
-import type { AuthConfig } from '../config';
-import type { EndpointAllowlist } from '../endpoint-allowlist';
+import { codecCorsOrigins, keyringOfConfig, loadAuthConfig, type AuthConfig, type Config } from '../config';
+import { parseAllowlist, type EndpointAllowlist } from '../endpoint-allowlist';
+import { connectClient } from '../temporal';
 import type { Keyring } from '../secrets';
 import { authenticate } from './auth';
 import { codecRoutes } from './codec-routes';
@@ -24,6 +25,25 @@ export interface AppDeps {
   /** The servers a request may name. @default every server */
   allowEndpoint?: EndpointAllowlist;
   logger?: Logger;
+}
+
+/**
+ * The API's dependencies as the configuration describes them, with a connected Temporal client;
+ * `overrides` replace any of them. Reads the tokens file first, so a bad one fails before connecting.
+ */
+export async function appDepsFromConfig(config: Config, overrides: Partial<AppDeps> = {}): Promise<AppDeps> {
+  const auth = loadAuthConfig(config);
+  const keyring = keyringOfConfig(config);
+  return {
+    client: await connectClient(config, keyring),
+    namespace: config.TEMPORAL_NAMESPACE,
+    temporalUiUrl: config.TEMPORAL_UI_URL,
+    keyring,
+    codecCorsOrigins: codecCorsOrigins(config),
+    auth,
+    allowEndpoint: parseAllowlist(config.MIGRATOR_ENDPOINT_ALLOWLIST),
+    ...overrides,
+  };
 }
 
 /**

@@ -40,7 +40,10 @@ export function describeError(err: unknown): ErrorAnswer | null {
   if (bodyParser?.type === 'entity.parse.failed') {
     return { status: 400, body: { error: 'invalid_request', issues: [{ path: '', message: `malformed JSON: ${bodyParser.message}` }] } };
   }
-  if (bodyParser?.type === 'entity.too.large') return { status: 413, body: { error: 'payload_too_large', message: 'the body is larger than 64 kB' } };
+  if (bodyParser?.type === 'entity.too.large') {
+    const limit = (err as { limit?: number }).limit;
+    return { status: 413, body: { error: 'payload_too_large', message: `the body is larger than ${limit ? `${limit} bytes` : 'this route accepts'}` } };
+  }
   if (bodyParser?.type && bodyParser.status && bodyParser.status >= 400 && bodyParser.status < 500) {
     return { status: bodyParser.status, body: { error: 'invalid_request', issues: [{ path: '', message: bodyParser.message ?? 'unreadable body' }] } };
   }

@@ -21,13 +21,12 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFi
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { createApp } from '../../src/api/app';
+import { appDepsFromConfig, createApp } from '../../src/api/app';
 import { describedAllowlist } from '../../src/api/openapi';
-import { codecCorsOrigins, keyringOfConfig, loadAuthConfig, loadConfig, ROLES } from '../../src/config';
+import { loadConfig, ROLES } from '../../src/config';
 import { freePort } from '../../src/dev/ports';
 import { stopAllProcesses } from '../../src/dev/processes';
 import { startTemporal } from '../../src/dev/temporal-server';
-import { connectClient } from '../../src/temporal';
 import { createWorker } from '../../src/worker-factory';
 
 const ROOT = resolve(__dirname, '../..');
@@ -105,20 +104,13 @@ async function main(): Promise<number> {
       await Promise.all([connection.close(), workerClient.connection.close()]);
     });
 
-    const keyring = keyringOfConfig(config);
-    const client = await connectClient(config, keyring);
-    stops.push(() => client.connection.close());
     const internalErrors: string[] = [];
-    const app = createApp({
-      client,
-      namespace: config.TEMPORAL_NAMESPACE,
-      temporalUiUrl: config.TEMPORAL_UI_URL,
-      keyring,
-      codecCorsOrigins: codecCorsOrigins(config),
-      auth: loadAuthConfig(config),
+    const deps = await appDepsFromConfig(config, {
       allowEndpoint: describedAllowlist(config.MIGRATOR_ENDPOINT_ALLOWLIST),
       logger: { error: (message, ...meta) => internalErrors.push([message, ...meta].join('\n')) },
     });
+    stops.push(() => deps.client.connection.close());
+    const app = createApp(deps);
     const statuses = new Map<number, number>();
     const server = createServer((req, res) => {
       res.once('finish', () => statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1));
