@@ -6,7 +6,7 @@ import { DDL_FEATURES, ddlFeaturesOf, probeDdlFeatures, type DdlFeature } from '
 import { ClickHouseQueryError, firstLine } from '../clickhouse/errors';
 import { probeDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type TableConflict, type TargetReport } from '../workflows/types';
-import { forEachConcurrently, permanent, withConnections, type ActivityDeps } from './context';
+import { DDL_CONCURRENCY, forEachConcurrently, permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView, takeInventory } from './inventory';
 
 /** Headroom on top of the source's on-disk size: merges and replaced parts need room while they settle. */
@@ -105,9 +105,6 @@ async function checkSchema(target: ClickHouseConnection, scratch: string, object
   const ddl = { accepted: created.accepted, deferred: created.deferred, refused: created.refused.map(({ object, message }) => ({ object, message })) };
   return { ddlFeatures, ddl, problems };
 }
-
-/** DDL statements sent at once: each is milliseconds of work behind a round trip. */
-const DDL_CONCURRENCY = 4;
 
 /** ClickHouse error codes of a statement that names a table or database that does not exist (yet). */
 const MISSING_OBJECT_CODES = new Set([60, 81]);

@@ -175,6 +175,9 @@ export function previousHeartbeat<T>(): T | undefined {
   }
 }
 
+/** DDL statements for independent tables sent at once: each is milliseconds of work behind a round trip. */
+export const DDL_CONCURRENCY = 4;
+
 /** Runs `work` for every item, at most `limit` at a time, and waits for all of them. */
 export async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

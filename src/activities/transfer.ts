@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import { copySettings, execDdl } from '../clickhouse/capabilities';
-import { countRows, existingDatabases, listColumns, listTables, partitionSelectors, partitionSizesIn, tablesWithViews } from '../clickhouse/catalog';
+import { countRows, existingDatabases, listColumns, listTables, partitionSelectors, partitionSizes, partitionSizesIn, tablesWithViews, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { combinedChecksum, partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
@@ -17,13 +17,10 @@ import {
   type TransferPath,
   type VerificationReport,
 } from '../workflows/types';
-import { currentAttempt, forEachConcurrently, heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
+import { currentAttempt, DDL_CONCURRENCY, forEachConcurrently, heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView } from './inventory';
 import { remoteSource } from './remote';
 import { partitionIdsOf, planUnits } from './copy-plan';
-
-/** DDL statements sent at once for tables: each is milliseconds of work behind a round trip. */
-const DDL_CONCURRENCY = 4;
 
 /** Passes over views that failed because a view they read from did not exist yet. */
 const MAX_VIEW_PASSES = 10;
@@ -271,13 +268,12 @@ async function copyRows(
   }
 }
 
-/** Rows the target's active parts of the unit's partitions hold (metadata only). */
-async function rowsInParts(target: ClickHouseConnection, unit: CopyUnit): Promise<{ rows: number; partitions: string[] }> {
-  const only = unit.whole ? '' : ` AND partition_id IN (${quoteStringList(partitionIdsOf(unit))})`;
-  const parts = await target.rows<{ partition_id: string; rows: string }>(
-    `SELECT partition_id, sum(rows) AS rows FROM system.parts WHERE active AND database = ${quoteString(unit.database)} AND table = ${quoteString(unit.table)}${only} GROUP BY partition_id`,
-  );
-  return { rows: parts.reduce((n, p) => n + Number(p.rows), 0), partitions: parts.map((p) => p.partition_id) };
+/** The target's active partitions of the unit (all of the table for a whole unit), from part metadata. */
+async function partitionsOnTarget(target: ClickHouseConnection, unit: CopyUnit): Promise<PartitionSize[]> {
+  const parts = await partitionSizes(target, unit.database, unit.table);
+  if (unit.whole) return parts;
+  const ids = new Set(partitionIdsOf(unit));
+  return parts.filter((p) => ids.has(p.partitionId));
 }
 
 /**
@@ -303,11 +299,11 @@ async function copyUnit(
   // Every stored column by name, MATERIALIZED ones included: the target keeps the source's values.
   const columns = await columnsOf(unit.database, unit.table);
   if (unit.direct) {
-    const left = await rowsInParts(target, unit);
-    if (left.rows > 0 && unit.whole) await target.exec(`TRUNCATE TABLE ${live}`);
-    else for (const id of left.partitions) await target.exec(`ALTER TABLE ${live} DROP PARTITION ID ${quoteString(id)}`);
+    const left = await partitionsOnTarget(target, unit);
+    if (left.length > 0 && unit.whole) await target.exec(`TRUNCATE TABLE ${live}`);
+    else for (const p of left) await target.exec(`ALTER TABLE ${live} DROP PARTITION ID ${quoteString(p.partitionId)}`);
     await copyRows(source, target, req, unit, live, columns);
-    return (await rowsInParts(target, unit)).rows;
+    return (await partitionsOnTarget(target, unit)).reduce((n, p) => n + p.rows, 0);
   }
   // Each attempt stages apart: an earlier attempt's statement may still be writing to its own table.
   const attempt = String(currentAttempt());
@@ -319,7 +315,7 @@ async function copyUnit(
   const rows = await countRows(target, unit.database, name);
   if (unit.partitioned) {
     // A whole-table copy also brings partitions that appeared on the source after planning.
-    const staged = unit.whole ? (await partitionSizesIn(target, [unit.database])).get(`${unit.database}\u0000${name}`)?.map((p) => p.partitionId) ?? [] : [];
+    const staged = unit.whole ? (await partitionSizes(target, unit.database, name)).map((p) => p.partitionId) : [];
     for (const id of new Set([...partitionIdsOf(unit), ...staged])) {
       await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(id)} FROM ${stage}`);
     }

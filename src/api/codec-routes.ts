@@ -75,9 +75,10 @@ export function codecRoutes(deps: Pick<AppDeps, 'keyring' | 'auth' | 'codecCorsO
     throw new InvalidRequestError(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
   };
   const decodeEach = (payloads: Payload[]) => Promise.all(payloads.map((p) => codec.decode([p]).then(([d]) => d, () => p)));
-  const guard = [cors(origins), tokenFromPath, authenticate(deps.auth), express.json({ limit: '8mb' })];
+  const allowBrowser = cors(origins);
+  const guard = [allowBrowser, tokenFromPath, authenticate(deps.auth), express.json({ limit: '8mb' })];
   for (const prefix of ['', '/t/:token']) {
-    router.options(`${prefix}/:operation`, cors(origins));
+    router.options(`${prefix}/:operation`, allowBrowser);
     router.post(`${prefix}/decode`, ...guard, requireRole('viewer', 'decoding payloads'), async (req, res) => {
       res.json({ payloads: (await decodeEach(body(req.body))).map(toJson) });
     });

@@ -183,33 +183,8 @@ reached; 70 a fault of the CLI itself; 130 interrupted.`,
       }),
     );
 
-  program
-    .command('approve')
-    .description('approve the step a migration waits for (as the token\'s subject)')
-    .argument('<id>', 'migration id')
-    .addArgument(new Argument('<step>', 'the step to approve').choices(STEPS))
-    .option('--comment <text>', 'a comment recorded with the approval')
-    .action(
-      action(async (id: string, step: string, opts: { comment?: string }, cmd: Command) => {
-        const { client, json } = clientOf(cmd);
-        const state = await client.approve(id, step, opts.comment);
-        print(json, state, () => `Approved "${step}" of ${id}.\n${formatState(state, new Date())}`);
-      }),
-    );
-
-  program
-    .command('reject')
-    .description('reject the step a migration waits for: the run ends as rejected')
-    .argument('<id>', 'migration id')
-    .addArgument(new Argument('<step>', 'the step to reject').choices(STEPS))
-    .requiredOption('--reason <text>', 'why (recorded in the run)')
-    .action(
-      action(async (id: string, step: string, opts: { reason: string }, cmd: Command) => {
-        const { client, json } = clientOf(cmd);
-        const state = await client.reject(id, step, opts.reason);
-        print(json, state, () => `Rejected "${step}" of ${id}.\n${formatState(state, new Date())}`);
-      }),
-    );
+  decisionCommand(program.command('approve'), 'approve');
+  decisionCommand(program.command('reject'), 'reject');
 
   program
     .command('cancel')
@@ -224,14 +199,38 @@ reached; 70 a fault of the CLI itself; 130 interrupted.`,
       }),
     );
 
-  program
-    .command('watch')
+  watchCommand(program.command('watch'));
+
+  return program;
+}
+
+/** `approve` and `reject`: the step the run waits for, decided as the token's subject. */
+function decisionCommand(cmd: Command, decision: 'approve' | 'reject'): void {
+  const approve = decision === 'approve';
+  cmd
+    .description(approve ? "approve the step a migration waits for (as the token's subject)" : 'reject the step a migration waits for: the run ends as rejected')
+    .argument('<id>', 'migration id')
+    .addArgument(new Argument('<step>', `the step to ${decision}`).choices(STEPS));
+  if (approve) cmd.option('--comment <text>', 'a comment recorded with the approval');
+  else cmd.requiredOption('--reason <text>', 'why (recorded in the run)');
+  cmd.action(
+    action(async (id: string, step: string, opts: { comment?: string; reason?: string }, command: Command) => {
+      const { client, json } = clientOf(command);
+      const state = approve ? await client.approve(id, step, opts.comment) : await client.reject(id, step, opts.reason as string);
+      print(json, state, () => `${approve ? 'Approved' : 'Rejected'} "${step}" of ${id}.\n${formatState(state, new Date())}`);
+    }),
+  );
+}
+
+/** `watch`: polls the run until it ends, as bars on a terminal, lines in a pipe, or JSON lines. */
+function watchCommand(cmd: Command): void {
+  cmd
     .description('follow a migration until it ends: step, approvals and copy progress; exits non-zero unless it completed')
     .argument('<id>', 'migration id')
     .option('--interval <seconds>', 'time between polls', integer(1, 3600), 1)
     .action(
-      action(async (id: string, opts: { interval: number }, cmd: Command) => {
-        const { client, json } = clientOf(cmd);
+      action(async (id: string, opts: { interval: number }, command: Command) => {
+        const { client, json } = clientOf(command);
         const view = json ? jsonView(process.stdout, process.stderr) : process.stdout.isTTY ? barsView(process.stdout) : plainView(process.stdout, process.stderr);
         const stop = new AbortController();
         const onSignal = () => stop.abort();
@@ -245,8 +244,6 @@ reached; 70 a fault of the CLI itself; 130 interrupted.`,
         }
       }),
     );
-
-  return program;
 }
 
 /** Parses `argv` and runs the command; sets `process.exitCode`. */

@@ -128,28 +128,24 @@ function toColumnInfo(row: ColumnRow): ColumnInfo {
 
 /** Active partitions of a MergeTree-family table with their sizes, from metadata only. */
 export async function partitionSizes(conn: ClickHouseConnection, database: string, table: string): Promise<PartitionSize[]> {
-  const rows = await conn.rows<{ partition_id: string; rows: string; bytes_on_disk: string; bytes_uncompressed: string }>(
-    `SELECT partition_id, sum(rows) AS rows, sum(bytes_on_disk) AS bytes_on_disk, sum(data_uncompressed_bytes) AS bytes_uncompressed
-     FROM system.parts WHERE active AND database = ${quoteString(database)} AND table = ${quoteString(table)}
-     GROUP BY partition_id ORDER BY partition_id`,
-  );
-  return rows.map((r) => ({
-    partitionId: r.partition_id,
-    rows: Number(r.rows),
-    bytesOnDisk: Number(r.bytes_on_disk),
-    bytesUncompressed: Number(r.bytes_uncompressed),
-  }));
+  const byTable = await partitionsWhere(conn, `database = ${quoteString(database)} AND table = ${quoteString(table)}`);
+  return byTable.get(`${database}\u0000${table}`) ?? [];
 }
 
 /** Active partitions of every MergeTree-family table in `databases`, keyed by database NUL table: one query. */
 export async function partitionSizesIn(conn: ClickHouseConnection, databases: readonly string[]): Promise<Map<string, PartitionSize[]>> {
-  const byTable = new Map<string, PartitionSize[]>();
-  if (databases.length === 0) return byTable;
+  if (databases.length === 0) return new Map();
+  return partitionsWhere(conn, `database IN (${quoteStringList(databases)})`);
+}
+
+/** Partition sizes of the active parts `where` selects, by database NUL table, in partition order. */
+async function partitionsWhere(conn: ClickHouseConnection, where: string): Promise<Map<string, PartitionSize[]>> {
   const rows = await conn.rows<{ database: string; table: string; partition_id: string; rows: string; bytes_on_disk: string; bytes_uncompressed: string }>(
     `SELECT database, table, partition_id, sum(rows) AS rows, sum(bytes_on_disk) AS bytes_on_disk, sum(data_uncompressed_bytes) AS bytes_uncompressed
-     FROM system.parts WHERE active AND database IN (${quoteStringList(databases)})
+     FROM system.parts WHERE active AND ${where}
      GROUP BY database, table, partition_id ORDER BY database, table, partition_id`,
   );
+  const byTable = new Map<string, PartitionSize[]>();
   for (const r of rows) {
     const key = `${r.database}\u0000${r.table}`;
     const list = byTable.get(key) ?? [];
