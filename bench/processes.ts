@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processGroupMembers } from '../src/dev/pid-files';
 import { httpOk, startProcess, stopProcess, waitUntil } from '../src/dev/processes';
+import { withDeployedNodeOptions } from '../src/dev/node-options';
 
 export const ROOT = join(__dirname, '..');
 
@@ -16,7 +17,7 @@ export class ProductProcess {
   private readonly windows = new Set<{ peak: number }>();
 
   constructor(script: string, env: NodeJS.ProcessEnv, readonly logFile: string) {
-    this.child = startProcess(process.execPath, [join(ROOT, 'dist', script)], { cwd: ROOT, env: { ...process.env, ...env }, logFile });
+    this.child = startProcess(process.execPath, [join(ROOT, 'dist', script)], { cwd: ROOT, env: withDeployedNodeOptions({ ...process.env, ...env }), logFile });
   }
 
   /** RSS of the biggest node process in the group (the product process itself). */

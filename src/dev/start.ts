@@ -25,6 +25,7 @@ import { removePidFile, START_PID_NAME, stopLeftovers, writePidFile } from './pi
 import { httpOk, logTail, recordPidFilesIn, startProcess, stopAllProcesses, stopProcess, waitUntil } from './processes';
 import { startTemporal } from './temporal-server';
 import type { TokenEntry } from '../config';
+import { withDeployedNodeOptions } from './node-options';
 
 const root = join(__dirname, '..', '..');
 /** Where the stack keeps its state: `MIGRATOR_DATA_DIR` (relative to the working directory). @default `.data` in the project */
@@ -135,7 +136,7 @@ function persistentSecret(name: string, make: () => string): string {
 /** Runs a node entry point with tsx; its output goes to `.data/logs/<name>.log`. */
 function startNodeService(name: string, entry: string, env: NodeJS.ProcessEnv): ChildProcess {
   const logFile = join(logs, `${name}.log`);
-  return startProcess(join(root, 'node_modules', '.bin', 'tsx'), [join(root, entry)], { logFile, env: { ...process.env, ...env }, cwd: root });
+  return startProcess(join(root, 'node_modules', '.bin', 'tsx'), [join(root, entry)], { logFile, env: withDeployedNodeOptions({ ...process.env, ...env }), cwd: root });
 }
 
 /** The stack's ports: each one's environment variable and default. */
