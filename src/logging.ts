@@ -47,16 +47,22 @@ export function createLogger(options: LoggerOptions): PinoLogger {
   );
 }
 
-/** The SDK's names for what our lines call `migrationId`, `activity` and so on. */
+/** The SDK's names for what our lines call `migrationId`, `runId` and `activity`. */
 const TEMPORAL_FIELDS: Record<string, string> = {
   workflowId: 'migrationId',
+  workflowRunId: 'runId',
   activityType: 'activity',
 };
+
+/** SDK metadata never written: an activity's task token lets its holder complete the activity. */
+const DROPPED_TEMPORAL_FIELDS = new Set(['taskToken']);
 
 /** Temporal's log metadata with the migrator's field names: a workflow's id is the migration id. */
 export function renameTemporalFields(meta: LogMetadata | undefined): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(meta ?? {})) fields[TEMPORAL_FIELDS[key] ?? key] = value;
+  for (const [key, value] of Object.entries(meta ?? {})) {
+    if (!DROPPED_TEMPORAL_FIELDS.has(key)) fields[TEMPORAL_FIELDS[key] ?? key] = value;
+  }
   return fields;
 }
 

@@ -61,13 +61,14 @@ describe('the configured logger', () => {
 });
 
 describe('the Temporal SDK logger adapter', () => {
-  it('names a workflow id as the migration id and an activity type as the activity, and redacts like the logger', () => {
+  it('names a workflow id as the migration id, its run id as the run id and an activity type as the activity, drops task tokens, and redacts like the logger', () => {
     const { logger, lines, raw } = capturedLogger('worker');
     temporalLogger(logger).info('activity completed', {
       sdkComponent: 'activity',
       workflowId: 'demo-1',
-      runId: 'run-1',
+      workflowRunId: 'run-1',
       activityType: 'copyUnits',
+      taskToken: 'CiQwMWEy',
       step: 'migration',
       target: { password: PASSWORD },
     });
@@ -77,6 +78,6 @@ describe('the Temporal SDK logger adapter', () => {
       expect.objectContaining({ level: 'info', msg: 'activity completed', migrationId: 'demo-1', runId: 'run-1', activity: 'copyUnits', step: 'migration', target: { password: REDACTED } }),
       expect.objectContaining({ level: 'debug', msg: 'Workflow started', migrationId: 'demo-1' }),
     ]);
-    expect(lines[0]).not.toHaveProperty('workflowId');
+    expect(Object.keys(lines[0]).filter((k) => ['workflowId', 'workflowRunId', 'activityType', 'taskToken'].includes(k))).toEqual([]);
   });
 });
