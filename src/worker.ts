@@ -7,9 +7,9 @@ import { createWorker, installWorkerRuntime } from './worker-factory';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ service: 'worker', level: config.LOG_LEVEL });
-  const runtime = installWorkerRuntime(config, logger);
+  const { runtime, metricsUrl } = installWorkerRuntime(config, logger);
   const { worker, connection, client } = await createWorker(config);
-  logger.info({ taskQueue: worker.options.taskQueue, metrics: `http://${config.WORKER_METRICS_HOST}:${config.WORKER_METRICS_PORT}/metrics` }, 'worker polling');
+  logger.info({ taskQueue: worker.options.taskQueue, metrics: metricsUrl }, 'worker polling');
   const stopGauge = refreshAwaitingApproval(client, runtime.metricMeter, config.WORKER_METRICS_REFRESH_SECONDS * 1000, logger);
   const running = worker.run();
   await ensureJanitor(client).catch((err: unknown) => logger.error({ error: errorMessage(err) }, 'the janitor could not be scheduled'));
