@@ -15,7 +15,7 @@ export type LogLevelName = (typeof LOG_LEVELS)[number];
  * passwords, tokens, keys and authorization headers. Redaction is the logger's, so a call that
  * passes a whole endpoint or request by mistake still writes no secret.
  */
-const SECRET_FIELDS = ['password', 'token', 'secret', 'authorization', 'cookie', 'apiKey', 'MIGRATOR_SECRET_KEY', 'MIGRATOR_PREVIOUS_SECRET_KEYS'];
+const SECRET_FIELDS = ['password', 'token', 'secret', 'authorization', 'cookie', 'apiKey', 'keyring', 'MIGRATOR_SECRET_KEY', 'MIGRATOR_PREVIOUS_SECRET_KEYS'];
 
 /** pino `redact` paths for {@link SECRET_FIELDS}, at the top level and nested up to three levels. */
 export const REDACT_PATHS = SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`, `*.*.*.${field}`]);
@@ -54,8 +54,11 @@ const TEMPORAL_FIELDS: Record<string, string> = {
   activityType: 'activity',
 };
 
-/** SDK metadata never written: an activity's task token lets its holder complete the activity. */
-const DROPPED_TEMPORAL_FIELDS = new Set(['taskToken']);
+/**
+ * SDK metadata never written: an activity's task token lets its holder complete the activity, and
+ * the worker's options (logged at debug when it is created) hold the payload codec and its keys.
+ */
+const DROPPED_TEMPORAL_FIELDS = new Set(['taskToken', 'options']);
 
 /** Temporal's log metadata with the migrator's field names: a workflow's id is the migration id. */
 export function renameTemporalFields(meta: LogMetadata | undefined): Record<string, unknown> {

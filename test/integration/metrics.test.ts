@@ -41,7 +41,7 @@ async function startWorkerProcess(): Promise<void> {
       MIGRATOR_SECRET_KEY: TEST_SECRET_KEY,
       WORKER_METRICS_PORT: String(port),
       WORKER_METRICS_REFRESH_SECONDS: '1',
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: 'debug',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -203,11 +203,14 @@ describe('logs and metrics of a run', () => {
     expect(apiLines).toContainEqual(expect.objectContaining({ msg: 'request answered', route: '/migrations/:id/approve', status: 202, migrationId: id }));
     const lines = workerLines();
     expect(lines).toContainEqual(expect.objectContaining({ service: 'worker', msg: 'activity completed', activity: 'copyUnits', migrationId: id, runId: started.body.runId, step: 'migration' }));
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'Workflow started', migrationId: id, runId: started.body.runId, step: 'backup' }));
     expect(lines.filter((l) => 'notJson' in l)).toEqual([]);
     const everything = JSON.stringify(apiLines) + workerOutput.join('');
     expect(everything).not.toContain(source.password);
     expect(everything).not.toContain(target.password);
     expect(everything).not.toContain(TOKENS.operator);
     expect(everything).not.toContain(TOKENS.approver);
+    // The worker's options, which the SDK logs at debug, hold the payload codec's keys.
+    expect(everything).not.toContain('payloadCodecs');
   });
 });

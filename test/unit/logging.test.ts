@@ -80,4 +80,15 @@ describe('the Temporal SDK logger adapter', () => {
     ]);
     expect(Object.keys(lines[0]).filter((k) => ['workflowId', 'workflowRunId', 'activityType', 'taskToken'].includes(k))).toEqual([]);
   });
+
+  it('when the SDK logs the worker\'s options (with the payload codec\'s keys), writes none of them', () => {
+    const { logger, lines, raw } = capturedLogger('worker');
+    const key = Buffer.from('0123456789abcdef0123456789abcdef');
+    temporalLogger(logger).debug('Creating worker', { sdkComponent: 'worker', options: { taskQueue: 'q', dataConverter: { payloadCodecs: [{ keyring: { active: { id: 'k1', key } } }] } } });
+    logger.info({ codec: { keyring: { active: { id: 'k1', key } } } }, 'keyring nested');
+    expect(raw.join('')).not.toContain(JSON.stringify(key.toJSON().data).slice(1, 20));
+    expect(lines[0]).toEqual(expect.objectContaining({ msg: 'Creating worker', sdkComponent: 'worker' }));
+    expect(lines[0]).not.toHaveProperty('options');
+    expect(lines[1]).toEqual(expect.objectContaining({ codec: { keyring: REDACTED } }));
+  });
 });
