@@ -213,4 +213,32 @@ describe('logs and metrics of a run', () => {
     // The worker's options, which the SDK logs at debug, hold the payload codec's keys.
     expect(everything).not.toContain('payloadCodecs');
   });
+
+  it('when the target refuses the password, the failed attempts are logged and counted by activity and failure type', async () => {
+    const { source, target } = testStack();
+    const db = servers.database('metrics_refused');
+    await createSource(db);
+    const id = uniqueName('metrics-refused');
+    const started = await call(TOKENS.operator, 'POST', '/migrations', {
+      id,
+      source: { url: source.url, username: source.username, password: source.password, nativePort: source.nativePort },
+      target: { url: target.url, username: target.username, password: `${target.password}-wrong`, nativePort: target.nativePort },
+      databases: [db],
+      approvals: { required: true },
+    });
+    expect(started.status).toBe(201);
+    const final = await waitFor(async () => (await call(TOKENS.approver, 'GET', `/migrations/${id}`)).body as unknown as MigrationState, (s) => s.status === 'failed', 'the run to fail');
+
+    const failed = workerLines().filter((l) => l.msg === 'activity attempt failed' && l.migrationId === id);
+    expect(failed.length).toBeGreaterThan(0);
+    // ClickHouse's code for a refused password, as the activities name it.
+    expect(new Set(failed.map((l) => l.failureType))).toEqual(new Set(['AuthenticationFailed']));
+    expect(final.error?.message).toMatch(/AuthenticationFailed|password|Authentication/i);
+    const samples = await scrape(workerMetricsUrl);
+    for (const activity of new Set(failed.map((l) => String(l.activity)))) {
+      const attempts = failed.filter((l) => l.activity === activity).length;
+      expect(total(samples, 'migrator_activity_failures_total', { activity, failure_type: 'AuthenticationFailed' })).toBeGreaterThanOrEqual(attempts);
+    }
+    expect(workerOutput.join('')).not.toContain(target.password);
+  });
 });
