@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { keyringOf, type Keyring } from './secrets';
+import { LOG_LEVELS } from './logging';
 
 /** Thrown when the environment does not describe a usable configuration. */
 export class ConfigError extends Error {
@@ -76,6 +77,17 @@ const envSchema = z.object({
    * separated (see src/endpoint-allowlist.ts). `npm start` allows loopback only. @default *
    */
   MIGRATOR_ENDPOINT_ALLOWLIST: z.string().default('*'),
+  /** Lowest level the JSON logs of the API and the worker write: trace, debug, info, warn or error. @default info */
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  /**
+   * Address the worker's Prometheus endpoint (`/metrics`: the Temporal SDK's metrics and the
+   * migrator's own) listens on. @default 127.0.0.1
+   */
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Port of the worker's Prometheus endpoint. @default 9464 */
+  WORKER_METRICS_PORT: port.default(9464),
+  /** How often a worker counts the runs waiting for approval, for its gauge. @default 15 */
+  WORKER_METRICS_REFRESH_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
 });
 
 export type Config = z.infer<typeof envSchema>;

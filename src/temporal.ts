@@ -1,6 +1,6 @@
 import { Connection, Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { statusKey } from './workflows/search-attributes';
-import type { MigrationStatus } from './workflows/types';
+import type { MigrationInput, MigrationStatus } from './workflows/types';
 import type { Config } from './config';
 import { encryptingDataConverter } from './codec';
 import type { Keyring } from './secrets';
@@ -31,4 +31,45 @@ export function listedStatus(info: Pick<WorkflowExecutionInfo, 'status' | 'typed
     default:
       return recorded && !['running', 'awaiting_approval'].includes(recorded) ? recorded : 'failed';
   }
+}
+
+/** Characters that mean something in markdown, escaped wherever a name reaches the Web UI. */
+const MARKDOWN_SPECIAL = /[\\`*_[\]<>|~#]/g;
+
+/** `text` as markdown that renders as `text`. */
+export function markdownText(text: string): string {
+  return text.replace(MARKDOWN_SPECIAL, '\\$&');
+}
+
+/** `host:port` of an endpoint URL: never its user, password, path or query. */
+export function endpointAddress(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || (parsed.protocol === 'https:' ? '443' : '80')}`;
+}
+
+/** How many databases a summary names before it counts the rest. */
+const SUMMARY_DATABASES = 3;
+
+/** The Web UI's one line for a run: "source → target: databases", addresses only. */
+export function runSummary(input: Pick<MigrationInput, 'source' | 'target' | 'databases'>): string {
+  const named = input.databases.slice(0, SUMMARY_DATABASES).map(markdownText).join(', ');
+  const more = input.databases.length > SUMMARY_DATABASES ? ` and ${input.databases.length - SUMMARY_DATABASES} more` : '';
+  return `${endpointAddress(input.source.url)} → ${endpointAddress(input.target.url)}: ${named}${more}`;
+}
+
+/** The Web UI's details of a run, as markdown: who started it, where from and to, what, how. No credentials. */
+export function runDetails(input: Pick<MigrationInput, 'source' | 'target' | 'databases' | 'approvals' | 'requestedBy' | 'options'>): string {
+  const { approvals, options } = input;
+  const gates = approvals.required ? `required before each step${approvals.fourEyes === false ? '' : ', never from the starter (four eyes)'}` : 'not required';
+  const settings = [`on conflict: ${options.onConflict}`, `parallelism: ${options.parallelism}`, `sync passes: ${options.syncPasses}`];
+  if (options.unitBytes) settings.push(`unit bytes: ${options.unitBytes}`);
+  return [
+    `Started by **${markdownText(input.requestedBy ?? 'an unknown subject')}** through the API.`,
+    '',
+    `- **Source:** ${endpointAddress(input.source.url)}`,
+    `- **Target:** ${endpointAddress(input.target.url)}`,
+    `- **Databases:** ${input.databases.map(markdownText).join(', ')}`,
+    `- **Approvals:** ${gates}`,
+    `- **Options:** ${settings.join(', ')}`,
+  ].join('\n');
 }

@@ -1,4 +1,5 @@
-import express, { type Express } from 'express';
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Client } from '@temporalio/client';
 import { codecCorsOrigins, keyringOfConfig, loadAuthConfig, type AuthConfig, type Config } from '../config';
 import { parseAllowlist, type EndpointAllowlist } from '../endpoint-allowlist';
@@ -6,6 +7,8 @@ import { connectClient } from '../temporal';
 import type { Keyring } from '../secrets';
 import { authenticate } from './auth';
 import { codecRoutes } from './codec-routes';
+import { createLogger, REQUEST_LOCALS } from '../logging';
+import { createApiMetrics, metricsHandler, rememberMount, routeLabel, type ApiMetrics } from '../metrics';
 import { errorMiddleware, type Logger } from './error-middleware';
 import { openApiRoutes } from './openapi';
 import { migrationRoutes } from './routes';
@@ -24,7 +27,10 @@ export interface AppDeps {
   auth: AuthConfig;
   /** The servers a request may name. @default every server */
   allowEndpoint?: EndpointAllowlist;
+  /** JSON lines, one per request and one per unexpected error. @default a pino logger at `warn` */
   logger?: Logger;
+  /** The registry `GET /metrics` serves. @default a registry of this app's own */
+  metrics?: ApiMetrics;
 }
 
 /**
@@ -42,17 +48,66 @@ export async function appDepsFromConfig(config: Config, overrides: Partial<AppDe
     codecCorsOrigins: codecCorsOrigins(config),
     auth,
     allowEndpoint: parseAllowlist(config.MIGRATOR_ENDPOINT_ALLOWLIST),
+    logger: createLogger({ service: 'api', level: config.LOG_LEVEL }),
     ...overrides,
   };
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The migration id a `/migrations/:id…` path names, if any (read before the router decodes it). */
+function pathMigrationId(path: string): string | undefined {
+  const segment = /^\/migrations\/([^/]+)/.exec(path)?.[1];
+  if (!segment) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * The HTTP API: thin routes over the Temporal client, one error middleware. `/healthz` is open;
- * `/migrations` authenticates before it reads a body, then each route checks its role.
+ * Gives each request an id (a UUID the caller sent as `X-Request-Id`, else a new one), answers it
+ * in `X-Request-Id`, and writes one line when the answer is sent: method, route template, status,
+ * duration, and the migration and run where known. Never the body, the query or a header.
+ */
+function requestLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const sent = req.get('x-request-id');
+    const requestId = sent && UUID.test(sent) ? sent : randomUUID();
+    res.locals[REQUEST_LOCALS.requestId] = requestId;
+    res.set('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    const migrationId = pathMigrationId(req.path);
+    res.on('finish', () => {
+      const fields = {
+        requestId,
+        method: req.method,
+        route: routeLabel(req.route, res),
+        status: res.statusCode,
+        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+        migrationId: res.locals[REQUEST_LOCALS.migrationId] ?? migrationId,
+        runId: res.locals[REQUEST_LOCALS.runId],
+      };
+      if (res.statusCode >= 500) logger.warn?.(fields, 'request answered');
+      else logger.info?.(fields, 'request answered');
+    });
+    next();
+  };
+}
+
+/**
+ * The HTTP API: thin routes over the Temporal client, one error middleware. `/healthz` and
+ * `/metrics` are open; `/migrations` authenticates before it reads a body, then each route checks
+ * its role. Every request is logged and counted.
  */
 export function createApp(deps: AppDeps): Express {
   const app = express();
+  const logger = deps.logger ?? createLogger({ service: 'api', level: 'warn' });
+  const metrics = deps.metrics ?? createApiMetrics();
   app.disable('x-powered-by');
+  app.use(requestLog(logger), metrics.observe);
+  app.get('/metrics', metricsHandler(metrics.registry));
   app.get('/healthz', async (_req, res) => {
     try {
       await deps.client.workflowService.getSystemInfo({});
@@ -62,11 +117,11 @@ export function createApp(deps: AppDeps): Express {
     }
   });
   app.use(openApiRoutes(deps)); // GET /openapi.json (open), and 405 for methods a documented path lacks
-  app.use('/codec', codecRoutes(deps));
-  app.use('/migrations', authenticate(deps.auth), express.json({ limit: '64kb' }), migrationRoutes(deps));
+  app.use('/codec', rememberMount, codecRoutes(deps));
+  app.use('/migrations', rememberMount, authenticate(deps.auth), express.json({ limit: '64kb' }), migrationRoutes(deps));
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found', message: 'no such route' });
   });
-  app.use(errorMiddleware(deps.logger ?? console));
+  app.use(errorMiddleware(logger));
   return app;
 }

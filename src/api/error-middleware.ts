@@ -2,11 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler } from 'express';
 import { isGrpcServiceError, QueryNotRegisteredError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { ErrorBody } from './responses';
+import { REQUEST_LOCALS } from '../logging';
+import { routeLabel } from '../metrics';
 import { ForbiddenError, FourEyesError, InvalidRequestError, MigrationNotFoundError, MigrationStateConflictError, UnauthorizedError } from '../errors';
 
+/** What the API logs through: a pino logger (src/logging.ts), or anything with its shape. */
 export interface Logger {
-  error(message: string, ...meta: unknown[]): void;
+  error(fields: Record<string, unknown>, message: string): void;
+  warn?(fields: Record<string, unknown>, message: string): void;
+  info?(fields: Record<string, unknown>, message: string): void;
 }
+
 
 /** How an error is answered: status, JSON body (as the OpenAPI document describes it), and headers where the status needs some. */
 export interface ErrorAnswer {
@@ -86,9 +92,11 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
       res.status(known.status).json(known.body);
       return;
     }
-    const requestId = randomUUID();
-    // The body is never logged: it may hold passwords.
-    logger.error(`request ${requestId} ${req.method} ${req.path} failed`, err instanceof Error ? err.stack : String(err));
+    const requestId = typeof res.locals[REQUEST_LOCALS.requestId] === 'string' ? (res.locals[REQUEST_LOCALS.requestId] as string) : randomUUID();
+    // Neither the body nor the path is logged: they may hold passwords and tokens (`/codec/t/…`).
+    const route = routeLabel(req.route, res);
+    const error = err instanceof Error ? err.message : String(err);
+    logger.error({ requestId, method: req.method, route, stack: err instanceof Error ? err.stack : undefined }, `request ${requestId} ${req.method} ${route} failed: ${error}`);
     res.status(500).json({ error: 'internal', message: 'an unexpected error occurred', requestId });
   };
 }

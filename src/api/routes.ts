@@ -7,7 +7,8 @@ import { statusKey, stepKey } from '../workflows/search-attributes';
 import { approveUpdate, rejectUpdate, stateQuery } from '../workflows/messages';
 import { STEPS, TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationState, type StepName } from '../workflows/types';
 import { refusedAddress, type EndpointAllowlist } from '../endpoint-allowlist';
-import { listedStatus } from '../temporal';
+import { REQUEST_LOCALS } from '../logging';
+import { listedStatus, runDetails, runSummary } from '../temporal';
 import type { AppDeps } from './app';
 import { assertRole, identityOf, requireRole, type Identity } from './auth';
 import type { CancelAccepted, MigrationStarted, MigrationSummary } from './responses';
@@ -73,10 +74,14 @@ function startHandler(deps: AppDeps): RequestHandler {
     const identity = identityOf(res);
     if (!body.approvals.required) assertRole(identity, 'admin', 'starting a migration with "approvals": {"required": false}');
     const id = body.id ?? newId();
+    const input = workflowInput(id, body, deps.keyring, { requestedBy: identity.subject, fourEyes: deps.auth.fourEyes });
+    res.locals[REQUEST_LOCALS.migrationId] = id;
     const handle = await deps.client.workflow.start(WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUE,
       workflowId: id,
-      args: [workflowInput(id, body, deps.keyring, { requestedBy: identity.subject, fourEyes: deps.auth.fourEyes })],
+      args: [input],
+      staticSummary: runSummary(input),
+      staticDetails: runDetails(input),
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       memo: { [REQUESTED_BY_MEMO]: identity.subject },
@@ -86,6 +91,7 @@ function startHandler(deps: AppDeps): RequestHandler {
       ],
     });
     const runId = handle.firstExecutionRunId;
+    res.locals[REQUEST_LOCALS.runId] = runId;
     await awaitLocks(deps.client, handle, body.databases.length);
     res.status(201).json({
       id,

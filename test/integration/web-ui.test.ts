@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createApp } from '../../src/api/app';
+import { endpointAddress } from '../../src/temporal';
 import { startWorker, TEST_KEY, uniqueName, useTestServers, waitFor } from './harness';
 import { testStack } from './stack-env';
 
@@ -104,6 +105,32 @@ describe('the Temporal Web UI', () => {
       expect(text).not.toContain(testStack().source.password);
       expect(text).not.toContain(testStack().target.password);
       await page.screenshot({ path: join(ARTIFACTS, 'web-ui-decoded-run.png') });
+    } finally {
+      await page.close();
+      await servers.client.workflow.getHandle(run.id).cancel();
+      await servers.client.workflow.getHandle(run.id).result().catch(() => undefined);
+    }
+  });
+
+  it('shows the run\'s static summary "source → target: databases" and its details, with no credential', async () => {
+    const { source, target } = testStack();
+    const db = servers.database('ui_summary');
+    await servers.source.exec(`CREATE DATABASE ${db}`);
+    await servers.source.exec(`CREATE TABLE ${db}.items (id UInt64) ENGINE = MergeTree ORDER BY id`);
+    const run = await startRun(db, true);
+    const summary = `${endpointAddress(source.url)} → ${endpointAddress(target.url)}: ${db}`;
+
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    try {
+      await page.goto(run.link.replace(/\/history$/, ''));
+      // The UI renders user metadata (markdown, decoded through the codec endpoint) on its own tab.
+      await page.getByText('User Metadata', { exact: true }).first().click();
+      const text = await waitFor(() => pageText(page), (t) => t.includes(summary) && t.includes('Started by adam'), `the summary "${summary}" and the details on the run's page`, 30_000);
+      expect(text).toContain(`Databases: ${db}`);
+      expect(text).toContain(`Source: ${endpointAddress(source.url)}`);
+      expect(text).not.toContain(source.password);
+      expect(text).not.toContain(target.password);
+      await page.screenshot({ path: join(ARTIFACTS, 'web-ui-run-summary.png') });
     } finally {
       await page.close();
       await servers.client.workflow.getHandle(run.id).cancel();
