@@ -5,7 +5,7 @@ import { ApplicationFailure, defaultPayloadConverter, type MetricMeter, type Pay
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { PinoLogger } from './logging';
 import { errorMessage } from './logging';
-import { STEP_HEADER, WORKER_METRICS } from './telemetry-names';
+import { STEP_HEADER, WORKER_METRICS } from './workflows/telemetry-names';
 import { statusKey } from './workflows/search-attributes';
 import { WORKFLOW_TYPE, type MigrationStatus } from './workflows/types';
 

@@ -44,9 +44,11 @@ export function keyIdOf(key: Buffer): string {
 
 /** A keyring from passphrases: the first encrypts, all decrypt. */
 export function keyringOf(active: string, previous: readonly string[] = []): Keyring {
-  const keys = [active, ...previous].map((secret) => {
+  const keys = [active, ...previous].map((secret): SecretKey => {
     const key = deriveKey(secret);
-    return { id: keyIdOf(key), key };
+    // Not enumerable: a keyring that reaches a log line or a debug dump of options (the SDK logs
+    // a worker's options at debug) shows its key ids, never the key bytes.
+    return Object.defineProperty({ id: keyIdOf(key) } as SecretKey, 'key', { value: key, enumerable: false });
   });
   return { active: keys[0], byId: new Map(keys.map((k) => [k.id, k])) };
 }

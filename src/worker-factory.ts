@@ -9,13 +9,13 @@ import { passwordResolver } from './activities/password-refs';
 import { TASK_QUEUE } from './workflows/types';
 import { errorMessage, temporalLogger, type PinoLogger } from './logging';
 import { activityMetricsInterceptor } from './metrics';
-import { STEP_DURATION_BUCKETS, WORKER_METRICS } from './telemetry-names';
+import { STEP_DURATION_BUCKETS, WORKER_METRICS } from './workflows/telemetry-names';
 
 /** The module the worker bundles when no pre-built bundle is given. */
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 
 /** Workflow interceptor modules bundled with the workflows: step on logs and activities, step durations. */
-export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('./workflow-interceptors')];
+export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('./workflows/interceptors')];
 
 /** Prometheus export of the SDK's metrics and the migrator's own at WORKER_METRICS_HOST:PORT. */
 function prometheusExport(config: Pick<Config, 'WORKER_METRICS_HOST' | 'WORKER_METRICS_PORT'>) {

@@ -1,6 +1,7 @@
 import { ClickHouseQueryError, redact, toClickHouseQueryError } from '../../src/clickhouse/errors';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { deriveKey, keyringOf, seal, SecretKeyError, unseal } from '../../src/secrets';
+import { inspect } from 'node:util';
 
 describe('sealed secrets', () => {
   const key = keyringOf('a test key of some length');
@@ -76,5 +77,22 @@ describe('redaction', () => {
   it('when the server cannot be reached, the error may be retried', () => {
     const raw = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
     expect(toClickHouseQueryError(raw, 'target', []).permanentType).toBeUndefined();
+  });
+});
+
+describe('a keyring written out', () => {
+  it('shows its key ids and never its key bytes, as JSON or as util.inspect prints it', () => {
+    const keyring = keyringOf('the-active-passphrase', ['the-previous-passphrase']);
+    const written = [JSON.stringify(keyring), JSON.stringify([...keyring.byId.values()]), inspect(keyring, { depth: 10 })];
+    for (const secret of ['the-active-passphrase', 'the-previous-passphrase']) {
+      const key = deriveKey(secret);
+      for (const text of written) {
+        expect(text).not.toContain(key.toString('hex'));
+        expect(text).not.toContain(key.toString('base64'));
+        expect(text).not.toContain(inspect(key));
+      }
+    }
+    expect(written[2]).toContain(keyring.active.id);
+    expect(keyring.active.key.equals(deriveKey('the-active-passphrase'))).toBe(true);
   });
 });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { encryptingDataConverter } from '../../src/codec';
 import { keyringOf } from '../../src/secrets';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/worker-factory';
 
 /**
  * The key the integration tests encrypt with (test/integration/harness.ts): histories from v3 on
@@ -22,7 +23,7 @@ describe('the workflow code replays the recorded histories of real runs', () => 
     const histories = files.map((file) => ({ workflowId: file.replace(/\.json$/, ''), history: JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) }));
     const results: { workflowId: string; error?: string }[] = [];
 
-    for await (const result of Worker.runReplayHistories({ workflowsPath: require.resolve('../../src/workflows'), dataConverter: encryptingDataConverter(RECORDING_KEY) }, histories)) {
+    for await (const result of Worker.runReplayHistories({ workflowsPath: require.resolve('../../src/workflows'), interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }, dataConverter: encryptingDataConverter(RECORDING_KEY) }, histories)) {
       results.push({ workflowId: result.workflowId, ...(result.error ? { error: String(result.error) } : {}) });
     }
 

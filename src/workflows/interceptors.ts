@@ -14,8 +14,8 @@ import {
   type WorkflowOutboundCallsInterceptor,
 } from '@temporalio/workflow';
 import { STEP_HEADER, WORKER_METRICS } from './telemetry-names';
-import { stepKey } from './workflows/search-attributes';
-import { WORKFLOW_TYPE, type StepState } from './workflows/types';
+import { stepKey } from './search-attributes';
+import { WORKFLOW_TYPE, type StepState } from './types';
 
 /** The run's current step, as its `MigrationStep` search attribute says. */
 function currentStep(): string | undefined {

@@ -1,6 +1,6 @@
 /**
  * Names the worker's metrics and its workflow interceptors share. Pure: the workflow bundle
- * imports it (src/workflow-interceptors.ts), so it must not import Node or metrics libraries.
+ * imports it (src/workflows/interceptors.ts), so it must not import Node or metrics libraries.
  */
 
 /** Names of the worker's own metrics; the SDK's are prefixed `temporal_`. */

@@ -1,0 +1,42 @@
+import type { MigrationState } from './types';
+
+/**
+ * The run's current details as the Temporal Web UI shows them (markdown, on the run's User
+ * Metadata tab): the step, what the run waits for and who may give it, and progress. Pure: the
+ * workflow sets it with `setCurrentDetails` whenever its state changes.
+ */
+export function currentDetails(state: MigrationState): string {
+  return [headline(state), '', stepsTable(state), '', progressTable(state)].join('\n');
+}
+
+function headline(state: MigrationState): string {
+  if (state.awaitingApproval) {
+    const { step } = state.awaitingApproval;
+    const barred = state.fourEyes && state.requestedBy ? `, other than ${state.requestedBy} who started it (four eyes)` : '';
+    return [
+      `**Waiting for approval of \`${step}\`.**`,
+      `Who may approve: a token with the role approver or admin${barred}.`,
+      `How: \`clickhouse-migrator approve ${state.id} ${step}\`, \`POST /migrations/${state.id}/approve {"step":"${step}"}\`, or the signal \`approve\` with \`{"step":"${step}"}\`.`,
+    ].join('\n');
+  }
+  if (state.currentStep && state.status === 'running') return `**Running \`${state.currentStep}\`.**`;
+  const error = state.error ? `: ${state.error.message.split('\n')[0]}` : '';
+  return `**${state.status.replace(/_/g, ' ')}**${error}`;
+}
+
+function stepsTable(state: MigrationState): string {
+  return ['| step | status |', '|---|---|', ...state.steps.map((s) => `| ${s.name} | ${s.status.replace(/_/g, ' ')} |`)].join('\n');
+}
+
+function progressTable(state: MigrationState): string {
+  const p = state.progress;
+  if (p.unitsTotal === 0) return 'No copy has started yet.';
+  return [
+    '| progress | done | total |',
+    '|---|---:|---:|',
+    `| tables | ${p.tablesDone} | ${p.tablesTotal} |`,
+    `| units | ${p.unitsDone} | ${p.unitsTotal} |`,
+    `| rows | ${p.rowsCopied} | ${p.rowsTotal} |`,
+    `| bytes copied | ${p.bytesCopied} | |`,
+  ].join('\n');
+}
