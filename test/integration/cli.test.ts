@@ -6,12 +6,10 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { stringify as toYaml } from 'yaml';
-import { createApp } from '../../src/api/app';
 import { createApiClient } from '../../src/cli/api-client';
 import { EXIT } from '../../src/cli/exit-codes';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
@@ -19,7 +17,7 @@ import type { Role } from '../../src/config';
 import { freePort } from '../../src/dev/ports';
 import type { MigrationState } from '../../src/workflows/types';
 import { createDemoLike, DEMO_DATA_TABLES } from './fixtures';
-import { connect, dropDatabase, startWorker, tableDigest, testClient, TEST_KEY, uniqueName, waitFor } from './harness';
+import { connect, dropDatabase, startWorker, tableDigest, testClient, listenTestApi, uniqueName, waitFor } from './harness';
 import { testStack } from './stack-env';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'clickhouse-migrator.js');
@@ -92,18 +90,10 @@ beforeAll(async () => {
   client = await testClient();
   worker = await startWorker();
   const tokens = (Object.keys(PEOPLE) as Person[]).map((p) => ({ token: TOKENS[p], ...PEOPLE[p] }));
-  const app = createApp({
-    client,
-    namespace: 'default',
-    temporalUiUrl: testStack().temporalUiUrl,
-    keyring: TEST_KEY,
+  ({ server, url: apiUrl } = await listenTestApi(client, {
     auth: { mode: 'tokens', tokens, fourEyes: true },
     logger: { error: (...args: unknown[]) => apiErrors.push(args.map(String).join(' ')) },
-  });
-  server = await new Promise<Server>((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
-  apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }));
   source = connect(testStack().source, 'source');
   target = connect(testStack().target, 'target');
   dir = mkdtempSync(join(tmpdir(), 'cli-test-'));

@@ -3,6 +3,9 @@
  * ClickHouse connections to the test servers, and a polling helper.
  */
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp, type AppDeps } from '../../src/api/app';
 import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { ClickHouseConnection } from '../../src/clickhouse/connection';
@@ -173,4 +176,16 @@ export function useTestServers(options: { worker: boolean }): TestServers {
     await worker?.stop();
   });
   return servers;
+}
+
+/**
+ * The API, as `createApp` builds it for the test servers (their Temporal, the tests' keyring),
+ * listening on a free loopback port; `auth` and `logger` are the test's own.
+ */
+export async function listenTestApi(client: Client, deps: Pick<AppDeps, 'auth' | 'logger'>): Promise<{ server: Server; url: string }> {
+  const app = createApp({ client, namespace: 'default', temporalUiUrl: testStack().temporalUiUrl, keyring: TEST_KEY, ...deps });
+  const server = await new Promise<Server>((resolve) => {
+    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }

@@ -5,15 +5,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createApp } from '../../src/api/app';
 import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { freePort } from '../../src/dev/ports';
 import { createLogger } from '../../src/logging';
 import type { MigrationState } from '../../src/workflows/types';
-import { TEST_SECRET_KEY, TEST_KEY, uniqueName, useTestServers, waitFor } from './harness';
+import { TEST_SECRET_KEY, listenTestApi, uniqueName, useTestServers, waitFor } from './harness';
 import { testStack } from './stack-env';
 
 const ROOT = join(__dirname, '..', '..');
@@ -75,11 +73,7 @@ async function stopWorkerProcess(): Promise<void> {
 }
 
 beforeAll(async () => {
-  const app = createApp({
-    client: servers.client,
-    namespace: 'default',
-    temporalUiUrl: testStack().temporalUiUrl,
-    keyring: TEST_KEY,
+  ({ server: api, url: apiUrl } = await listenTestApi(servers.client, {
     auth: {
       mode: 'tokens',
       fourEyes: true,
@@ -89,11 +83,7 @@ beforeAll(async () => {
       ],
     },
     logger: createLogger({ service: 'api', level: 'info', destination: { write: (line: string) => void apiLines.push(JSON.parse(line) as Record<string, unknown>) } }),
-  });
-  await new Promise<void>((resolve) => {
-    api = app.listen(0, '127.0.0.1', () => resolve());
-  });
-  apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+  }));
   await startWorkerProcess();
 });
 

@@ -6,14 +6,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
-import { createApp } from '../../src/api/app';
 import type { Role } from '../../src/config';
 import { KEY_ID_METADATA } from '../../src/codec';
 import { passwordEnvName } from '../../src/activities/password-refs';
@@ -22,7 +20,7 @@ import { keyringOf, seal, type Keyring } from '../../src/secrets';
 import { connectClient } from '../../src/temporal';
 import { approveSignal } from '../../src/workflows/messages';
 import type { MigrationState } from '../../src/workflows/types';
-import { awaitingApproval, migrationInput, testClient, queryState, startMigration, startWorker, TEST_KEY, uniqueName, useTestServers, waitFor } from './harness';
+import { awaitingApproval, migrationInput, testClient, queryState, startMigration, startWorker, listenTestApi, uniqueName, useTestServers, waitFor } from './harness';
 import { testStack } from './stack-env';
 
 const run = promisify(execFile);
@@ -39,22 +37,14 @@ let api: Server;
 let apiUrl: string;
 
 beforeAll(async () => {
-  const app = createApp({
-    client: servers.client,
-    namespace: 'default',
-    temporalUiUrl: testStack().temporalUiUrl,
-    keyring: TEST_KEY,
+  ({ server: api, url: apiUrl } = await listenTestApi(servers.client, {
     auth: {
       mode: 'tokens',
       fourEyes: false,
       tokens: (Object.keys(PEOPLE) as (keyof typeof PEOPLE)[]).map((who) => ({ token: TOKENS[who], subject: who, roles: [PEOPLE[who]] })),
     },
     logger: { error: () => undefined },
-  });
-  await new Promise<void>((resolve) => {
-    api = app.listen(0, '127.0.0.1', () => resolve());
-  });
-  apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+  }));
 });
 
 /** Runs of this file: some use keys the other files' workers lack, so none may outlive it. */
