@@ -280,9 +280,35 @@ export function stateOf(handle: WorkflowHandle): Promise<MigrationState> {
   return handle.query<MigrationState>('state');
 }
 
-/** Polls the run's state until `done` holds; tolerates the moments when no worker or server answers. */
-export function waitForState(handle: WorkflowHandle, done: (s: MigrationState) => boolean, what: string, timeoutMs = 180_000): Promise<MigrationState> {
-  return waitFor(() => stateOf(handle), done, what, timeoutMs);
+function exited(process: FaultProcess): boolean {
+  return process.child.exitCode !== null || process.child.signalCode !== null;
+}
+
+/**
+ * Polls the run's state until `done` holds; tolerates the moments when no worker or server
+ * answers, but fails at once when `worker` (the one process that could answer) has exited.
+ */
+export async function waitForState(
+  handle: WorkflowHandle,
+  done: (s: MigrationState) => boolean,
+  what: string,
+  options: { timeoutMs?: number; worker?: FaultProcess } = {},
+): Promise<MigrationState> {
+  const { worker, timeoutMs = 180_000 } = options;
+  const deadline = Date.now() + timeoutMs;
+  let last: MigrationState | undefined;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (worker && exited(worker)) throw new Error(`the worker exited (${worker.child.exitCode ?? worker.child.signalCode}) while waiting for ${what}:\n${logTail(worker.logFile)}`);
+    try {
+      last = await stateOf(handle);
+      if (done(last)) return last;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out waiting for ${what}; last state: ${JSON.stringify(last?.progress)} ${last?.status}; last error: ${String(lastError)}`);
 }
 
 /** A pending activity of the run, as Temporal describes it: its type, its attempt and why the last attempt failed. */

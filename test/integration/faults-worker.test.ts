@@ -56,7 +56,8 @@ function drawMoments(random: () => number): Moment[] {
 /** Where the run is, on the scale of {@link PHASES}: a gate sits half a step before the step it opens. */
 function positionOf(state: MigrationState): number {
   const step = state.awaitingApproval?.step ?? state.currentStep;
-  if (!step) return PHASES.length;
+  // No step yet (the run takes its target locks first), or none any more (the run's clean-up).
+  if (!step) return state.steps.every((s) => s.status === 'pending') ? -1 : PHASES.length;
   const index = STEPS.indexOf(step);
   if (state.status === 'awaiting_approval') return index - 0.5;
   if (step !== 'migration') return index;
