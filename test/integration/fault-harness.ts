@@ -23,6 +23,13 @@ import { runKeyOf } from '../../src/workflows/state';
 import type { MigrationInput, MigrationOptions, MigrationState } from '../../src/workflows/types';
 import { migrationInput, TEST_KEY, TEST_SECRET_KEY, waitFor } from './harness';
 
+/**
+ * Jest timeout of a fault test: a run with faults waits out the product's retries and timeouts
+ * (a worker lost in a quick activity costs that activity's 5-minute start-to-close timeout, and a
+ * server that does not come back costs ten attempts of a long activity).
+ */
+export const FAULT_TEST_TIMEOUT_MS = 20 * 60_000;
+
 const ROOT = join(__dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 
@@ -270,6 +277,17 @@ export async function leftOnTarget(stack: FaultStack, databases: string[], runId
        UNION ALL SELECT concat(database, '.', name) AS name FROM system.tables WHERE startsWith(name, ${quoteString(stagingPrefix(runKey))}) OR position(name, ${quoteString(runKey)}) > 0`,
     );
     return rows.map((r) => r.name);
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Statements of the run still running on `server` (each carries the query id `<workflow id>/…`). */
+export async function runningStatements(server: FaultClickHouse, workflowId: string): Promise<number> {
+  const conn = server.connect();
+  try {
+    const [{ n }] = await conn.rows<{ n: string }>(`SELECT count() AS n FROM system.processes WHERE startsWith(query_id, ${quoteString(`${workflowId}/`)})`);
+    return Number(n);
   } finally {
     await conn.close();
   }

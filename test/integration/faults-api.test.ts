@@ -5,7 +5,7 @@ import { isFinal } from '../../src/cli/exit-codes';
 import { freePort } from '../../src/dev/ports';
 import type { MigrationState } from '../../src/workflows/types';
 import { uniqueName, waitFor } from './harness';
-import { compareTables, createFaultData, spawnApi, spawnWorker, startFaultStack, type FaultProcess, type FaultStack } from './fault-harness';
+import { compareTables, createFaultData, spawnApi, spawnWorker, startFaultStack, type FaultProcess, type FaultStack, FAULT_TEST_TIMEOUT_MS } from './fault-harness';
 
 const OPERATOR = randomBytes(24).toString('hex');
 const APPROVER = randomBytes(24).toString('hex');
@@ -110,5 +110,5 @@ describe('the API restarted', () => {
     const { source: s, target: t } = await compareTables(stack, db, tables);
     expect(t).toEqual(s);
     expect(t.map((c) => c.count)).toEqual(tables.map((c) => c.rows));
-  });
+  }, FAULT_TEST_TIMEOUT_MS);
 });

@@ -17,6 +17,7 @@ import {
   type FaultProcess,
   type FaultStack,
   type FaultTable,
+  FAULT_TEST_TIMEOUT_MS,
 } from './fault-harness';
 
 let stack: FaultStack;
@@ -88,7 +89,7 @@ describe('a ClickHouse server stopped', () => {
     const { source: s, target: t } = await compareTables(stack, db, tables);
     expect(t).toEqual(s);
     expect(t.map((c) => c.count)).toEqual(tables.map((c) => c.rows));
-  });
+  }, FAULT_TEST_TIMEOUT_MS);
 
   it('when the target stops during the copy and starts again, the run completes with exact data', async () => {
     const { db, tables, handle } = await startRun('faults_tgt', false);
@@ -105,7 +106,7 @@ describe('a ClickHouse server stopped', () => {
     const { source: s, target: t } = await compareTables(stack, db, tables);
     expect(t).toEqual(s);
     expect(t.map((c) => c.count)).toEqual(tables.map((c) => c.rows));
-  });
+  }, FAULT_TEST_TIMEOUT_MS);
 
   it('when the source does not come back during the copy, the run ends after its retries, naming the unreachable source, and is rolled back', async () => {
     const { db, handle } = await startRun('faults_gone', false);
@@ -133,5 +134,5 @@ describe('a ClickHouse server stopped', () => {
     for (const secret of [stack.source.password, stack.target.password]) expect(everything).not.toContain(secret);
     expect(final.rollback?.dropped).toEqual(expect.arrayContaining([`${db}.events`, db]));
     expect(left).toEqual([]);
-  });
+  }, FAULT_TEST_TIMEOUT_MS);
 });

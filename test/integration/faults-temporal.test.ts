@@ -1,17 +1,19 @@
 import { isFinal } from '../../src/cli/exit-codes';
 import { TASK_QUEUE, WORKFLOW_TYPE } from '../../src/workflows/types';
-import { uniqueName } from './harness';
+import { uniqueName, waitFor } from './harness';
 import {
   activityAttempts,
   compareTables,
   createFaultData,
   faultInput,
   retried,
+  runningStatements,
   spawnWorker,
   startFaultStack,
   waitForState,
   type FaultProcess,
   type FaultStack,
+  FAULT_TEST_TIMEOUT_MS,
 } from './fault-harness';
 
 let stack: FaultStack;
@@ -38,7 +40,10 @@ describe('the Temporal server restarted', () => {
     const before = await waitForState(handle, (s) => s.currentStep === 'migration' && s.progress.unitsDone >= 3, 'three units copied', { worker });
     expect(before.progress.unitsDone).toBeLessThan(before.progress.unitsTotal);
     await stack.temporal.stop();
-    const stoppedAt = `${before.progress.unitsDone}/${before.progress.unitsTotal} units`;
+    const copying = await runningStatements(stack.target, input.id);
+    // Down until the copies in flight have ended, so that they report to a server that is not there.
+    await waitFor(() => runningStatements(stack.target, input.id), (n) => n === 0, 'the copies in flight to end', 120_000);
+    const stoppedAt = `${before.progress.unitsDone}/${before.progress.unitsTotal} units (${copying} copy statements running on the target then)`;
     await stack.temporal.start();
 
     const final = await waitForState(handle, (s) => isFinal(s.status), 'the run to end', { timeoutMs: 600_000, worker });
@@ -54,5 +59,5 @@ describe('the Temporal server restarted', () => {
     const { source: s, target: t } = await compareTables(stack, db, tables);
     expect(t).toEqual(s);
     expect(t.map((c) => c.count)).toEqual(tables.map((c) => c.rows));
-  });
+  }, FAULT_TEST_TIMEOUT_MS);
 });

@@ -15,6 +15,7 @@ import {
   stateOf,
   type FaultProcess,
   type FaultStack,
+  FAULT_TEST_TIMEOUT_MS,
 } from './fault-harness';
 
 /** Where a kill lands: a step, or the copy once `fraction` of its units are done, or the verification after it. */
@@ -139,5 +140,5 @@ describe('a worker killed with SIGKILL', () => {
     const { source: before, target: after } = await compareTables(stack, db, tables);
     expect(after).toEqual(before);
     expect(after.map((t) => t.count)).toEqual(tables.map((t) => t.rows));
-  });
+  }, FAULT_TEST_TIMEOUT_MS);
 });
