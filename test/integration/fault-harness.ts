@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
 import { scratchDatabases, stagingPrefix } from '../../src/clickhouse/scratch';
@@ -338,11 +339,15 @@ export interface PendingActivity {
 
 export async function pendingActivities(handle: WorkflowHandle): Promise<PendingActivity[]> {
   const { raw } = await handle.describe();
-  return (raw.pendingActivities ?? []).map((a) => ({
-    type: a.activityType?.name ?? '?',
-    attempt: a.attempt ?? 1,
-    lastFailure: a.lastFailure?.message ?? null,
-  }));
+  // Failure messages are encrypted like every payload: the client's codec opens them.
+  const converter = handle.client.options.loadedDataConverter;
+  return Promise.all(
+    (raw.pendingActivities ?? []).map(async (a) => ({
+      type: a.activityType?.name ?? '?',
+      attempt: a.attempt ?? 1,
+      lastFailure: (await decodeOptionalFailureToOptionalError(converter, a.lastFailure))?.message ?? null,
+    })),
+  );
 }
 
 /** Waits until an activity of `type` has failed at least once (it is pending in its second attempt or later). */

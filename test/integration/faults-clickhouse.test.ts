@@ -63,11 +63,14 @@ function attemptOf(pending: { type: string; attempt: number; lastFailure: string
 }
 
 describe('a ClickHouse server stopped', () => {
-  it('when the source stops during validation and again during the copy, returning each time within the retry budget, the run completes with exact data', async () => {
+  it('when the source is down during validation and stops again during the copy, returning each time within the retry budget, the run completes with exact data', async () => {
     const { db, tables, handle } = await startRun('faults_src', true);
     await approve(handle, 'configure');
-    await approve(handle, 'validation');
+    // Stopped at the gate and approved while down: validation takes a second or so, shorter than
+    // a server's shutdown, so a stop sent after the approval would race the step it is meant for.
+    await waitForState(handle, (s) => s.awaitingApproval?.step === 'validation', 'the gate of validation', { worker });
     await stack.source.stop();
+    await approve(handle, 'validation');
     const inValidation = attemptOf(await waitForFailedAttempt(handle, 'validateSource'), 'validateSource');
     await stack.source.start();
 
@@ -80,7 +83,7 @@ describe('a ClickHouse server stopped', () => {
     const final = await waitForState(handle, (s) => isFinal(s.status), 'the run to end', { timeoutMs: 600_000, worker });
     const attempts = await activityAttempts(handle);
     console.log(
-      `source stopped at the validation's start (pending: ${inValidation}) and at ${at} (pending: ${inCopy}); ` +
+      `source stopped at the validation gate, validation approved while it was down (pending: ${inValidation}) and at ${at} (pending: ${inCopy}); ` +
         `the run ended ${final.status}; activities retried: ${retried(attempts)}`,
     );
     expect(final.status).toBe('completed');
