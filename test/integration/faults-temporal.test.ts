@@ -39,11 +39,11 @@ describe('the Temporal server restarted', () => {
 
     const before = await waitForState(handle, (s) => s.currentStep === 'migration' && s.progress.unitsDone >= 3, 'three units copied', { worker });
     expect(before.progress.unitsDone).toBeLessThan(before.progress.unitsTotal);
-    await stack.temporal.stop();
     const copying = await runningStatements(stack.target, input.id);
+    await stack.temporal.stop();
     // Down until the copies in flight have ended, so that they report to a server that is not there.
     await waitFor(() => runningStatements(stack.target, input.id), (n) => n === 0, 'the copies in flight to end', 120_000);
-    const stoppedAt = `${before.progress.unitsDone}/${before.progress.unitsTotal} units (${copying} copy statements running on the target then)`;
+    const stoppedAt = `${before.progress.unitsDone}/${before.progress.unitsTotal} units (${copying} statements of the run running on the target as the stop began)`;
     await stack.temporal.start();
 
     const final = await waitForState(handle, (s) => isFinal(s.status), 'the run to end', { timeoutMs: 600_000, worker });
