@@ -267,6 +267,13 @@ export async function compareTables(stack: FaultStack, database: string, tables:
   }
 }
 
+/** Asserts that every table holds on the target exactly what it holds on the source, and as many rows as were created. */
+export async function expectExactData(stack: FaultStack, database: string, tables: FaultTable[]): Promise<void> {
+  const { source, target } = await compareTables(stack, database, tables);
+  expect(target).toEqual(source);
+  expect(target.map((t) => t.count)).toEqual(tables.map((t) => t.rows));
+}
+
 /** What a run left on the target: its databases in scope, its scratch databases and any table named with its run key. */
 export async function leftOnTarget(stack: FaultStack, databases: string[], runId: string): Promise<string[]> {
   const runKey = runKeyOf(runId);

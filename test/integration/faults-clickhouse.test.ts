@@ -1,12 +1,12 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { isFinal } from '../../src/cli/exit-codes';
 import { approveUpdate } from '../../src/workflows/messages';
-import { TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type StepName } from '../../src/workflows/types';
+import { TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationState, type StepName } from '../../src/workflows/types';
 import { uniqueName } from './harness';
 import {
   activityAttempts,
-  compareTables,
   createFaultData,
+  expectExactData,
   faultInput,
   leftOnTarget,
   retried,
@@ -14,6 +14,7 @@ import {
   startFaultStack,
   waitForFailedAttempt,
   waitForState,
+  type FaultClickHouse,
   type FaultProcess,
   type FaultStack,
   type FaultTable,
@@ -57,9 +58,22 @@ async function midCopy(handle: WorkflowHandle): Promise<string> {
   return `${s.progress.unitsDone}/${s.progress.unitsTotal} units`;
 }
 
-function attemptOf(pending: { type: string; attempt: number; lastFailure: string | null }[], type: string): string {
-  const found = pending.find((a) => a.type === type && (a.attempt > 1 || a.lastFailure !== null));
-  return found ? `attempt ${found.attempt}, last failure "${found.lastFailure?.slice(0, 160)}"` : 'none';
+/**
+ * Stops `server` (and does `whileDown`), waits until an attempt of `activity` has failed against
+ * it, and starts it again; returns what that pending activity showed.
+ */
+async function outage(handle: WorkflowHandle, server: FaultClickHouse, activity: string, whileDown?: () => Promise<void>): Promise<string> {
+  await server.stop();
+  await whileDown?.();
+  const pending = await waitForFailedAttempt(handle, activity);
+  await server.start();
+  const found = pending.find((a) => a.type === activity && (a.attempt > 1 || a.lastFailure !== null));
+  return `${activity} in attempt ${found?.attempt}, last failure "${found?.lastFailure?.slice(0, 160)}"`;
+}
+
+async function runEnd(handle: WorkflowHandle): Promise<{ final: MigrationState; attempts: Record<string, number[]> }> {
+  const final = await waitForState(handle, (s) => isFinal(s.status), 'the run to end', { timeoutMs: 600_000, worker });
+  return { final, attempts: await activityAttempts(handle) };
 }
 
 describe('a ClickHouse server stopped', () => {
@@ -69,19 +83,12 @@ describe('a ClickHouse server stopped', () => {
     // Stopped at the gate and approved while down: validation takes a second or so, shorter than
     // a server's shutdown, so a stop sent after the approval would race the step it is meant for.
     await waitForState(handle, (s) => s.awaitingApproval?.step === 'validation', 'the gate of validation', { worker });
-    await stack.source.stop();
-    await approve(handle, 'validation');
-    const inValidation = attemptOf(await waitForFailedAttempt(handle, 'validateSource'), 'validateSource');
-    await stack.source.start();
+    const inValidation = await outage(handle, stack.source, 'validateSource', () => approve(handle, 'validation'));
 
     await approve(handle, 'migration');
     const at = await midCopy(handle);
-    await stack.source.stop();
-    const inCopy = attemptOf(await waitForFailedAttempt(handle, 'copyUnits'), 'copyUnits');
-    await stack.source.start();
-
-    const final = await waitForState(handle, (s) => isFinal(s.status), 'the run to end', { timeoutMs: 600_000, worker });
-    const attempts = await activityAttempts(handle);
+    const inCopy = await outage(handle, stack.source, 'copyUnits');
+    const { final, attempts } = await runEnd(handle);
     console.log(
       `source stopped at the validation gate, validation approved while it was down (pending: ${inValidation}) and at ${at} (pending: ${inCopy}); ` +
         `the run ended ${final.status}; activities retried: ${retried(attempts)}`,
@@ -89,26 +96,18 @@ describe('a ClickHouse server stopped', () => {
     expect(final.status).toBe('completed');
     expect(Math.max(...attempts.validateSource)).toBeGreaterThan(1);
     expect(Math.max(...attempts.copyUnits)).toBeGreaterThan(1);
-    const { source: s, target: t } = await compareTables(stack, db, tables);
-    expect(t).toEqual(s);
-    expect(t.map((c) => c.count)).toEqual(tables.map((c) => c.rows));
+    await expectExactData(stack, db, tables);
   }, FAULT_TEST_TIMEOUT_MS);
 
   it('when the target stops during the copy and starts again, the run completes with exact data', async () => {
     const { db, tables, handle } = await startRun('faults_tgt', false);
     const at = await midCopy(handle);
-    await stack.target.stop();
-    const inCopy = attemptOf(await waitForFailedAttempt(handle, 'copyUnits'), 'copyUnits');
-    await stack.target.start();
-
-    const final = await waitForState(handle, (s) => isFinal(s.status), 'the run to end', { timeoutMs: 600_000, worker });
-    const attempts = await activityAttempts(handle);
+    const inCopy = await outage(handle, stack.target, 'copyUnits');
+    const { final, attempts } = await runEnd(handle);
     console.log(`target stopped at ${at} (pending: ${inCopy}); the run ended ${final.status}; activities retried: ${retried(attempts)}`);
     expect(final.status).toBe('completed');
     expect(Math.max(...attempts.copyUnits)).toBeGreaterThan(1);
-    const { source: s, target: t } = await compareTables(stack, db, tables);
-    expect(t).toEqual(s);
-    expect(t.map((c) => c.count)).toEqual(tables.map((c) => c.rows));
+    await expectExactData(stack, db, tables);
   }, FAULT_TEST_TIMEOUT_MS);
 
   it('when the source does not come back during the copy, the run ends after its retries, naming the unreachable source, and is rolled back', async () => {
@@ -116,12 +115,11 @@ describe('a ClickHouse server stopped', () => {
     const at = await midCopy(handle);
     await stack.source.stop();
 
-    const final = await waitForState(handle, (s) => isFinal(s.status), 'the run to end', { timeoutMs: 600_000, worker });
+    const { final, attempts } = await runEnd(handle);
     const failure = await handle.result().then(
       () => null,
       (err: unknown) => (err instanceof WorkflowFailedError ? `${err.cause?.message ?? ''}` : String(err)),
     );
-    const attempts = await activityAttempts(handle);
     const left = await leftOnTarget(stack, [db], final.runId);
     console.log(
       `source stopped at ${at} and left down: the run ended ${final.status}; error ${JSON.stringify(final.error)}; ` +
