@@ -274,7 +274,11 @@ export async function expectExactData(stack: FaultStack, database: string, table
   expect(target.map((t) => t.count)).toEqual(tables.map((t) => t.rows));
 }
 
-/** What a run left on the target: its databases in scope, its scratch databases and any table named with its run key. */
+/**
+ * What a run left on the target: the databases of `databases` (pass the run's own after a
+ * rollback), its scratch databases, its restore point, and any table named with its run key
+ * (staging). After a completed run, this is empty however often the run was interrupted.
+ */
 export async function leftOnTarget(stack: FaultStack, databases: string[], runId: string): Promise<string[]> {
   const runKey = runKeyOf(runId);
   const conn = stack.target.connect();

@@ -5,7 +5,7 @@ import { isFinal } from '../../src/cli/exit-codes';
 import { freePort } from '../../src/dev/ports';
 import type { MigrationState } from '../../src/workflows/types';
 import { uniqueName, waitFor } from './harness';
-import { createFaultData, expectExactData, spawnApi, spawnWorker, startFaultStack, type FaultProcess, type FaultStack, FAULT_TEST_TIMEOUT_MS } from './fault-harness';
+import { createFaultData, expectExactData, leftOnTarget, spawnApi, spawnWorker, startFaultStack, type FaultProcess, type FaultStack, FAULT_TEST_TIMEOUT_MS } from './fault-harness';
 
 const OPERATOR = randomBytes(24).toString('hex');
 const APPROVER = randomBytes(24).toString('hex');
@@ -108,5 +108,6 @@ describe('the API restarted', () => {
       ['migration', 'ana'],
     ]);
     await expectExactData(stack, db, tables);
+    expect(await leftOnTarget(stack, [], final.runId)).toEqual([]);
   }, FAULT_TEST_TIMEOUT_MS);
 });

@@ -97,6 +97,7 @@ describe('a ClickHouse server stopped', () => {
     expect(Math.max(...attempts.validateSource)).toBeGreaterThan(1);
     expect(Math.max(...attempts.copyUnits)).toBeGreaterThan(1);
     await expectExactData(stack, db, tables);
+    expect(await leftOnTarget(stack, [], final.runId)).toEqual([]);
   }, FAULT_TEST_TIMEOUT_MS);
 
   it('when the target stops during the copy and starts again, the run completes with exact data', async () => {
@@ -108,6 +109,7 @@ describe('a ClickHouse server stopped', () => {
     expect(final.status).toBe('completed');
     expect(Math.max(...attempts.copyUnits)).toBeGreaterThan(1);
     await expectExactData(stack, db, tables);
+    expect(await leftOnTarget(stack, [], final.runId)).toEqual([]);
   }, FAULT_TEST_TIMEOUT_MS);
 
   it('when the source does not come back during the copy, the run ends after its retries, naming the unreachable source, and is rolled back', async () => {

@@ -5,6 +5,7 @@ import {
   activityAttempts,
   createFaultData,
   expectExactData,
+  leftOnTarget,
   faultInput,
   retried,
   runningStatements,
@@ -57,5 +58,6 @@ describe('the Temporal server restarted', () => {
     expect(final.status).toBe('completed');
     expect(runId).toBe(handle.firstExecutionRunId);
     await expectExactData(stack, db, tables);
+    expect(await leftOnTarget(stack, [], final.runId)).toEqual([]);
   }, FAULT_TEST_TIMEOUT_MS);
 });

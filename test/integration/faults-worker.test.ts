@@ -8,6 +8,7 @@ import {
   activityAttempts,
   createFaultData,
   expectExactData,
+  leftOnTarget,
   faultInput,
   retried,
   spawnWorker,
@@ -138,5 +139,6 @@ describe('a worker killed with SIGKILL', () => {
     expect(kills).toHaveLength(5);
     expect(final.status).toBe('completed');
     await expectExactData(stack, db, tables);
+    expect(await leftOnTarget(stack, [], final.runId)).toEqual([]);
   }, FAULT_TEST_TIMEOUT_MS);
 });
