@@ -102,6 +102,9 @@ describe('the API restarted', () => {
 
     expect(decisions).toEqual(['configure: 202 (api-1)', 'validation: 202 (api-2)', 'migration: 202 (api-2)']);
     expect(final.status).toBe('completed');
+    // The start request carried both passwords in clear: no API process wrote them down.
+    const logs = [...apis, worker].map((p) => p.log()).join('\n');
+    for (const secret of [stack.source.password, stack.target.password]) expect(logs).not.toContain(secret);
     expect(final.approvals.map((a) => [a.step, a.by])).toEqual([
       ['configure', 'ana'],
       ['validation', 'ana'],

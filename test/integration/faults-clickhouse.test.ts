@@ -133,7 +133,7 @@ describe('a ClickHouse server stopped', () => {
     expect(final.error?.message).toMatch(/source/i);
     expect(final.error?.message).toMatch(/unreachable|refused|connect/i);
     expect(failure).toMatch(/source/i);
-    const everything = JSON.stringify({ state: final, failure, history: await handle.fetchHistory() });
+    const everything = JSON.stringify({ state: final, failure, history: await handle.fetchHistory(), workerLog: worker.log() });
     for (const secret of [stack.source.password, stack.target.password]) expect(everything).not.toContain(secret);
     expect(final.rollback?.dropped).toEqual(expect.arrayContaining([`${db}.events`, db]));
     expect(left).toEqual([]);
