@@ -98,11 +98,26 @@ function hasExited(child: ChildProcess): boolean {
  * Stops a child and every process of its group: SIGTERM, then SIGKILL after `graceMs`. Resolves
  * once the group is empty and the child's exit has been seen.
  */
-export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
+export function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  return endProcess(child, (pid) => stopProcessGroup(pid, graceMs));
+}
+
+/**
+ * Kills a child and every process of its group with SIGKILL at once, with no chance to clean up
+ * (a crash, as fault tests need one). Resolves once the group is empty and the exit has been seen.
+ */
+export function killProcess(child: ChildProcess): Promise<void> {
+  return endProcess(child, (pid) => {
+    signalGroup(child, 'SIGKILL');
+    return stopProcessGroup(pid, 10_000);
+  });
+}
+
+async function endProcess(child: ChildProcess, end: (pid: number) => Promise<void>): Promise<void> {
   const pid = child.pid;
   if (pid === undefined) return;
   const exited = hasExited(child) ? Promise.resolve() : new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await stopProcessGroup(pid, graceMs);
+  await end(pid);
   await exited;
   children.delete(child);
   if (pidFileDir) removePidFile(pidFileDir, pidFileName(child.spawnfile, pid));

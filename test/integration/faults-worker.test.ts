@@ -1,0 +1,144 @@
+import { randomInt } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
+import { isFinal } from '../../src/cli/exit-codes';
+import { approveUpdate } from '../../src/workflows/messages';
+import { STEPS, WORKFLOW_TYPE, TASK_QUEUE, type MigrationState, type StepName } from '../../src/workflows/types';
+import { uniqueName } from './harness';
+import {
+  activityAttempts,
+  createFaultData,
+  expectExactData,
+  leftOnTarget,
+  faultInput,
+  retried,
+  spawnWorker,
+  startFaultStack,
+  stateOf,
+  type FaultProcess,
+  type FaultStack,
+  FAULT_TEST_TIMEOUT_MS,
+} from './fault-harness';
+
+/** Where a kill lands: a step, or the copy once `fraction` of its units are done, or the verification after it. */
+type Phase = Exclude<StepName, 'migration'> | 'copy' | 'verification';
+const PHASES: Phase[] = ['backup', 'configure', 'validation', 'copy', 'verification'];
+
+interface Moment {
+  phase: Phase;
+  /** For the copy: the share of units done at which to kill. */
+  fraction?: number;
+}
+
+/** A small seeded generator (mulberry32), so that a failing draw can be replayed with FAULT_SEED. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Five moments: two or three in the copy, the others in distinct other steps, in run order. */
+function drawMoments(random: () => number): Moment[] {
+  const copies = 2 + Math.floor(random() * 2);
+  const others = PHASES.filter((p) => p !== 'copy');
+  const picked: Moment[] = [];
+  while (picked.length < 5 - copies) {
+    const phase = others.splice(Math.floor(random() * others.length), 1)[0];
+    picked.push({ phase });
+  }
+  for (let i = 0; i < copies; i++) picked.push({ phase: 'copy', fraction: 0.05 + random() * 0.9 });
+  const order = (m: Moment) => PHASES.indexOf(m.phase) + (m.fraction ?? 0);
+  return picked.sort((a, b) => order(a) - order(b));
+}
+
+/** Where the run is, on the scale of {@link PHASES}: a gate sits half a step before the step it opens. */
+function positionOf(state: MigrationState): number {
+  const step = state.awaitingApproval?.step ?? state.currentStep;
+  // No step yet (the run takes its target locks first), or none any more (the run's clean-up).
+  if (!step) return state.steps.every((s) => s.status === 'pending') ? -1 : PHASES.length;
+  const index = STEPS.indexOf(step);
+  if (state.status === 'awaiting_approval') return index - 0.5;
+  if (step !== 'migration') return index;
+  const { unitsDone, unitsTotal } = state.progress;
+  return unitsTotal > 0 && unitsDone >= unitsTotal ? PHASES.indexOf('verification') : PHASES.indexOf('copy');
+}
+
+function reached(state: MigrationState, moment: Moment | null): boolean {
+  if (!moment || state.status !== 'running') return false;
+  const target = PHASES.indexOf(moment.phase);
+  const at = positionOf(state);
+  if (at !== target) return at > target;
+  if (moment.phase !== 'copy') return true;
+  const { unitsDone, unitsTotal } = state.progress;
+  return unitsTotal > 0 && unitsDone >= Math.max(1, Math.round((moment.fraction ?? 0) * unitsTotal));
+}
+
+function where(state: MigrationState): string {
+  return `${state.status} ${state.currentStep ?? '-'} units ${state.progress.unitsDone}/${state.progress.unitsTotal}`;
+}
+
+/**
+ * Polls the run (every 50 ms: steps before the copy take a second or so), approving each gate as
+ * it opens, until `moment` is reached (null: the run's end); returns the state seen then, or the
+ * run's end if it ended first.
+ */
+async function untilMoment(handle: WorkflowHandle, moment: Moment | null, timeoutMs: number): Promise<MigrationState> {
+  const deadline = Date.now() + timeoutMs;
+  let last: MigrationState | undefined;
+  while (Date.now() < deadline) {
+    last = await stateOf(handle).catch(() => last);
+    if (last && (reached(last, moment) || isFinal(last.status))) return last;
+    const gate = last?.awaitingApproval?.step;
+    if (gate) await handle.executeUpdate(approveUpdate, { args: [{ step: gate, by: 'fault-test' }] }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for the moment ${JSON.stringify(moment)}; last state: ${last ? where(last) : 'none'}`);
+}
+
+let stack: FaultStack;
+const workers: FaultProcess[] = [];
+
+beforeAll(async () => {
+  stack = await startFaultStack();
+}, 240_000);
+
+afterAll(async () => {
+  for (const worker of workers) await worker.kill();
+  await stack?.close();
+});
+
+describe('a worker killed with SIGKILL', () => {
+  it('at five random moments of one run, with a new worker each time, loses and duplicates no row', async () => {
+    const seed = Number(process.env.FAULT_SEED ?? randomInt(2 ** 31));
+    const moments = drawMoments(seeded(seed));
+    console.log(`worker kills: seed ${seed} (FAULT_SEED=${seed} replays it), moments ${moments.map((m) => m.phase + (m.fraction ? `@${m.fraction.toFixed(2)}` : '')).join(', ')}`);
+
+    const db = uniqueName('faults_worker');
+    const source = stack.source.connect();
+    const tables = await createFaultData(source, db, 300_000).finally(() => source.close());
+    const input = faultInput(stack, uniqueName('kill5'), [db], { options: { parallelism: 2, unitBytes: 1 } });
+    workers.push(await spawnWorker(stack));
+    const handle = await stack.client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: input.id, args: [input] });
+
+    const kills: string[] = [];
+    for (const moment of moments) {
+      const seen = await untilMoment(handle, moment, 600_000);
+      if (seen.status !== 'running') break;
+      await workers[workers.length - 1].kill();
+      kills.push(`${moment.phase}${moment.fraction ? `@${moment.fraction.toFixed(2)}` : ''} (seen: ${where(seen)})`);
+      workers.push(await spawnWorker(stack));
+    }
+    const final = await untilMoment(handle, null, 900_000);
+    const attempts = await activityAttempts(handle);
+    console.log(`worker kills (seed ${seed}):\n  ${kills.join('\n  ')}\nend: ${where(final)}; activities retried: ${retried(attempts)}`);
+
+    expect(kills).toHaveLength(5);
+    expect(final.status).toBe('completed');
+    await expectExactData(stack, db, tables);
+    expect(await leftOnTarget(stack, [], final.runId)).toEqual([]);
+  }, FAULT_TEST_TIMEOUT_MS);
+});
