@@ -4,31 +4,16 @@
  * printed and the limits asserted. Minutes each: `npm run test:scale` runs this file, `npm test` does not.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import request from 'supertest';
-import type { Express } from 'express';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { createApp } from '../../src/api/app';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
-import type { MigrationState, TablesPage } from '../../src/workflows/types';
-import { migrationInput, startMigration, TEST_KEY, useTestServers, waitFor } from './harness';
-import { testStack } from './stack-env';
+import type { MigrationState } from '../../src/workflows/types';
+import { migrationInput, startMigration, useTestServers } from './harness';
+import { allTablePages, useViewerApi } from './scale-helpers';
 
 const servers = useTestServers({ worker: true });
-const VIEWER = randomBytes(24).toString('hex');
-let app: Express;
-
-beforeAll(() => {
-  app = createApp({
-    client: servers.client,
-    namespace: 'default',
-    temporalUiUrl: testStack().temporalUiUrl,
-    keyring: TEST_KEY,
-    logger: { error: () => undefined },
-    auth: { mode: 'tokens', tokens: [{ token: VIEWER, subject: 'vera', roles: ['viewer'] }], fourEyes: true },
-  });
-});
+const api = useViewerApi(servers);
 
 const KIB = 1024;
 const LIMITS = { payloadBytes: 512 * KIB, historyEvents: 10_000, historyBytes: 10 * KIB * KIB, stateBytes: 256 * KIB };
@@ -67,7 +52,7 @@ interface RunFigures {
 /** The figures of a finished run: its history, its largest payload, and the size of its state document (API) and result. */
 async function figuresOf(handle: WorkflowHandle, result: MigrationState): Promise<RunFigures> {
   const history = await handle.fetchHistory();
-  const state = await request(app).get(`/migrations/${handle.workflowId}`).set('authorization', `Bearer ${VIEWER}`);
+  const state = await api.get(`/migrations/${handle.workflowId}`);
   expect(state.status).toBe(200);
   return {
     historyEvents: history.events?.length ?? 0,
@@ -91,23 +76,6 @@ function expectWithinLimits(f: RunFigures): void {
   expect(f.historyBytes).toBeLessThan(LIMITS.historyBytes);
   expect(f.stateBytes).toBeLessThan(LIMITS.stateBytes);
   expect(f.resultBytes).toBeLessThan(LIMITS.stateBytes);
-}
-
-/** Every page of `GET /migrations/:id/tables`, followed cursor by cursor. */
-async function allTablePages(id: string): Promise<TablesPage['tables']> {
-  const tables: TablesPage['tables'] = [];
-  let cursor: string | null = null;
-  do {
-    const res = await request(app)
-      .get(`/migrations/${id}/tables`)
-      .query({ limit: 1000, ...(cursor ? { cursor } : {}) })
-      .set('authorization', `Bearer ${VIEWER}`);
-    expect(res.status).toBe(200);
-    const page = res.body as TablesPage;
-    tables.push(...page.tables);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return tables;
 }
 
 /** Per table: `count()` and a sum of `sipHash64` over every column, written by the test (the product hashes otherwise), a few hundred tables per query. */
@@ -158,7 +126,7 @@ describe('a run at scale keeps its history, payloads and state document bounded'
       expect([...onTarget.entries()].filter(([t, digest]) => onSource.get(t) !== digest)).toEqual([]);
       expect(onTarget.size).toBe(10_000);
 
-      const paged = await allTablePages(handle.workflowId);
+      const paged = await allTablePages(api, handle.workflowId);
       expect(paged).toHaveLength(10_000);
       expect(new Set(paged.map((t) => t.table)).size).toBe(10_000);
       expect(paged.filter((t) => t.match !== true)).toEqual([]);
@@ -197,7 +165,7 @@ describe('a run at scale keeps its history, payloads and state document bounded'
         `SELECT uniqExact(partition_id) AS n FROM system.parts WHERE active AND database = ${quoteString(db)} AND table = 'p'`,
       );
       expect(Number(targetParts.n)).toBe(100_000);
-      const paged = await allTablePages(handle.workflowId);
+      const paged = await allTablePages(api, handle.workflowId);
       expect(paged).toEqual([expect.objectContaining({ table: 'p', rowsCopied: 100_000, sourceRows: 100_000, targetRows: 100_000, match: true })]);
 
       const figures = await figuresOf(handle, final);
@@ -206,19 +174,4 @@ describe('a run at scale keeps its history, payloads and state document bounded'
     },
     RUN_TIMEOUT_MS,
   );
-
-  it('when the tables of a run are asked for with a bad cursor or limit, or for an unknown run, the API answers 400 naming the field, or 404', async () => {
-    const badCursor = await request(app).get('/migrations/any/tables').query({ cursor: 'x' }).set('authorization', `Bearer ${VIEWER}`);
-    expect(badCursor.status).toBe(400);
-    expect(badCursor.body.issues).toEqual([expect.objectContaining({ path: 'query.cursor' })]);
-    const badLimit = await request(app).get('/migrations/any/tables').query({ limit: 0 }).set('authorization', `Bearer ${VIEWER}`);
-    expect(badLimit.status).toBe(400);
-    expect(badLimit.body.issues).toEqual([expect.objectContaining({ path: 'query.limit' })]);
-    const unknown = await waitFor(
-      () => request(app).get(`/migrations/no-such-run-${randomBytes(3).toString('hex')}/tables`).set('authorization', `Bearer ${VIEWER}`),
-      (res) => res.status !== 503,
-      'an answer from Temporal',
-    );
-    expect(unknown.status).toBe(404);
-  });
 });
