@@ -9,7 +9,7 @@ import { lockTargets } from './target-lock';
 import { handleApprovals } from './approvals';
 import { stateQuery, tablesQuery } from './messages';
 import { now, Rejected, stepsOf } from './steps';
-import { finishCleanly, recover, takeRestorePoint, type RunEnding } from './recovery';
+import { fingerprintWhileWaiting, finishCleanly, recover, takeRestorePoint, type RunEnding } from './recovery';
 import { initialState, runKeyOf } from './state';
 import { FAILURE_TYPES, type MigrationInput, type MigrationState, type RestorePoint } from './types';
 
@@ -45,12 +45,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
       // holds every write the target gets while the run waits at its gates.
       await scan.dropRestorePoint({ target: input.target, restorePoint: point });
     } else {
-      ending.restorePoint = point;
-      ending.fingerprint = long.fingerprintRestorePoint({ target: input.target, restorePoint: point }).then((digests) => {
-        state.restorePoint = { database: point.database, takenAt: point.takenAt, totalRows: point.totalRows, digests };
-        return digests;
-      });
-      ending.fingerprint.catch(() => undefined);
+      fingerprintWhileWaiting(ending, point);
     }
     await gate('configure');
     await runStep('configure', () =>

@@ -29,6 +29,19 @@ export async function takeRestorePoint(run: RunEnding, input: { target: Endpoint
   run.fingerprint = Promise.resolve(digests);
 }
 
+/**
+ * Runs before the restore-point patch: the backup step's restore point is the one a rollback
+ * uses, and its digests are computed while the run waits for approvals.
+ */
+export function fingerprintWhileWaiting(run: RunEnding, point: RestorePoint): void {
+  run.restorePoint = point;
+  run.fingerprint = long.fingerprintRestorePoint({ target: run.target, restorePoint: point }).then((digests) => {
+    run.state.restorePoint = { database: point.database, takenAt: point.takenAt, totalRows: point.totalRows, digests };
+    return digests;
+  });
+  run.fingerprint.catch(() => undefined);
+}
+
 /** After success or rejection: drops staging and the restore point. */
 export async function finishCleanly(run: RunEnding): Promise<void> {
   if (run.fingerprint) await run.fingerprint.catch(() => null);
