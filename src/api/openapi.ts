@@ -141,7 +141,7 @@ export const ROUTES: RouteSpec[] = [
     path: '/migrations/{id}/tables',
     operationId: 'listMigrationTables',
     summary: "A page of a run's per-table detail: rows copied and verification verdict",
-    description: 'Tables in plan order. Pass the `nextCursor` of a page as `cursor` to read the next one; the state document keeps only totals and the first tables that differ.',
+    description: 'Tables by database and table name. Pass the `nextCursor` of a page as `cursor` to read the next one; the state document keeps only totals and the first tables that differ.',
     role: 'viewer',
     params: { id },
     query: tablesQuerySchema,

@@ -111,7 +111,7 @@ export const migrationStateSchema = z.strictObject({
   warnings: z.array(z.string()),
 });
 
-/** `GET /migrations/{id}/tables`: a page of per-table detail, in plan order. */
+/** `GET /migrations/{id}/tables`: a page of per-table detail, by database and table name. */
 export const tablesPageSchema = z.strictObject({
   tables: z.array(
     z.strictObject({

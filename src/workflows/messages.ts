@@ -14,5 +14,5 @@ export const approveUpdate = defineUpdate<MigrationState, [ApprovePayload]>('app
 export const rejectUpdate = defineUpdate<MigrationState, [RejectPayload]>('reject');
 /** The run's state document. */
 export const stateQuery = defineQuery<MigrationState>('state');
-/** Per-table detail of the run (rows copied, verification verdict), a page at a time, in plan order. */
+/** Per-table detail of the run (rows copied, verification verdict), a page at a time, by database and table name. */
 export const tablesQuery = defineQuery<TablesPage, [TablesPageRequest]>('tables');

@@ -6,11 +6,13 @@ export const TABLES_PAGE_DEFAULT = 100;
 
 /**
  * Per-table detail of a run (rows copied, the last verdict), kept by the workflow outside the
- * state document, in plan order, and served by page. It is rebuilt on replay from the activity
- * results, so it costs no history of its own.
+ * state document, ordered by database and table name, and served by page. It is rebuilt on
+ * replay from the activity results, so it costs no history of its own.
  */
 export class TableDetails {
   private readonly byKey = new Map<string, TableDetail>();
+  /** The entries in page order, sorted when a page is read after a change. */
+  private sorted: TableDetail[] | null = null;
 
   private entry(database: string, table: string): TableDetail {
     const key = `${database}\u0000${table}`;
@@ -18,6 +20,7 @@ export class TableDetails {
     if (!found) {
       found = { database, table, rowsCopied: 0, sourceRows: null, targetRows: null, match: null };
       this.byKey.set(key, found);
+      this.sorted = null;
     }
     return found;
   }
@@ -39,7 +42,10 @@ export class TableDetails {
   page(request: TablesPageRequest | undefined): TablesPage {
     const offset = /^\d{1,9}$/.test(request?.cursor ?? '') ? Number(request?.cursor) : 0;
     const limit = Number.isInteger(request?.limit) && (request?.limit ?? 0) >= 1 ? Math.min(request?.limit ?? 0, TABLES_PAGE_MAX) : TABLES_PAGE_DEFAULT;
-    const all = [...this.byKey.values()];
+    // Copies land in any order; pages keep one. While copies still land, a new table may shift
+    // the pages after it; once the copy has ended, cursors neither skip nor repeat a table.
+    this.sorted ??= [...this.byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, detail]) => detail);
+    const all = this.sorted;
     const end = offset + limit;
     return { tables: all.slice(offset, end), nextCursor: end < all.length ? String(end) : null, total: all.length };
   }

@@ -346,7 +346,7 @@ export interface TablesPageRequest {
   limit?: number;
 }
 
-/** A page of the `tables` query, in plan order. */
+/** A page of the `tables` query, by database and table name. */
 export interface TablesPage {
   tables: TableDetail[];
   /** The cursor of the next page, or null after the last. */

@@ -5,9 +5,9 @@ import { firstLines, firstOfSelectedFirst } from '../../src/workflows/bounded';
 describe('the per-table detail of a run', () => {
   const verdict = (table: string, match: boolean) => ({ database: 'db', table, sourceRows: 2, targetRows: match ? 2 : 1, sourceChecksum: 'a', targetChecksum: match ? 'a' : 'b', match });
 
-  it('when pages are read cursor by cursor, every table comes once, in the order the run met them, with rows copied and verdict', () => {
+  it('when pages are read cursor by cursor, every table comes once, by name whatever order the copies landed in, with rows copied and verdict', () => {
     const details = new TableDetails();
-    details.copied({ tables: [{ database: 'db', table: 't0', rows: 2 }, { database: 'db', table: 't1', rows: 1 }] });
+    details.copied({ tables: [{ database: 'db', table: 't1', rows: 1 }, { database: 'db', table: 't0', rows: 2 }] });
     details.copied({ tables: [{ database: 'db', table: 't1', rows: 1 }] });
     details.verified([verdict('t0', true), verdict('t1', true), verdict('t2', false)]);
     const seen: string[] = [];
