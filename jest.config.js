@@ -13,6 +13,8 @@ module.exports = {
       ...shared,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      // The runs of 10,000 tables and 100,000 partitions take many minutes: `npm run test:scale`.
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/scale\\.test\\.ts$'],
       globalSetup: '<rootDir>/test/integration/global-setup.ts',
       globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
     },

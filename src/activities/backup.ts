@@ -5,10 +5,13 @@ import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
 import { restorePointDatabase } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
-import type { EndpointRef, RestorePoint, RestorePointDigests, RestorePointTable, RollbackReport } from '../workflows/types';
+import { DETAIL_LIMIT, DIGEST_LIMIT, type EndpointRef, type PlannedObject, type RestorePoint, type RestorePointDigests, type RestorePointTable, type RollbackReport, type RollbackScope } from '../workflows/types';
 import { inBatches } from '../workflows/state';
+import { firstOf, firstOfSelectedFirst } from '../workflows/bounded';
 import { heartbeating, withConnections, type ActivityDeps } from './context';
-import { isView } from './inventory';
+import { holdsData, isView } from './inventory';
+import { dropManifest, MANIFEST_LISTS, readList, writeList } from './manifest';
+
 
 /** Backup and rollback: zero-copy partition snapshots on the target. */
 export function createBackupActivities(deps: ActivityDeps) {
@@ -18,7 +21,7 @@ export function createBackupActivities(deps: ActivityDeps) {
      * MergeTree partitions by hard link (`ATTACH PARTITION … FROM`), small tables by copy,
      * views by DDL. A retry starts the snapshot again from scratch.
      */
-    async takeRestorePoint(req: { runKey: string; target: EndpointRef; databases: string[] }): Promise<RestorePoint> {
+    async takeRestorePoint(req: { runKey: string; target: EndpointRef; databases: string[]; manifest?: boolean }): Promise<RestorePoint> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
         heartbeating(() => ({ step: 'backup' }), async () => {
           const database = restorePointDatabase(req.runKey);
@@ -54,11 +57,13 @@ export function createBackupActivities(deps: ActivityDeps) {
             }
             captured.push(entry);
           }
+          if (req.manifest) await writeList(target, req.runKey, MANIFEST_LISTS.restore, captured);
           return {
             database,
             takenAt: new Date().toISOString(),
             existingDatabases: existing,
-            tables: captured,
+            ...(req.manifest ? {} : { tables: captured }),
+            tableCount: captured.length,
             totalRows: captured.reduce((n, t) => n + t.partitions.reduce((m, p) => m + p.rows, 0), 0),
           };
         }),
@@ -77,19 +82,21 @@ export function createBackupActivities(deps: ActivityDeps) {
       /** Digests recorded from the restore point before the migration began. */
       recorded: RestorePointDigests | null;
       /**
-       * What the run changed: the objects it created (null when unknown) and the tables it copied
-       * into (`db.name`). Without it, everything in scope that the restore point lacks is dropped
-       * and every captured table is restored.
+       * What the run changed (see {@link RollbackScope}). Without it, everything in scope that the
+       * restore point lacks is dropped and every captured table is restored.
        */
-      scope?: { created: string[] | null; tables: string[] };
+      scope?: RollbackScope;
+      /** The run whose manifest holds the restore point's tables, its digests and the plan; the report is then bounded. */
+      runKey?: string;
     }): Promise<RollbackReport> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
         heartbeating(() => ({ step: 'rollback' }), async () => {
           const point = req.restorePoint;
+          const { tables, recorded, scope } = await rollbackInputs(target, req);
           const report: RollbackReport = { dropped: [], restored: [], verified: [] };
-          const captured = new Map(point.tables.map((t) => [`${t.database}.${t.name}`, t]));
+          const captured = new Map(tables.map((t) => [`${t.database}.${t.name}`, t]));
           const present = await listTables(target, await existingDatabases(target, req.databases));
-          const createdByRun = req.scope?.created ? new Set(req.scope.created) : null;
+          const createdByRun = scope?.created ? new Set(scope.created) : null;
           const created = present.filter((t) => !captured.has(`${t.database}.${t.name}`) && !t.inner && (createdByRun?.has(`${t.database}.${t.name}`) ?? true));
           for (const table of [...created].sort((a, b) => Number(isView(b)) - Number(isView(a)))) {
             await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(table.database, table.name)}`);
@@ -102,18 +109,18 @@ export function createBackupActivities(deps: ActivityDeps) {
             report.dropped.push(database);
           }
           const stillPresent = new Set(present.map((t) => `${t.database}.${t.name}`));
-          const copied = req.scope ? new Set(req.scope.tables) : null;
-          for (const table of point.tables.filter((t) => copied?.has(`${t.database}.${t.name}`) ?? true)) {
+          const copied = scope ? new Set(scope.tables) : null;
+          for (const table of tables.filter((t) => copied?.has(`${t.database}.${t.name}`) ?? true)) {
             if (!stillPresent.has(`${table.database}.${table.name}`) && !table.name.startsWith('.inner')) {
               await execDdl(target, rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
             }
             if (!table.snapshotTable) continue;
             await restoreTable(target, point.database, table);
             report.restored.push({ database: table.database, table: table.name, partitions: table.partitions.length });
-            const recorded = req.recorded?.find((d) => d.database === table.database && d.table === table.name)?.partitions;
-            report.verified.push(await compareWithRecord(target, point.database, table, recorded));
+            const digests = recorded?.find((d) => d.database === table.database && d.table === table.name)?.partitions;
+            report.verified.push(await compareWithRecord(target, point.database, table, digests));
           }
-          return report;
+          return req.runKey ? boundedRollback(report) : report;
         }),
       );
     },
@@ -124,11 +131,11 @@ export function createBackupActivities(deps: ActivityDeps) {
      * found it; the rollback is proved against them. Runs apart from the backup step so that
      * taking the restore point stays a metadata-only operation.
      */
-    async fingerprintRestorePoint(req: { target: EndpointRef; restorePoint: RestorePoint }): Promise<RestorePointDigests> {
+    async fingerprintRestorePoint(req: { target: EndpointRef; restorePoint: RestorePoint; runKey?: string }): Promise<RestorePointDigests> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
         heartbeating(() => ({ step: 'fingerprint' }), async () => {
           const digests: RestorePointDigests = [];
-          for (const table of req.restorePoint.tables) {
+          for (const table of await restorePointTables(target, req.restorePoint, req.runKey)) {
             if (!table.snapshotTable) continue;
             const columns = await listColumns(target, req.restorePoint.database, table.snapshotTable);
             const partitions = await partitionDigests(target, req.restorePoint.database, table.snapshotTable, columns, {
@@ -136,16 +143,63 @@ export function createBackupActivities(deps: ActivityDeps) {
             });
             digests.push({ database: table.database, table: table.name, partitions });
           }
-          return digests;
+          if (!req.runKey) return digests;
+          // The full record stays in the manifest, for the rollback; the run keeps the first few.
+          await writeList(target, req.runKey, MANIFEST_LISTS.digests, digests);
+          return firstOf(digests, DETAIL_LIMIT).map((d) => ({ ...d, partitions: firstOf(d.partitions, DIGEST_LIMIT) }));
         }),
       );
     },
 
-    /** Drops a restore point once it is no longer needed. */
-    async dropRestorePoint(req: { target: EndpointRef; restorePoint: RestorePoint }): Promise<void> {
+    /** Drops a restore point once it is no longer needed; with `manifestOf`, that run's manifest too. */
+    async dropRestorePoint(req: { target: EndpointRef; restorePoint: RestorePoint; manifestOf?: string }): Promise<void> {
       await withConnections(deps, { target: req.target }, ({ target }) =>
-        target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(req.restorePoint.database)}`),
+        heartbeating(() => ({ step: 'drop restore point' }), async () => {
+          await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(req.restorePoint.database)}`);
+          if (req.manifestOf) await dropManifest(target, req.manifestOf);
+        }),
       );
+    },
+  };
+}
+
+/** The tables of a restore point: carried by it (older runs), or read from the run's manifest. */
+async function restorePointTables(target: ClickHouseConnection, point: RestorePoint, runKey: string | undefined): Promise<RestorePointTable[]> {
+  if (point.tables || !runKey) return point.tables ?? [];
+  return readList<RestorePointTable>(target, runKey, MANIFEST_LISTS.restore);
+}
+
+/** A rollback's tables, recorded digests and scope, from the request or, for a run with a manifest, from the manifest. */
+async function rollbackInputs(
+  target: ClickHouseConnection,
+  req: { restorePoint: RestorePoint; recorded: RestorePointDigests | null; scope?: RollbackScope; runKey?: string },
+): Promise<{ tables: RestorePointTable[]; recorded: RestorePointDigests | null; scope?: { created: string[] | null; tables: string[] } }> {
+  const tables = await restorePointTables(target, req.restorePoint, req.runKey);
+  const scope = req.scope;
+  if (!req.runKey) return { tables, recorded: req.recorded, scope: scope && 'tables' in scope ? scope : undefined };
+  const runKey = req.runKey;
+  const recorded = await readList<RestorePointDigests[number]>(target, runKey, MANIFEST_LISTS.digests).catch(() => null);
+  if (!scope || !('manifest' in scope)) return { tables, recorded, scope: scope as { created: string[] | null; tables: string[] } | undefined };
+  const objects = await readList<PlannedObject>(target, runKey, MANIFEST_LISTS.objects);
+  const created = scope.schemaCreated ? await readList<string>(target, runKey, MANIFEST_LISTS.created) : null;
+  return { tables, recorded, scope: { created, tables: objects.filter(holdsData).map((o) => `${o.database}.${o.name}`) } };
+}
+
+/** A rollback report cut to what the state document holds, with the totals. */
+function boundedRollback(report: RollbackReport): RollbackReport {
+  return {
+    dropped: firstOf(report.dropped, DETAIL_LIMIT),
+    restored: firstOf(report.restored, DETAIL_LIMIT),
+    verified: firstOfSelectedFirst(report.verified, (v) => !v.match, DETAIL_LIMIT).map((v) => ({
+      ...v,
+      before: firstOf(v.before, DIGEST_LIMIT),
+      after: firstOf(v.after, DIGEST_LIMIT),
+    })),
+    counts: {
+      dropped: report.dropped.length,
+      restored: report.restored.length,
+      verified: report.verified.length,
+      matched: report.verified.filter((v) => v.match).length,
     },
   };
 }

@@ -5,8 +5,9 @@ import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { DDL_FEATURES, ddlFeaturesOf, probeDdlFeatures, type DdlFeature } from '../clickhouse/ddl-features';
 import { ClickHouseQueryError, firstLine } from '../clickhouse/errors';
 import { probeDatabase, withScratchDatabase } from '../clickhouse/scratch';
-import { FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type TableConflict, type TargetReport } from '../workflows/types';
-import { DDL_CONCURRENCY, forEachConcurrently, permanent, withConnections, type ActivityDeps } from './context';
+import { firstLines, firstOf } from '../workflows/bounded';
+import { DETAIL_LIMIT, FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type TableConflict, type TargetReport } from '../workflows/types';
+import { DDL_CONCURRENCY, forEachConcurrently, heartbeating, permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView, takeInventory } from './inventory';
 
 /** Headroom on top of the source's on-disk size: merges and replaced parts need room while they settle. */
@@ -28,7 +29,8 @@ export function createConfigureActivities(deps: ActivityDeps) {
       /** What the backup step's rehearsal captured: a restore point can be taken on this target. */
       rehearsal?: { tables: number; rows: number };
     }): Promise<TargetReport> {
-      return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
+      return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
+        heartbeating(() => ({ step: 'configure' }), async () => {
         const [targetInfo] = await Promise.all([target.server(), source.server()]);
         const problems: string[] = [];
         const warnings: string[] = [];
@@ -70,16 +72,17 @@ export function createConfigureActivities(deps: ActivityDeps) {
           },
           restorePoint: req.rehearsal ? { ...req.rehearsal, takenAt: 'at the start of the migration step, after the last approval' } : null,
           ddlFeatures: schema.ddlFeatures,
-          ddl: schema.ddl,
+          ddl: { ...schema.ddl, deferred: firstLines(schema.ddl.deferred, DETAIL_LIMIT), refused: firstOf(schema.ddl.refused, DETAIL_LIMIT) },
           freeBytes: free ?? 'unknown',
           requiredBytes,
-          conflicts,
-          problems,
-          warnings,
+          conflicts: firstOf(conflicts, DETAIL_LIMIT),
+          problems: firstLines(problems, DETAIL_LIMIT),
+          warnings: firstLines(warnings, DETAIL_LIMIT),
         };
-        if (problems.length > 0) throw permanent(FAILURE_TYPES.targetNotReady, `the target is not ready: ${problems.join('; ')}`, report);
+        if (problems.length > 0) throw permanent(FAILURE_TYPES.targetNotReady, `the target is not ready: ${report.problems.join('; ')}`, report);
         return report;
-      });
+        }),
+      );
     },
   };
 }
@@ -150,7 +153,7 @@ async function checkDdlFeatures(
   }
   const probed = await probeDdlFeatures(target, scratch, [...usedBy.keys()]);
   const report: TargetReport['ddlFeatures'] = {};
-  for (const [feature, names] of usedBy) report[feature] = { usedBy: names, ...(probed.get(feature) ?? { supported: false }) };
+  for (const [feature, names] of usedBy) report[feature] = { usedBy: firstLines(names, DETAIL_LIMIT), ...(probed.get(feature) ?? { supported: false }) };
   return report;
 }
 

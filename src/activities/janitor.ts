@@ -67,7 +67,8 @@ async function sweepOne(
   const run = runs.get(scratch.runKey);
   if (run?.open) return;
   const where = `${url} ${object.name ? `${object.database}.${object.name}` : object.database}`;
-  if (scratch.kind === 'restore' && !(run && CLEAN_ENDINGS.has(run.status))) {
+  // A manifest names the tables of its run's restore point: the two are kept, or dropped, together.
+  if ((scratch.kind === 'restore' || scratch.kind === 'manifest') && !(run && CLEAN_ENDINGS.has(run.status))) {
     report.kept.push({ object: where, reason: run ? `run ${run.id} ended ${run.status}: the restore point may be the only way back` : 'no run of the last days owns it' });
     return;
   }

@@ -5,12 +5,19 @@ import { countRows, existingDatabases, listColumns, listTables, partitionSelecto
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { combinedChecksum, partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
-import { restorePointDatabase, retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
+import { manifestDatabase, restorePointDatabase, retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
+import { firstOf } from '../workflows/bounded';
 import {
+  DETAIL_LIMIT,
   FAILURE_TYPES,
+  type CopyPlanSummary,
   type CopyResult,
   type CopyUnit,
+  type ManifestUnit,
+  type RangeCopyResult,
+  type UnitRange,
+  type VerifyPageResult,
   type EndpointRef,
   type PlannedObject,
   type TableVerification,
@@ -21,6 +28,7 @@ import { currentAttempt, DDL_CONCURRENCY, forEachConcurrently, heartbeatNow, hea
 import { holdsData, isView } from './inventory';
 import { remoteSource } from './remote';
 import { partitionIdsOf, planUnits } from './copy-plan';
+import { MANIFEST_LISTS, readList, resyncList, writeList } from './manifest';
 
 /** Passes over views that failed because a view they read from did not exist yet. */
 const MAX_VIEW_PASSES = 10;
@@ -34,16 +42,21 @@ export function createTransferActivities(deps: ActivityDeps) {
      * Returns the names of the objects that did not exist before.
      */
     async createSchema(req: { target: EndpointRef; objects: PlannedObject[] }): Promise<string[]> {
-      return withConnections(deps, { target: req.target }, async ({ target }) => {
-        const databases = [...new Set(req.objects.map((o) => o.database))];
-        for (const database of databases) await target.exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
-        const before = new Set((await listTables(target, databases)).map((t) => `${t.database}.${t.name}`));
-        const toCreate = req.objects.filter((o) => !o.inner);
-        // Tables do not depend on one another; views may, so they go one at a time, in plan order.
-        await createAll(target, toCreate.filter((o) => !isView(o)), DDL_CONCURRENCY);
-        await createAll(target, toCreate.filter(isView), 1);
-        return toCreate.map((o) => `${o.database}.${o.name}`).filter((name) => !before.has(name));
-      });
+      return withConnections(deps, { target: req.target }, ({ target }) => heartbeating(() => ({ step: 'schema' }), () => createSchemaOf(target, req.objects)));
+    },
+
+    /**
+     * `createSchema` for a run with a manifest: the plan's objects are read from it, and what
+     * was created is written to it. Returns how many objects were created and the first names.
+     */
+    async createSchemaPaged(req: { runKey: string; target: EndpointRef }): Promise<{ created: number; names: string[] }> {
+      return withConnections(deps, { target: req.target }, ({ target }) =>
+        heartbeating(() => ({ step: 'schema' }), async () => {
+          const created = await createSchemaOf(target, await readList<PlannedObject>(target, req.runKey, MANIFEST_LISTS.objects));
+          await writeList(target, req.runKey, MANIFEST_LISTS.created, created);
+          return { created: created.length, names: firstOf(created, DETAIL_LIMIT) };
+        }),
+      );
     },
 
     /**
@@ -54,39 +67,30 @@ export function createTransferActivities(deps: ActivityDeps) {
      * target reads, is marked to be filled directly instead of through staging.
      */
     async planCopy(req: { source: EndpointRef; target: EndpointRef; objects: PlannedObject[]; created?: string[]; unitBytes?: number }): Promise<CopyUnit[]> {
-      return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
-        const objects = req.objects.filter(holdsData);
-        const databases = [...new Set(objects.map((o) => o.database))];
-        const [onSource, onTarget, read] = await Promise.all([partitionSizesIn(source, databases), partitionSizesIn(target, databases), tablesWithViews(target, databases)]);
-        const created = new Set(req.created ?? []);
-        const units: CopyUnit[] = [];
-        for (const object of objects) {
-          const key = `${object.database}\u0000${object.name}`;
-          if (object.kind === 'whole-table') {
-            units.push({ database: object.database, table: object.name, partitionId: 'all', partitioned: false, rows: await countRows(source, object.database, object.name), bytes: 0 });
-            continue;
-          }
-          const partitions = onSource.get(key) ?? [];
-          const known = new Set(partitions.map((p) => p.partitionId));
-          const planned = planUnits({
-            database: object.database,
-            table: object.name,
-            partitions,
-            extraOnTarget: (onTarget.get(key) ?? []).map((p) => p.partitionId).filter((id) => !known.has(id)),
-            direct: created.has(`${object.database}.${object.name}`) && read !== null && !read.has(key),
-          }, req.unitBytes);
-          // Only a unit that is part of a table needs a condition; the server helps it prune parts.
-          if (planned.some((u) => !u.whole && u.rows > 0)) {
-            const selectors = await partitionSelectors(source, object.database, object.name, object.createTableQuery);
-            for (const unit of planned) {
-              const selector = unit.whole ? undefined : groupSelector(partitionIdsOf(unit), selectors);
-              if (selector) unit.selector = selector;
-            }
-          }
-          units.push(...planned);
-        }
-        return units;
-      });
+      return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
+        heartbeating(() => ({ step: 'plan' }), () => planCopyOf(source, target, req.objects, req.created ?? [], req.unitBytes)),
+      );
+    },
+
+    /**
+     * `planCopy` for a run with a manifest: reads the plan's objects and what the run created
+     * from it, writes the units to it (the last of each table marked) and returns their totals.
+     */
+    async planCopyPaged(req: { runKey: string; source: EndpointRef; target: EndpointRef; unitBytes?: number }): Promise<CopyPlanSummary> {
+      return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
+        heartbeating(() => ({ step: 'plan' }), async () => {
+          const [objects, created] = await Promise.all([
+            readList<PlannedObject>(target, req.runKey, MANIFEST_LISTS.objects),
+            readList<string>(target, req.runKey, MANIFEST_LISTS.created),
+          ]);
+          const units: ManifestUnit[] = await planCopyOf(source, target, objects, created, req.unitBytes);
+          units.forEach((unit, i) => {
+            if (i === units.length - 1 || tableKeyOf(units[i + 1]) !== tableKeyOf(unit)) unit.last = true;
+          });
+          await writeList(target, req.runKey, MANIFEST_LISTS.units, units);
+          return { units: units.length, tables: units.filter((u) => u.last).length, rows: units.reduce((n, u) => n + u.rows, 0), bytes: units.reduce((n, u) => n + u.bytes, 0) };
+        }),
+      );
     },
 
     /**
@@ -97,23 +101,26 @@ export function createTransferActivities(deps: ActivityDeps) {
      * Never fires materialized views on the target.
      */
     async copyUnits(req: { runKey: string; source: EndpointRef; target: EndpointRef; units: CopyUnit[]; path: TransferPath }): Promise<CopyResult & { units: number }> {
-      const previous = previousHeartbeat<BatchProgress>();
-      const progress: BatchProgress = previous?.done ? previous : { done: [], rows: 0, bytes: 0 };
-      return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
-        heartbeating(() => progress, async () => {
-          const columnsOf = columnCache(target);
-          for (const unit of req.units) {
-            const key = unitKey(unit);
-            if (progress.done.includes(key)) continue;
-            const rows = await copyUnit(source, target, req, unit, columnsOf);
-            progress.done.push(key);
-            progress.rows += rows;
-            progress.bytes += rows > 0 ? unit.bytes : 0;
-            heartbeatNow(progress);
-          }
-          return { rows: progress.rows, bytes: progress.bytes, units: progress.done.length };
-        }),
-      );
+      return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
+        const progress = await copyBatch(source, target, req, req.units);
+        return { rows: progress.rows, bytes: progress.bytes, units: progress.done.length };
+      });
+    },
+
+    /**
+     * `copyUnits` for a run with a manifest: the batch is a range of a manifest list. Returns, with
+     * the totals, the tables whose last unit it copied and the rows it copied per table.
+     */
+    async copyUnitRange(req: { runKey: string; source: EndpointRef; target: EndpointRef; range: UnitRange; path: TransferPath }): Promise<RangeCopyResult> {
+      return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
+        const units = await readList<ManifestUnit>(target, req.runKey, req.range.list, req.range);
+        const progress = await copyBatch(source, target, req, units);
+        const tables = Object.entries(progress.tables ?? {}).map(([key, rows]) => {
+          const [database, table] = key.split('\u0000');
+          return { database, table, rows };
+        });
+        return { rows: progress.rows, bytes: progress.bytes, units: progress.done.length, tablesDone: units.filter((u) => u.last).length, tables };
+      });
     },
 
     /**
@@ -122,19 +129,25 @@ export function createTransferActivities(deps: ActivityDeps) {
      */
     async verifyData(req: { source: EndpointRef; target: EndpointRef; objects: PlannedObject[] }): Promise<VerificationReport> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
-        heartbeating(() => ({ step: 'verify' }), async () => {
-          const objects = req.objects.filter(holdsData);
-          // Per table: a scan on each server. A few tables at once hide the round trips of small ones.
-          const perTable: VerificationReport[] = new Array(objects.length);
-          await forEachConcurrently(objects.map((object, i) => ({ object, i })), VERIFY_CONCURRENCY, async ({ object, i }) => {
-            perTable[i] = await verifyTable(source, target, object);
-          });
-          const report: VerificationReport = {
-            tables: perTable.flatMap((r) => r.tables),
-            mismatched: perTable.flatMap((r) => r.mismatched),
-            extra: perTable.flatMap((r) => r.extra),
-          };
-          return report;
+        heartbeating(() => ({ step: 'verify' }), () => verifyObjects(source, target, req.objects)),
+      );
+    },
+
+    /**
+     * `verifyData` for a run with a manifest, over the plan's objects `from` to `to`: the units
+     * to copy again go to the manifest list `resyncList(pass, page)`; returns every table's
+     * verdict, and how many units that list holds.
+     */
+    async verifyPage(req: { runKey: string; source: EndpointRef; target: EndpointRef; from: number; to: number; pass: number; page: number }): Promise<VerifyPageResult> {
+      return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
+        heartbeating(() => ({ step: 'verify', page: req.page }), async () => {
+          const objects = await readList<PlannedObject>(target, req.runKey, MANIFEST_LISTS.objects, req);
+          const report = await verifyObjects(source, target, objects);
+          const again = [...report.mismatched, ...report.extra];
+          const list = resyncList(req.pass, req.page);
+          if (again.length > 0) await writeList(target, req.runKey, list, again);
+          const sample = firstOf(again, DETAIL_LIMIT).map((u) => ({ database: u.database, table: u.table, partitionId: u.partitionId }));
+          return { tables: report.tables, resync: { list, units: again.length, sample } };
         }),
       );
     },
@@ -144,9 +157,14 @@ export function createTransferActivities(deps: ActivityDeps) {
      * `restorePoint`, its restore-point database too (for a run that ends before it recorded one:
      * a backup cancelled mid-way may still have created it).
      */
-    async dropStaging(req: { target: EndpointRef; runKey: string; databases: string[]; restorePoint?: boolean }): Promise<string[]> {
-      return withConnections(deps, { target: req.target }, async ({ target }) => {
-        const scratch = [...scratchDatabases(req.runKey), ...(req.restorePoint ? [restorePointDatabase(req.runKey)] : [])];
+    async dropStaging(req: { target: EndpointRef; runKey: string; databases: string[]; restorePoint?: boolean; keepManifest?: boolean }): Promise<string[]> {
+      return withConnections(deps, { target: req.target }, ({ target }) => heartbeating(() => ({ step: 'drop staging' }), async () => {
+        const scratch = [
+          ...scratchDatabases(req.runKey),
+          ...(req.restorePoint ? [restorePointDatabase(req.runKey)] : []),
+          // The manifest describes the restore point: a rollback still needs it.
+          ...(req.keepManifest ? [] : [manifestDatabase(req.runKey)]),
+        ];
         for (const database of scratch) await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
         const databases = await existingDatabases(target, req.databases);
         if (databases.length === 0) return [];
@@ -155,9 +173,108 @@ export function createTransferActivities(deps: ActivityDeps) {
            AND startsWith(name, ${quoteString(stagingPrefix(req.runKey))})`,
         );
         for (const t of leftovers) await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(t.database, t.name)}`);
-        return leftovers.map((t) => `${t.database}.${t.name}`);
-      });
+        return firstOf(leftovers.map((t) => `${t.database}.${t.name}`), DETAIL_LIMIT);
+      }));
     },
+  };
+}
+
+/**
+ * The units of copy of `objects` as the source has them now, from the servers' part metadata (one
+ * query per server); see `planCopy`.
+ */
+async function planCopyOf(source: ClickHouseConnection, target: ClickHouseConnection, all: PlannedObject[], created: readonly string[], unitBytes: number | undefined): Promise<CopyUnit[]> {
+  const objects = all.filter(holdsData);
+  const databases = [...new Set(objects.map((o) => o.database))];
+  const [onSource, onTarget, read] = await Promise.all([partitionSizesIn(source, databases), partitionSizesIn(target, databases), tablesWithViews(target, databases)]);
+  const createdSet = new Set(created);
+  const units: CopyUnit[] = [];
+  for (const object of objects) {
+    const key = `${object.database}\u0000${object.name}`;
+    if (object.kind === 'whole-table') {
+      units.push({ database: object.database, table: object.name, partitionId: 'all', partitioned: false, rows: await countRows(source, object.database, object.name), bytes: 0 });
+      continue;
+    }
+    const partitions = onSource.get(key) ?? [];
+    const known = new Set(partitions.map((p) => p.partitionId));
+    const planned = planUnits({
+      database: object.database,
+      table: object.name,
+      partitions,
+      extraOnTarget: (onTarget.get(key) ?? []).map((p) => p.partitionId).filter((id) => !known.has(id)),
+      direct: createdSet.has(`${object.database}.${object.name}`) && read !== null && !read.has(key),
+    }, unitBytes);
+    // Only a unit that is part of a table needs a condition; the server helps it prune parts.
+    if (planned.some((u) => !u.whole && u.rows > 0)) {
+      const selectors = await partitionSelectors(source, object.database, object.name, object.createTableQuery);
+      for (const unit of planned) {
+        const selector = unit.whole ? undefined : groupSelector(partitionIdsOf(unit), selectors);
+        if (selector) unit.selector = selector;
+      }
+    }
+    units.push(...planned);
+  }
+  return units;
+}
+
+/** Creates the databases and objects of the plan (see `createSchema`); returns those that did not exist before. */
+async function createSchemaOf(target: ClickHouseConnection, objects: PlannedObject[]): Promise<string[]> {
+  const databases = [...new Set(objects.map((o) => o.database))];
+  for (const database of databases) await target.exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
+  const before = new Set((await listTables(target, databases)).map((t) => `${t.database}.${t.name}`));
+  const toCreate = objects.filter((o) => !o.inner);
+  // Tables do not depend on one another; views may, so they go one at a time, in plan order.
+  await createAll(target, toCreate.filter((o) => !isView(o)), DDL_CONCURRENCY);
+  await createAll(target, toCreate.filter(isView), 1);
+  return toCreate.map((o) => `${o.database}.${o.name}`).filter((name) => !before.has(name));
+}
+
+function tableKeyOf(unit: CopyUnit): string {
+  return `${unit.database}\u0000${unit.table}`;
+}
+
+/**
+ * Copies each unit of a batch, one after the other, and heartbeats after each one: a retry (after
+ * a crash, say) skips the units already done. Returns what was copied, rows per table included.
+ */
+async function copyBatch(
+  source: ClickHouseConnection,
+  target: ClickHouseConnection,
+  req: { runKey: string; source: EndpointRef; path: TransferPath },
+  units: CopyUnit[],
+): Promise<BatchProgress> {
+  const previous = previousHeartbeat<BatchProgress>();
+  const progress: BatchProgress = previous?.done ? previous : { done: [], rows: 0, bytes: 0, tables: {} };
+  progress.tables ??= {};
+  const tables = progress.tables;
+  return heartbeating(() => progress, async () => {
+    const columnsOf = columnCache(target);
+    for (const unit of units) {
+      const key = unitKey(unit);
+      if (progress.done.includes(key)) continue;
+      const rows = await copyUnit(source, target, req, unit, columnsOf);
+      progress.done.push(key);
+      progress.rows += rows;
+      progress.bytes += rows > 0 ? unit.bytes : 0;
+      tables[tableKeyOf(unit)] = (tables[tableKeyOf(unit)] ?? 0) + rows;
+      heartbeatNow(progress);
+    }
+    return progress;
+  });
+}
+
+/** Verifies every object that holds data, a few tables at once: per table, a scan on each server. */
+async function verifyObjects(source: ClickHouseConnection, target: ClickHouseConnection, all: PlannedObject[]): Promise<VerificationReport> {
+  const objects = all.filter(holdsData);
+  // A few tables at once hide the round trips of small ones.
+  const perTable: VerificationReport[] = new Array(objects.length);
+  await forEachConcurrently(objects.map((object, i) => ({ object, i })), VERIFY_CONCURRENCY, async ({ object, i }) => {
+    perTable[i] = await verifyTable(source, target, object);
+  });
+  return {
+    tables: perTable.flatMap((r) => r.tables),
+    mismatched: perTable.flatMap((r) => r.mismatched),
+    extra: perTable.flatMap((r) => r.extra),
   };
 }
 
@@ -214,6 +331,8 @@ interface BatchProgress {
   done: string[];
   rows: number;
   bytes: number;
+  /** Rows copied per table (database NUL table); absent in the heartbeats of older workers. */
+  tables?: Record<string, number>;
 }
 
 function unitKey(unit: CopyUnit): string {

@@ -6,11 +6,13 @@ import { firstLine } from '../clickhouse/errors';
 import { partitionDigests, UnhashableColumnError, type PartitionDigest } from '../clickhouse/fingerprint';
 import { trialDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier } from '../clickhouse/sql';
-import { FAILURE_TYPES, type EndpointRef, type PlannedObject, type TransferPath, type ValidationReport } from '../workflows/types';
+import { firstLines, firstOf } from '../workflows/bounded';
+import { DETAIL_LIMIT, FAILURE_TYPES, type EndpointRef, type PlannedObject, type TransferPath, type ValidationReport } from '../workflows/types';
 import { remoteSource, type RemoteSource } from './remote';
 import { forEachConcurrently, heartbeating, permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView, takeInventory } from './inventory';
 import { streamNative } from './transfer';
+import { MANIFEST_LISTS, writeList } from './manifest';
 
 /** Rows of each table that the trial copies and fingerprints on both sides. */
 const TRIAL_ROWS = 20;
@@ -38,7 +40,7 @@ export function createValidationActivities(deps: ActivityDeps) {
      * database on the target and fingerprints them on both sides. A table that cannot be read,
      * copied or fingerprinted fails the step here, before the migration is approved.
      */
-    async validateSource(req: { runKey: string; source: EndpointRef; target: EndpointRef; databases: string[] }): Promise<ValidationReport> {
+    async validateSource(req: { runKey: string; source: EndpointRef; target: EndpointRef; databases: string[]; manifest?: boolean }): Promise<ValidationReport> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => ({ step: 'validation' }), async () => {
           const began = Date.now();
@@ -59,11 +61,14 @@ export function createValidationActivities(deps: ActivityDeps) {
             insertSettings: copySettings((await target.server()).capabilities),
             warnings: [],
           });
-          if (trial.problems.length > 0) throw permanent(FAILURE_TYPES.trialFailed, `the trial copy failed: ${trial.problems.join('; ')}`);
+          if (trial.problems.length > 0) throw permanent(FAILURE_TYPES.trialFailed, `the trial copy failed: ${firstLines(trial.problems, DETAIL_LIMIT).join('; ')}`);
+          // The plan goes to the run's manifest on the target; the step's result is its summary.
+          if (req.manifest) await writeList(target, req.runKey, MANIFEST_LISTS.objects, objects);
           return {
             sourceVersion: sourceInfo.version,
-            objects,
-            unsupported: unsupported.map((t) => ({ database: t.database, name: t.name, engine: t.engine, reason: t.unsupportedReason ?? '' })),
+            ...(req.manifest ? {} : { objects }),
+            objectCount: objects.length,
+            unsupported: firstOf(unsupported, req.manifest ? DETAIL_LIMIT : unsupported.length).map((t) => ({ database: t.database, name: t.name, engine: t.engine, reason: t.unsupportedReason ?? '' })),
             totals: {
               tables: dataObjects.filter((o) => !o.inner).length,
               views: objects.filter(isView).length,
@@ -94,7 +99,7 @@ async function requireReadable(source: ClickHouseConnection, objects: PlannedObj
     }
   });
   unreadable.sort();
-  if (unreadable.length > 0) throw permanent(FAILURE_TYPES.sourceInvalid, `cannot read from the source: ${unreadable.join('; ')}`);
+  if (unreadable.length > 0) throw permanent(FAILURE_TYPES.sourceInvalid, `cannot read from the source: ${firstLines(unreadable, DETAIL_LIMIT).join('; ')}`);
 }
 
 /** A plain identifier: quoting cannot go wrong for it, so it need not be tried table by table. */

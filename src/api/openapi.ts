@@ -14,7 +14,7 @@ import { ROLES, type Role } from '../config';
 import { parseAllowlist, type EndpointAllowlist } from '../endpoint-allowlist';
 import type { AppDeps } from './app';
 import * as responses from './responses';
-import { approveSchema, cancelSchema, listQuerySchema, literalPattern, migrationIdSchema, rejectSchema, startMigrationSchema, URL_HOST_SOURCE, URL_PORT_SOURCE } from './schemas';
+import { approveSchema, cancelSchema, listQuerySchema, tablesQuerySchema, literalPattern, migrationIdSchema, rejectSchema, startMigrationSchema, URL_HOST_SOURCE, URL_PORT_SOURCE } from './schemas';
 
 /** A zod schema with the name it has in `components.schemas`. */
 export interface Named {
@@ -135,6 +135,18 @@ export const ROUTES: RouteSpec[] = [
     params: { id },
     temporal: true,
     answers: { 200: { description: 'The state document.', bodies: [state] }, 404: notFound },
+  },
+  {
+    method: 'get',
+    path: '/migrations/{id}/tables',
+    operationId: 'listMigrationTables',
+    summary: "A page of a run's per-table detail: rows copied and verification verdict",
+    description: 'Tables by database and table name. Pass the `nextCursor` of a page as `cursor` to read the next one; the state document keeps only totals and the first tables that differ.',
+    role: 'viewer',
+    params: { id },
+    query: tablesQuerySchema,
+    temporal: true,
+    answers: { 200: { description: 'A page of tables.', bodies: [named('TablesPage', responses.tablesPageSchema)] }, 404: notFound },
   },
   {
     method: 'post',

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ROLES } from '../config';
-import { MIGRATION_STATUSES, STEPS, type MigrationState } from '../workflows/types';
+import { MIGRATION_STATUSES, STEPS, type MigrationState, type TablesPage } from '../workflows/types';
 
 const step = z.enum(STEPS);
 const status = z.enum(MIGRATION_STATUSES);
@@ -103,10 +103,31 @@ export const migrationStateSchema = z.strictObject({
       verified: z.array(
         z.strictObject({ database: z.string(), table: z.string(), before: z.array(partitionDigest), after: z.array(partitionDigest), match: z.boolean() }),
       ),
+      /** Totals, in runs whose lists hold only the first entries. */
+      counts: z.strictObject({ dropped: count, restored: count, verified: count, matched: count }).optional(),
     })
     .nullable(),
   error: failure.nullable(),
   warnings: z.array(z.string()),
+});
+
+/** `GET /migrations/{id}/tables`: a page of per-table detail, by database and table name. */
+export const tablesPageSchema = z.strictObject({
+  tables: z.array(
+    z.strictObject({
+      database: z.string(),
+      table: z.string(),
+      rowsCopied: count,
+      sourceRows: count.nullable(),
+      targetRows: count.nullable(),
+      /** The last verification's verdict; null until the table is verified. */
+      match: z.boolean().nullable(),
+    }),
+  ),
+  /** Pass it as `cursor` for the next page; null after the last page. */
+  nextCursor: z.string().nullable(),
+  /** Tables the run knows of so far. */
+  total: count,
 });
 
 const message = z.string();
@@ -169,3 +190,5 @@ type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 
 type Assert<T extends true> = T;
 /** The state document the workflow returns is exactly what its schema says: the typecheck fails otherwise. */
 export type StateSchemaMatchesWorkflow = Assert<Same<z.infer<typeof migrationStateSchema>, MigrationState>>;
+/** The same for the pages of the `tables` query. */
+export type TablesPageSchemaMatchesWorkflow = Assert<Same<z.infer<typeof tablesPageSchema>, TablesPage>>;

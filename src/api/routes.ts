@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { FourEyesError, InvalidRequestError, MigrationNotFoundError, MigrationStateConflictError } from '../errors';
 import { seal, type Keyring } from '../secrets';
 import { statusKey, stepKey } from '../workflows/search-attributes';
-import { approveUpdate, rejectUpdate, stateQuery } from '../workflows/messages';
+import { approveUpdate, rejectUpdate, stateQuery, tablesQuery } from '../workflows/messages';
 import { STEPS, TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationState, type StepName } from '../workflows/types';
 import { refusedAddress, type EndpointAllowlist } from '../endpoint-allowlist';
 import { REQUEST_LOCALS } from '../logging';
@@ -12,7 +12,7 @@ import { listedStatus, runDetails, runSummary } from '../temporal';
 import type { AppDeps } from './app';
 import { assertRole, identityOf, requireRole, type Identity } from './auth';
 import type { CancelAccepted, MigrationStarted, MigrationSummary } from './responses';
-import { approveSchema, cancelSchema, listQuerySchema, migrationIdSchema, rejectSchema, startMigrationSchema, type StartMigrationRequest } from './schemas';
+import { approveSchema, cancelSchema, listQuerySchema, migrationIdSchema, rejectSchema, startMigrationSchema, tablesQuerySchema, type StartMigrationRequest } from './schemas';
 
 /** Parses `value` with `schema`, or throws an InvalidRequestError naming each field. */
 function parse<S extends z.ZodType>(schema: S, value: unknown, prefix: string[] = []): z.infer<S> {
@@ -211,6 +211,11 @@ export function migrationRoutes(deps: AppDeps): Router {
   router.get('/', requireRole('viewer', 'listing migrations'), listHandler(client));
   router.get('/:id', requireRole('viewer', 'reading a migration'), async (req, res) => {
     res.json(await client.workflow.getHandle(idParam(req)).query(stateQuery));
+  });
+  router.get('/:id/tables', requireRole('viewer', 'reading a migration'), async (req, res) => {
+    const id = idParam(req);
+    const page = parse(tablesQuerySchema, req.query, ['query']);
+    res.json(await client.workflow.getHandle(id).query(tablesQuery, page));
   });
   router.post('/:id/approve', requireRole('approver', 'approving a step'), async (req, res) => {
     const body = parse(approveSchema, req.body);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { INTERNAL_PREFIX } from '../clickhouse/scratch';
 import { MIGRATION_STATUSES, PASSWORD_REF_PATTERN, STEPS } from '../workflows/types';
+import { TABLES_PAGE_DEFAULT, TABLES_PAGE_MAX } from '../workflows/table-details';
 
 /**
  * A migration id: also the workflow ID, and a path segment of `/migrations/{id}`, so not `.` or
@@ -168,6 +169,12 @@ export const rejectSchema = z.strictObject({
 
 /** Body of `POST /migrations/:id/cancel` (optional). */
 export const cancelSchema = z.strictObject({ reason: z.string().max(2000).optional() });
+
+/** Query of `GET /migrations/:id/tables`: `cursor` is the `nextCursor` of the previous page. */
+export const tablesQuerySchema = z.strictObject({
+  cursor: z.string().regex(/^[0-9]{1,9}$/, 'must be the nextCursor of a previous page').optional(),
+  limit: z.coerce.number().int().min(1).max(TABLES_PAGE_MAX).default(TABLES_PAGE_DEFAULT),
+});
 
 /** Query of `GET /migrations`. */
 export const listQuerySchema = z.strictObject({ status: z.enum(MIGRATION_STATUSES).optional() });

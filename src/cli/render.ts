@@ -83,7 +83,7 @@ export function summarizeResult(step: StepState): string | null {
   const list = (value: unknown) => (Array.isArray(value) ? value : []);
   switch (step.name) {
     case 'backup':
-      return typeof r.totalRows === 'number' ? `restore point rehearsed: ${list(r.tables).length} tables, ${formatCount(r.totalRows)} rows` : null;
+      return typeof r.totalRows === 'number' ? `restore point rehearsed: ${typeof r.tableCount === 'number' ? r.tableCount : list(r.tables).length} tables, ${formatCount(r.totalRows)} rows` : null;
     case 'configure': {
       const parts = [`target ${String(r.version)}`];
       if (typeof r.requiredBytes === 'number') parts.push(`needs ${formatBytes(r.requiredBytes)}, free ${typeof r.freeBytes === 'number' ? formatBytes(r.freeBytes) : 'unknown'}`);
@@ -99,7 +99,9 @@ export function summarizeResult(step: StepState): string | null {
     case 'migration': {
       const copied = r.copied as { rows?: number; bytes?: number } | undefined;
       const verified = list(r.verification) as { match?: boolean }[];
-      return `copied ${formatCount(copied?.rows ?? 0)} rows (${formatBytes(copied?.bytes ?? 0)}); ${verified.filter((v) => v.match).length}/${verified.length} tables verified`;
+      // Runs with a manifest list the first tables only, and count them all.
+      const counts = (r.counts as { verified: number; matched: number } | undefined) ?? { verified: verified.length, matched: verified.filter((v) => v.match).length };
+      return `copied ${formatCount(copied?.rows ?? 0)} rows (${formatBytes(copied?.bytes ?? 0)}); ${counts.matched}/${counts.verified} tables verified`;
     }
   }
 }
@@ -107,10 +109,13 @@ export function summarizeResult(step: StepState): string | null {
 /** The per-table verification of a finished migration step: source and target rows, match. */
 export function formatVerification(state: MigrationState): string[] {
   const step = state.steps.find((s) => s.name === 'migration');
-  const tables = ((step?.result as { verification?: unknown } | undefined)?.verification ?? []) as { database: string; table: string; sourceRows: number; targetRows: number; match: boolean }[];
+  const result = step?.result as { verification?: unknown; counts?: { verified: number } } | undefined;
+  const tables = (result?.verification ?? []) as { database: string; table: string; sourceRows: number; targetRows: number; match: boolean }[];
   if (!Array.isArray(tables) || tables.length === 0) return [];
   const width = Math.max(...tables.map((t) => `${t.database}.${t.table}`.length));
-  return tables.map((t) => `  ${`${t.database}.${t.table}`.padEnd(width)}  ${formatCount(t.targetRows).padStart(12)} rows  ${t.match ? 'verified' : `DIFFERS (source ${formatCount(t.sourceRows)})`}`);
+  const lines = tables.map((t) => `  ${`${t.database}.${t.table}`.padEnd(width)}  ${formatCount(t.targetRows).padStart(12)} rows  ${t.match ? 'verified' : `DIFFERS (source ${formatCount(t.sourceRows)})`}`);
+  const more = (result?.counts?.verified ?? tables.length) - tables.length;
+  return more > 0 ? [...lines, `  … and ${formatCount(more)} more tables (GET /migrations/${state.id}/tables)`] : lines;
 }
 
 /** The state document for a person: status, what it waits for, steps, progress, decisions, errors. */
@@ -138,7 +143,8 @@ export function formatState(state: MigrationState, now: Date, rates: Rates = { r
   if (state.error) lines.push(`  error:      ${state.error.type}: ${state.error.message}`);
   if (state.rollback) {
     const r = state.rollback;
-    lines.push(`  rollback:   dropped ${r.dropped.length} objects, restored ${r.restored.length} tables, ${r.verified.filter((v) => v.match).length}/${r.verified.length} verified against the restore point`);
+    const c = r.counts ?? { dropped: r.dropped.length, restored: r.restored.length, verified: r.verified.length, matched: r.verified.filter((v) => v.match).length };
+    lines.push(`  rollback:   dropped ${c.dropped} objects, restored ${c.restored} tables, ${c.matched}/${c.verified} verified against the restore point`);
   }
   if (state.ignoredSignals.length > 0) lines.push(`  ignored signals: ${state.ignoredSignals.map((s) => `${s.name} ${s.step} (${s.reason})`).join('; ')}`);
   for (const w of state.warnings) lines.push(`  warning:    ${w}`);

@@ -25,6 +25,15 @@ export function trialDatabase(runKey: string): string {
   return `${INTERNAL_PREFIX}trial_${runKey}`;
 }
 
+/**
+ * The database that holds a run's manifest: its plan (objects with their DDL, units of copy, the
+ * restore point's tables and digests, what verification found), kept here rather than in the
+ * workflow's history. It lives as long as the restore point it describes.
+ */
+export function manifestDatabase(runKey: string): string {
+  return `${INTERNAL_PREFIX}manifest_${runKey}`;
+}
+
 /** The scratch databases of a run, for cleanup. */
 export function scratchDatabases(runKey: string): string[] {
   return [probeDatabase(runKey), trialDatabase(runKey)];
@@ -62,8 +71,11 @@ export async function withScratchDatabase<T>(conn: ClickHouseConnection, name: s
   }
 }
 
+/** The kinds of scratch objects, as their names say. */
+export type ScratchKind = 'restore' | 'manifest' | 'probe' | 'trial' | 'stage';
+
 /** The run key a scratch object's name holds, and what kind of object it is; null for other names. */
-export function parseScratchName(name: string): { runKey: string; kind: 'restore' | 'probe' | 'trial' | 'stage' } | null {
-  const match = new RegExp(`^${INTERNAL_PREFIX}(restore|probe|trial|stage)_([0-9a-f]{16})(?:_|$)`).exec(name);
-  return match ? { kind: match[1] as 'restore' | 'probe' | 'trial' | 'stage', runKey: match[2] } : null;
+export function parseScratchName(name: string): { runKey: string; kind: ScratchKind } | null {
+  const match = new RegExp(`^${INTERNAL_PREFIX}(restore|manifest|probe|trial|stage)_([0-9a-f]{16})(?:_|$)`).exec(name);
+  return match ? { kind: match[1] as ScratchKind, runKey: match[2] } : null;
 }

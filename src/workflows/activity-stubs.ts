@@ -3,8 +3,13 @@ import type { MigrationActivities } from '../activities';
 
 const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 };
 
-/** Catalogue reads and small DDL. */
-export const quick = proxyActivities<MigrationActivities>({ startToCloseTimeout: '5m', retry });
+/**
+ * Catalogue work and DDL that grow with the number of tables and partitions (checks of the target,
+ * creating the schema, planning the copy, dropping staging and restore points): a statement or
+ * two per table, so minutes at 10,000 tables. They heartbeat, so a lost worker is noticed within
+ * the heartbeat timeout whatever the start-to-close allows.
+ */
+export const scan = proxyActivities<MigrationActivities>({ startToCloseTimeout: '4h', heartbeatTimeout: '1m', retry });
 
 /** Data movement and scans: long, so they heartbeat and a lost worker is noticed within the heartbeat timeout. */
 export const long = proxyActivities<MigrationActivities>({

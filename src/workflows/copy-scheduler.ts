@@ -1,6 +1,6 @@
 import { long } from './activity-stubs';
 import { inBatches } from './state';
-import type { CopyResult, CopyUnit, EndpointRef, Progress, TransferPath } from './types';
+import type { CopyResult, CopyUnit, EndpointRef, Progress, RangeCopyResult, TransferPath, UnitRange } from './types';
 
 /**
  * Most copy activities one pass schedules. Up to this many units, each unit is its own activity
@@ -34,34 +34,68 @@ export function progressOf(units: readonly CopyUnit[]): Progress {
 }
 
 /**
- * Copies units in batches, at most `parallelism` batches in flight, updating progress as each
- * batch lands. On the first failure no new batch starts, and the batches in flight finish before
- * the error reaches the caller, who may roll back: a copy that landed after the rollback would
- * undo it.
+ * Runs `work` for every job, at most `parallelism` at once. On the first failure no new job
+ * starts, and the jobs in flight finish before the error reaches the caller, who may roll back:
+ * a copy that landed after the rollback would undo it.
  */
-export async function copyAll(units: CopyUnit[], pass: CopyPass): Promise<CopyResult> {
-  const remaining = new Map<string, number>();
-  for (const unit of units) remaining.set(tableKey(unit), (remaining.get(tableKey(unit)) ?? 0) + 1);
-  const batches = inBatches(units, Math.ceil(units.length / MAX_COPY_ACTIVITIES));
-  const total: CopyResult = { rows: 0, bytes: 0 };
+export async function inLanes<J>(jobs: readonly J[], parallelism: number, work: (job: J) => Promise<void>): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | null = null;
   async function lane(): Promise<void> {
-    while (next < batches.length && !failure) {
-      const batch = batches[next++];
-      const result = await long.copyUnits({ runKey: pass.runKey, source: pass.source, target: pass.target, units: batch, path: pass.path });
-      total.rows += result.rows;
-      total.bytes += result.bytes;
-      if (pass.progress) advance(pass.progress, batch, result, remaining);
-    }
+    while (next < jobs.length && !failure) await work(jobs[next++]);
   }
-  const lanes = Array.from({ length: Math.max(1, Math.min(pass.parallelism, batches.length)) }, () =>
+  const lanes = Array.from({ length: Math.max(1, Math.min(parallelism, jobs.length)) }, () =>
     lane().catch((error: unknown) => {
       failure ??= { error };
     }),
   );
   await Promise.all(lanes);
   if (failure) throw (failure as { error: unknown }).error;
+}
+
+/** Copies units in batches (see {@link inLanes}), updating progress as each batch lands. */
+export async function copyAll(units: CopyUnit[], pass: CopyPass): Promise<CopyResult> {
+  const remaining = new Map<string, number>();
+  for (const unit of units) remaining.set(tableKey(unit), (remaining.get(tableKey(unit)) ?? 0) + 1);
+  const batches = inBatches(units, Math.ceil(units.length / MAX_COPY_ACTIVITIES));
+  const total: CopyResult = { rows: 0, bytes: 0 };
+  await inLanes(batches, pass.parallelism, async (batch) => {
+    const result = await long.copyUnits({ runKey: pass.runKey, source: pass.source, target: pass.target, units: batch, path: pass.path });
+    total.rows += result.rows;
+    total.bytes += result.bytes;
+    if (pass.progress) advance(pass.progress, batch, result, remaining);
+  });
+  return total;
+}
+
+/**
+ * The ranges that cover manifest lists of `count` units each, in at most about
+ * MAX_COPY_ACTIVITIES ranges (one more per list at most).
+ */
+export function rangesOf(lists: readonly { list: string; count: number }[]): UnitRange[] {
+  const total = lists.reduce((n, l) => n + l.count, 0);
+  const size = Math.max(1, Math.ceil(total / MAX_COPY_ACTIVITIES));
+  return lists.flatMap(({ list, count }) => Array.from({ length: Math.ceil(count / size) }, (_, i) => ({ list, from: i * size, to: Math.min(count, (i + 1) * size) })));
+}
+
+/**
+ * Copies units that the run's manifest holds, range by range (see {@link inLanes}); `landed` hears
+ * of each range's result as it lands, and progress advances with it.
+ */
+export async function copyRanges(ranges: UnitRange[], pass: CopyPass, landed: (result: RangeCopyResult) => void): Promise<CopyResult> {
+  const total: CopyResult = { rows: 0, bytes: 0 };
+  await inLanes(ranges, pass.parallelism, async (range) => {
+    const result = await long.copyUnitRange({ runKey: pass.runKey, source: pass.source, target: pass.target, range, path: pass.path });
+    total.rows += result.rows;
+    total.bytes += result.bytes;
+    landed(result);
+    if (pass.progress) {
+      pass.progress.rowsCopied += result.rows;
+      pass.progress.bytesCopied += result.bytes;
+      pass.progress.unitsDone += result.units;
+      pass.progress.tablesDone = Math.min(pass.progress.tablesTotal, pass.progress.tablesDone + result.tablesDone);
+    }
+  });
   return total;
 }
 

@@ -1,4 +1,4 @@
 export { clickhouseMigration } from './migration-workflow';
 export { migrationJanitor } from './janitor';
 export { targetLock } from './target-lock';
-export { approveSignal, approveUpdate, rejectSignal, rejectUpdate, stateQuery } from './messages';
+export { approveSignal, approveUpdate, rejectSignal, rejectUpdate, stateQuery, tablesQuery } from './messages';

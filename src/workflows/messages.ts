@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ApprovePayload, MigrationState, RejectPayload } from './types';
+import type { ApprovePayload, MigrationState, RejectPayload, TablesPage, TablesPageRequest } from './types';
 
 /** Approves the next step; `step` must name the step the run is waiting for. A signal cannot be refused: one that does not fit is recorded and ignored. */
 export const approveSignal = defineSignal<[ApprovePayload]>('approve');
@@ -14,3 +14,5 @@ export const approveUpdate = defineUpdate<MigrationState, [ApprovePayload]>('app
 export const rejectUpdate = defineUpdate<MigrationState, [RejectPayload]>('reject');
 /** The run's state document. */
 export const stateQuery = defineQuery<MigrationState>('state');
+/** Per-table detail of the run (rows copied, verification verdict), a page at a time, by database and table name. */
+export const tablesQuery = defineQuery<TablesPage, [TablesPageRequest]>('tables');

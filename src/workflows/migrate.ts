@@ -1,12 +1,12 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import { long, quick } from './activity-stubs';
+import { long, scan } from './activity-stubs';
 import { copyAll, progressOf, type CopyPass } from './copy-scheduler';
 import { holdsData } from './objects';
 import type { RunEnding } from './recovery';
 import { FAILURE_TYPES, type MigrationInput, type MigrationReport, type MigrationState, type ValidationReport } from './types';
 
 /**
- * The migration step: creates the schema, copies every unit, then verifies and re-copies what
+ * The migration step of runs that predate the manifest (see `migrateDataPaged`): creates the schema, copies every unit, then verifies and re-copies what
  * differs, up to `syncPasses` times. Fails, without retrying, when the target still differs.
  */
 export async function migrateData(
@@ -14,21 +14,22 @@ export async function migrateData(
   plan: ValidationReport,
 ): Promise<MigrationReport> {
   const { input, state } = run;
+  const objects = plan.objects ?? [];
   const endpoints = { source: input.source, target: input.target };
   const path = plan.transfer.path;
   const began = Date.now();
   // What a rollback undoes: the tables copied into, and (once the schema is created) the new objects.
-  run.ending.scope = { created: null, tables: plan.objects.filter(holdsData).map((o) => `${o.database}.${o.name}`) };
-  const created = await quick.createSchema({ target: input.target, objects: plan.objects });
+  run.ending.scope = { created: null, tables: objects.filter(holdsData).map((o) => `${o.database}.${o.name}`) };
+  const created = await scan.createSchema({ target: input.target, objects });
   run.ending.scope.created = created;
-  const units = await quick.planCopy({ ...endpoints, objects: plan.objects, created, unitBytes: input.options.unitBytes });
+  const units = await scan.planCopy({ ...endpoints, objects, created, unitBytes: input.options.unitBytes });
   state.progress = progressOf(units);
   const pass: CopyPass = { runKey: run.runKey, ...endpoints, path, parallelism: input.options.parallelism };
   const copyBegan = Date.now();
   const copied = await copyAll(units, { ...pass, progress: state.progress });
   const copyEnded = Date.now();
   const resynced: MigrationReport['resynced'] = [];
-  let report = await long.verifyData({ ...endpoints, objects: plan.objects });
+  let report = await long.verifyData({ ...endpoints, objects });
   for (let round = 1; round <= input.options.syncPasses && report.mismatched.length + report.extra.length > 0; round++) {
     const again = [...report.mismatched, ...report.extra];
     const recopied = await copyAll(again, pass);
@@ -38,7 +39,7 @@ export async function migrateData(
       rows: recopied.rows,
       partitions: again.map((u) => ({ database: u.database, table: u.table, partitionId: u.partitionId })).slice(0, 100),
     });
-    report = await long.verifyData({ ...endpoints, objects: plan.objects });
+    report = await long.verifyData({ ...endpoints, objects });
   }
   const differing = report.tables.filter((t) => !t.match);
   if (differing.length > 0) {

@@ -1,15 +1,17 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
-import { long, quick } from './activity-stubs';
+import { long, scan } from './activity-stubs';
 import { describeFailure } from './failures';
 import { migrateData } from './migrate';
+import { migrateDataPaged } from './migrate-paged';
+import { TableDetails } from './table-details';
 import { PATCHES } from './patches';
 import { lockTargets } from './target-lock';
 import { handleApprovals } from './approvals';
-import { stateQuery } from './messages';
+import { stateQuery, tablesQuery } from './messages';
 import { now, Rejected, stepsOf } from './steps';
-import { finishCleanly, recover, takeRestorePoint, type RunEnding } from './recovery';
+import { fingerprintWhileWaiting, finishCleanly, recover, takeRestorePoint, type RunEnding } from './recovery';
 import { initialState, runKeyOf } from './state';
-import { FAILURE_TYPES, type MigrationInput, type MigrationState } from './types';
+import { FAILURE_TYPES, type MigrationInput, type MigrationState, type RestorePoint } from './types';
 
 /**
  * A ClickHouse migration in four approved steps: backup, configure, validation, migration.
@@ -22,48 +24,48 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   const state = initialState(input, runId);
   const endpoints = { source: input.source, target: input.target };
 
+  const details = new TableDetails();
   setHandler(stateQuery, () => state);
+  setHandler(tablesQuery, (request) => details.page(request));
   const approved = handleApprovals(input, state, now);
 
   const { setStatus, runStep, gate } = stepsOf(input, state, approved);
 
-  const ending: RunEnding = { runKey, target: input.target, databases: input.databases, state, restorePoint: null, fingerprint: null };
+  // Runs with a manifest keep their plan on the target and hand activities ranges of it.
+  const manifest = patched(PATCHES.runManifest);
+  const ending: RunEnding = { runKey, target: input.target, databases: input.databases, state, restorePoint: null, fingerprint: null, manifest };
+  const inManifest = manifest ? { manifest: true } : {};
   let migrationStarted = false;
   try {
     if (patched(PATCHES.targetLocks)) await lockTargets(input, runId, state);
     const fresh = patched(PATCHES.freshRestorePoint);
-    const point = await runStep('backup', () => long.takeRestorePoint({ runKey, target: input.target, databases: input.databases }));
+    const point = await runStep('backup', () => long.takeRestorePoint({ runKey, target: input.target, databases: input.databases, ...inManifest }));
     if (fresh) {
       // A rehearsal: the restore point a rollback uses is taken after the last approval, so it
       // holds every write the target gets while the run waits at its gates.
-      await quick.dropRestorePoint({ target: input.target, restorePoint: point });
+      await scan.dropRestorePoint({ target: input.target, restorePoint: point });
     } else {
-      ending.restorePoint = point;
-      ending.fingerprint = long.fingerprintRestorePoint({ target: input.target, restorePoint: point }).then((digests) => {
-        state.restorePoint = { database: point.database, takenAt: point.takenAt, totalRows: point.totalRows, digests };
-        return digests;
-      });
-      ending.fingerprint.catch(() => undefined);
+      fingerprintWhileWaiting(ending, point);
     }
     await gate('configure');
     await runStep('configure', () =>
-      quick.checkTarget({
+      scan.checkTarget({
         runKey,
         ...endpoints,
         databases: input.databases,
         onConflict: input.options.onConflict,
-        rehearsal: { tables: point.tables.length, rows: point.totalRows },
+        rehearsal: { tables: tablesOf(point), rows: point.totalRows },
       }),
     );
     await gate('validation');
-    const plan = await runStep('validation', () => long.validateSource({ runKey, ...endpoints, databases: input.databases }));
+    const plan = await runStep('validation', () => long.validateSource({ runKey, ...endpoints, databases: input.databases, ...inManifest }));
     state.transferPath = plan.transfer.path;
     await gate('migration');
     await runStep('migration', async () => {
       if (fresh) await takeRestorePoint(ending, input);
       else await ending.fingerprint;
       migrationStarted = true;
-      return migrateData({ runKey, input, state, ending }, plan);
+      return manifest ? migrateDataPaged({ runKey, input, state, ending, details }, plan) : migrateData({ runKey, input, state, ending }, plan);
     });
     state.currentStep = null;
     // Verified: the run is complete whatever the clean-up meets, even a cancellation.
@@ -88,4 +90,9 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
       nonRetryable: true,
     });
   }
+}
+
+/** How many tables a restore point captured (runs that predate the manifest carry the list). */
+function tablesOf(point: RestorePoint): number {
+  return point.tableCount ?? point.tables?.length ?? 0;
 }

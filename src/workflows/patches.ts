@@ -16,4 +16,10 @@ export const PATCHES = {
    * encrypted). While runs of both kinds are open, a run of one kind does not see the other's locks.
    */
   opaqueLockIds: 'opaque-lock-ids',
+  /**
+   * The run's plan (objects, units, restore point tables and digests) lives in a manifest on the
+   * target; activities read and write it by page and return summaries, and per-table detail is
+   * served by the `tables` query.
+   */
+  runManifest: 'run-manifest',
 } as const;

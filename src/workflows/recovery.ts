@@ -1,6 +1,7 @@
-import { long, quick } from './activity-stubs';
+import { long, scan } from './activity-stubs';
 import { describeFailure } from './failures';
-import { FAILURE_TYPES, type EndpointRef, type MigrationState, type MigrationStatus, type RestorePoint, type RestorePointDigests } from './types';
+import { firstLines } from './bounded';
+import { DETAIL_LIMIT, FAILURE_TYPES, type RollbackScope, type EndpointRef, type MigrationState, type MigrationStatus, type RestorePoint, type RestorePointDigests } from './types';
 
 /** What the ending of a run works with. */
 export interface RunEnding {
@@ -12,24 +13,40 @@ export interface RunEnding {
   restorePoint: RestorePoint | null;
   /** The digests of the restore point, being computed while the run waits for approvals. */
   fingerprint: Promise<RestorePointDigests> | null;
-  /** What the migration step changes: the objects it created, once known, and the tables it copies into. */
-  scope?: { created: string[] | null; tables: string[] };
+  /** What the migration step changes (see {@link RollbackScope}). */
+  scope?: RollbackScope;
+  /** The run keeps its plan, restore point tables and digests in a manifest on the target. */
+  manifest?: boolean;
 }
 
 /** Takes the restore point a rollback uses, with the digests it will be proved against. */
 export async function takeRestorePoint(run: RunEnding, input: { target: EndpointRef; databases: string[] }): Promise<void> {
-  const point = await long.takeRestorePoint({ runKey: run.runKey, target: input.target, databases: input.databases });
+  const manifest = run.manifest ? { manifest: true } : {};
+  const point = await long.takeRestorePoint({ runKey: run.runKey, target: input.target, databases: input.databases, ...manifest });
   run.restorePoint = point;
-  const digests = await long.fingerprintRestorePoint({ target: input.target, restorePoint: point });
+  const digests = await long.fingerprintRestorePoint({ target: input.target, restorePoint: point, ...(run.manifest ? { runKey: run.runKey } : {}) });
   run.state.restorePoint = { database: point.database, takenAt: point.takenAt, totalRows: point.totalRows, digests };
   run.fingerprint = Promise.resolve(digests);
+}
+
+/**
+ * Runs before the restore-point patch: the backup step's restore point is the one a rollback
+ * uses, and its digests are computed while the run waits for approvals.
+ */
+export function fingerprintWhileWaiting(run: RunEnding, point: RestorePoint): void {
+  run.restorePoint = point;
+  run.fingerprint = long.fingerprintRestorePoint({ target: run.target, restorePoint: point }).then((digests) => {
+    run.state.restorePoint = { database: point.database, takenAt: point.takenAt, totalRows: point.totalRows, digests };
+    return digests;
+  });
+  run.fingerprint.catch(() => undefined);
 }
 
 /** After success or rejection: drops staging and the restore point. */
 export async function finishCleanly(run: RunEnding): Promise<void> {
   if (run.fingerprint) await run.fingerprint.catch(() => null);
-  await quick.dropStaging({ target: run.target, runKey: run.runKey, databases: run.databases });
-  if (run.restorePoint) await quick.dropRestorePoint({ target: run.target, restorePoint: run.restorePoint });
+  await scan.dropStaging({ target: run.target, runKey: run.runKey, databases: run.databases });
+  if (run.restorePoint) await scan.dropRestorePoint({ target: run.target, restorePoint: run.restorePoint });
 }
 
 /**
@@ -40,23 +57,26 @@ export async function recover(run: RunEnding, changed: boolean, cancelled: boole
   const { state, restorePoint: point } = run;
   const failedStatus: MigrationStatus = cancelled ? 'cancelled' : 'failed';
   try {
-    await quick.dropStaging({ target: run.target, runKey: run.runKey, databases: run.databases, restorePoint: !point });
+    await scan.dropStaging({ target: run.target, runKey: run.runKey, databases: run.databases, restorePoint: !point, keepManifest: point !== null });
     if (!point) return failedStatus;
     const recorded = run.fingerprint ? await run.fingerprint.catch(() => null) : null;
+    const dropPoint = { target: run.target, restorePoint: point, manifestOf: run.runKey };
     if (!changed) {
-      await quick.dropRestorePoint({ target: run.target, restorePoint: point });
+      await scan.dropRestorePoint(dropPoint);
       return failedStatus;
     }
-    state.rollback = await long.rollbackToRestorePoint({ target: run.target, restorePoint: point, databases: run.databases, recorded, scope: run.scope });
+    // With a manifest, the activity reads the full record of digests from it (the run keeps the first few).
+    const from = run.manifest ? { recorded: null, runKey: run.runKey } : { recorded };
+    state.rollback = await long.rollbackToRestorePoint({ target: run.target, restorePoint: point, databases: run.databases, scope: run.scope, ...from });
     const mismatched = state.rollback.verified.filter((t) => !t.match);
     if (mismatched.length > 0) {
       state.error = {
         type: FAILURE_TYPES.rollbackIncomplete,
-        message: `rollback left ${mismatched.map((t) => `${t.database}.${t.table}`).join(', ')} different from the restore point ${point.database}, which is kept`,
+        message: `rollback left ${firstLines(mismatched.map((t) => `${t.database}.${t.table}`), DETAIL_LIMIT).join(', ')} different from the restore point ${point.database}, which is kept`,
       };
       return 'failed';
     }
-    await quick.dropRestorePoint({ target: run.target, restorePoint: point });
+    await scan.dropRestorePoint(dropPoint);
     return cancelled ? 'cancelled' : 'rolled_back';
   } catch (err) {
     state.error = {

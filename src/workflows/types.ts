@@ -146,13 +146,19 @@ export interface RestorePointTable {
   partitions: { partitionId: string; rows: number }[];
 }
 
-/** The backup step's result: enough to put every in-scope object back as it was. */
+/**
+ * The backup step's result: enough to put every in-scope object back as it was. Its tables are in
+ * the run's manifest on the target (runs started before the manifest carry them here, in `tables`).
+ */
 export interface RestorePoint {
   database: string;
   takenAt: string;
   /** In-scope databases that already existed on the target. */
   existingDatabases: string[];
-  tables: RestorePointTable[];
+  /** The captured tables, for runs that predate the manifest. */
+  tables?: RestorePointTable[];
+  /** How many tables the restore point captured. */
+  tableCount?: number;
   totalRows: number;
 }
 
@@ -213,7 +219,10 @@ export type TransferPath = 'server' | 'worker';
 /** The validation step's result, and the plan the migration step carries out. */
 export interface ValidationReport {
   sourceVersion: string;
-  objects: PlannedObject[];
+  /** The planned objects, for runs that predate the manifest; newer runs keep them in the manifest. */
+  objects?: PlannedObject[];
+  /** How many objects the plan (in the manifest) holds, views and schema-only tables included. */
+  objectCount?: number;
   unsupported: { database: string; name: string; engine: string; reason: string }[];
   totals: { tables: number; views: number; partitions: number; rows: number; bytesOnDisk: number };
   transfer: { path: TransferPath; reason: string };
@@ -277,20 +286,124 @@ export interface VerificationReport {
 
 export interface MigrationReport {
   transferPath: TransferPath;
+  /** The objects the run created (the first {@link DETAIL_LIMIT} in runs with a manifest; `counts.created` says how many). */
   created: string[];
   copied: CopyResult & { units: number };
   /** Sync passes after the bulk copy: the units that differed and were copied again (first 100 named). */
   resynced: { pass: number; units: number; rows: number; partitions: { database: string; table: string; partitionId: string }[] }[];
+  /**
+   * Per-table verification; in runs with a manifest, the tables that differ first, then the
+   * others, at most {@link DETAIL_LIMIT} of them: every table is served by the `tables` query.
+   */
   verification: TableVerification[];
+  /** How many objects were created, and how many tables were verified and matched. */
+  counts?: { created: number; verified: number; matched: number };
   /** Where the step's time went, in workflow time. */
   timings: { schemaMs: number; copyMs: number; verifyAndSyncMs: number };
   skipped: { database: string; name: string; reason: string }[];
 }
 
+/**
+ * What a rollback did. In runs with a manifest each list holds at most {@link DETAIL_LIMIT}
+ * entries (tables that do not match first) and each digest list {@link DIGEST_LIMIT}; `counts`
+ * gives the totals.
+ */
 export interface RollbackReport {
   dropped: string[];
   restored: { database: string; table: string; partitions: number }[];
   verified: { database: string; table: string; before: PartitionDigest[]; after: PartitionDigest[]; match: boolean }[];
+  counts?: { dropped: number; restored: number; verified: number; matched: number };
+}
+
+/**
+ * What a rollback undoes: the objects the run created (null when unknown) and the tables it
+ * copied into (`db.name`); or, for a run with a manifest, whether its schema step finished (then
+ * the manifest lists what it created) — the tables copied into are the plan's.
+ */
+export type RollbackScope = { created: string[] | null; tables: string[] } | { manifest: true; schemaCreated: boolean };
+
+/** Entries a list of the state document holds at most; the rest is counted, and served by page where it is per table. */
+export const DETAIL_LIMIT = 20;
+/** Partition digests the state document holds at most per table. */
+export const DIGEST_LIMIT = 100;
+
+/** What the run knows of one table: rows copied, and the verdict of the last verification. */
+export interface TableDetail {
+  database: string;
+  table: string;
+  rowsCopied: number;
+  sourceRows: number | null;
+  targetRows: number | null;
+  /** Null until the table is verified. */
+  match: boolean | null;
+}
+
+/** What the `tables` query is asked for: a page of at most `limit` tables after `cursor`. */
+export interface TablesPageRequest {
+  /** Opaque: the `nextCursor` of the previous page; absent for the first page. */
+  cursor?: string;
+  /** @default 100 */
+  limit?: number;
+}
+
+/** A page of the `tables` query, by database and table name. */
+export interface TablesPage {
+  tables: TableDetail[];
+  /** The cursor of the next page, or null after the last. */
+  nextCursor: string | null;
+  total: number;
+}
+
+/**
+ * The lists of a run's manifest on the target (see `src/activities/manifest.ts`), one table each.
+ */
+export const MANIFEST_LISTS = {
+  /** Every planned object with its DDL, in creation order (`PlannedObject`). */
+  objects: 'objects',
+  /** The restore point's tables (`RestorePointTable`). */
+  restore: 'restore',
+  /** The restore point's per-partition digests, one entry per table. */
+  digests: 'digests',
+  /** The objects the migration created (`db.name`). */
+  created: 'created',
+  /** The units of the bulk copy (`ManifestUnit`), table by table. */
+  units: 'units',
+} as const;
+
+/** The manifest list of the units that verification page `page` of pass `pass` found to copy again. */
+export function resyncList(pass: number, page: number): string {
+  return `resync_${pass}_${page}`;
+}
+
+/** A unit of copy as the manifest holds it: `last` marks the last unit of its table. */
+export type ManifestUnit = CopyUnit & { last?: boolean };
+
+/** Where a copy activity finds its units: indexes `from` (inclusive) to `to` (exclusive) of a manifest list. */
+export interface UnitRange {
+  list: string;
+  from: number;
+  to: number;
+}
+
+/** What a copy of a range of units did: totals, the tables it finished, and rows per table. */
+export interface RangeCopyResult extends CopyResult {
+  units: number;
+  tablesDone: number;
+  tables: { database: string; table: string; rows: number }[];
+}
+
+/** The plan of the bulk copy, as `planCopyPaged` summarises the manifest's units. */
+export interface CopyPlanSummary {
+  units: number;
+  tables: number;
+  rows: number;
+  bytes: number;
+}
+
+/** What one page of verification found: each table's verdict, and the units it listed to copy again. */
+export interface VerifyPageResult {
+  tables: TableVerification[];
+  resync: { list: string; units: number; sample: { database: string; table: string; partitionId: string }[] };
 }
 
 export type StepStatus = 'pending' | 'awaiting_approval' | 'running' | 'completed' | 'failed' | 'rejected' | 'skipped';

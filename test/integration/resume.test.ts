@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
 import { runKeyOf } from '../../src/workflows/state';
-import type { MigrationReport, MigrationState } from '../../src/workflows/types';
+import type { MigrationReport, MigrationState, UnitRange } from '../../src/workflows/types';
 import {
   migrationInput,
   queryState,
@@ -64,10 +64,11 @@ async function copyAttempts(workflowId: string): Promise<Map<string, number>> {
   const starts = new Map<string, number>();
   for (const event of history.events ?? []) {
     const scheduled = event.activityTaskScheduledEventAttributes;
-    if (scheduled?.activityType?.name === 'copyUnits') {
-      // Payloads are encrypted in history: the client's codec opens them.
-      const req = await decodeFromPayloadsAtIndex<{ units: { table: string; partitionId: string }[] }>(servers.client.options.loadedDataConverter, 0, scheduled.input?.payloads);
-      unitsBySchedule.set(String(event.eventId), req.units.map((u) => `${u.table}/${u.partitionId}`));
+    if (scheduled?.activityType?.name === 'copyUnitRange') {
+      // Payloads are encrypted in history: the client's codec opens them. A range names its units by their index in a manifest list.
+      const req = await decodeFromPayloadsAtIndex<{ range: UnitRange }>(servers.client.options.loadedDataConverter, 0, scheduled.input?.payloads);
+      const { list, from, to } = req.range;
+      unitsBySchedule.set(String(event.eventId), Array.from({ length: to - from }, (_, i) => `${list}/${from + i}`));
     }
     const started = event.activityTaskStartedEventAttributes;
     if (started) {

@@ -89,6 +89,7 @@ describe('the OpenAPI document', () => {
         'POST /migrations',
         'GET /migrations',
         'GET /migrations/{id}',
+        'GET /migrations/{id}/tables',
         'POST /migrations/{id}/approve',
         'POST /migrations/{id}/reject',
         'POST /migrations/{id}/cancel',

@@ -1,0 +1,100 @@
+import { ApplicationFailure } from '@temporalio/workflow';
+import { long, scan } from './activity-stubs';
+import { firstLines, firstOfSelectedFirst } from './bounded';
+import { copyRanges, inLanes, rangesOf, type CopyPass } from './copy-scheduler';
+import type { RunEnding } from './recovery';
+import type { TableDetails } from './table-details';
+import {
+  DETAIL_LIMIT,
+  FAILURE_TYPES,
+  MANIFEST_LISTS,
+  type MigrationInput,
+  type MigrationReport,
+  type MigrationState,
+  type ValidationReport,
+  type VerifyPageResult,
+} from './types';
+
+/** Objects of the plan one verification activity compares: its verdicts stay far below the payload limit. */
+const VERIFY_PAGE = 500;
+
+/** A run whose plan is in its manifest on the target. */
+interface PagedRun {
+  runKey: string;
+  input: MigrationInput;
+  state: MigrationState;
+  ending: RunEnding;
+  details: TableDetails;
+}
+
+/**
+ * The migration step of a run with a manifest: creates the schema, copies every unit, then
+ * verifies and re-copies what differs, up to `syncPasses` times. The objects, the units and what
+ * verification lists to copy again stay in the manifest; activities get ranges of it and answer
+ * with totals and per-table verdicts, which go to the `tables` query, not to the state.
+ */
+export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): Promise<MigrationReport> {
+  const { runKey, input, state } = run;
+  const endpoints = { source: input.source, target: input.target };
+  const began = Date.now();
+  run.ending.scope = { manifest: true, schemaCreated: false };
+  const schema = await scan.createSchemaPaged({ runKey, target: input.target });
+  run.ending.scope = { manifest: true, schemaCreated: true };
+  const planned = await scan.planCopyPaged({ runKey, ...endpoints, unitBytes: input.options.unitBytes });
+  state.progress = { tablesTotal: planned.tables, tablesDone: 0, unitsTotal: planned.units, unitsDone: 0, rowsTotal: planned.rows, rowsCopied: 0, bytesCopied: 0 };
+  const pass: CopyPass = { runKey, ...endpoints, path: plan.transfer.path, parallelism: input.options.parallelism };
+  const copyBegan = Date.now();
+  const bulk = rangesOf([{ list: MANIFEST_LISTS.units, count: planned.units }]);
+  const copied = await copyRanges(bulk, { ...pass, progress: state.progress }, (result) => run.details.copied(result));
+  const copyEnded = Date.now();
+  const { tables, resynced } = await verifyAndResync(run, pass, plan.objectCount ?? 0);
+  const differing = tables.filter((t) => !t.match);
+  if (differing.length > 0) {
+    const named = firstLines(differing.map((t) => `${t.database}.${t.table} (${t.sourceRows} vs ${t.targetRows} rows)`), DETAIL_LIMIT);
+    throw ApplicationFailure.create({
+      type: FAILURE_TYPES.verificationFailed,
+      message: `source and target still differ after ${input.options.syncPasses} sync passes: ${named.join(', ')}`,
+      nonRetryable: true,
+    });
+  }
+  return {
+    transferPath: plan.transfer.path,
+    created: schema.names,
+    copied: { ...copied, units: planned.units },
+    resynced,
+    verification: firstOfSelectedFirst(tables, (t) => !t.match, DETAIL_LIMIT),
+    counts: { created: schema.created, verified: tables.length, matched: tables.length - differing.length },
+    timings: { schemaMs: copyBegan - began, copyMs: copyEnded - copyBegan, verifyAndSyncMs: Date.now() - copyEnded },
+    skipped: plan.unsupported.map(({ database, name, reason }) => ({ database, name, reason })),
+  };
+}
+
+/** Verifies every page of the plan, and copies again what differs, up to `syncPasses` times. */
+async function verifyAndResync(run: PagedRun, pass: CopyPass, objects: number) {
+  const resynced: MigrationReport['resynced'] = [];
+  let pages = await verifyAll(run, pass, objects, 0);
+  const again = () => pages.filter((p) => p.resync.units > 0).map((p) => ({ list: p.resync.list, count: p.resync.units }));
+  for (let round = 1; round <= run.input.options.syncPasses && again().length > 0; round++) {
+    const lists = again();
+    const recopied = await copyRanges(rangesOf(lists), pass, () => undefined);
+    resynced.push({
+      pass: round,
+      units: lists.reduce((n, l) => n + l.count, 0),
+      rows: recopied.rows,
+      partitions: pages.flatMap((p) => p.resync.sample).slice(0, DETAIL_LIMIT),
+    });
+    pages = await verifyAll(run, pass, objects, round);
+  }
+  return { tables: pages.flatMap((p) => p.tables), resynced };
+}
+
+/** One verification pass over the plan, a page of objects per activity, `parallelism` at once. */
+async function verifyAll(run: PagedRun, pass: CopyPass, objects: number, round: number): Promise<VerifyPageResult[]> {
+  const pages = Array.from({ length: Math.ceil(objects / VERIFY_PAGE) }, (_, page) => ({ page, from: page * VERIFY_PAGE, to: Math.min(objects, (page + 1) * VERIFY_PAGE) }));
+  const results: VerifyPageResult[] = new Array(pages.length);
+  await inLanes(pages, pass.parallelism, async (p) => {
+    results[p.page] = await long.verifyPage({ runKey: run.runKey, source: pass.source, target: pass.target, ...p, pass: round });
+    run.details.verified(results[p.page].tables);
+  });
+  return results;
+}

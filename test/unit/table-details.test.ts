@@ -1,0 +1,58 @@
+import { rangesOf } from '../../src/workflows/copy-scheduler';
+import { TableDetails, TABLES_PAGE_DEFAULT } from '../../src/workflows/table-details';
+import { firstLines, firstOfSelectedFirst } from '../../src/workflows/bounded';
+
+describe('the per-table detail of a run', () => {
+  const verdict = (table: string, match: boolean) => ({ database: 'db', table, sourceRows: 2, targetRows: match ? 2 : 1, sourceChecksum: 'a', targetChecksum: match ? 'a' : 'b', match });
+
+  it('when pages are read cursor by cursor, every table comes once, by name whatever order the copies landed in, with rows copied and verdict', () => {
+    const details = new TableDetails();
+    details.copied({ tables: [{ database: 'db', table: 't1', rows: 1 }, { database: 'db', table: 't0', rows: 2 }] });
+    details.copied({ tables: [{ database: 'db', table: 't1', rows: 1 }] });
+    details.verified([verdict('t0', true), verdict('t1', true), verdict('t2', false)]);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = details.page({ cursor, limit: 2 });
+      expect(page.total).toBe(3);
+      seen.push(...page.tables.map((t) => `${t.table}:${t.rowsCopied}:${t.match}`));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(['t0:2:true', 't1:2:true', 't2:0:false']);
+  });
+
+  it('when the cursor or limit does not fit, the query answers the first page at the default size', () => {
+    const details = new TableDetails();
+    details.verified(Array.from({ length: TABLES_PAGE_DEFAULT + 5 }, (_, i) => verdict(`t${i}`, true)));
+    const page = details.page({ cursor: 'x', limit: -3 });
+    expect(page.tables).toHaveLength(TABLES_PAGE_DEFAULT);
+    expect(page.tables[0].table).toBe('t0');
+    expect(page.nextCursor).toBe(String(TABLES_PAGE_DEFAULT));
+  });
+});
+
+describe('copy ranges over manifest lists', () => {
+  it('when 100,000 units are planned, they are covered exactly once by at most 200 ranges', () => {
+    const ranges = rangesOf([{ list: 'units', count: 100_000 }]);
+    expect(ranges.length).toBeLessThanOrEqual(200);
+    expect(ranges[0].from).toBe(0);
+    ranges.slice(1).forEach((r, i) => expect(r.from).toBe(ranges[i].to));
+    expect(ranges[ranges.length - 1].to).toBe(100_000);
+  });
+
+  it('when several lists hold units, each list is covered on its own and empty lists get no range', () => {
+    const ranges = rangesOf([{ list: 'a', count: 3 }, { list: 'b', count: 0 }, { list: 'c', count: 1 }]);
+    expect(ranges).toEqual([{ list: 'a', from: 0, to: 1 }, { list: 'a', from: 1, to: 2 }, { list: 'a', from: 2, to: 3 }, { list: 'c', from: 0, to: 1 }]);
+  });
+});
+
+describe('bounded lists', () => {
+  it('when a list is longer than its limit, the rest is counted in one last line', () => {
+    expect(firstLines(['a', 'b', 'c'], 2)).toEqual(['a', 'b', '… and 1 more']);
+    expect(firstLines(['a'], 2)).toEqual(['a']);
+  });
+
+  it('when some entries are selected, they come first, and the list is cut to its limit', () => {
+    expect(firstOfSelectedFirst([1, 2, 3, 4], (n) => n % 2 === 0, 3)).toEqual([2, 4, 1]);
+  });
+});
