@@ -4,6 +4,7 @@ import type { MigrationInput, MigrationStatus } from './workflows/types';
 import type { Config } from './config';
 import { encryptingDataConverter } from './codec';
 import type { Keyring } from './secrets';
+import { markdownText, namedList } from './workflows/markdown';
 
 /**
  * A Temporal client for the configured frontend and namespace, with the deployment's codec: what
@@ -33,28 +34,15 @@ export function listedStatus(info: Pick<WorkflowExecutionInfo, 'status' | 'typed
   }
 }
 
-/** Characters that mean something in markdown, escaped wherever a name reaches the Web UI. */
-const MARKDOWN_SPECIAL = /[\\`*_[\]<>|~#]/g;
-
-/** `text` as markdown that renders as `text`. */
-export function markdownText(text: string): string {
-  return text.replace(MARKDOWN_SPECIAL, '\\$&');
-}
-
 /** `host:port` of an endpoint URL: never its user, password, path or query. */
 export function endpointAddress(url: string): string {
   const parsed = new URL(url);
   return `${parsed.hostname}:${parsed.port || (parsed.protocol === 'https:' ? '443' : '80')}`;
 }
 
-/** How many databases a summary names before it counts the rest. */
-const SUMMARY_DATABASES = 3;
-
 /** The Web UI's one line for a run: "source → target: databases", addresses only. */
 export function runSummary(input: Pick<MigrationInput, 'source' | 'target' | 'databases'>): string {
-  const named = input.databases.slice(0, SUMMARY_DATABASES).map(markdownText).join(', ');
-  const more = input.databases.length > SUMMARY_DATABASES ? ` and ${input.databases.length - SUMMARY_DATABASES} more` : '';
-  return `${endpointAddress(input.source.url)} → ${endpointAddress(input.target.url)}: ${named}${more}`;
+  return `${endpointAddress(input.source.url)} → ${endpointAddress(input.target.url)}: ${namedList(input.databases.map(markdownText))}`;
 }
 
 /** The Web UI's details of a run, as markdown: who started it, where from and to, what, how. No credentials. */

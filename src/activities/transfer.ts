@@ -29,6 +29,7 @@ import { holdsData, isView } from './inventory';
 import { remoteSource } from './remote';
 import { partitionIdsOf, planUnits } from './copy-plan';
 import { MANIFEST_LISTS, readList, resyncList, writeList } from './manifest';
+import { copyLabel, rangesOf } from '../workflows/ranges';
 
 /** Passes over views that failed because a view they read from did not exist yet. */
 const MAX_VIEW_PASSES = 10;
@@ -88,7 +89,8 @@ export function createTransferActivities(deps: ActivityDeps) {
             if (i === units.length - 1 || tableKeyOf(units[i + 1]) !== tableKeyOf(unit)) unit.last = true;
           });
           await writeList(target, req.runKey, MANIFEST_LISTS.units, units);
-          return { units: units.length, tables: units.filter((u) => u.last).length, rows: units.reduce((n, u) => n + u.rows, 0), bytes: units.reduce((n, u) => n + u.bytes, 0) };
+          const labels = rangesOf([{ list: MANIFEST_LISTS.units, count: units.length }]).map((r) => copyLabel(units.slice(r.from, r.to)));
+          return { units: units.length, tables: units.filter((u) => u.last).length, rows: units.reduce((n, u) => n + u.rows, 0), bytes: units.reduce((n, u) => n + u.bytes, 0), labels };
         }),
       );
     },

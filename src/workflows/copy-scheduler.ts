@@ -1,13 +1,7 @@
 import { long } from './activity-stubs';
+import { MAX_COPY_ACTIVITIES } from './ranges';
 import { inBatches } from './state';
 import type { CopyResult, CopyUnit, EndpointRef, Progress, RangeCopyResult, TransferPath, UnitRange } from './types';
-
-/**
- * Most copy activities one pass schedules. Up to this many units, each unit is its own activity
- * (fine-grained progress, and a unit that finished is never copied again); beyond it, units are
- * batched so that 5,000 partitions cost the same history as 200.
- */
-const MAX_COPY_ACTIVITIES = 200;
 
 /** What a copy pass needs to know about its run. */
 export interface CopyPass {
@@ -69,32 +63,25 @@ export async function copyAll(units: CopyUnit[], pass: CopyPass): Promise<CopyRe
 }
 
 /**
- * The ranges that cover manifest lists of `count` units each, in at most about
- * MAX_COPY_ACTIVITIES ranges (one more per list at most).
+ * Copies units that the run's manifest holds, range by range (see {@link inLanes}); progress
+ * advances as each range lands, then `landed` hears of its result. Each copy activity carries its
+ * range's summary (the Web UI shows it in the event history), or one that counts its units.
  */
-export function rangesOf(lists: readonly { list: string; count: number }[]): UnitRange[] {
-  const total = lists.reduce((n, l) => n + l.count, 0);
-  const size = Math.max(1, Math.ceil(total / MAX_COPY_ACTIVITIES));
-  return lists.flatMap(({ list, count }) => Array.from({ length: Math.ceil(count / size) }, (_, i) => ({ list, from: i * size, to: Math.min(count, (i + 1) * size) })));
-}
-
-/**
- * Copies units that the run's manifest holds, range by range (see {@link inLanes}); `landed` hears
- * of each range's result as it lands, and progress advances with it.
- */
-export async function copyRanges(ranges: UnitRange[], pass: CopyPass, landed: (result: RangeCopyResult) => void): Promise<CopyResult> {
+export async function copyRanges(ranges: (UnitRange & { summary?: string })[], pass: CopyPass, landed: (result: RangeCopyResult) => void): Promise<CopyResult> {
   const total: CopyResult = { rows: 0, bytes: 0 };
-  await inLanes(ranges, pass.parallelism, async (range) => {
-    const result = await long.copyUnitRange({ runKey: pass.runKey, source: pass.source, target: pass.target, range, path: pass.path });
+  await inLanes(ranges, pass.parallelism, async ({ summary, ...range }) => {
+    const result = await long.copyUnitRange.executeWithOptions({ summary: summary ?? `copy units ${range.from + 1}–${range.to} of ${range.list}` }, [
+      { runKey: pass.runKey, source: pass.source, target: pass.target, range, path: pass.path },
+    ]);
     total.rows += result.rows;
     total.bytes += result.bytes;
-    landed(result);
     if (pass.progress) {
       pass.progress.rowsCopied += result.rows;
       pass.progress.bytesCopied += result.bytes;
       pass.progress.unitsDone += result.units;
       pass.progress.tablesDone = Math.min(pass.progress.tablesTotal, pass.progress.tablesDone + result.tablesDone);
     }
+    landed(result);
   });
   return total;
 }

@@ -1,4 +1,11 @@
+import { setCurrentDetails } from '@temporalio/workflow';
+import { markdownText } from './markdown';
 import type { MigrationState } from './types';
+
+/** Shows the run's {@link currentDetails} in the Web UI (no command: nothing reaches the history). */
+export function showDetails(state: MigrationState): void {
+  setCurrentDetails(currentDetails(state));
+}
 
 /**
  * The run's current details as the Temporal Web UI shows them (markdown, on the run's User
@@ -12,11 +19,12 @@ export function currentDetails(state: MigrationState): string {
 function headline(state: MigrationState): string {
   if (state.awaitingApproval) {
     const { step } = state.awaitingApproval;
-    const barred = state.fourEyes && state.requestedBy ? `, other than ${state.requestedBy} who started it (four eyes)` : '';
+    const barred = state.fourEyes && state.requestedBy ? `, other than ${markdownText(state.requestedBy)} who started it (four eyes)` : '';
     return [
       `**Waiting for approval of \`${step}\`.**`,
-      `Who may approve: a token with the role approver or admin${barred}.`,
-      `How: \`clickhouse-migrator approve ${state.id} ${step}\`, \`POST /migrations/${state.id}/approve {"step":"${step}"}\`, or the signal \`approve\` with \`{"step":"${step}"}\`.`,
+      '',
+      `- Who may approve: a token with the role approver or admin${barred}.`,
+      `- How: \`clickhouse-migrator approve ${state.id} ${step}\`, \`POST /migrations/${state.id}/approve\` with \`{"step":"${step}"}\`, or the signal \`approve\` with the same payload.`,
     ].join('\n');
   }
   if (state.currentStep && state.status === 'running') return `**Running \`${state.currentStep}\`.**`;

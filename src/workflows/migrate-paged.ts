@@ -1,9 +1,12 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { long, scan } from './activity-stubs';
 import { firstLines, firstOfSelectedFirst } from './bounded';
-import { copyRanges, inLanes, rangesOf, type CopyPass } from './copy-scheduler';
+import { copyRanges, inLanes, type CopyPass } from './copy-scheduler';
+import { rangesOf } from './ranges';
 import type { RunEnding } from './recovery';
 import type { TableDetails } from './table-details';
+import { showDetails } from './details';
+import { namedList } from './markdown';
 import {
   DETAIL_LIMIT,
   FAILURE_TYPES,
@@ -38,14 +41,17 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
   const endpoints = { source: input.source, target: input.target };
   const began = Date.now();
   run.ending.scope = { manifest: true, schemaCreated: false };
-  const schema = await scan.createSchemaPaged({ runKey, target: input.target });
+  const schema = await scan.createSchemaPaged.executeWithOptions({ summary: `create the schema of ${namedList(input.databases)}` }, [{ runKey, target: input.target }]);
   run.ending.scope = { manifest: true, schemaCreated: true };
-  const planned = await scan.planCopyPaged({ runKey, ...endpoints, unitBytes: input.options.unitBytes });
+  const planned = await scan.planCopyPaged.executeWithOptions({ summary: 'plan the copy: units of partitions, grouped by size' }, [{ runKey, ...endpoints, unitBytes: input.options.unitBytes }]);
   state.progress = { tablesTotal: planned.tables, tablesDone: 0, unitsTotal: planned.units, unitsDone: 0, rowsTotal: planned.rows, rowsCopied: 0, bytesCopied: 0 };
   const pass: CopyPass = { runKey, ...endpoints, path: plan.transfer.path, parallelism: input.options.parallelism };
   const copyBegan = Date.now();
-  const bulk = rangesOf([{ list: MANIFEST_LISTS.units, count: planned.units }]);
-  const copied = await copyRanges(bulk, { ...pass, progress: state.progress }, (result) => run.details.copied(result));
+  const bulk = rangesOf([{ list: MANIFEST_LISTS.units, count: planned.units }]).map((range, i) => ({ ...range, summary: planned.labels?.[i] }));
+  const copied = await copyRanges(bulk, { ...pass, progress: state.progress }, (result) => {
+    run.details.copied(result);
+    showDetails(state);
+  });
   const copyEnded = Date.now();
   const { tables, resynced } = await verifyAndResync(run, pass, plan.objectCount ?? 0);
   const differing = tables.filter((t) => !t.match);
@@ -93,7 +99,9 @@ async function verifyAll(run: PagedRun, pass: CopyPass, objects: number, round: 
   const pages = Array.from({ length: Math.ceil(objects / VERIFY_PAGE) }, (_, page) => ({ page, from: page * VERIFY_PAGE, to: Math.min(objects, (page + 1) * VERIFY_PAGE) }));
   const results: VerifyPageResult[] = new Array(pages.length);
   await inLanes(pages, pass.parallelism, async (p) => {
-    results[p.page] = await long.verifyPage({ runKey: run.runKey, source: pass.source, target: pass.target, ...p, pass: round });
+    results[p.page] = await long.verifyPage.executeWithOptions({ summary: `verify objects ${p.from + 1}–${p.to} of ${objects}${round > 0 ? ` (after sync pass ${round})` : ''}` }, [
+      { runKey: run.runKey, source: pass.source, target: pass.target, ...p, pass: round },
+    ]);
     run.details.verified(results[p.page].tables);
   });
   return results;

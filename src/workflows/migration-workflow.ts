@@ -12,6 +12,7 @@ import { now, Rejected, stepsOf } from './steps';
 import { fingerprintWhileWaiting, finishCleanly, recover, takeRestorePoint, type RunEnding } from './recovery';
 import { initialState, runKeyOf } from './state';
 import { FAILURE_TYPES, type MigrationInput, type MigrationState, type RestorePoint } from './types';
+import { namedList } from './markdown';
 
 /**
  * A ClickHouse migration in four approved steps: backup, configure, validation, migration.
@@ -23,6 +24,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   const runKey = runKeyOf(runId);
   const state = initialState(input, runId);
   const endpoints = { source: input.source, target: input.target };
+  const dbs = namedList(input.databases);
 
   const details = new TableDetails();
   setHandler(stateQuery, () => state);
@@ -39,26 +41,26 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   try {
     if (patched(PATCHES.targetLocks)) await lockTargets(input, runId, state);
     const fresh = patched(PATCHES.freshRestorePoint);
-    const point = await runStep('backup', () => long.takeRestorePoint({ runKey, target: input.target, databases: input.databases, ...inManifest }));
+    const point = await runStep('backup', () => long.takeRestorePoint.executeWithOptions({ summary: `${fresh ? 'rehearse' : 'take'} the restore point of ${dbs}` }, [{ runKey, target: input.target, databases: input.databases, ...inManifest }]));
     if (fresh) {
       // A rehearsal: the restore point a rollback uses is taken after the last approval, so it
       // holds every write the target gets while the run waits at its gates.
-      await scan.dropRestorePoint({ target: input.target, restorePoint: point });
+      await scan.dropRestorePoint.executeWithOptions({ summary: 'drop the rehearsal restore point' }, [{ target: input.target, restorePoint: point }]);
     } else {
       fingerprintWhileWaiting(ending, point);
     }
     await gate('configure');
     await runStep('configure', () =>
-      scan.checkTarget({
+      scan.checkTarget.executeWithOptions({ summary: `check that the target is ready for ${dbs}` }, [{
         runKey,
         ...endpoints,
         databases: input.databases,
         onConflict: input.options.onConflict,
         rehearsal: { tables: tablesOf(point), rows: point.totalRows },
-      }),
+      }]),
     );
     await gate('validation');
-    const plan = await runStep('validation', () => long.validateSource({ runKey, ...endpoints, databases: input.databases, ...inManifest }));
+    const plan = await runStep('validation', () => long.validateSource.executeWithOptions({ summary: `validate the source and dry-run ${dbs}` }, [{ runKey, ...endpoints, databases: input.databases, ...inManifest }]));
     state.transferPath = plan.transfer.path;
     await gate('migration');
     await runStep('migration', async () => {

@@ -2,6 +2,7 @@ import { long, scan } from './activity-stubs';
 import { describeFailure } from './failures';
 import { firstLines } from './bounded';
 import { DETAIL_LIMIT, FAILURE_TYPES, type RollbackScope, type EndpointRef, type MigrationState, type MigrationStatus, type RestorePoint, type RestorePointDigests } from './types';
+import { namedList } from './markdown';
 
 /** What the ending of a run works with. */
 export interface RunEnding {
@@ -22,7 +23,7 @@ export interface RunEnding {
 /** Takes the restore point a rollback uses, with the digests it will be proved against. */
 export async function takeRestorePoint(run: RunEnding, input: { target: EndpointRef; databases: string[] }): Promise<void> {
   const manifest = run.manifest ? { manifest: true } : {};
-  const point = await long.takeRestorePoint({ runKey: run.runKey, target: input.target, databases: input.databases, ...manifest });
+  const point = await long.takeRestorePoint.executeWithOptions({ summary: `take the restore point of ${namedList(input.databases)}` }, [{ runKey: run.runKey, target: input.target, databases: input.databases, ...manifest }]);
   run.restorePoint = point;
   const digests = await long.fingerprintRestorePoint({ target: input.target, restorePoint: point, ...(run.manifest ? { runKey: run.runKey } : {}) });
   run.state.restorePoint = { database: point.database, takenAt: point.takenAt, totalRows: point.totalRows, digests };
@@ -67,7 +68,7 @@ export async function recover(run: RunEnding, changed: boolean, cancelled: boole
     }
     // With a manifest, the activity reads the full record of digests from it (the run keeps the first few).
     const from = run.manifest ? { recorded: null, runKey: run.runKey } : { recorded };
-    state.rollback = await long.rollbackToRestorePoint({ target: run.target, restorePoint: point, databases: run.databases, scope: run.scope, ...from });
+    state.rollback = await long.rollbackToRestorePoint.executeWithOptions({ summary: `roll ${namedList(run.databases)} back to the restore point` }, [{ target: run.target, restorePoint: point, databases: run.databases, scope: run.scope, ...from }]);
     const mismatched = state.rollback.verified.filter((t) => !t.match);
     if (mismatched.length > 0) {
       state.error = {

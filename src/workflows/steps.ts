@@ -1,4 +1,5 @@
 import { condition, isCancellation, upsertSearchAttributes } from '@temporalio/workflow';
+import { showDetails } from './details';
 import { describeFailure } from './failures';
 import { statusKey, stepKey } from './search-attributes';
 import type { MigrationInput, MigrationState, MigrationStatus, StepName } from './types';
@@ -22,6 +23,7 @@ export function stepsOf(input: MigrationInput, state: MigrationState, approved: 
       { key: statusKey, value: status },
       { key: stepKey, value: state.currentStep ?? 'none' },
     ]);
+    showDetails(state);
   }
 
   function step(name: StepName) {

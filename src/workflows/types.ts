@@ -398,6 +398,8 @@ export interface CopyPlanSummary {
   tables: number;
   rows: number;
   bytes: number;
+  /** A summary of each range of the bulk copy, in the order `rangesOf` cuts it (absent in runs planned before there were summaries). */
+  labels?: string[];
 }
 
 /** What one page of verification found: each table's verdict, and the units it listed to copy again. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createApp } from '../../src/api/app';
 import { endpointAddress } from '../../src/temporal';
-import { startWorker, TEST_KEY, uniqueName, useTestServers, waitFor } from './harness';
+import { awaitingApproval, startWorker, TEST_KEY, uniqueName, useTestServers, waitFor } from './harness';
 import { testStack } from './stack-env';
 
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
@@ -112,25 +112,38 @@ describe('the Temporal Web UI', () => {
     }
   });
 
-  it('shows the run\'s static summary "source → target: databases" and its details, with no credential', async () => {
+  it('shows the run\'s static summary "source → target: databases", its details, and the approval it waits for, with no credential', async () => {
     const { source, target } = testStack();
     const db = servers.database('ui_summary');
     await servers.source.exec(`CREATE DATABASE ${db}`);
     await servers.source.exec(`CREATE TABLE ${db}.items (id UInt64) ENGINE = MergeTree ORDER BY id`);
     const run = await startRun(db, true);
     const summary = `${endpointAddress(source.url)} → ${endpointAddress(target.url)}: ${db}`;
+    await awaitingApproval(servers.client.workflow.getHandle(run.id), 'configure');
 
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     try {
       await page.goto(run.link.replace(/\/history$/, ''));
       // The UI renders user metadata (markdown, decoded through the codec endpoint) on its own tab.
       await page.getByText('User Metadata', { exact: true }).first().click();
-      const text = await waitFor(() => pageText(page), (t) => t.includes(summary) && t.includes('Started by adam'), `the summary "${summary}" and the details on the run's page`, 30_000);
+      const waiting = 'Waiting for approval of configure.';
+      const text = await waitFor(
+        () => pageText(page),
+        (t) => t.includes(summary) && t.includes('Started by adam') && t.includes(waiting),
+        `the summary "${summary}", the details and "${waiting}" on the run's page`,
+        30_000,
+      );
+      expect(text).toContain('Who may approve: a token with the role approver or admin');
+      expect(text).toMatch(/backup\s+completed/);
       expect(text).toContain(`Databases: ${db}`);
       expect(text).toContain(`Source: ${endpointAddress(source.url)}`);
       expect(text).not.toContain(source.password);
       expect(text).not.toContain(target.password);
       await page.screenshot({ path: join(ARTIFACTS, 'web-ui-run-summary.png') });
+      // The event history names each activity by its summary.
+      await page.goto(run.link);
+      await waitFor(() => pageText(page), (t) => t.includes(`rehearse the restore point of ${db}`), 'the backup activity\'s summary in the event history', 30_000);
+      await page.screenshot({ path: join(ARTIFACTS, 'web-ui-run-history.png') });
     } finally {
       await page.close();
       await servers.client.workflow.getHandle(run.id).cancel();

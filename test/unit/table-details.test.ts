@@ -1,4 +1,4 @@
-import { rangesOf } from '../../src/workflows/copy-scheduler';
+import { rangesOf } from '../../src/workflows/ranges';
 import { TableDetails, TABLES_PAGE_DEFAULT } from '../../src/workflows/table-details';
 import { firstLines, firstOfSelectedFirst } from '../../src/workflows/bounded';
 
