@@ -11,6 +11,8 @@ import { firstOf } from '../workflows/bounded';
 import {
   DETAIL_LIMIT,
   FAILURE_TYPES,
+  PROGRESS_TABLES,
+  type TablePlan,
   type CopyPlanSummary,
   type CopyResult,
   type CopyUnit,
@@ -90,7 +92,8 @@ export function createTransferActivities(deps: ActivityDeps) {
           });
           await writeList(target, req.runKey, MANIFEST_LISTS.units, units);
           const labels = rangesOf([{ list: MANIFEST_LISTS.units, count: units.length }]).map((r) => copyLabel(units.slice(r.from, r.to)));
-          return { units: units.length, tables: units.filter((u) => u.last).length, rows: units.reduce((n, u) => n + u.rows, 0), bytes: units.reduce((n, u) => n + u.bytes, 0), labels };
+          const totals = { rows: units.reduce((n, u) => n + u.rows, 0), bytes: units.reduce((n, u) => n + u.bytes, 0) };
+          return { units: units.length, tables: units.filter((u) => u.last).length, ...totals, labels, largest: largestTables(units, PROGRESS_TABLES) };
         }),
       );
     },
@@ -119,7 +122,7 @@ export function createTransferActivities(deps: ActivityDeps) {
         const progress = await copyBatch(source, target, req, units);
         const tables = Object.entries(progress.tables ?? {}).map(([key, rows]) => {
           const [database, table] = key.split('\u0000');
-          return { database, table, rows };
+          return { database, table, rows, bytes: progress.tableBytes?.[key] ?? 0 };
         });
         return { rows: progress.rows, bytes: progress.bytes, units: progress.done.length, tablesDone: units.filter((u) => u.last).length, tables };
       });
@@ -246,9 +249,10 @@ async function copyBatch(
   units: CopyUnit[],
 ): Promise<BatchProgress> {
   const previous = previousHeartbeat<BatchProgress>();
-  const progress: BatchProgress = previous?.done ? previous : { done: [], rows: 0, bytes: 0, tables: {} };
+  const progress: BatchProgress = previous?.done ? previous : { done: [], rows: 0, bytes: 0, tables: {}, tableBytes: {} };
   progress.tables ??= {};
-  const tables = progress.tables;
+  progress.tableBytes ??= {};
+  const { tables, tableBytes } = progress;
   return heartbeating(() => progress, async () => {
     const columnsOf = columnCache(target);
     for (const unit of units) {
@@ -259,6 +263,7 @@ async function copyBatch(
       progress.rows += rows;
       progress.bytes += rows > 0 ? unit.bytes : 0;
       tables[tableKeyOf(unit)] = (tables[tableKeyOf(unit)] ?? 0) + rows;
+      tableBytes[tableKeyOf(unit)] = (tableBytes[tableKeyOf(unit)] ?? 0) + (rows > 0 ? unit.bytes : 0);
       heartbeatNow(progress);
     }
     return progress;
@@ -335,6 +340,8 @@ interface BatchProgress {
   bytes: number;
   /** Rows copied per table (database NUL table); absent in the heartbeats of older workers. */
   tables?: Record<string, number>;
+  /** Bytes (uncompressed, as planned) copied per table; absent in the heartbeats of older workers. */
+  tableBytes?: Record<string, number>;
 }
 
 function unitKey(unit: CopyUnit): string {
@@ -478,4 +485,18 @@ function tableVerification(object: PlannedObject, onSource: PartitionDigest[], o
     targetChecksum,
     match: sourceRows === targetRows && sourceChecksum === targetChecksum && JSON.stringify(onSource) === JSON.stringify(onTarget),
   };
+}
+
+/** The `limit` largest tables (by rows) that `units` copy in more than one unit, with what each copies. */
+export function largestTables(units: readonly CopyUnit[], limit: number): TablePlan[] {
+  const byTable = new Map<string, TablePlan>();
+  for (const unit of units) {
+    const key = tableKeyOf(unit);
+    const plan = byTable.get(key) ?? { database: unit.database, table: unit.table, units: 0, rows: 0, bytes: 0 };
+    plan.units += 1;
+    plan.rows += unit.rows;
+    plan.bytes += unit.bytes;
+    byTable.set(key, plan);
+  }
+  return [...byTable.values()].filter((t) => t.units > 1).sort((a, b) => b.rows - a.rows || b.bytes - a.bytes).slice(0, limit);
 }

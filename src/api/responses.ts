@@ -80,6 +80,10 @@ export const migrationStateSchema = z.strictObject({
     rowsCopied: count,
     bytesCopied: count,
   }),
+  /** The largest tables that copy in several units, each with what has landed (absent before the copy is planned). */
+  tableProgress: z
+    .array(z.strictObject({ database: z.string(), table: z.string(), units: count, rows: count, bytes: count, rowsCopied: count, bytesCopied: count }))
+    .optional(),
   approvals: z.array(z.strictObject({ step, by: z.string().nullable(), comment: z.string().nullable(), at: timestamp, via: decisionVia })),
   locks: z.array(z.string()),
   lockConflict: z.string().nullable(),

@@ -2,7 +2,7 @@
  * Human-readable text for the CLI: a run's state, the list of runs, progress lines and API
  * errors. Pure functions of their inputs (time is passed in), so tests can pin the output.
  */
-import type { MigrationState, StepState } from '../workflows/types';
+import type { MigrationState, StepState, TableProgress } from '../workflows/types';
 import { ApiError, ApiUnreachableError, type ListedMigration, type StartAnswer } from './api-client';
 import { UsageError } from './exit-codes';
 import { etaSeconds, percent, type Rates } from './rates';
@@ -60,6 +60,25 @@ export function describeProgress(state: MigrationState, rates: Rates): string | 
     formatEta(etaSeconds(p.rowsCopied, p.rowsTotal, rates.rowsPerSecond)),
     `tables ${p.tablesDone}/${p.tablesTotal}`,
     `partitions ${p.unitsDone}/${p.unitsTotal}`,
+  ].join(', ');
+}
+
+/** Followed tables `watch` shows at once, the started ones first. */
+export const TABLES_SHOWN = 5;
+
+/** The followed tables still copying (see `MigrationState.tableProgress`): started ones first, then in plan order, at most `limit`. */
+export function tablesCopying(state: Pick<MigrationState, 'tableProgress'>, limit = TABLES_SHOWN): TableProgress[] {
+  const open = (state.tableProgress ?? []).filter((t) => t.rowsCopied < t.rows);
+  return [...open.filter((t) => t.rowsCopied > 0), ...open.filter((t) => t.rowsCopied === 0)].slice(0, limit);
+}
+
+/** One followed table's copy: rows with percent, bytes, rates and ETA. */
+export function describeTable(table: TableProgress, rates: Rates | undefined): string {
+  const rate = (perSecond: number | null | undefined, format: (n: number) => string) => (perSecond == null ? '' : ` at ${format(perSecond)}/s`);
+  return [
+    `${table.database}.${table.table} ${percent(table.rowsCopied, table.rows)}% rows ${formatCount(table.rowsCopied)}/${formatCount(table.rows)}${rate(rates?.rowsPerSecond, formatCount)}`,
+    `${formatBytes(table.bytesCopied)}/${formatBytes(table.bytes)}${rate(rates?.bytesPerSecond, formatBytes)}`,
+    formatEta(etaSeconds(table.rowsCopied, table.rows, rates?.rowsPerSecond ?? null)),
   ].join(', ');
 }
 

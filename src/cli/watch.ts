@@ -4,15 +4,20 @@
  * run completed.
  */
 import { MultiBar, type SingleBar } from 'cli-progress';
-import type { MigrationState } from '../workflows/types';
+import type { MigrationState, TableProgress } from '../workflows/types';
 import { ApiUnreachableError, type ApiClient } from './api-client';
 import { EXIT, exitCodeForRun, isFinal } from './exit-codes';
 import { etaSeconds, percent, RateWindow, type Rates } from './rates';
-import { describeNow, formatBytes, formatCount, formatEta, formatState, plainProgressLine } from './render';
+import { describeNow, describeTable, formatBytes, formatCount, formatEta, formatState, plainProgressLine, TABLES_SHOWN, tablesCopying } from './render';
+
+/** The run's rates, and each followed table's by `database.table` (see `MigrationState.tableProgress`). */
+export interface WatchRates extends Rates {
+  tables?: ReadonlyMap<string, Rates>;
+}
 
 /** How a poll is shown. */
 export interface WatchView {
-  update(state: MigrationState, rates: Rates, at: Date): void;
+  update(state: MigrationState, rates: WatchRates, at: Date): void;
   /** A message outside the progress display (an unreachable API that is retried). */
   notice(message: string): void;
   /** The run ended, or the watch stopped: leave the display in a clean state and say how it ended. */
@@ -39,6 +44,7 @@ export async function watchRun(options: WatchOptions): Promise<number> {
   const retries = options.unreachableRetries ?? 10;
   const now = options.now ?? (() => new Date());
   const window = new RateWindow();
+  const tableWindows = new Map<string, RateWindow>();
   let last: MigrationState | null = null;
   let failures = 0;
   try {
@@ -55,7 +61,7 @@ export async function watchRun(options: WatchOptions): Promise<number> {
       const at = now();
       // Rates count from the start of the copy, not from the hours a run may wait at a gate.
       if (last.progress.unitsTotal > 0) window.add({ at: at.getTime(), rows: last.progress.rowsCopied, bytes: last.progress.bytesCopied });
-      view.update(last, window.rates(), at);
+      view.update(last, { ...window.rates(), tables: tableRates(tableWindows, last, at) }, at);
       if (isFinal(last.status)) return exitCodeForRun(last.status);
       await sleep(intervalMs, signal);
     }
@@ -63,6 +69,23 @@ export async function watchRun(options: WatchOptions): Promise<number> {
   } finally {
     view.finish(last, now());
   }
+}
+
+/** Adds this poll to each followed table's rate window; returns their rates. */
+function tableRates(windows: Map<string, RateWindow>, state: MigrationState, at: Date): Map<string, Rates> {
+  const rates = new Map<string, Rates>();
+  for (const table of state.tableProgress ?? []) {
+    const name = tableName(table);
+    const window = windows.get(name) ?? new RateWindow();
+    windows.set(name, window);
+    window.add({ at: at.getTime(), rows: table.rowsCopied, bytes: table.bytesCopied });
+    rates.set(name, window.rates());
+  }
+  return rates;
+}
+
+function tableName(table: Pick<TableProgress, 'database' | 'table'>): string {
+  return `${table.database}.${table.table}`;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -109,6 +132,7 @@ export function plainView(out: Output, err: Output, heartbeatMs = 15_000): Watch
       lastKey = key;
       lastAt = at.getTime();
       out.write(`${line}\n`);
+      if (state.status === 'running') for (const table of tablesCopying(state)) out.write(`  ${describeTable(table, rates.tables?.get(tableName(table)))}\n`);
     },
     notice: (message) => err.write(`${message}\n`),
     finish(state, at) {
@@ -119,8 +143,8 @@ export function plainView(out: Output, err: Output, heartbeatMs = 15_000): Watch
 
 /**
  * Live bars on a terminal: what the run does and waits for, then, once the copy has begun, rows
- * (with bytes, rates and ETA), tables and partitions. The state reports these for the whole run;
- * per-table rows appear with the verification when the migration step ends.
+ * (with bytes, rates and ETA), tables and partitions for the whole run, and a bar for each of the
+ * largest tables still copying (at most TABLES_SHOWN; smaller tables land whole).
  */
 export function barsView(stream: NodeJS.WriteStream): WatchView {
   const multi = new MultiBar(
@@ -129,7 +153,7 @@ export function barsView(stream: NodeJS.WriteStream): WatchView {
   const textLine = { format: '{line}' };
   const status = multi.create(1, 0, { line: '' }, textLine);
   const waiting = multi.create(1, 0, { line: '' }, textLine);
-  let bars: { rows: SingleBar; tables: SingleBar; partitions: SingleBar } | null = null;
+  let bars: { rows: SingleBar; tables: SingleBar; partitions: SingleBar; perTable: SingleBar[] } | null = null;
   return {
     update(state, rates, at) {
       status.update(0, { line: `${state.id}: ${state.status}${state.currentStep ? `, step ${state.currentStep}` : ''} (${at.toISOString().slice(11, 19)} UTC)` });
@@ -140,6 +164,7 @@ export function barsView(stream: NodeJS.WriteStream): WatchView {
         rows: multi.create(1, 0, { label: 'rows      ', detail: '' }),
         tables: multi.create(1, 0, { label: 'tables    ', detail: '' }),
         partitions: multi.create(1, 0, { label: 'partitions', detail: '' }),
+        perTable: Array.from({ length: Math.min(TABLES_SHOWN, state.tableProgress?.length ?? 0) }, () => multi.create(1, 0, { label: ' '.repeat(10), detail: '' })),
       };
       const rate = (perSecond: number | null, format: (n: number) => string) => (perSecond === null ? '-' : `${format(perSecond)}/s`);
       bars.rows.setTotal(Math.max(1, p.rowsTotal));
@@ -150,6 +175,12 @@ export function barsView(stream: NodeJS.WriteStream): WatchView {
       bars.tables.update(p.tablesDone, { detail: `${p.tablesDone}/${p.tablesTotal}` });
       bars.partitions.setTotal(Math.max(1, p.unitsTotal));
       bars.partitions.update(p.unitsDone, { detail: `${p.unitsDone}/${p.unitsTotal}` });
+      const copying = tablesCopying(state, bars.perTable.length);
+      bars.perTable.forEach((bar, i) => {
+        const table = copying[i];
+        bar.setTotal(Math.max(1, table?.rows ?? 1));
+        bar.update(table ? Math.min(table.rowsCopied, table.rows) : 0, { label: table ? ' table    ' : ' '.repeat(10), detail: table ? describeTable(table, rates.tables?.get(tableName(table))) : '' });
+      });
     },
     notice: (message) => multi.log(`${message}\n`),
     finish(state, at) {

@@ -4,7 +4,7 @@ import { firstLines, firstOfSelectedFirst } from './bounded';
 import { copyRanges, inLanes, type CopyPass } from './copy-scheduler';
 import { rangesOf } from './ranges';
 import type { RunEnding } from './recovery';
-import type { TableDetails } from './table-details';
+import { advanceTableProgress, type TableDetails } from './table-details';
 import { showDetails } from './details';
 import { namedList } from './markdown';
 import {
@@ -45,11 +45,13 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
   run.ending.scope = { manifest: true, schemaCreated: true };
   const planned = await scan.planCopyPaged.executeWithOptions({ summary: 'plan the copy: units of partitions, grouped by size' }, [{ runKey, ...endpoints, unitBytes: input.options.unitBytes }]);
   state.progress = { tablesTotal: planned.tables, tablesDone: 0, unitsTotal: planned.units, unitsDone: 0, rowsTotal: planned.rows, rowsCopied: 0, bytesCopied: 0 };
+  if (planned.largest) state.tableProgress = planned.largest.map((t) => ({ ...t, rowsCopied: 0, bytesCopied: 0 }));
   const pass: CopyPass = { runKey, ...endpoints, path: plan.transfer.path, parallelism: input.options.parallelism };
   const copyBegan = Date.now();
   const bulk = rangesOf([{ list: MANIFEST_LISTS.units, count: planned.units }]).map((range, i) => ({ ...range, summary: planned.labels?.[i] }));
   const copied = await copyRanges(bulk, { ...pass, progress: state.progress }, (result) => {
     run.details.copied(result);
+    advanceTableProgress(state.tableProgress, result);
     showDetails(state);
   });
   const copyEnded = Date.now();

@@ -1,4 +1,4 @@
-import type { RangeCopyResult, TableDetail, TablesPage, TablesPageRequest, TableVerification } from './types';
+import type { RangeCopyResult, TableDetail, TableProgress, TablesPage, TablesPageRequest, TableVerification } from './types';
 
 /** Tables a page of the `tables` query holds at most, and by default. */
 export const TABLES_PAGE_MAX = 1_000;
@@ -48,5 +48,16 @@ export class TableDetails {
     const all = this.sorted;
     const end = offset + limit;
     return { tables: all.slice(offset, end), nextCursor: end < all.length ? String(end) : null, total: all.length };
+  }
+}
+
+/** Adds what a copy activity copied to the followed tables it names (see `MigrationState.tableProgress`). */
+export function advanceTableProgress(followed: TableProgress[] | undefined, result: Pick<RangeCopyResult, 'tables'>): void {
+  if (!followed?.length) return;
+  for (const copied of result.tables) {
+    const table = followed.find((t) => t.database === copied.database && t.table === copied.table);
+    if (!table) continue;
+    table.rowsCopied += copied.rows;
+    table.bytesCopied += copied.bytes ?? 0;
   }
 }

@@ -389,7 +389,8 @@ export interface UnitRange {
 export interface RangeCopyResult extends CopyResult {
   units: number;
   tablesDone: number;
-  tables: { database: string; table: string; rows: number }[];
+  /** Rows (and, from workers that count them, bytes) copied per table. */
+  tables: { database: string; table: string; rows: number; bytes?: number }[];
 }
 
 /** The plan of the bulk copy, as `planCopyPaged` summarises the manifest's units. */
@@ -400,6 +401,26 @@ export interface CopyPlanSummary {
   bytes: number;
   /** A summary of each range of the bulk copy, in the order `rangesOf` cuts it (absent in runs planned before there were summaries). */
   labels?: string[];
+  /** The largest tables that copy in more than one unit, at most PROGRESS_TABLES: their progress is followed table by table. */
+  largest?: TablePlan[];
+}
+
+/** Tables whose progress the state follows one by one, at most (the largest of those copied in several units). */
+export const PROGRESS_TABLES = 50;
+
+/** What the plan copies of one table. */
+export interface TablePlan {
+  database: string;
+  table: string;
+  units: number;
+  rows: number;
+  bytes: number;
+}
+
+/** A table's copy as it goes: its plan, and what has landed. */
+export interface TableProgress extends TablePlan {
+  rowsCopied: number;
+  bytesCopied: number;
 }
 
 /** What one page of verification found: each table's verdict, and the units it listed to copy again. */
@@ -448,6 +469,11 @@ export interface MigrationState {
   awaitingApproval: null | { step: StepName };
   steps: StepState[];
   progress: Progress;
+  /**
+   * Progress of the largest tables that copy in several units (see {@link PROGRESS_TABLES}), as
+   * their units land; smaller tables land whole, and the `tables` route lists every table.
+   */
+  tableProgress?: TableProgress[];
   approvals: ApprovalRecord[];
   /** The lock workflows this run holds, one per target database (see `target-lock.ts`). */
   locks: string[];

@@ -51,13 +51,14 @@ interface CliResult {
 }
 
 /** Runs the CLI as `who` (the token in MIGRATOR_TOKEN), with a clean environment and `stdin` piped in. */
-function cli(args: string[], who: Person, options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
+/** Runs the CLI; `output()` is what it has printed on stdout so far. */
+function cli(args: string[], who: Person, options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {}): Promise<CliResult> & { output(): string } {
+  let stdout = '';
+  const result = new Promise<CliResult>((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MIGRATOR_API_URL: apiUrl, MIGRATOR_TOKEN: TOKENS[who], ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -70,6 +71,7 @@ function cli(args: string[], who: Person, options: { env?: Record<string, string
       resolve({ code, stdout, stderr });
     });
   });
+  return Object.assign(result, { output: () => stdout });
 }
 
 const viewerApi = () => createApiClient({ baseUrl: apiUrl, token: TOKENS.viewer });
@@ -123,7 +125,8 @@ describe('the clickhouse-migrator CLI against the real API', () => {
     await createDemoLike(source, db, 20_000);
     const id = uniqueName('cli-run');
     const file = join(dir, 'run.yaml');
-    writeFileSync(file, toYaml({ id, ...endpoints(), databases: [db], options: { parallelism: 2 } }));
+    // One partition per unit: the partitioned tables copy in several units, so the run follows them table by table.
+    writeFileSync(file, toYaml({ id, ...endpoints(), databases: [db], options: { parallelism: 2, unitBytes: 1 } }));
 
     const start = await cli(['start', '--file', file, '--json'], 'operator');
     expect(start).toMatchObject({ code: 0, stderr: '' });
@@ -145,6 +148,8 @@ describe('the clickhouse-migrator CLI against the real API', () => {
 
     for (const step of ['configure', 'validation', 'migration']) {
       await waitForState(id, (s) => s.awaitingApproval?.step === step, `approval of ${step}`);
+      // The run waits at the gate until approved: approve once watch has shown the wait.
+      await waitFor(async () => watch.output(), (out) => out.includes(`awaiting_approval: waiting for approval of "${step}"`), `watch showing the wait for ${step}`);
       const status = await cli(['status', id], 'viewer');
       expect(status.code).toBe(0);
       expect(status.stdout).toContain(`${id}: awaiting_approval`);
@@ -172,6 +177,12 @@ describe('the clickhouse-migrator CLI against the real API', () => {
     const lines = final.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ etaSeconds: 0, state: { id, status: 'completed', approvals: [{ by: 'ana' }, { by: 'ana' }, { by: 'ana' }] } });
+    const followed = (lines[0].state as MigrationState).tableProgress ?? [];
+    expect(followed.length).toBeGreaterThan(0);
+    for (const t of followed) {
+      expect(t.units).toBeGreaterThan(1);
+      expect({ table: t.table, copied: t.rowsCopied, planned: t.rows }).toEqual({ table: t.table, copied: (await tableDigest(target, db, t.table)).rows, planned: (await tableDigest(source, db, t.table)).rows });
+    }
   });
 
   it('when the API refuses a field, the CLI names the field and its reason and exits non-zero', async () => {

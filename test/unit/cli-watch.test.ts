@@ -1,6 +1,7 @@
 import { ApiError, ApiUnreachableError, type ApiClient } from '../../src/cli/api-client';
 import { EXIT, exitCodeForError, exitCodeForRun, UsageError } from '../../src/cli/exit-codes';
 import { jsonView, plainView, watchRun, type WatchView } from '../../src/cli/watch';
+import { describeTable, tablesCopying } from '../../src/cli/render';
 import { initialState } from '../../src/workflows/state';
 import type { MigrationInput, MigrationState, MigrationStatus } from '../../src/workflows/types';
 
@@ -166,5 +167,43 @@ describe('jsonView', () => {
     const first = JSON.parse(out.chunks[0]);
     expect(first).toMatchObject({ at: '2026-01-02T10:00:00.000Z', rowsPerSecond: 100, bytesPerSecond: 1000, etaSeconds: 5, state: { id: 'w1', status: 'running' } });
     expect(JSON.parse(out.chunks[1])).toMatchObject({ etaSeconds: 0, state: { status: 'completed' } });
+  });
+});
+
+describe('per-table progress', () => {
+  const followed = (rowsCopied: [number, number, number]): MigrationState => {
+    const s = state('running', 500);
+    s.tableProgress = [
+      { database: 'shop', table: 'events', units: 12, rows: 1200, bytes: 12_000, rowsCopied: rowsCopied[0], bytesCopied: rowsCopied[0] * 10 },
+      { database: 'shop', table: 'orders', units: 3, rows: 300, bytes: 3_000, rowsCopied: rowsCopied[1], bytesCopied: rowsCopied[1] * 10 },
+      { database: 'shop', table: 'users', units: 2, rows: 200, bytes: 2_000, rowsCopied: rowsCopied[2], bytesCopied: rowsCopied[2] * 10 },
+    ];
+    return s;
+  };
+
+  it('shows the tables still copying, started ones first, finished ones not at all', () => {
+    expect(tablesCopying(followed([0, 100, 200])).map((t) => t.table)).toEqual(['orders', 'events']);
+    expect(tablesCopying(followed([0, 0, 0]), 2).map((t) => t.table)).toEqual(['events', 'orders']);
+  });
+
+  it('describes a table with rows, bytes, its own rates and ETA', () => {
+    const [, orders] = followed([0, 100, 0]).tableProgress ?? [];
+    expect(describeTable(orders, { rowsPerSecond: 50, bytesPerSecond: 500 })).toBe('shop.orders 33% rows 100/300 at 50/s, 1000 B/2.9 KiB at 500 B/s, ETA 4s');
+    expect(describeTable(orders, undefined)).toBe('shop.orders 33% rows 100/300, 1000 B/2.9 KiB, ETA unknown');
+  });
+
+  it('when watched, each followed table gets rates of its own from successive polls', async () => {
+    const client = clientAnswering([followed([0, 0, 0]), followed([600, 0, 0]), { ...followed([1200, 300, 200]), status: 'completed' }]);
+    const rates: (number | null | undefined)[] = [];
+    const view: WatchView = { update: (_s, r) => rates.push(r.tables?.get('shop.events')?.rowsPerSecond), notice: () => undefined, finish: () => undefined };
+    let clock = 0;
+    expect(await watchRun({ client, id: 'w1', view, intervalMs: 1, now: () => new Date(Date.UTC(2026, 0, 2, 10, 0, (clock += 2))) })).toBe(0);
+    expect(rates).toEqual([null, 300, 300]);
+  });
+
+  it('in plain lines, each table still copying follows the run\'s line', () => {
+    const out = sink();
+    plainView(out, sink()).update(followed([600, 0, 200]), { rowsPerSecond: null, bytesPerSecond: null }, new Date(Date.UTC(2026, 0, 2, 10, 0, 0)));
+    expect(out.chunks.slice(1)).toEqual(['  shop.events 50% rows 600/1,200, 5.9 KiB/11.7 KiB, ETA unknown\n', '  shop.orders 0% rows 0/300, 0 B/2.9 KiB, ETA unknown\n']);
   });
 });

@@ -1,5 +1,7 @@
 import { rangesOf } from '../../src/workflows/ranges';
-import { TableDetails, TABLES_PAGE_DEFAULT } from '../../src/workflows/table-details';
+import { largestTables } from '../../src/activities/transfer';
+import type { CopyUnit, TableProgress } from '../../src/workflows/types';
+import { advanceTableProgress, TableDetails, TABLES_PAGE_DEFAULT } from '../../src/workflows/table-details';
 import { firstLines, firstOfSelectedFirst } from '../../src/workflows/bounded';
 
 describe('the per-table detail of a run', () => {
@@ -54,5 +56,25 @@ describe('bounded lists', () => {
 
   it('when some entries are selected, they come first, and the list is cut to its limit', () => {
     expect(firstOfSelectedFirst([1, 2, 3, 4], (n) => n % 2 === 0, 3)).toEqual([2, 4, 1]);
+  });
+});
+
+describe('the tables followed one by one', () => {
+  const unit = (table: string, partitionId: string, rows: number): CopyUnit => ({ database: 'db', table, partitionId, partitioned: true, rows, bytes: rows * 8 });
+
+  it('are the largest tables of several units, by rows, at most the limit', () => {
+    const units = [unit('big', '1', 500), unit('big', '2', 500), unit('small', 'all', 900), unit('mid', '1', 100), unit('mid', '2', 50), unit('tiny', '1', 1), unit('tiny', '2', 1)];
+    expect(largestTables(units, 2)).toEqual([
+      { database: 'db', table: 'big', units: 2, rows: 1000, bytes: 8000 },
+      { database: 'db', table: 'mid', units: 2, rows: 150, bytes: 1200 },
+    ]);
+  });
+
+  it('advance by what each copy activity reports for them, and only for them', () => {
+    const followed: TableProgress[] = [{ database: 'db', table: 'big', units: 2, rows: 1000, bytes: 8000, rowsCopied: 0, bytesCopied: 0 }];
+    advanceTableProgress(followed, { tables: [{ database: 'db', table: 'big', rows: 500, bytes: 4000 }, { database: 'db', table: 'other', rows: 7 }] });
+    advanceTableProgress(followed, { tables: [{ database: 'db', table: 'big', rows: 500 }] });
+    expect(followed[0]).toMatchObject({ rowsCopied: 1000, bytesCopied: 4000 });
+    expect(() => advanceTableProgress(undefined, { tables: [{ database: 'db', table: 'big', rows: 1 }] })).not.toThrow();
   });
 });
