@@ -1,6 +1,7 @@
 import type { RequestHandler, Response } from 'express';
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { Client } from '@temporalio/client';
+import type { MigrationActivities } from './activities';
 import { ApplicationFailure, defaultPayloadConverter, type MetricMeter, type Payload } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { PinoLogger } from './logging';
@@ -67,8 +68,12 @@ export function metricsHandler(registry: Registry): RequestHandler {
   };
 }
 
-/** A copy activity's result: the rows and bytes it wrote. */
-function copiedAmounts(result: unknown): { rows: number; bytes: number } | null {
+/** The activities that write rows to a target; others report rows too (a plan's totals), which are not copies. */
+const COPY_ACTIVITIES: ReadonlySet<string> = new Set(['copyUnits', 'copyUnitRange'] satisfies (keyof MigrationActivities)[]);
+
+/** A copy activity's result: the rows and bytes it wrote; null for any other activity. */
+function copiedAmounts(activity: string, result: unknown): { rows: number; bytes: number } | null {
+  if (!COPY_ACTIVITIES.has(activity)) return null;
   const { rows, bytes } = (result ?? {}) as { rows?: unknown; bytes?: unknown };
   return typeof rows === 'number' && typeof bytes === 'number' ? { rows, bytes } : null;
 }
@@ -107,7 +112,7 @@ export function activityMetricsInterceptor(meter: MetricMeter): ActivityIntercep
         const started = Date.now();
         try {
           const result = await next(input);
-          const copied = copiedAmounts(result);
+          const copied = copiedAmounts(activity, result);
           if (copied) {
             rows.add(copied.rows, { activity });
             bytes.add(copied.bytes, { activity });

@@ -192,7 +192,7 @@ describe('logs and metrics of a run', () => {
     expect(apiLines).toContainEqual(expect.objectContaining({ msg: 'request answered', route: '/migrations', status: 201, migrationId: id, runId: started.body.runId, requestId: expect.any(String) }));
     expect(apiLines).toContainEqual(expect.objectContaining({ msg: 'request answered', route: '/migrations/:id/approve', status: 202, migrationId: id }));
     const lines = workerLines();
-    expect(lines).toContainEqual(expect.objectContaining({ service: 'worker', msg: 'activity completed', activity: 'copyUnits', migrationId: id, runId: started.body.runId, step: 'migration' }));
+    expect(lines).toContainEqual(expect.objectContaining({ service: 'worker', msg: 'activity completed', activity: 'copyUnitRange', migrationId: id, runId: started.body.runId, step: 'migration' }));
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'Workflow started', migrationId: id, runId: started.body.runId, step: 'backup' }));
     expect(lines.filter((l) => 'notJson' in l)).toEqual([]);
     const everything = JSON.stringify(apiLines) + workerOutput.join('');
@@ -219,7 +219,12 @@ describe('logs and metrics of a run', () => {
     expect(started.status).toBe(201);
     const final = await waitFor(async () => (await call(TOKENS.approver, 'GET', `/migrations/${id}`)).body as unknown as MigrationState, (s) => s.status === 'failed', 'the run to fail');
 
-    const failed = workerLines().filter((l) => l.msg === 'activity attempt failed' && l.migrationId === id);
+    // The worker is another process: its lines may reach this one after the run's state does.
+    const failed = await waitFor(
+      async () => workerLines().filter((l) => l.msg === 'activity attempt failed' && l.migrationId === id),
+      (lines) => lines.length > 0,
+      'the failed attempts in the worker\'s log',
+    );
     expect(failed.length).toBeGreaterThan(0);
     // ClickHouse's code for a refused password, as the activities name it.
     expect(new Set(failed.map((l) => l.failureType))).toEqual(new Set(['AuthenticationFailed']));
