@@ -16,7 +16,7 @@ import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhous
 import { scratchDatabases, stagingPrefix } from '../../src/clickhouse/scratch';
 import { startClickHouse, type LocalClickHouse } from '../../src/dev/clickhouse-server';
 import { freePort } from '../../src/dev/ports';
-import { killProcess, logTail, startProcess, stopProcess, waitUntil } from '../../src/dev/processes';
+import { httpOk, killProcess, logTail, startProcess, stopProcess, waitUntil } from '../../src/dev/processes';
 import { startTemporal, type LocalTemporal } from '../../src/dev/temporal-server';
 import { seal } from '../../src/secrets';
 import { connectClient } from '../../src/temporal';
@@ -172,7 +172,8 @@ let workers = 0;
 /** A worker in its own process (`src/worker.ts`, as deployments run it), polling once it returns. */
 export async function spawnWorker(stack: FaultStack): Promise<FaultProcess> {
   const worker = spawnTsx(stack, 'worker.ts', `worker-${++workers}`, { WORKFLOW_BUNDLE_PATH: stack.bundlePath, WORKER_MAX_CONCURRENT_ACTIVITIES: '8' });
-  await waitUntil(async () => worker.log().includes('worker polling task queue'), {
+  // The worker's JSON log line once it polls (src/worker.ts).
+  await waitUntil(async () => worker.log().includes('"msg":"worker polling"'), {
     timeoutMs: 90_000,
     what: `worker ${workers}`,
     child: worker.child,
@@ -184,7 +185,7 @@ export async function spawnWorker(stack: FaultStack): Promise<FaultProcess> {
 /** An API process (`src/server.ts`) on `port`, with the tokens file `tokensFile`, answering once it returns. */
 export async function spawnApi(stack: FaultStack, port: number, tokensFile: string, name: string): Promise<FaultProcess> {
   const api = spawnTsx(stack, 'server.ts', name, { API_HOST: '127.0.0.1', API_PORT: String(port), MIGRATOR_TOKENS_FILE: tokensFile });
-  await waitUntil(async () => api.log().includes('API listening on'), { timeoutMs: 90_000, what: name, child: api.child, logFile: api.logFile });
+  await waitUntil(() => httpOk(`http://127.0.0.1:${port}/healthz`).catch(() => false), { timeoutMs: 90_000, what: name, child: api.child, logFile: api.logFile });
   return api;
 }
 

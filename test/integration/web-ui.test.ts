@@ -98,7 +98,8 @@ describe('the Temporal Web UI', () => {
     });
     try {
       await page.goto(run.link.replace(/\/history$/, ''));
-      const text = await waitFor(() => pageText(page), (t) => t.includes(db), `the decoded input naming ${db} on the run's page`, 30_000);
+      // The run's summary names the database too: wait for the decoded input itself, with its sealed passwords.
+      const text = await waitFor(() => pageText(page), (t) => t.includes(`"databases": [`) && t.includes(db) && t.includes('"sealed"'), `the decoded input naming ${db} on the run's page`, 30_000);
       expect(decodes.length).toBeGreaterThan(0);
       expect(decodes.every((status) => status === 200)).toBe(true);
       expect(text).toContain('"sealed"');
