@@ -153,7 +153,7 @@ export function barsView(stream: NodeJS.WriteStream): WatchView {
   const textLine = { format: '{line}' };
   const status = multi.create(1, 0, { line: '' }, textLine);
   const waiting = multi.create(1, 0, { line: '' }, textLine);
-  let bars: { rows: SingleBar; tables: SingleBar; partitions: SingleBar; perTable: SingleBar[] } | null = null;
+  let bars: { rows: SingleBar; tables: SingleBar; partitions: SingleBar; perTable: (SingleBar | null)[] } | null = null;
   return {
     update(state, rates, at) {
       status.update(0, { line: `${state.id}: ${state.status}${state.currentStep ? `, step ${state.currentStep}` : ''} (${at.toISOString().slice(11, 19)} UTC)` });
@@ -164,7 +164,7 @@ export function barsView(stream: NodeJS.WriteStream): WatchView {
         rows: multi.create(1, 0, { label: 'rows      ', detail: '' }),
         tables: multi.create(1, 0, { label: 'tables    ', detail: '' }),
         partitions: multi.create(1, 0, { label: 'partitions', detail: '' }),
-        perTable: Array.from({ length: Math.min(TABLES_SHOWN, state.tableProgress?.length ?? 0) }, () => multi.create(1, 0, { label: ' '.repeat(10), detail: '' })),
+        perTable: Array.from({ length: Math.min(TABLES_SHOWN, state.tableProgress?.length ?? 0) }, () => null),
       };
       const rate = (perSecond: number | null, format: (n: number) => string) => (perSecond === null ? '-' : `${format(perSecond)}/s`);
       bars.rows.setTotal(Math.max(1, p.rowsTotal));
@@ -175,11 +175,20 @@ export function barsView(stream: NodeJS.WriteStream): WatchView {
       bars.tables.update(p.tablesDone, { detail: `${p.tablesDone}/${p.tablesTotal}` });
       bars.partitions.setTotal(Math.max(1, p.unitsTotal));
       bars.partitions.update(p.unitsDone, { detail: `${p.unitsDone}/${p.unitsTotal}` });
-      const copying = tablesCopying(state, bars.perTable.length);
-      bars.perTable.forEach((bar, i) => {
+      // A bar per table still copying; a slot with no such table shows no line at all.
+      const { perTable } = bars;
+      const copying = tablesCopying(state, perTable.length);
+      perTable.forEach((slot, i) => {
         const table = copying[i];
-        bar.setTotal(Math.max(1, table?.rows ?? 1));
-        bar.update(table ? Math.min(table.rowsCopied, table.rows) : 0, { label: table ? ' table    ' : ' '.repeat(10), detail: table ? describeTable(table, rates.tables?.get(tableName(table))) : '' });
+        if (!table) {
+          if (slot) multi.remove(slot);
+          perTable[i] = null;
+          return;
+        }
+        const bar = slot ?? multi.create(1, 0, { label: ' table    ', detail: '' });
+        perTable[i] = bar;
+        bar.setTotal(Math.max(1, table.rows));
+        bar.update(Math.min(table.rowsCopied, table.rows), { detail: describeTable(table, rates.tables?.get(tableName(table))) });
       });
     },
     notice: (message) => multi.log(`${message}\n`),
