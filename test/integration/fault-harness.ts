@@ -372,7 +372,7 @@ export function waitForFailedAttempt(handle: WorkflowHandle, type: string, timeo
   );
 }
 
-/** Attempts of every activity the run's history recorded, by activity type: `{ copyUnits: [1, 1, 3, …] }`. */
+/** Attempts of every activity the run's history recorded, by activity type: `{ copyUnitRange: [1, 1, 3, …] }`. */
 export async function activityAttempts(handle: WorkflowHandle): Promise<Record<string, number[]>> {
   const history = await handle.fetchHistory();
   const typeOf = new Map<string, string>();

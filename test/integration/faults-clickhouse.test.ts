@@ -87,7 +87,7 @@ describe('a ClickHouse server stopped', () => {
 
     await approve(handle, 'migration');
     const at = await midCopy(handle);
-    const inCopy = await outage(handle, stack.source, 'copyUnits');
+    const inCopy = await outage(handle, stack.source, 'copyUnitRange');
     const { final, attempts } = await runEnd(handle);
     console.log(
       `source stopped at the validation gate, validation approved while it was down (pending: ${inValidation}) and at ${at} (pending: ${inCopy}); ` +
@@ -95,7 +95,7 @@ describe('a ClickHouse server stopped', () => {
     );
     expect(final.status).toBe('completed');
     expect(Math.max(...attempts.validateSource)).toBeGreaterThan(1);
-    expect(Math.max(...attempts.copyUnits)).toBeGreaterThan(1);
+    expect(Math.max(...attempts.copyUnitRange)).toBeGreaterThan(1);
     await expectExactData(stack, db, tables);
     expect(await leftOnTarget(stack, [], final.runId)).toEqual([]);
   }, FAULT_TEST_TIMEOUT_MS);
@@ -103,11 +103,11 @@ describe('a ClickHouse server stopped', () => {
   it('when the target stops during the copy and starts again, the run completes with exact data', async () => {
     const { db, tables, handle } = await startRun('faults_tgt', false);
     const at = await midCopy(handle);
-    const inCopy = await outage(handle, stack.target, 'copyUnits');
+    const inCopy = await outage(handle, stack.target, 'copyUnitRange');
     const { final, attempts } = await runEnd(handle);
     console.log(`target stopped at ${at} (pending: ${inCopy}); the run ended ${final.status}; activities retried: ${retried(attempts)}`);
     expect(final.status).toBe('completed');
-    expect(Math.max(...attempts.copyUnits)).toBeGreaterThan(1);
+    expect(Math.max(...attempts.copyUnitRange)).toBeGreaterThan(1);
     await expectExactData(stack, db, tables);
     expect(await leftOnTarget(stack, [], final.runId)).toEqual([]);
   }, FAULT_TEST_TIMEOUT_MS);
