@@ -7,7 +7,7 @@ import type { AuthConfig, Role } from '../../src/config';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import type { MigrationState } from '../../src/workflows/types';
 import { createDemoLike, DEMO_DATA_TABLES } from './fixtures';
-import { connect, dropDatabase, startWorker, tableDigest, testClient, TEST_KEY, uniqueName, waitFor } from './harness';
+import { apiEndpoint, connect, dropDatabase, startWorker, tableDigest, testClient, TEST_KEY, uniqueName, waitFor } from './harness';
 import { testStack } from './stack-env';
 import { targetLockId } from '../../src/workflows/target-lock';
 
@@ -72,8 +72,8 @@ afterAll(async () => {
 function body(db: string, extra: Record<string, unknown> = {}) {
   const { source: s, target: t } = testStack();
   return {
-    source: { url: s.url, username: s.username, password: s.password, nativePort: s.nativePort },
-    target: { url: t.url, username: t.username, password: t.password, nativePort: t.nativePort },
+    source: apiEndpoint(s),
+    target: apiEndpoint(t),
     databases: [db],
     ...extra,
   };

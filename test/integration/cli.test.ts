@@ -17,7 +17,7 @@ import type { Role } from '../../src/config';
 import { freePort } from '../../src/dev/ports';
 import type { MigrationState } from '../../src/workflows/types';
 import { createDemoLike, DEMO_DATA_TABLES } from './fixtures';
-import { connect, dropDatabase, startWorker, tableDigest, testClient, listenTestApi, uniqueName, waitFor } from './harness';
+import { apiEndpoint, connect, dropDatabase, startWorker, tableDigest, testClient, listenTestApi, uniqueName, waitFor } from './harness';
 import { testStack } from './stack-env';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'clickhouse-migrator.js');
@@ -83,8 +83,8 @@ function waitForState(id: string, done: (s: MigrationState) => boolean, what: st
 function endpoints() {
   const { source: s, target: t } = testStack();
   return {
-    source: { url: s.url, username: s.username, password: s.password, nativePort: s.nativePort },
-    target: { url: t.url, username: t.username, password: t.password, nativePort: t.nativePort },
+    source: apiEndpoint(s),
+    target: apiEndpoint(t),
   };
 }
 

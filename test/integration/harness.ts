@@ -189,3 +189,8 @@ export async function listenTestApi(client: Client, deps: Pick<AppDeps, 'auth' |
   });
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
+
+/** A test server as a `source` or `target` of the `POST /migrations` body: its URL, user, password and native port. */
+export function apiEndpoint(server: TestClickHouse): { url: string; username: string; password: string; nativePort: number } {
+  return { url: server.url, username: server.username, password: server.password, nativePort: server.nativePort };
+}

@@ -11,7 +11,7 @@ import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { freePort } from '../../src/dev/ports';
 import { createLogger } from '../../src/logging';
 import type { MigrationState } from '../../src/workflows/types';
-import { TEST_SECRET_KEY, listenTestApi, uniqueName, useTestServers, waitFor } from './harness';
+import { apiEndpoint, TEST_SECRET_KEY, listenTestApi, uniqueName, useTestServers, waitFor } from './harness';
 import { testStack } from './stack-env';
 
 const ROOT = join(__dirname, '..', '..');
@@ -153,8 +153,8 @@ describe('logs and metrics of a run', () => {
     const id = uniqueName('metrics-run');
     const started = await call(TOKENS.operator, 'POST', '/migrations', {
       id,
-      source: { url: source.url, username: source.username, password: source.password, nativePort: source.nativePort },
-      target: { url: target.url, username: target.username, password: target.password, nativePort: target.nativePort },
+      source: apiEndpoint(source),
+      target: apiEndpoint(target),
       databases: [db],
       approvals: { required: true },
     });
@@ -211,8 +211,8 @@ describe('logs and metrics of a run', () => {
     const id = uniqueName('metrics-refused');
     const started = await call(TOKENS.operator, 'POST', '/migrations', {
       id,
-      source: { url: source.url, username: source.username, password: source.password, nativePort: source.nativePort },
-      target: { url: target.url, username: target.username, password: `${target.password}-wrong`, nativePort: target.nativePort },
+      source: apiEndpoint(source),
+      target: { ...apiEndpoint(target), password: `${target.password}-wrong` },
       databases: [db],
       approvals: { required: true },
     });

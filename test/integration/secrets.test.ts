@@ -20,7 +20,7 @@ import { keyringOf, seal, type Keyring } from '../../src/secrets';
 import { connectClient } from '../../src/temporal';
 import { approveSignal } from '../../src/workflows/messages';
 import type { MigrationState } from '../../src/workflows/types';
-import { awaitingApproval, migrationInput, testClient, queryState, startMigration, startWorker, listenTestApi, uniqueName, useTestServers, waitFor } from './harness';
+import { apiEndpoint, awaitingApproval, migrationInput, testClient, queryState, startMigration, startWorker, listenTestApi, uniqueName, useTestServers, waitFor } from './harness';
 import { testStack } from './stack-env';
 
 const run = promisify(execFile);
@@ -119,8 +119,8 @@ describe('a run in Temporal', () => {
       const { source, target } = stack();
       const started = await apiCall('POST', '/migrations', {
         id,
-        source: { url: source.url, username: source.username, password: source.password, nativePort: source.nativePort },
-        target: { url: target.url, username: target.username, password: target.password, nativePort: target.nativePort },
+        source: apiEndpoint(source),
+        target: apiEndpoint(target),
         databases: [db],
         approvals: { required: false },
       });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createApp } from '../../src/api/app';
 import { endpointAddress } from '../../src/temporal';
-import { awaitingApproval, startWorker, TEST_KEY, uniqueName, useTestServers, waitFor } from './harness';
+import { apiEndpoint, awaitingApproval, startWorker, TEST_KEY, uniqueName, useTestServers, waitFor } from './harness';
 import { testStack } from './stack-env';
 
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
@@ -72,8 +72,8 @@ async function startRun(db: string, approvals: boolean): Promise<{ id: string; r
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
     body: JSON.stringify({
       id,
-      source: { url: source.url, username: source.username, password: source.password, nativePort: source.nativePort },
-      target: { url: target.url, username: target.username, password: target.password, nativePort: target.nativePort },
+      source: apiEndpoint(source),
+      target: apiEndpoint(target),
       databases: [db],
       approvals: { required: approvals },
     }),
