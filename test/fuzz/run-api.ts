@@ -29,6 +29,7 @@ import { freePort } from '../../src/dev/ports';
 import { stopAllProcesses } from '../../src/dev/processes';
 import { startTemporal } from '../../src/dev/temporal-server';
 import { createWorker } from '../../src/worker-factory';
+import { plainRule } from './banner';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -161,9 +162,7 @@ async function main(): Promise<number> {
         stdio: ['ignore', 'pipe', 'inherit'],
         env: { ...process.env, FUZZ_TOKEN: adminToken },
       });
-      // Indented: schemathesis closes on a pytest-style banner ("=== 1 warning in 81s ==="),
-      // which CI would read as a pytest run that executed no test.
-      createInterface({ input: child.stdout }).on('line', (line) => console.log(`  ${line}`));
+      createInterface({ input: child.stdout }).on('line', (line) => console.log(`  ${plainRule(line)}`));
       child.once('error', fail);
       child.once('close', (exitCode, signal) => done(exitCode ?? (signal ? 1 : 0)));
     });
@@ -174,7 +173,7 @@ async function main(): Promise<number> {
     const serverErrors = [...statuses].filter(([status]) => status >= 500).reduce((a, [, n]) => a + n, 0);
     const minRequests = Number(process.env.FUZZ_MIN_REQUESTS ?? 1000);
     const byStatus = [...statuses].sort(([a], [b]) => a - b).map(([status, n]) => `${status}: ${n}`).join(', ');
-    console.log('\n== fuzz summary');
+    console.log('\nfuzz summary:');
     console.log(`requests the API answered: ${total} in ${seconds} s (schemathesis exit code ${code}, seed ${usedSeed})`);
     console.log(`by status: ${byStatus}`);
     for (const check of checks) console.log(`  ${check.name}: ${check.passed} passed, ${check.failed} failed`);
