@@ -64,7 +64,7 @@ async function main(): Promise<number> {
   try {
     stack = await Stack.start(dir);
     await warmUp(stack);
-    console.log(`scenarios: ${scenarios.map((s) => s.name).join(', ')}; parallelism ${PARALLELISM}`);
+    console.log(`scenarios: ${scenarios.map((s) => s.name).join(', ')}; parallelism ${PARALLELISM}; ClickHouse data in ${stack.serverData}`);
     if (QUERY_LOG) console.log('BENCH_QUERY_LOG=1: every statement is logged, the raw copies included, and the product\'s copies are not: ratios are not comparable with other runs');
     for (const scenario of scenarios) {
       console.log(`\n== ${scenario.name} ==`);

@@ -30,6 +30,41 @@ export interface HistoryFigures {
   lastEventMs: number;
   /** Failures recorded in the history (workflow tasks, activities), decoded, with how often each occurred. */
   failures: { kind: string; message: string; times: number }[];
+  /** Per activity type, most running time first: how many ran, and their summed waiting and running times. */
+  activities: ActivityTimes[];
+}
+
+export interface ActivityTimes {
+  type: string;
+  count: number;
+  /** From scheduled to started (the last attempt's start), summed. */
+  queuedMs: number;
+  /** From started to closed, summed. */
+  runningMs: number;
+}
+
+/** How long the activities of a history waited for a worker and ran, by type. */
+function activityTimes(events: readonly HistoryEvent[]): ActivityTimes[] {
+  const scheduled = new Map<string, { type: string; at: number; startedAt?: number }>();
+  const byType = new Map<string, ActivityTimes>();
+  for (const event of events) {
+    const attrs = event.activityTaskScheduledEventAttributes;
+    if (attrs) scheduled.set(String(event.eventId), { type: attrs.activityType?.name ?? '?', at: eventTimeMs(event) });
+    const started = event.activityTaskStartedEventAttributes;
+    if (started) {
+      const s = scheduled.get(String(started.scheduledEventId));
+      if (s) s.startedAt = eventTimeMs(event);
+    }
+    const closed = event.activityTaskCompletedEventAttributes ?? event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes;
+    const s = closed ? scheduled.get(String(closed.scheduledEventId)) : undefined;
+    if (!s || s.startedAt === undefined) continue;
+    const times = byType.get(s.type) ?? { type: s.type, count: 0, queuedMs: 0, runningMs: 0 };
+    times.count += 1;
+    times.queuedMs += s.startedAt - s.at;
+    times.runningMs += eventTimeMs(event) - s.startedAt;
+    byType.set(s.type, times);
+  }
+  return [...byType.values()].sort((a, b) => b.runningMs - a.runningMs);
 }
 
 function failureOf(event: HistoryEvent): { kind: string; failure: temporal.api.failure.v1.IFailure | null | undefined; cause?: string } | null {
@@ -87,6 +122,7 @@ export async function historyFigures(client: Client, history: History): Promise<
     firstEventMs: events.length ? eventTimeMs(events[0]) : Number.NaN,
     lastEventMs: events.length ? eventTimeMs(events[events.length - 1]) : Number.NaN,
     failures: [...failures.values()],
+    activities: activityTimes(events),
   };
 }
 

@@ -136,6 +136,8 @@ export function printRunFigures(label: string, outcome: RunOutcome, figures: Run
   );
   console.log(`  events by type: ${h.counts.slice(0, 8).map(([type, n]) => `${type} ${n}`).join(', ')}`);
   for (const f of h.failures) console.log(`  in the history: ${f.kind} ×${f.times}: ${f.message}`);
+  const activities = h.activities.slice(0, 5).map((a) => `${a.type} ×${a.count} ran ${seconds(a.runningMs)} s, waited ${seconds(a.queuedMs)} s`);
+  console.log(`  activities (summed over their attempts' last starts): ${activities.join('; ')}`);
   console.log(
     `  state document: ${figures.stateBytes === null ? 'the state query failed' : `${figures.stateBytes} bytes of JSON (${kib(figures.stateBytes)} KiB), query answered in ${figures.stateQueryMs?.toFixed(0)} ms`}`,
   );

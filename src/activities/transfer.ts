@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import { copySettings, execDdl } from '../clickhouse/capabilities';
-import { countRows, existingDatabases, listColumns, listTables, partitionSelectors, partitionSizes, partitionSizesIn, tablesWithViews, type PartitionSize } from '../clickhouse/catalog';
+import { columnsOf, countRows, existingDatabases, listTables, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { combinedChecksum, partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
@@ -31,7 +31,7 @@ import { holdsData, isView } from './inventory';
 import { remoteSource } from './remote';
 import { partitionIdsOf, planUnits } from './copy-plan';
 import { MANIFEST_LISTS, readList, resyncList, writeList } from './manifest';
-import { copyLabel, rangesOf } from '../workflows/ranges';
+import { copyLabel, rangeCuts, rangesAt } from '../workflows/ranges';
 
 /** Passes over views that failed because a view they read from did not exist yet. */
 const MAX_VIEW_PASSES = 10;
@@ -79,7 +79,7 @@ export function createTransferActivities(deps: ActivityDeps) {
      * `planCopy` for a run with a manifest: reads the plan's objects and what the run created
      * from it, writes the units to it (the last of each table marked) and returns their totals.
      */
-    async planCopyPaged(req: { runKey: string; source: EndpointRef; target: EndpointRef; unitBytes?: number }): Promise<CopyPlanSummary> {
+    async planCopyPaged(req: { runKey: string; source: EndpointRef; target: EndpointRef; unitBytes?: number; parallelism?: number }): Promise<CopyPlanSummary> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => ({ step: 'plan' }), async () => {
           const [objects, created] = await Promise.all([
@@ -91,9 +91,10 @@ export function createTransferActivities(deps: ActivityDeps) {
             if (i === units.length - 1 || tableKeyOf(units[i + 1]) !== tableKeyOf(unit)) unit.last = true;
           });
           await writeList(target, req.runKey, MANIFEST_LISTS.units, units);
-          const labels = rangesOf([{ list: MANIFEST_LISTS.units, count: units.length }]).map((r) => copyLabel(units.slice(r.from, r.to)));
+          const cuts = rangeCuts(units, req.parallelism ?? 1);
+          const labels = rangesAt(MANIFEST_LISTS.units, cuts).map((r) => copyLabel(units.slice(r.from, r.to)));
           const totals = { rows: units.reduce((n, u) => n + u.rows, 0), bytes: units.reduce((n, u) => n + u.bytes, 0) };
-          return { units: units.length, tables: units.filter((u) => u.last).length, ...totals, labels, largest: largestTables(units, PROGRESS_TABLES) };
+          return { units: units.length, tables: units.filter((u) => u.last).length, ...totals, cuts, labels, largest: largestTables(units, PROGRESS_TABLES) };
         }),
       );
     },
@@ -239,8 +240,14 @@ function tableKeyOf(unit: CopyUnit): string {
 }
 
 /**
- * Copies each unit of a batch, one after the other, and heartbeats after each one: a retry (after
+ * Copies each unit of a batch, one after the other, and heartbeats as units finish: a retry (after
  * a crash, say) skips the units already done. Returns what was copied, rows per table included.
+ *
+ * The catalogue is read for the whole batch, not per unit: the columns of its tables, and what
+ * the target holds of its direct units, each in one query. A direct unit is then one `INSERT`;
+ * the rows it left on the target are counted for several units at once (see `settleEvery`). A
+ * unit counts as done only once counted, so a retry copies again, from a clean partition, any unit
+ * that an earlier attempt wrote but did not count.
  */
 async function copyBatch(
   source: ClickHouseConnection,
@@ -253,30 +260,81 @@ async function copyBatch(
   progress.tables ??= {};
   progress.tableBytes ??= {};
   const { tables, tableBytes } = progress;
+  const record = (unit: CopyUnit, rows: number) => {
+    progress.done.push(unitKey(unit));
+    progress.rows += rows;
+    progress.bytes += rows > 0 ? unit.bytes : 0;
+    tables[tableKeyOf(unit)] = (tables[tableKeyOf(unit)] ?? 0) + rows;
+    tableBytes[tableKeyOf(unit)] = (tableBytes[tableKeyOf(unit)] ?? 0) + (rows > 0 ? unit.bytes : 0);
+  };
   return heartbeating(() => progress, async () => {
-    const columnsOf = columnCache(target);
-    for (const unit of units) {
-      const key = unitKey(unit);
-      if (progress.done.includes(key)) continue;
-      const rows = await copyUnit(source, target, req, unit, columnsOf);
-      progress.done.push(key);
-      progress.rows += rows;
-      progress.bytes += rows > 0 ? unit.bytes : 0;
-      tables[tableKeyOf(unit)] = (tables[tableKeyOf(unit)] ?? 0) + rows;
-      tableBytes[tableKeyOf(unit)] = (tableBytes[tableKeyOf(unit)] ?? 0) + (rows > 0 ? unit.bytes : 0);
+    const finished = new Set(progress.done);
+    const todo = units.filter((u) => !finished.has(unitKey(u)));
+    if (todo.length === 0) return progress;
+    const copy = await copier(source, target, req, todo);
+    const leftOnTarget = await partitionSizesOf(target, todo.filter((u) => u.direct));
+    let uncounted: CopyUnit[] = [];
+    const settle = async () => {
+      if (uncounted.length === 0) return;
+      const now = await partitionSizesOf(target, uncounted);
+      for (const unit of uncounted) record(unit, sumRows(partitionsOfUnit(now, unit)));
+      uncounted = [];
       heartbeatNow(progress);
+    };
+    for (const unit of todo) {
+      if (!unit.direct) {
+        await settle();
+        record(unit, await copyStaged(target, req.runKey, unit, copy));
+        heartbeatNow(progress);
+        continue;
+      }
+      // A direct unit goes straight into the live table: see `copyStaged` for why that is safe.
+      const live = qualifiedName(unit.database, unit.table);
+      const left = partitionsOfUnit(leftOnTarget, unit);
+      if (left.length > 0 && unit.whole) await target.exec(`TRUNCATE TABLE ${live}`);
+      else for (const p of left) await target.exec(`ALTER TABLE ${live} DROP PARTITION ID ${quoteString(p.partitionId)}`);
+      await copy(unit, live);
+      uncounted.push(unit);
+      if (settleEvery(uncounted)) await settle();
     }
+    await settle();
     return progress;
   });
 }
 
+/** Direct units copied before their rows are counted, and heartbeated, together. */
+const SETTLE_UNITS = 50;
+/** A direct unit of this many bytes (planned, uncompressed) or more is counted on its own. */
+const SETTLE_BYTES = 64 * 2 ** 20;
+
+/**
+ * Whether the direct units copied since the last count are counted now: after 50 of them, or
+ * once they hold 64 MiB. Small units are counted together; a large one still shows its progress
+ * as soon as it is done.
+ */
+function settleEvery(uncounted: readonly CopyUnit[]): boolean {
+  return uncounted.length >= SETTLE_UNITS || uncounted.reduce((n, u) => n + u.bytes, 0) >= SETTLE_BYTES;
+}
+
+/** The partitions of `unit` in `parts` (all of its table's for a whole unit). */
+function partitionsOfUnit(parts: Map<string, PartitionSize[]>, unit: CopyUnit): PartitionSize[] {
+  const all = parts.get(tableKeyOf(unit)) ?? [];
+  if (unit.whole) return all;
+  const ids = new Set(partitionIdsOf(unit));
+  return all.filter((p) => ids.has(p.partitionId));
+}
+
+const sumRows = (parts: readonly PartitionSize[]): number => parts.reduce((n, p) => n + p.rows, 0);
+
 /** Verifies every object that holds data, a few tables at once: per table, a scan on each server. */
 async function verifyObjects(source: ClickHouseConnection, target: ClickHouseConnection, all: PlannedObject[]): Promise<VerificationReport> {
   const objects = all.filter(holdsData);
-  // A few tables at once hide the round trips of small ones.
+  // The source's columns of every table in one query (on 18.16 each query of system.columns
+  // costs milliseconds of server time), and a few tables at once hide the round trips of small ones.
+  const columns = await columnsOf(source, objects.map((o) => ({ database: o.database, table: o.name })));
   const perTable: VerificationReport[] = new Array(objects.length);
   await forEachConcurrently(objects.map((object, i) => ({ object, i })), VERIFY_CONCURRENCY, async ({ object, i }) => {
-    perTable[i] = await verifyTable(source, target, object);
+    perTable[i] = await verifyTable(source, target, object, columns.get(`${object.database}\u0000${object.name}`) ?? []);
   });
   return {
     tables: perTable.flatMap((r) => r.tables),
@@ -289,9 +347,8 @@ async function verifyObjects(source: ClickHouseConnection, target: ClickHouseCon
 const VERIFY_CONCURRENCY = 4;
 
 /** Compares one table partition by partition; the units that differ or that only the target has. */
-async function verifyTable(source: ClickHouseConnection, target: ClickHouseConnection, object: PlannedObject): Promise<VerificationReport> {
+async function verifyTable(source: ClickHouseConnection, target: ClickHouseConnection, object: PlannedObject, columns: readonly ColumnInfo[]): Promise<VerificationReport> {
   const partitioned = object.kind === 'partitioned';
-  const columns = await listColumns(source, object.database, object.name);
   const [onSource, onTarget] = await Promise.all([
     partitionDigests(source, object.database, object.name, columns, { partitioned }),
     partitionDigests(target, object.database, object.name, columns, { partitioned }),
@@ -348,18 +405,6 @@ function unitKey(unit: CopyUnit): string {
   return `${unit.database}\u0000${unit.table}\u0000${unit.partitionId}`;
 }
 
-/** Stored columns per table, read once per batch. */
-type ColumnCache = (database: string, table: string) => Promise<string>;
-
-function columnCache(target: ClickHouseConnection): ColumnCache {
-  const known = new Map<string, Promise<string>>();
-  return (database, table) => {
-    const key = `${database}\u0000${table}`;
-    if (!known.has(key)) known.set(key, listColumns(target, database, table).then((cs) => cs.map((c) => quoteIdentifier(c.name)).join(', ')));
-    return known.get(key) as Promise<string>;
-  };
-}
-
 /** The condition of a group: every partition's selector (when all have one), or nothing. */
 function groupSelector(ids: string[], selectors: Map<string, string>): string | undefined {
   const each = ids.map((id) => selectors.get(id));
@@ -376,70 +421,55 @@ function unitCondition(unit: CopyUnit): string {
   return ` WHERE ${unit.selector ? `${unit.selector} AND ${byId}` : byId}`;
 }
 
-/** Runs `INSERT INTO <into> (columns) SELECT … FROM <the source table> <where>` on the chosen path. */
-async function copyRows(
-  source: ClickHouseConnection,
-  target: ClickHouseConnection,
-  req: { source: EndpointRef; path: TransferPath },
-  unit: CopyUnit,
-  into: string,
-  columns: string,
-): Promise<void> {
+/** Copies the rows of a unit into a table of the target (the live table, or a staging table). */
+type Copier = (unit: CopyUnit, into: string) => Promise<void>;
+
+/**
+ * The copier of a batch of units: `INSERT INTO <into> (columns) SELECT … FROM <the source table>
+ * <where>` on the chosen path. The columns are every stored column by name, MATERIALIZED ones
+ * included (the target keeps the source's values), read for all the batch's tables at once.
+ */
+async function copier(source: ClickHouseConnection, target: ClickHouseConnection, req: { source: EndpointRef; path: TransferPath }, units: readonly CopyUnit[]): Promise<Copier> {
   const settings = copySettings((await target.server()).capabilities);
-  const where = unitCondition(unit);
+  const stored = await columnsOf(target, units);
+  const columnsOfUnit = (unit: CopyUnit): string => {
+    const columns = stored.get(tableKeyOf(unit));
+    if (!columns?.length) throw new Error(`${qualifiedName(unit.database, unit.table)} is not on the target`);
+    return columns.map((c) => quoteIdentifier(c.name)).join(', ');
+  };
   if (req.path === 'server') {
     const remote = await remoteSource(source, target, req.source);
     if (!remote.ok) throw permanent(FAILURE_TYPES.transferPathUnavailable, remote.reason);
-    await remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(unit.database, unit.table)}${where}`, settings);
-  } else {
-    await streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(unit.database, unit.table)}${where}`, `INSERT INTO ${into} (${columns})`, settings);
+    return async (unit, into) => {
+      const columns = columnsOfUnit(unit);
+      await remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(unit.database, unit.table)}${unitCondition(unit)}`, settings);
+    };
   }
-}
-
-/** The target's active partitions of the unit (all of the table for a whole unit), from part metadata. */
-async function partitionsOnTarget(target: ClickHouseConnection, unit: CopyUnit): Promise<PartitionSize[]> {
-  const parts = await partitionSizes(target, unit.database, unit.table);
-  if (unit.whole) return parts;
-  const ids = new Set(partitionIdsOf(unit));
-  return parts.filter((p) => ids.has(p.partitionId));
+  return async (unit, into) => {
+    const columns = columnsOfUnit(unit);
+    await streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(unit.database, unit.table)}${unitCondition(unit)}`, `INSERT INTO ${into} (${columns})`, settings);
+  };
 }
 
 /**
- * Copies one unit; returns the rows it now holds on the target.
- *
- * A direct unit goes straight into the live table: the run created that table, nothing else
- * writes to it, and no materialized view reads it. What an earlier attempt left of the unit is
- * removed first (that attempt's statements were stopped, and waited for, on entry: see
- * `withConnections`), so a retry copies it once; a rollback drops the table.
- *
- * Any other unit is copied into a fresh staging table, then swapped in: `REPLACE PARTITION` per
+ * Copies one unit through a fresh staging table, then swaps it in: `REPLACE PARTITION` per
  * partition, or a rename for a table without partitions. Copying it twice leaves the target as
- * copying it once, and materialized views on the target never fire.
+ * copying it once, and materialized views on the target never fire. Returns the rows staged.
+ *
+ * A direct unit (see `copyBatch`) skips staging: the run created its table, nothing else writes
+ * to it, and no materialized view reads it. What an earlier attempt left of the unit is removed
+ * first (that attempt's statements were stopped, and waited for, on entry: see
+ * `withConnections`), so a retry copies it once; a rollback drops the table.
  */
-async function copyUnit(
-  source: ClickHouseConnection,
-  target: ClickHouseConnection,
-  req: { runKey: string; source: EndpointRef; path: TransferPath },
-  unit: CopyUnit,
-  columnsOf: ColumnCache,
-): Promise<number> {
+async function copyStaged(target: ClickHouseConnection, runKey: string, unit: CopyUnit, copy: Copier): Promise<number> {
   const live = qualifiedName(unit.database, unit.table);
-  // Every stored column by name, MATERIALIZED ones included: the target keeps the source's values.
-  const columns = await columnsOf(unit.database, unit.table);
-  if (unit.direct) {
-    const left = await partitionsOnTarget(target, unit);
-    if (left.length > 0 && unit.whole) await target.exec(`TRUNCATE TABLE ${live}`);
-    else for (const p of left) await target.exec(`ALTER TABLE ${live} DROP PARTITION ID ${quoteString(p.partitionId)}`);
-    await copyRows(source, target, req, unit, live, columns);
-    return (await partitionsOnTarget(target, unit)).reduce((n, p) => n + p.rows, 0);
-  }
   // Each attempt stages apart: an earlier attempt's statement may still be writing to its own table.
   const attempt = String(currentAttempt());
-  const name = stagingTable(req.runKey, attempt, unit.database, unit.table, unit.partitionId);
+  const name = stagingTable(runKey, attempt, unit.database, unit.table, unit.partitionId);
   const stage = qualifiedName(unit.database, name);
   await target.exec(`DROP TABLE IF EXISTS ${stage}`);
   await execDdl(target, `CREATE TABLE ${stage} AS ${live}`);
-  await copyRows(source, target, req, unit, stage, columns);
+  await copy(unit, stage);
   const rows = await countRows(target, unit.database, name);
   if (unit.partitioned) {
     // A whole-table copy also brings partitions that appeared on the source after planning.
@@ -449,7 +479,7 @@ async function copyUnit(
     }
     await target.exec(`DROP TABLE ${stage}`);
   } else {
-    const old = qualifiedName(unit.database, retiredTable(req.runKey, attempt, unit.database, unit.table));
+    const old = qualifiedName(unit.database, retiredTable(runKey, attempt, unit.database, unit.table));
     await target.exec(`DROP TABLE IF EXISTS ${old}`);
     await target.exec(`RENAME TABLE ${live} TO ${old}, ${stage} TO ${live}`);
     await target.exec(`DROP TABLE ${old}`);

@@ -93,7 +93,9 @@ async function requireReadable(source: ClickHouseConnection, objects: PlannedObj
   const unreadable: string[] = [];
   await forEachConcurrently(objects, READ_CHECK_CONCURRENCY, async (object) => {
     try {
-      await source.rows(`SELECT * FROM ${qualifiedName(object.database, object.name)} LIMIT 0`);
+      // `WHERE 0`: the server checks the table and every column, and skips its parts (18.16
+      // spends 80 ms on `LIMIT 0` alone for a table of 5,000 parts).
+      await source.rows(`SELECT * FROM ${qualifiedName(object.database, object.name)} WHERE 0 LIMIT 0`);
     } catch (err) {
       unreadable.push(`${object.database}.${object.name}: ${(err as Error).message}`);
     }
@@ -161,10 +163,13 @@ async function trialTable(source: ClickHouseConnection, target: ClickHouseConnec
       from: sample(qualifiedName(object.database, object.name)),
       settings: trial.sampleSettings,
     }).then(single);
-  const expected = await onSource();
   const into = `INSERT INTO ${qualifiedName(scratch, object.name)} (${list})`;
-  if (trial.remote?.ok) await trial.remote.exec((from) => `${into} SELECT * FROM ${sample(from(object.database, object.name))}`, trial.insertSettings);
-  else await streamNative(source, target, `SELECT * FROM ${sample(qualifiedName(object.database, object.name))}`, into, trial.insertSettings, trial.sampleSettings);
+  const copy = () =>
+    trial.remote?.ok
+      ? trial.remote.exec((from) => `${into} SELECT * FROM ${sample(from(object.database, object.name))}`, trial.insertSettings)
+      : streamNative(source, target, `SELECT * FROM ${sample(qualifiedName(object.database, object.name))}`, into, trial.insertSettings, trial.sampleSettings);
+  // Two independent reads of the same sample, at once: each costs the source a scan of the table's part list.
+  const [expected] = await Promise.all([onSource(), copy()]);
   const found = single(await partitionDigests(target, scratch, object.name, columns, { partitioned: false }));
   if (expected.rows === found.rows && expected.checksum === found.checksum) return found.rows;
   const again = await onSource();

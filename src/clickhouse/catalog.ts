@@ -138,6 +138,28 @@ export async function partitionSizesIn(conn: ClickHouseConnection, databases: re
   return partitionsWhere(conn, `database IN (${quoteStringList(databases)})`);
 }
 
+/** Active partitions of each of `tables` (database NUL table as key): one query for all of them. */
+export async function partitionSizesOf(conn: ClickHouseConnection, tables: readonly TableName[]): Promise<Map<string, PartitionSize[]>> {
+  if (tables.length === 0) return new Map();
+  return partitionsWhere(conn, tablesCondition(tables));
+}
+
+/** A database and a table in it. */
+export interface TableName {
+  database: string;
+  table: string;
+}
+
+/**
+ * Selects the rows of `tables` in a system table with `database` and `table` columns. The
+ * `database IN` lets the server skip the other databases before it looks at their tables.
+ */
+function tablesCondition(tables: readonly TableName[]): string {
+  const databases = [...new Set(tables.map((t) => t.database))];
+  const pairs = [...new Set(tables.map((t) => `(${quoteString(t.database)}, ${quoteString(t.table)})`))];
+  return `database IN (${quoteStringList(databases)}) AND (database, table) IN (${pairs.join(', ')})`;
+}
+
 /** Partition sizes of the active parts `where` selects, by database NUL table, in partition order. */
 async function partitionsWhere(conn: ClickHouseConnection, where: string): Promise<Map<string, PartitionSize[]>> {
   const rows = await conn.rows<{ database: string; table: string; partition_id: string; rows: string; bytes_on_disk: string; bytes_uncompressed: string }>(
@@ -230,14 +252,28 @@ export async function freeDiskBytes(conn: ClickHouseConnection): Promise<number 
 }
 
 /** Stored columns of every table in `databases`, keyed by `database` NUL `table`. */
+/** Stored columns of each of `tables` (database NUL table as key), in table order: one query for all of them. */
+export async function columnsOf(conn: ClickHouseConnection, tables: readonly TableName[]): Promise<Map<string, ColumnInfo[]>> {
+  if (tables.length === 0) return new Map();
+  return columnsByTable(await conn.rows<ColumnRow & { database: string; table: string }>(
+    `SELECT database, table, name, type, default_kind FROM system.columns WHERE ${tablesCondition(tables)}`,
+  ));
+}
+
 export async function listAllColumns(conn: ClickHouseConnection, databases: readonly string[]): Promise<Map<string, ColumnInfo[]>> {
   const rows = await conn.rows<ColumnRow & { database: string; table: string }>(
     `SELECT database, table, name, type, default_kind FROM system.columns WHERE database IN (${quoteStringList(databases)})`,
   );
+  return columnsByTable(rows);
+}
+
+function columnsByTable(rows: (ColumnRow & { database: string; table: string })[]): Map<string, ColumnInfo[]> {
   const byTable = new Map<string, ColumnInfo[]>();
   for (const row of rows.filter(isStored)) {
     const key = `${row.database}\u0000${row.table}`;
-    byTable.set(key, [...(byTable.get(key) ?? []), toColumnInfo(row)]);
+    const list = byTable.get(key) ?? [];
+    list.push(toColumnInfo(row));
+    byTable.set(key, list);
   }
   return byTable;
 }

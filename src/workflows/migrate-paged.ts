@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import { long, scan } from './activity-stubs';
 import { firstLines, firstOfSelectedFirst } from './bounded';
 import { copyRanges, inLanes, type CopyPass } from './copy-scheduler';
-import { rangesOf } from './ranges';
+import { rangesAt, rangesOf } from './ranges';
 import type { RunEnding } from './recovery';
 import { advanceTableProgress, type TableDetails } from './table-details';
 import { showDetails } from './details';
@@ -43,12 +43,16 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
   run.ending.scope = { manifest: true, schemaCreated: false };
   const schema = await scan.createSchemaPaged.executeWithOptions({ summary: `create the schema of ${namedList(input.databases)}` }, [{ runKey, target: input.target }]);
   run.ending.scope = { manifest: true, schemaCreated: true };
-  const planned = await scan.planCopyPaged.executeWithOptions({ summary: 'plan the copy: units of partitions, grouped by size' }, [{ runKey, ...endpoints, unitBytes: input.options.unitBytes }]);
+  const planned = await scan.planCopyPaged.executeWithOptions({ summary: 'plan the copy: units of partitions, grouped by size' }, [
+    { runKey, ...endpoints, unitBytes: input.options.unitBytes, parallelism: input.options.parallelism },
+  ]);
   state.progress = { tablesTotal: planned.tables, tablesDone: 0, unitsTotal: planned.units, unitsDone: 0, rowsTotal: planned.rows, rowsCopied: 0, bytesCopied: 0 };
   if (planned.largest) state.tableProgress = planned.largest.map((t) => ({ ...t, rowsCopied: 0, bytesCopied: 0 }));
   const pass: CopyPass = { runKey, ...endpoints, path: plan.transfer.path, parallelism: input.options.parallelism };
   const copyBegan = Date.now();
-  const bulk = rangesOf([{ list: MANIFEST_LISTS.units, count: planned.units }]).map((range, i) => ({ ...range, summary: planned.labels?.[i] }));
+  // Runs planned before ranges were sized by bytes recorded no cuts: they replay with `rangesOf`.
+  const ranges = planned.cuts ? rangesAt(MANIFEST_LISTS.units, planned.cuts) : rangesOf([{ list: MANIFEST_LISTS.units, count: planned.units }]);
+  const bulk = ranges.map((range, i) => ({ ...range, summary: planned.labels?.[i] }));
   const copied = await copyRanges(bulk, { ...pass, progress: state.progress }, (result) => {
     run.details.copied(result);
     advanceTableProgress(state.tableProgress, result);

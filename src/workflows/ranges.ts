@@ -5,9 +5,9 @@
 import type { CopyUnit, UnitRange } from './types';
 
 /**
- * Most copy activities one pass schedules. Up to this many units, each unit is its own activity
- * (fine-grained progress, and a unit that finished is never copied again); beyond it, units are
- * batched so that 5,000 partitions cost the same history as 200.
+ * Most copy activities one pass schedules. Beyond this many units, units are batched so that
+ * 5,000 partitions cost the same history as 200 (the bulk copy also batches small units: see
+ * {@link rangeCuts}).
  */
 export const MAX_COPY_ACTIVITIES = 200;
 
@@ -19,6 +19,43 @@ export function rangesOf(lists: readonly { list: string; count: number }[]): Uni
   const total = lists.reduce((n, l) => n + l.count, 0);
   const size = Math.max(1, Math.ceil(total / MAX_COPY_ACTIVITIES));
   return lists.flatMap(({ list, count }) => Array.from({ length: Math.ceil(count / size) }, (_, i) => ({ list, from: i * size, to: Math.min(count, (i + 1) * size) })));
+}
+
+/** Planned bytes (uncompressed) after which a range of small units closes. */
+export const RANGE_BYTES = 32 * 2 ** 20;
+/** Units after which a range of small units closes, unless the run has too many units for that. */
+export const RANGE_UNITS = 50;
+
+/**
+ * Where the bulk copy of `units` (a manifest list, in order) is cut into ranges: the end of each
+ * range. One activity per unit costs a round trip through Temporal and a few catalogue reads per
+ * unit, which dominate small units; so small units share a range until it holds RANGE_BYTES or
+ * RANGE_UNITS units, while a unit of RANGE_BYTES or more stays alone. Every lane still gets about
+ * four ranges or more, so the lanes finish together, and there are never more than about
+ * MAX_COPY_ACTIVITIES ranges.
+ */
+export function rangeCuts(units: readonly { bytes: number }[], parallelism: number): number[] {
+  const atLeast = Math.max(1, Math.ceil(units.length / MAX_COPY_ACTIVITIES));
+  const balanced = Math.max(1, Math.ceil(units.length / (Math.max(1, parallelism) * 4)));
+  const atMost = Math.max(atLeast, Math.min(RANGE_UNITS, balanced));
+  const cuts: number[] = [];
+  let count = 0;
+  let bytes = 0;
+  units.forEach((unit, i) => {
+    count += 1;
+    bytes += unit.bytes;
+    if (count >= atMost || (count >= atLeast && bytes >= RANGE_BYTES) || i === units.length - 1) {
+      cuts.push(i + 1);
+      count = 0;
+      bytes = 0;
+    }
+  });
+  return cuts;
+}
+
+/** The ranges of `list` that end at `cuts` (see {@link rangeCuts}). */
+export function rangesAt(list: string, cuts: readonly number[]): UnitRange[] {
+  return cuts.map((to, i) => ({ list, from: i === 0 ? 0 : cuts[i - 1], to }));
 }
 
 /**

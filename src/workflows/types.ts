@@ -399,7 +399,12 @@ export interface CopyPlanSummary {
   tables: number;
   rows: number;
   bytes: number;
-  /** A summary of each range of the bulk copy, in the order `rangesOf` cuts it (absent in runs planned before there were summaries). */
+  /**
+   * Where the bulk copy is cut into ranges: the end of each (see `rangeCuts`). Absent in runs
+   * planned before ranges were sized by bytes: those cut with `rangesOf`.
+   */
+  cuts?: number[];
+  /** A summary of each range of the bulk copy, in the order of `cuts` (or of `rangesOf`; absent in runs planned before there were summaries). */
   labels?: string[];
   /** The largest tables that copy in more than one unit, at most PROGRESS_TABLES: their progress is followed table by table. */
   largest?: TablePlan[];
