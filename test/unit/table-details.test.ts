@@ -1,4 +1,4 @@
-import { rangesOf } from '../../src/workflows/ranges';
+import { MAX_COPY_ACTIVITIES, RANGE_BYTES, RANGE_UNITS, rangeCuts, rangesAt, rangesOf } from '../../src/workflows/ranges';
 import { largestTables } from '../../src/activities/transfer';
 import type { CopyUnit, TableProgress } from '../../src/workflows/types';
 import { advanceTableProgress, TableDetails, TABLES_PAGE_DEFAULT } from '../../src/workflows/table-details';
@@ -45,6 +45,49 @@ describe('copy ranges over manifest lists', () => {
   it('when several lists hold units, each list is covered on its own and empty lists get no range', () => {
     const ranges = rangesOf([{ list: 'a', count: 3 }, { list: 'b', count: 0 }, { list: 'c', count: 1 }]);
     expect(ranges).toEqual([{ list: 'a', from: 0, to: 1 }, { list: 'a', from: 1, to: 2 }, { list: 'a', from: 2, to: 3 }, { list: 'c', from: 0, to: 1 }]);
+  });
+});
+
+describe('copy ranges cut by bytes', () => {
+  const units = (n: number, bytes: number) => Array.from({ length: n }, () => ({ bytes }));
+  /** The ranges cover 0…n once each, in order. */
+  const covering = (cuts: number[], n: number) => {
+    const ranges = rangesAt('units', cuts);
+    expect(ranges[0].from).toBe(0);
+    ranges.slice(1).forEach((r, i) => expect(r.from).toBe(ranges[i].to));
+    expect(ranges.every((r) => r.to > r.from)).toBe(true);
+    expect(ranges[ranges.length - 1].to).toBe(n);
+    return ranges;
+  };
+
+  it('when 1,000 small tables are planned, they share ranges of RANGE_UNITS units', () => {
+    const ranges = covering(rangeCuts(units(1_000, 120_000), 2), 1_000);
+    expect(ranges).toHaveLength(1_000 / RANGE_UNITS);
+  });
+
+  it('when units are RANGE_BYTES or more, each one is a range of its own', () => {
+    expect(covering(rangeCuts(units(12, RANGE_BYTES), 2), 12)).toHaveLength(12);
+  });
+
+  it('when small units add up to RANGE_BYTES, the range closes there', () => {
+    expect(covering(rangeCuts(units(40, RANGE_BYTES / 4), 1), 40)).toHaveLength(10);
+  });
+
+  it('when there are few units, every lane still gets about four ranges', () => {
+    expect(covering(rangeCuts(units(40, 1_000), 2), 40)).toHaveLength(8);
+    expect(covering(rangeCuts(units(3, 1_000), 4), 3)).toHaveLength(3);
+  });
+
+  it('when 100,000 tiny units are planned, there are still at most MAX_COPY_ACTIVITIES ranges', () => {
+    expect(covering(rangeCuts(units(100_000, 10), 2), 100_000).length).toBeLessThanOrEqual(MAX_COPY_ACTIVITIES);
+  });
+
+  it('when one large unit sits among small ones, it closes its range, and nothing is planned for no units', () => {
+    const planned = units(40, 10);
+    planned[2] = { bytes: RANGE_BYTES };
+    // One lane: ranges of at most 40 / 4 units.
+    expect(rangeCuts(planned, 1)).toEqual([3, 13, 23, 33, 40]);
+    expect(rangeCuts([], 2)).toEqual([]);
   });
 });
 
