@@ -32,6 +32,8 @@ export interface HistoryFigures {
   failures: { kind: string; message: string; times: number }[];
   /** Per activity type, most running time first: how many ran, and their summed waiting and running times. */
   activities: ActivityTimes[];
+  /** Every workflow task and activity, in order, with its times from the first event (`BENCH_TIMELINE=1` prints it). */
+  timeline: { what: string; scheduledMs: number; startedMs: number; closedMs: number }[];
 }
 
 export interface ActivityTimes {
@@ -41,6 +43,32 @@ export interface ActivityTimes {
   queuedMs: number;
   /** From started to closed, summed. */
   runningMs: number;
+}
+
+/** Workflow tasks and activities from scheduled to closed, as offsets from the history's first event. */
+function timelineOf(events: readonly HistoryEvent[]): HistoryFigures['timeline'] {
+  if (events.length === 0) return [];
+  const first = eventTimeMs(events[0]);
+  const open = new Map<string, { what: string; scheduledMs: number; startedMs: number; closedMs: number }>();
+  const timeline: HistoryFigures['timeline'] = [];
+  for (const event of events) {
+    const at = eventTimeMs(event) - first;
+    const id = String(event.eventId);
+    if (event.activityTaskScheduledEventAttributes) open.set(id, { what: event.activityTaskScheduledEventAttributes.activityType?.name ?? '?', scheduledMs: at, startedMs: Number.NaN, closedMs: Number.NaN });
+    if (event.workflowTaskScheduledEventAttributes) open.set(id, { what: 'workflow task', scheduledMs: at, startedMs: Number.NaN, closedMs: Number.NaN });
+    const started = event.activityTaskStartedEventAttributes ?? event.workflowTaskStartedEventAttributes;
+    const entry = started ? open.get(String(started.scheduledEventId)) : undefined;
+    if (entry) entry.startedMs = at;
+    const closed =
+      event.activityTaskCompletedEventAttributes ?? event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes ??
+      event.workflowTaskCompletedEventAttributes ?? event.workflowTaskFailedEventAttributes ?? event.workflowTaskTimedOutEventAttributes;
+    const done = closed ? open.get(String(closed.scheduledEventId)) : undefined;
+    if (done) {
+      done.closedMs = at;
+      timeline.push(done);
+    }
+  }
+  return timeline.sort((a, b) => a.scheduledMs - b.scheduledMs);
 }
 
 /** How long the activities of a history waited for a worker and ran, by type. */
@@ -123,6 +151,7 @@ export async function historyFigures(client: Client, history: History): Promise<
     lastEventMs: events.length ? eventTimeMs(events[events.length - 1]) : Number.NaN,
     failures: [...failures.values()],
     activities: activityTimes(events),
+    timeline: timelineOf(events),
   };
 }
 

@@ -138,6 +138,10 @@ export function printRunFigures(label: string, outcome: RunOutcome, figures: Run
   for (const f of h.failures) console.log(`  in the history: ${f.kind} ×${f.times}: ${f.message}`);
   const activities = h.activities.slice(0, 5).map((a) => `${a.type} ×${a.count} ran ${seconds(a.runningMs)} s, waited ${seconds(a.queuedMs)} s`);
   console.log(`  activities (summed over their attempts' last starts): ${activities.join('; ')}`);
+  if (process.env.BENCH_TIMELINE === '1') {
+    const ms = (n: number) => (Number.isNaN(n) ? '-' : String(Math.round(n)));
+    for (const t of h.timeline.slice(0, 60)) console.log(`    ${ms(t.scheduledMs).padStart(6)} ${ms(t.startedMs).padStart(6)} ${ms(t.closedMs).padStart(6)} ms  ${t.what}`);
+  }
   console.log(
     `  state document: ${figures.stateBytes === null ? 'the state query failed' : `${figures.stateBytes} bytes of JSON (${kib(figures.stateBytes)} KiB), query answered in ${figures.stateQueryMs?.toFixed(0)} ms`}`,
   );

@@ -198,10 +198,13 @@ export async function tablesWithViews(conn: ClickHouseConnection, databases: rea
  * servers evaluate row by row over every part, the server prunes parts with it, so a copy of
  * one partition reads that partition only.
  *
- * The literals are written by the server itself (`FORMAT Values`), then proved: a partition gets
- * a selector only if the selector finds exactly as many rows as the partition holds. Partitions
- * without one (no partition key, a key the DDL does not state plainly, a value that does not
- * round-trip) are selected by `_partition_id`, which is slower and always right.
+ * The literals are written by the server itself, then proved: a partition gets a selector only
+ * if the selector finds exactly as many rows as the partition holds. They come first from
+ * `system.parts.partition` (the server's own text of each partition's value, which costs no scan);
+ * the partitions whose text does not prove are asked again through `FORMAT Values` of the key's
+ * value in each partition (one scan more). Partitions without one (no partition key, a key the DDL
+ * does not state plainly, a value that does not round-trip) are selected by `_partition_id`,
+ * which is slower and always right.
  */
 export async function partitionSelectors(
   conn: ClickHouseConnection,
@@ -213,6 +216,14 @@ export async function partitionSelectors(
   const key = partitionKeyOf(createTableQuery);
   if (!key) return selectors;
   const name = qualifiedName(database, table);
+  const fromParts = await conn.rows<{ id: string; rows: string; literal: string }>(
+    `SELECT partition_id AS id, toString(sum(rows)) AS rows, any(partition) AS literal FROM system.parts
+     WHERE active AND database = ${quoteString(database)} AND table = ${quoteString(table)} GROUP BY partition_id`,
+  );
+  // 18.16 writes a lone Date or String value there unquoted (`2024-01-01`, `it's`): only texts
+  // that read as literals are tried, so that such a table is not scanned for nothing.
+  await proveSelectors(conn, name, key, fromParts.filter((p) => LITERAL_START.test(p.literal)), selectors).catch(() => undefined);
+  if (selectors.size === fromParts.length) return selectors;
   try {
     // Rows of `FORMAT Values`: ('<id>',<count>,<key value as a literal>)
     const values = await conn.text(`SELECT _partition_id, count(), any((${key})) FROM ${name} GROUP BY _partition_id FORMAT Values`);
@@ -220,21 +231,33 @@ export async function partitionSelectors(
       .filter((row) => row.startsWith('(') && row.endsWith(')'))
       .map((row) => splitTopLevel(row.slice(1, -1), ','))
       .filter((fields) => fields.length === 3 && /^'[\w-]+'$/.test(fields[0]) && fields[2] !== 'NULL')
-      .map(([id, rows, literal]) => ({ id: id.slice(1, -1), rows, literal }));
-    if (partitions.length === 0) return selectors;
-    const set = partitions.length === 1 ? ` = ${partitions[0].literal}` : ` IN (${partitions.map((p) => p.literal).join(', ')})`;
-    const found = await conn.rows<{ id: string; rows: string }>(
-      `SELECT _partition_id AS id, count() AS rows FROM ${name} WHERE (${key})${set} GROUP BY id`,
-    );
-    const foundRows = new Map(found.map((f) => [f.id, String(f.rows)]));
-    for (const p of partitions) {
-      if (foundRows.get(p.id) === p.rows) selectors.set(p.id, `(${key}) = ${p.literal}`);
-    }
+      .map(([id, rows, literal]) => ({ id: id.slice(1, -1), rows, literal }))
+      .filter((p) => !selectors.has(p.id));
+    await proveSelectors(conn, name, key, partitions, selectors);
   } catch {
-    // A key the server will not evaluate this way: every partition is selected by its id.
-    selectors.clear();
+    // A key the server will not evaluate this way: the partitions not proved yet are selected by their id.
   }
   return selectors;
+}
+
+/** The start of a partition's text that can be a literal as it stands: a number, a quoted string, a tuple. */
+const LITERAL_START = /^(-?\d+(\.\d+)?$|'|\()/;
+
+/** Adds to `selectors` each of `partitions` whose `(key) = literal` finds exactly its rows (one scan of `name`). */
+async function proveSelectors(
+  conn: ClickHouseConnection,
+  name: string,
+  key: string,
+  partitions: readonly { id: string; rows: string; literal: string }[],
+  selectors: Map<string, string>,
+): Promise<void> {
+  if (partitions.length === 0) return;
+  const set = partitions.length === 1 ? ` = ${partitions[0].literal}` : ` IN (${partitions.map((p) => p.literal).join(', ')})`;
+  const found = await conn.rows<{ id: string; rows: string }>(`SELECT _partition_id AS id, count() AS rows FROM ${name} WHERE (${key})${set} GROUP BY id`);
+  const foundRows = new Map(found.map((f) => [f.id, String(f.rows)]));
+  for (const p of partitions) {
+    if (foundRows.get(p.id) === p.rows) selectors.set(p.id, `(${key}) = ${p.literal}`);
+  }
 }
 
 /** Row count of any readable table. */
