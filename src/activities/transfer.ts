@@ -218,9 +218,17 @@ async function planCopyOf(source: ClickHouseConnection, target: ClickHouseConnec
         if (selector) unit.selector = selector;
       }
     }
-    units.push(...planned);
+    units.push(...largestFirst(planned));
   }
   return units;
+}
+
+/**
+ * A table's units, the most rows first (ties keep partition order): the lanes then end close
+ * together, instead of one lane copying a large last partition while the others wait.
+ */
+function largestFirst(units: CopyUnit[]): CopyUnit[] {
+  return units.map((unit, i) => ({ unit, i })).sort((a, b) => b.unit.rows - a.unit.rows || a.i - b.i).map(({ unit }) => unit);
 }
 
 /** Creates the databases and objects of the plan (see `createSchema`); returns those that did not exist before. */
@@ -271,8 +279,7 @@ async function copyBatch(
     const finished = new Set(progress.done);
     const todo = units.filter((u) => !finished.has(unitKey(u)));
     if (todo.length === 0) return progress;
-    const copy = await copier(source, target, req, todo);
-    const leftOnTarget = await partitionSizesOf(target, todo.filter((u) => u.direct));
+    const [copy, leftOnTarget] = await Promise.all([copier(source, target, req, todo), partitionSizesOf(target, todo.filter((u) => u.direct))]);
     let uncounted: CopyUnit[] = [];
     const settle = async () => {
       if (uncounted.length === 0) return;
@@ -417,8 +424,10 @@ function unitCondition(unit: CopyUnit): string {
   if (!unit.partitioned || unit.whole) return '';
   const ids = partitionIdsOf(unit);
   const byId = ids.length === 1 ? `_partition_id = ${quoteString(ids[0])}` : `_partition_id IN (${quoteStringList(ids)})`;
-  // The selector lets the source prune parts; the ids keep the copy exact whatever the selector matches.
-  return ` WHERE ${unit.selector ? `${unit.selector} AND ${byId}` : byId}`;
+  // A selector was proved to find exactly its partition's rows (see `partitionSelectors`), and a
+  // row's partition follows from its key, so it alone stays exact as rows arrive; the source
+  // prunes parts with it, and it spares the per-row test of `_partition_id` (about 5 % of a copy).
+  return ` WHERE ${unit.selector ?? byId}`;
 }
 
 /** Copies the rows of a unit into a table of the target (the live table, or a staging table). */
