@@ -45,7 +45,9 @@ export interface ActivityTimes {
   runningMs: number;
 }
 
-/** Workflow tasks and activities from scheduled to closed, as offsets from the history's first event. */
+const WORKFLOW_TASK = 'workflow task';
+
+/** Workflow tasks and activities from scheduled to closed (the last attempt's start), as offsets from the history's first event. */
 function timelineOf(events: readonly HistoryEvent[]): HistoryFigures['timeline'] {
   if (events.length === 0) return [];
   const first = eventTimeMs(events[0]);
@@ -55,7 +57,7 @@ function timelineOf(events: readonly HistoryEvent[]): HistoryFigures['timeline']
     const at = eventTimeMs(event) - first;
     const id = String(event.eventId);
     if (event.activityTaskScheduledEventAttributes) open.set(id, { what: event.activityTaskScheduledEventAttributes.activityType?.name ?? '?', scheduledMs: at, startedMs: Number.NaN, closedMs: Number.NaN });
-    if (event.workflowTaskScheduledEventAttributes) open.set(id, { what: 'workflow task', scheduledMs: at, startedMs: Number.NaN, closedMs: Number.NaN });
+    if (event.workflowTaskScheduledEventAttributes) open.set(id, { what: WORKFLOW_TASK, scheduledMs: at, startedMs: Number.NaN, closedMs: Number.NaN });
     const started = event.activityTaskStartedEventAttributes ?? event.workflowTaskStartedEventAttributes;
     const entry = started ? open.get(String(started.scheduledEventId)) : undefined;
     if (entry) entry.startedMs = at;
@@ -71,26 +73,16 @@ function timelineOf(events: readonly HistoryEvent[]): HistoryFigures['timeline']
   return timeline.sort((a, b) => a.scheduledMs - b.scheduledMs);
 }
 
-/** How long the activities of a history waited for a worker and ran, by type. */
-function activityTimes(events: readonly HistoryEvent[]): ActivityTimes[] {
-  const scheduled = new Map<string, { type: string; at: number; startedAt?: number }>();
+/** How long the activities of a timeline waited for a worker and ran, by type. */
+function activityTimes(timeline: HistoryFigures['timeline']): ActivityTimes[] {
   const byType = new Map<string, ActivityTimes>();
-  for (const event of events) {
-    const attrs = event.activityTaskScheduledEventAttributes;
-    if (attrs) scheduled.set(String(event.eventId), { type: attrs.activityType?.name ?? '?', at: eventTimeMs(event) });
-    const started = event.activityTaskStartedEventAttributes;
-    if (started) {
-      const s = scheduled.get(String(started.scheduledEventId));
-      if (s) s.startedAt = eventTimeMs(event);
-    }
-    const closed = event.activityTaskCompletedEventAttributes ?? event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes;
-    const s = closed ? scheduled.get(String(closed.scheduledEventId)) : undefined;
-    if (!s || s.startedAt === undefined) continue;
-    const times = byType.get(s.type) ?? { type: s.type, count: 0, queuedMs: 0, runningMs: 0 };
+  for (const t of timeline) {
+    if (t.what === WORKFLOW_TASK || Number.isNaN(t.startedMs)) continue;
+    const times = byType.get(t.what) ?? { type: t.what, count: 0, queuedMs: 0, runningMs: 0 };
     times.count += 1;
-    times.queuedMs += s.startedAt - s.at;
-    times.runningMs += eventTimeMs(event) - s.startedAt;
-    byType.set(s.type, times);
+    times.queuedMs += t.startedMs - t.scheduledMs;
+    times.runningMs += t.closedMs - t.startedMs;
+    byType.set(t.what, times);
   }
   return [...byType.values()].sort((a, b) => b.runningMs - a.runningMs);
 }
@@ -142,6 +134,7 @@ export async function historyFigures(client: Client, history: History): Promise<
     seen.times += 1;
     failures.set(key, seen);
   }
+  const timeline = timelineOf(events);
   return {
     events: events.length,
     bytes: temporal.api.history.v1.History.encode(history).finish().byteLength,
@@ -150,8 +143,8 @@ export async function historyFigures(client: Client, history: History): Promise<
     firstEventMs: events.length ? eventTimeMs(events[0]) : Number.NaN,
     lastEventMs: events.length ? eventTimeMs(events[events.length - 1]) : Number.NaN,
     failures: [...failures.values()],
-    activities: activityTimes(events),
-    timeline: timelineOf(events),
+    activities: activityTimes(timeline),
+    timeline,
   };
 }
 

@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import { copySettings, execDdl } from '../clickhouse/capabilities';
-import { columnsOf, countRows, existingDatabases, listTables, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
+import { columnsOf, countRows, existingDatabases, listColumns, listTables, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { combinedChecksum, partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
@@ -441,21 +441,25 @@ type Copier = (unit: CopyUnit, into: string) => Promise<void>;
 async function copier(source: ClickHouseConnection, target: ClickHouseConnection, req: { source: EndpointRef; path: TransferPath }, units: readonly CopyUnit[]): Promise<Copier> {
   const settings = copySettings((await target.server()).capabilities);
   const stored = await columnsOf(target, units);
-  const columnsOfUnit = (unit: CopyUnit): string => {
-    const columns = stored.get(tableKeyOf(unit));
-    if (!columns?.length) throw new Error(`${qualifiedName(unit.database, unit.table)} is not on the target`);
+  const columnsOfUnit = async (unit: CopyUnit): Promise<string> => {
+    let columns = stored.get(tableKeyOf(unit));
+    if (!columns?.length) {
+      // Not on the target when the batch began (dropped by someone?): the server says why, in its own error.
+      await target.rows(`SELECT * FROM ${qualifiedName(unit.database, unit.table)} WHERE 0`);
+      columns = await listColumns(target, unit.database, unit.table);
+    }
     return columns.map((c) => quoteIdentifier(c.name)).join(', ');
   };
   if (req.path === 'server') {
     const remote = await remoteSource(source, target, req.source);
     if (!remote.ok) throw permanent(FAILURE_TYPES.transferPathUnavailable, remote.reason);
     return async (unit, into) => {
-      const columns = columnsOfUnit(unit);
+      const columns = await columnsOfUnit(unit);
       await remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(unit.database, unit.table)}${unitCondition(unit)}`, settings);
     };
   }
   return async (unit, into) => {
-    const columns = columnsOfUnit(unit);
+    const columns = await columnsOfUnit(unit);
     await streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(unit.database, unit.table)}${unitCondition(unit)}`, `INSERT INTO ${into} (${columns})`, settings);
   };
 }

@@ -274,7 +274,6 @@ export async function freeDiskBytes(conn: ClickHouseConnection): Promise<number 
   return Number(row.free);
 }
 
-/** Stored columns of every table in `databases`, keyed by `database` NUL `table`. */
 /** Stored columns of each of `tables` (database NUL table as key), in table order: one query for all of them. */
 export async function columnsOf(conn: ClickHouseConnection, tables: readonly TableName[]): Promise<Map<string, ColumnInfo[]>> {
   if (tables.length === 0) return new Map();
@@ -283,6 +282,7 @@ export async function columnsOf(conn: ClickHouseConnection, tables: readonly Tab
   ));
 }
 
+/** Stored columns of every table in `databases`, keyed by `database` NUL `table`. */
 export async function listAllColumns(conn: ClickHouseConnection, databases: readonly string[]): Promise<Map<string, ColumnInfo[]>> {
   const rows = await conn.rows<ColumnRow & { database: string; table: string }>(
     `SELECT database, table, name, type, default_kind FROM system.columns WHERE database IN (${quoteStringList(databases)})`,
