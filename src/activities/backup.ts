@@ -5,12 +5,13 @@ import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
 import { restorePointDatabase } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
-import { DETAIL_LIMIT, DIGEST_LIMIT, type EndpointRef, type PlannedObject, type RestorePoint, type RestorePointDigests, type RestorePointTable, type RollbackReport, type RollbackScope } from '../workflows/types';
+import { DETAIL_LIMIT, DIGEST_LIMIT, type EndpointRef, type RestorePoint, type RestorePointDigests, type RestorePointTable, type RollbackProof, type RollbackReport, type RollbackScope } from '../workflows/types';
 import { inBatches } from '../workflows/state';
-import { firstOf, firstOfSelectedFirst } from '../workflows/bounded';
+import { firstOf } from '../workflows/bounded';
 import { heartbeating, withConnections, type ActivityDeps } from './context';
-import { holdsData, isView } from './inventory';
+import { isView } from './inventory';
 import { dropManifest, MANIFEST_LISTS, readList, writeList } from './manifest';
+import { proveRecordedRollback, rollbackRecordedRun } from './rollback';
 
 
 /** Backup and rollback: zero-copy partition snapshots on the target. */
@@ -71,57 +72,45 @@ export function createBackupActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Puts the target back as the restore point found it: drops what the run created, restores
-     * every captured table's partitions, then proves it by comparing per-partition counts and
-     * checksums with the snapshot. Safe to retry.
+     * Puts the target back as the restore point found it. A run with a manifest (`runKey`) is
+     * undone from what it recorded before acting (see `rollbackRecordedRun`), and proved in the
+     * same activity unless `prove` is false (then `proveRollback` follows). Older runs drop what
+     * the run created, restore every captured table's partitions, and compare per-partition
+     * counts and checksums with the snapshot. Safe to retry.
      */
     async rollbackToRestorePoint(req: {
       target: EndpointRef;
       restorePoint: RestorePoint;
       databases: string[];
-      /** Digests recorded from the restore point before the migration began. */
+      /** Digests recorded from the restore point before the migration began (runs without a manifest). */
       recorded: RestorePointDigests | null;
       /**
-       * What the run changed (see {@link RollbackScope}). Without it, everything in scope that the
-       * restore point lacks is dropped and every captured table is restored.
+       * What the run changed (see {@link RollbackScope}), for runs without a manifest. Without it,
+       * everything in scope that the restore point lacks is dropped and every captured table is restored.
        */
       scope?: RollbackScope;
-      /** The run whose manifest holds the restore point's tables, its digests and the plan; the report is then bounded. */
+      /** The run whose manifest records its restore point, digests, plan, intent and copies; the report is then bounded. */
       runKey?: string;
+      /** With a manifest: prove the rollback here too. @default true */
+      prove?: boolean;
+      /** The run recorded its intent before creating anything (see `RecordedRun`). */
+      recordsIntent?: boolean;
     }): Promise<RollbackReport> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
         heartbeating(() => ({ step: 'rollback' }), async () => {
-          const point = req.restorePoint;
-          const { tables, recorded, scope } = await rollbackInputs(target, req);
-          const report: RollbackReport = { dropped: [], restored: [], verified: [] };
-          const captured = new Map(tables.map((t) => [`${t.database}.${t.name}`, t]));
-          const present = await listTables(target, await existingDatabases(target, req.databases));
-          const createdByRun = scope?.created ? new Set(scope.created) : null;
-          const created = present.filter((t) => !captured.has(`${t.database}.${t.name}`) && !t.inner && (createdByRun?.has(`${t.database}.${t.name}`) ?? true));
-          for (const table of [...created].sort((a, b) => Number(isView(b)) - Number(isView(a)))) {
-            await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(table.database, table.name)}`);
-            report.dropped.push(`${table.database}.${table.name}`);
-          }
-          for (const database of req.databases.filter((d) => !point.existingDatabases.includes(d))) {
-            // A database the run created is dropped only once it is empty: others may have put tables in it meanwhile.
-            if (createdByRun && (await listTables(target, [database])).length > 0) continue;
-            await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
-            report.dropped.push(database);
-          }
-          const stillPresent = new Set(present.map((t) => `${t.database}.${t.name}`));
-          const copied = scope ? new Set(scope.tables) : null;
-          for (const table of tables.filter((t) => copied?.has(`${t.database}.${t.name}`) ?? true)) {
-            if (!stillPresent.has(`${table.database}.${table.name}`) && !table.name.startsWith('.inner')) {
-              await execDdl(target, rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
-            }
-            if (!table.snapshotTable) continue;
-            await restoreTable(target, point.database, table);
-            report.restored.push({ database: table.database, table: table.name, partitions: table.partitions.length });
-            const digests = recorded?.find((d) => d.database === table.database && d.table === table.name)?.partitions;
-            report.verified.push(await compareWithRecord(target, point.database, table, digests));
-          }
-          return req.runKey ? boundedRollback(report) : report;
+          if (req.runKey) return rollbackRecordedRun(target, { ...req, runKey: req.runKey }, req.prove ?? true);
+          return rollbackWithoutManifest(target, req);
         }),
+      );
+    },
+
+    /**
+     * The proof of a rollback of a run with a manifest (see `proveRecordedRollback`): nothing of
+     * the run left, every partition it wrote as the restore point recorded it. Reads only.
+     */
+    async proveRollback(req: { target: EndpointRef; restorePoint: RestorePoint; databases: string[]; runKey: string; recordsIntent?: boolean }): Promise<RollbackProof> {
+      return withConnections(deps, { target: req.target }, ({ target }) =>
+        heartbeating(() => ({ step: 'prove rollback' }), () => proveRecordedRollback(target, req)),
       );
     },
 
@@ -169,39 +158,46 @@ async function restorePointTables(target: ClickHouseConnection, point: RestorePo
   return readList<RestorePointTable>(target, runKey, MANIFEST_LISTS.restore);
 }
 
-/** A rollback's tables, recorded digests and scope, from the request or, for a run with a manifest, from the manifest. */
-async function rollbackInputs(
+/**
+ * The rollback of a run without a manifest: drops what the run created (what the restore point
+ * lacks, when the run did not say), restores every captured table it copied into, and compares
+ * per-partition counts and checksums with the recorded digests.
+ */
+async function rollbackWithoutManifest(
   target: ClickHouseConnection,
-  req: { restorePoint: RestorePoint; recorded: RestorePointDigests | null; scope?: RollbackScope; runKey?: string },
-): Promise<{ tables: RestorePointTable[]; recorded: RestorePointDigests | null; scope?: { created: string[] | null; tables: string[] } }> {
-  const tables = await restorePointTables(target, req.restorePoint, req.runKey);
-  const scope = req.scope;
-  if (!req.runKey) return { tables, recorded: req.recorded, scope: scope && 'tables' in scope ? scope : undefined };
-  const runKey = req.runKey;
-  const recorded = await readList<RestorePointDigests[number]>(target, runKey, MANIFEST_LISTS.digests).catch(() => null);
-  if (!scope || !('manifest' in scope)) return { tables, recorded, scope: scope as { created: string[] | null; tables: string[] } | undefined };
-  const objects = await readList<PlannedObject>(target, runKey, MANIFEST_LISTS.objects);
-  const created = scope.schemaCreated ? await readList<string>(target, runKey, MANIFEST_LISTS.created) : null;
-  return { tables, recorded, scope: { created, tables: objects.filter(holdsData).map((o) => `${o.database}.${o.name}`) } };
-}
-
-/** A rollback report cut to what the state document holds, with the totals. */
-function boundedRollback(report: RollbackReport): RollbackReport {
-  return {
-    dropped: firstOf(report.dropped, DETAIL_LIMIT),
-    restored: firstOf(report.restored, DETAIL_LIMIT),
-    verified: firstOfSelectedFirst(report.verified, (v) => !v.match, DETAIL_LIMIT).map((v) => ({
-      ...v,
-      before: firstOf(v.before, DIGEST_LIMIT),
-      after: firstOf(v.after, DIGEST_LIMIT),
-    })),
-    counts: {
-      dropped: report.dropped.length,
-      restored: report.restored.length,
-      verified: report.verified.length,
-      matched: report.verified.filter((v) => v.match).length,
-    },
-  };
+  req: { restorePoint: RestorePoint; databases: string[]; recorded: RestorePointDigests | null; scope?: RollbackScope },
+): Promise<RollbackReport> {
+  const point = req.restorePoint;
+  const tables = point.tables ?? [];
+  const scope = req.scope && 'tables' in req.scope ? req.scope : undefined;
+  const report: RollbackReport = { dropped: [], restored: [], verified: [] };
+  const captured = new Map(tables.map((t) => [`${t.database}.${t.name}`, t]));
+  const present = await listTables(target, await existingDatabases(target, req.databases));
+  const createdByRun = scope?.created ? new Set(scope.created) : null;
+  const created = present.filter((t) => !captured.has(`${t.database}.${t.name}`) && !t.inner && (createdByRun?.has(`${t.database}.${t.name}`) ?? true));
+  for (const table of [...created].sort((a, b) => Number(isView(b)) - Number(isView(a)))) {
+    await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(table.database, table.name)}`);
+    report.dropped.push(`${table.database}.${table.name}`);
+  }
+  for (const database of req.databases.filter((d) => !point.existingDatabases.includes(d))) {
+    // A database the run created is dropped only once it is empty: others may have put tables in it meanwhile.
+    if (createdByRun && (await listTables(target, [database])).length > 0) continue;
+    await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
+    report.dropped.push(database);
+  }
+  const stillPresent = new Set(present.map((t) => `${t.database}.${t.name}`));
+  const copied = scope ? new Set(scope.tables) : null;
+  for (const table of tables.filter((t) => copied?.has(`${t.database}.${t.name}`) ?? true)) {
+    if (!stillPresent.has(`${table.database}.${table.name}`) && !table.name.startsWith('.inner')) {
+      await execDdl(target, rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
+    }
+    if (!table.snapshotTable) continue;
+    await restoreTable(target, point.database, table);
+    report.restored.push({ database: table.database, table: table.name, partitions: table.partitions.length });
+    const digests = req.recorded?.find((d) => d.database === table.database && d.table === table.name)?.partitions;
+    report.verified.push(await compareWithRecord(target, point.database, table, digests));
+  }
+  return report;
 }
 
 /** Partition commands per ALTER statement: few statements, none of them huge. */

@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { refusedAddress, type EndpointAllowlist } from '../endpoint-allowlist';
 import { ClickHouseConnection } from '../clickhouse/connection';
 import { ClickHouseQueryError, redact } from '../clickhouse/errors';
+import { quoteString } from '../clickhouse/sql';
 import { SecretKeyError, unseal, type Keyring } from '../secrets';
 import { PasswordRefError, passwordResolver, type PasswordResolver } from './password-refs';
 import { FAILURE_TYPES, type EndpointRef } from '../workflows/types';
@@ -34,6 +35,8 @@ export async function withConnections<K extends string, T>(
   const names = Object.keys(endpoints) as K[];
   let secrets: string[] = [];
   const conns = {} as Connections<K>;
+  const ids = queryIds();
+  const credentials: { name: K; url: string; username: string; password: string }[] = [];
   try {
     for (const name of names) {
       const refused = deps.allowEndpoint && refusedAddress(deps.allowEndpoint, endpoints[name]);
@@ -41,9 +44,9 @@ export async function withConnections<K extends string, T>(
     }
     const passwords = names.map((name) => passwordOf(deps, endpoints[name]));
     secrets = passwords.filter(Boolean);
-    const ids = queryIds();
     names.forEach((name, i) => {
       const { url, username } = endpoints[name];
+      credentials.push({ name, url, username, password: passwords[i] });
       conns[name] = new ClickHouseConnection(
         { url, username, password: passwords[i] },
         { label: name, secrets, abortSignal: activitySignal(), queryIdPrefix: ids?.attempt },
@@ -52,9 +55,28 @@ export async function withConnections<K extends string, T>(
     if (ids) await stopStrayStatements(Object.values<ClickHouseConnection>(conns), ids);
     return await body(conns);
   } catch (err) {
-    throw activityCancellation() ?? toApplicationFailure(err, secrets);
+    const cancelled = activityCancellation();
+    // A cancelled activity ends only once its statements are gone from the servers: the run may roll back next.
+    if (cancelled && ids) await Promise.all(credentials.map((c) => stopAfterCancellation(c, secrets, ids.attempt)));
+    throw cancelled ?? toApplicationFailure(err, secrets);
   } finally {
     await Promise.all(Object.values<ClickHouseConnection>(conns).map((c) => c.close().catch(() => undefined)));
+  }
+}
+
+/**
+ * Stops this attempt's statements on one server after a cancellation, on a connection of its own
+ * (the activity's connections abort every request once it is cancelled). Best effort: a server
+ * that cannot be reached is stopped by the rollback, which waits for the run's statements too.
+ */
+async function stopAfterCancellation(server: { name: string; url: string; username: string; password: string }, secrets: string[], prefix: string): Promise<void> {
+  const conn = new ClickHouseConnection({ url: server.url, username: server.username, password: server.password }, { label: server.name, secrets });
+  try {
+    await stopStatements(conn, prefix);
+  } catch {
+    // See above: the rollback's own stop covers it.
+  } finally {
+    await conn.close().catch(() => undefined);
   }
 }
 
@@ -64,15 +86,48 @@ function passwordOf(deps: ActivityDeps, endpoint: EndpointRef): string {
   return endpoint.password ? unseal(endpoint.password, deps.keyring) : '';
 }
 
-/** Query id prefixes of this activity (`<workflow id>/<activity id>/`) and of this attempt of it. */
-function queryIds(): { activity: string; attempt: string } | undefined {
+/**
+ * Query id prefixes of this activity's run (`<workflow id>/<run id>/`), of this activity
+ * (`…/<activity id>/`) and of this attempt of it (`…/<attempt>/`).
+ */
+function queryIds(): { run: string; activity: string; attempt: string } | undefined {
   try {
     const { workflowExecution, activityId, attempt } = Context.current().info;
-    const activity = `${workflowExecution?.workflowId}/${workflowExecution?.runId}/${activityId}/`;
-    return { activity, attempt: `${activity}${attempt}/` };
+    const run = `${workflowExecution?.workflowId}/${workflowExecution?.runId}/`;
+    const activity = `${run}${activityId}/`;
+    return { run, activity, attempt: `${activity}${attempt}/` };
   } catch {
     return undefined;
   }
+}
+
+/** How long statements that were killed may take to leave `system.processes`. */
+const STATEMENTS_GONE_MS = 60_000;
+
+/**
+ * Kills the statements whose query id starts with `prefix` (but not `except`) and returns once
+ * the server lists none of them: killed, and gone from `system.processes`.
+ */
+async function stopStatements(conn: ClickHouseConnection, prefix: string, except?: string): Promise<void> {
+  const keep = except === undefined ? '' : ` AND NOT startsWith(query_id, ${quoteString(except)})`;
+  const deadline = Date.now() + STATEMENTS_GONE_MS;
+  for (;;) {
+    await conn.killQueries(prefix, except, { wait: true });
+    const [left] = await conn.rows<{ n: string }>(`SELECT count() AS n FROM system.processes WHERE startsWith(query_id, ${quoteString(prefix)})${keep}`);
+    if (Number(left.n) === 0) return;
+    if (Date.now() > deadline) throw new Error(`${left.n} statements of ${prefix} still run on the ${conn.label} after being killed`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * Stops every statement of this activity's run on `conn` but this attempt's own, and waits until
+ * they are gone: whatever happened to the activities that sent them (a worker that died, say),
+ * none of them writes any more. A rollback starts with this.
+ */
+export async function stopRunStatements(conn: ClickHouseConnection): Promise<void> {
+  const ids = queryIds();
+  if (ids) await stopStatements(conn, ids.run, ids.attempt);
 }
 
 /**
@@ -126,8 +181,11 @@ export function permanent(type: string, message: string, details?: unknown): App
   return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? undefined : [details] });
 }
 
+/** How often `heartbeating` beats: the worker sends them on at most every 2 s (see worker-factory.ts). */
+const HEARTBEAT_EVERY_MS = 1_000;
+
 /**
- * Runs `work` while heartbeating every few seconds, so a lost worker is noticed and a
+ * Runs `work` while heartbeating every second, so a lost worker is noticed and a
  * cancellation reaches the activity even while one long statement runs. `details` is read at
  * each beat: it is what a retry of the activity finds in `heartbeatDetails`.
  */
@@ -140,7 +198,7 @@ export async function heartbeating<T>(details: () => unknown, work: () => Promis
   }
   const beat = () => ctx.heartbeat(details());
   beat();
-  const timer = setInterval(beat, 5_000);
+  const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
   try {
     return await work();
   } finally {

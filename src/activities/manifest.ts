@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { manifestDatabase } from '../clickhouse/scratch';
-import { qualifiedName, quoteIdentifier } from '../clickhouse/sql';
+import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
 
 /**
  * A run's manifest on the target (see `manifestDatabase`): named lists of JSON documents, one
@@ -26,6 +26,29 @@ export async function writeList<T>(conn: ClickHouseConnection, runKey: string, l
     await conn.insertStream(`INSERT INTO ${table} FORMAT JSONEachRow`, Readable.from([lines.join('\n')]));
   }
   return items.length;
+}
+
+/**
+ * Writes `list` whole or not at all: the documents go to a draft, which a rename then publishes.
+ * A reader (a retry, a rollback) finds the complete list or none.
+ */
+export async function publishList<T>(conn: ClickHouseConnection, runKey: string, list: string, items: readonly T[]): Promise<void> {
+  const draft = `${list}_draft`;
+  await writeList(conn, runKey, draft, items);
+  await conn.exec(`RENAME TABLE ${qualifiedName(manifestDatabase(runKey), draft)} TO ${qualifiedName(manifestDatabase(runKey), list)}`);
+}
+
+/** The lists of the run's manifest whose names start with `prefix`. */
+export async function listsNamed(conn: ClickHouseConnection, runKey: string, prefix: string): Promise<string[]> {
+  const rows = await conn.rows<{ name: string }>(
+    `SELECT name FROM system.tables WHERE database = ${quoteString(manifestDatabase(runKey))} AND startsWith(name, ${quoteString(prefix)}) ORDER BY name`,
+  );
+  return rows.map((r) => r.name);
+}
+
+/** The documents of `list`, or null when the manifest has no such list (yet). */
+export async function readListIfAny<T>(conn: ClickHouseConnection, runKey: string, list: string): Promise<T[] | null> {
+  return (await listsNamed(conn, runKey, list)).includes(list) ? readList<T>(conn, runKey, list) : null;
 }
 
 /** The documents of `list` from index `from` (inclusive) to `to` (exclusive), or all of them. */

@@ -1,9 +1,9 @@
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import { copySettings, execDdl } from '../clickhouse/capabilities';
-import { columnsOf, countRows, existingDatabases, listColumns, listTables, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
+import { columnsOf, countRows, existingDatabases, listColumns, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
-import { rewriteCreateStatement } from '../clickhouse/ddl';
+import { swapIn } from '../clickhouse/swap';
 import { combinedChecksum, partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
 import { manifestDatabase, restorePointDatabase, retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
@@ -21,20 +21,19 @@ import {
   type UnitRange,
   type VerifyPageResult,
   type EndpointRef,
+  type ConflictPolicy,
   type PlannedObject,
   type TableVerification,
   type TransferPath,
   type VerificationReport,
 } from '../workflows/types';
-import { currentAttempt, DDL_CONCURRENCY, forEachConcurrently, heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
-import { holdsData, isView } from './inventory';
+import { createRecordedSchema, createSchemaOf } from './schema';
+import { currentAttempt, forEachConcurrently, stopRunStatements, heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
+import { holdsData } from './inventory';
 import { remoteSource } from './remote';
 import { partitionIdsOf, planUnits } from './copy-plan';
 import { MANIFEST_LISTS, readList, resyncList, writeList } from './manifest';
 import { copyLabel, rangeCuts, rangesAt } from '../workflows/ranges';
-
-/** Passes over views that failed because a view they read from did not exist yet. */
-const MAX_VIEW_PASSES = 10;
 
 /** The migration step: schema, data, verification, and cleanup of staging. */
 export function createTransferActivities(deps: ActivityDeps) {
@@ -49,13 +48,15 @@ export function createTransferActivities(deps: ActivityDeps) {
     },
 
     /**
-     * `createSchema` for a run with a manifest: the plan's objects are read from it, and what
-     * was created is written to it. Returns how many objects were created and the first names.
+     * `createSchema` for a run with a manifest: the plan's objects are read from it, and what the
+     * run creates is recorded in it before any is created (see `createRecordedSchema`), and
+     * written to it after. `onConflict` is the run's policy: the target is checked against it
+     * once more. Returns how many objects were created and the first names.
      */
-    async createSchemaPaged(req: { runKey: string; target: EndpointRef }): Promise<{ created: number; names: string[] }> {
+    async createSchemaPaged(req: { runKey: string; target: EndpointRef; onConflict?: ConflictPolicy }): Promise<{ created: number; names: string[] }> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
         heartbeating(() => ({ step: 'schema' }), async () => {
-          const created = await createSchemaOf(target, await readList<PlannedObject>(target, req.runKey, MANIFEST_LISTS.objects));
+          const created = await createRecordedSchema(target, req.runKey, req.onConflict);
           await writeList(target, req.runKey, MANIFEST_LISTS.created, created);
           return { created: created.length, names: firstOf(created, DETAIL_LIMIT) };
         }),
@@ -165,6 +166,8 @@ export function createTransferActivities(deps: ActivityDeps) {
      */
     async dropStaging(req: { target: EndpointRef; runKey: string; databases: string[]; restorePoint?: boolean; keepManifest?: boolean }): Promise<string[]> {
       return withConnections(deps, { target: req.target }, ({ target }) => heartbeating(() => ({ step: 'drop staging' }), async () => {
+        // A statement of the run that outlived its activity (its worker died) may still write to staging.
+        await stopRunStatements(target);
         const scratch = [
           ...scratchDatabases(req.runKey),
           ...(req.restorePoint ? [restorePointDatabase(req.runKey)] : []),
@@ -229,18 +232,6 @@ async function planCopyOf(source: ClickHouseConnection, target: ClickHouseConnec
  */
 function largestFirst(units: CopyUnit[]): CopyUnit[] {
   return units.map((unit, i) => ({ unit, i })).sort((a, b) => b.unit.rows - a.unit.rows || a.i - b.i).map(({ unit }) => unit);
-}
-
-/** Creates the databases and objects of the plan (see `createSchema`); returns those that did not exist before. */
-async function createSchemaOf(target: ClickHouseConnection, objects: PlannedObject[]): Promise<string[]> {
-  const databases = [...new Set(objects.map((o) => o.database))];
-  for (const database of databases) await target.exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
-  const before = new Set((await listTables(target, databases)).map((t) => `${t.database}.${t.name}`));
-  const toCreate = objects.filter((o) => !o.inner);
-  // Tables do not depend on one another; views may, so they go one at a time, in plan order.
-  await createAll(target, toCreate.filter((o) => !isView(o)), DDL_CONCURRENCY);
-  await createAll(target, toCreate.filter(isView), 1);
-  return toCreate.map((o) => `${o.database}.${o.name}`).filter((name) => !before.has(name));
 }
 
 function tableKeyOf(unit: CopyUnit): string {
@@ -375,28 +366,6 @@ async function verifyTable(source: ClickHouseConnection, target: ClickHouseConne
   };
 }
 
-/**
- * Creates `objects`, `concurrency` statements at a time, in passes: what failed is tried again
- * (a view may read one created later in the same pass) until a pass creates nothing.
- */
-async function createAll(target: ClickHouseConnection, objects: PlannedObject[], concurrency: number): Promise<void> {
-  let pending = objects;
-  for (let pass = 0; pending.length > 0; pass++) {
-    const failed: { object: PlannedObject; error: Error }[] = [];
-    await forEachConcurrently(pending, concurrency, async (object) => {
-      try {
-        await execDdl(target, rewriteCreateStatement(object.createTableQuery, object.database, object.name).sql);
-      } catch (err) {
-        failed.push({ object, error: err as Error });
-      }
-    });
-    if (failed.length === 0) return;
-    if (failed.length === pending.length || pass >= MAX_VIEW_PASSES) throw failed[0].error;
-    const again = new Set(failed.map((f) => f.object));
-    pending = pending.filter((o) => again.has(o));
-  }
-}
-
 /** What a batch heartbeats: the units it has finished, and their totals. */
 interface BatchProgress {
   done: string[];
@@ -483,20 +452,18 @@ async function copyStaged(target: ClickHouseConnection, runKey: string, unit: Co
   await target.exec(`DROP TABLE IF EXISTS ${stage}`);
   await execDdl(target, `CREATE TABLE ${stage} AS ${live}`);
   await copy(unit, stage);
-  const rows = await countRows(target, unit.database, name);
   if (unit.partitioned) {
-    // A whole-table copy also brings partitions that appeared on the source after planning.
-    const staged = unit.whole ? (await partitionSizes(target, unit.database, name)).map((p) => p.partitionId) : [];
-    for (const id of new Set([...partitionIdsOf(unit), ...staged])) {
-      await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(id)} FROM ${stage}`);
-    }
+    // Only the unit's own partitions, which the manifest recorded before the copy began: a rollback
+    // restores exactly those. A partition that appeared on the source since planning (a whole
+    // unit's copy has no condition) reaches the target through a sync pass, recorded the same way.
+    const ids = new Set(partitionIdsOf(unit));
+    const staged = (await partitionSizes(target, unit.database, name)).filter((p) => ids.has(p.partitionId));
+    for (const id of ids) await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(id)} FROM ${stage}`);
     await target.exec(`DROP TABLE ${stage}`);
-  } else {
-    const old = qualifiedName(unit.database, retiredTable(runKey, attempt, unit.database, unit.table));
-    await target.exec(`DROP TABLE IF EXISTS ${old}`);
-    await target.exec(`RENAME TABLE ${live} TO ${old}, ${stage} TO ${live}`);
-    await target.exec(`DROP TABLE ${old}`);
+    return sumRows(staged);
   }
+  const rows = await countRows(target, unit.database, name);
+  await swapIn(target, unit.database, unit.table, name, retiredTable(runKey, attempt, unit.database, unit.table));
   return rows;
 }
 

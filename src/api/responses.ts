@@ -107,8 +107,13 @@ export const migrationStateSchema = z.strictObject({
       verified: z.array(
         z.strictObject({ database: z.string(), table: z.string(), before: z.array(partitionDigest), after: z.array(partitionDigest), match: z.boolean() }),
       ),
+      kept: z.array(z.strictObject({ database: z.string(), objects: z.array(z.string()) })).optional(),
+      discarded: z
+        .array(z.strictObject({ database: z.string(), table: z.string(), partitionId: z.string(), rowsAtRestorePoint: count, rowsDiscarded: count }))
+        .optional(),
+      leftovers: z.array(z.string()).optional(),
       /** Totals, in runs whose lists hold only the first entries. */
-      counts: z.strictObject({ dropped: count, restored: count, verified: count, matched: count }).optional(),
+      counts: z.strictObject({ dropped: count, restored: count, verified: count, matched: count, discarded: count.optional(), leftovers: count.optional() }).optional(),
     })
     .nullable(),
   error: failure.nullable(),

@@ -19,7 +19,7 @@ export const EXIT = {
 } as const;
 
 /** Statuses after which a run changes no more. */
-export const FINAL_STATUSES: readonly MigrationStatus[] = ['completed', 'failed', 'rejected', 'rolled_back', 'cancelled'];
+export const FINAL_STATUSES: readonly MigrationStatus[] = ['completed', 'failed', 'rejected', 'rolled_back', 'cancelled', 'rollback_incomplete'];
 
 export function isFinal(status: MigrationStatus): boolean {
   return FINAL_STATUSES.includes(status);

@@ -78,12 +78,14 @@ export async function settingValue(conn: ClickHouseConnection, name: string): Pr
 
 /** Databases that exist, among `names`. */
 export async function existingDatabases(conn: ClickHouseConnection, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
   const rows = await conn.rows<{ name: string }>(`SELECT name FROM system.databases WHERE name IN (${quoteStringList(names)})`);
   return rows.map((r) => r.name);
 }
 
 /** The tables and views of `databases`, without the migrator's own tables. */
 export async function listTables(conn: ClickHouseConnection, databases: readonly string[]): Promise<TableInfo[]> {
+  if (databases.length === 0) return [];
   const rows = await conn.rows<{ database: string; name: string; engine: string; create_table_query: string }>(
     `SELECT database, name, engine, create_table_query FROM system.tables
      WHERE database IN (${quoteStringList(databases)}) AND NOT startsWith(name, ${quoteString(INTERNAL_PREFIX)})

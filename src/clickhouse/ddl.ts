@@ -15,12 +15,13 @@ export class UnparseableDdlError extends Error {
 
 /**
  * Rewrites a CREATE statement from the source catalogue so that it is idempotent
- * (`IF NOT EXISTS`) and creates the object as `database`.`name`.
+ * (`IF NOT EXISTS`, unless `ifNotExists` is false: then an object already there is an error) and
+ * creates the object as `database`.`name`.
  *
  * The statement's own name is parsed rather than pattern-matched, so names with quotes,
  * backticks, spaces or semicolons survive.
  */
-export function rewriteCreateStatement(ddl: string, database: string, name: string): { kind: CreateKind; sql: string } {
+export function rewriteCreateStatement(ddl: string, database: string, name: string, options: { ifNotExists?: boolean } = {}): { kind: CreateKind; sql: string } {
   const head = CREATE_HEAD.exec(ddl);
   if (!head) throw new UnparseableDdlError(ddl);
   const kind = head[1].toUpperCase().replace(/\s+/g, ' ') as CreateKind;
@@ -33,7 +34,7 @@ export function rewriteCreateStatement(ddl: string, database: string, name: stri
     if (!second) throw new UnparseableDdlError(ddl);
     rest = second.rest;
   }
-  return { kind, sql: `CREATE ${kind} IF NOT EXISTS ${qualifiedName(database, name)}${rest}` };
+  return { kind, sql: `CREATE ${kind}${options.ifNotExists === false ? '' : ' IF NOT EXISTS'} ${qualifiedName(database, name)}${rest}` };
 }
 
 /** Clauses that can follow `PARTITION BY` in a MergeTree engine definition. */

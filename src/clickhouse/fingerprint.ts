@@ -23,7 +23,7 @@
  *   others.
  */
 import type { ClickHouseConnection, ConnectionSettings } from './connection';
-import { qualifiedName, quoteIdentifier, quoteString } from './sql';
+import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from './sql';
 
 /** A column whose values are stored, with its type as the server names it. */
 export interface StoredColumn {
@@ -143,13 +143,14 @@ export async function partitionDigests(
   database: string,
   table: string,
   columns: readonly StoredColumn[],
-  options: { partitioned: boolean; from?: string; settings?: ConnectionSettings },
+  options: { partitioned: boolean; from?: string; settings?: ConnectionSettings; partitionIds?: readonly string[] },
 ): Promise<PartitionDigest[]> {
+  if (options.partitioned && options.partitionIds?.length === 0) return [];
   const hash = await rowHashExpression(conn, database, table, columns);
   const key = options.partitioned ? '_partition_id' : quoteString('all');
   const rows = await conn.rows<{ __m_pid: string; __m_rows: string; __m_sum: string }>(
     `SELECT ${key} AS __m_pid, count() AS __m_rows, sum(${hash}) AS __m_sum
-     FROM ${options.from ?? qualifiedName(database, table)} GROUP BY __m_pid ORDER BY __m_pid`,
+     FROM ${options.from ?? qualifiedName(database, table)}${options.partitionIds && options.partitioned ? ` WHERE _partition_id IN (${quoteStringList(options.partitionIds)})` : ''} GROUP BY __m_pid ORDER BY __m_pid`,
     options.settings,
   );
   return rows.map((r) => ({ partitionId: r.__m_pid, rows: Number(r.__m_rows), checksum: String(r.__m_sum) }));

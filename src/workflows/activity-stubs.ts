@@ -11,6 +11,17 @@ const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maxim
  */
 export const scan = proxyActivities<MigrationActivities>({ startToCloseTimeout: '4h', heartbeatTimeout: '1m', retry });
 
+/**
+ * `scan`, for the activities of the migration step that write to the target (schema, plan): a
+ * cancelled run rolls back only once they have ended, so nothing writes while it rolls back.
+ */
+export const scanToEnd = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '4h',
+  heartbeatTimeout: '1m',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry,
+});
+
 /** Data movement and scans: long, so they heartbeat and a lost worker is noticed within the heartbeat timeout. */
 export const long = proxyActivities<MigrationActivities>({
   startToCloseTimeout: '12h',

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import { long, scan } from './activity-stubs';
+import { long, scan, scanToEnd } from './activity-stubs';
 import { firstLines, firstOfSelectedFirst } from './bounded';
 import { copyRanges, inLanes, type CopyPass } from './copy-scheduler';
 import { rangesAt, rangesOf } from './ranges';
@@ -41,9 +41,12 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
   const endpoints = { source: input.source, target: input.target };
   const began = Date.now();
   run.ending.scope = { manifest: true, schemaCreated: false };
-  const schema = await scan.createSchemaPaged.executeWithOptions({ summary: `create the schema of ${namedList(input.databases)}` }, [{ runKey, target: input.target }]);
+  // An exact rollback waits for these to end, as it does for copies; it reads what they recorded.
+  const writes = run.ending.exact ? scanToEnd : scan;
+  const policy = run.ending.exact ? { onConflict: input.options.onConflict } : {};
+  const schema = await writes.createSchemaPaged.executeWithOptions({ summary: `create the schema of ${namedList(input.databases)}` }, [{ runKey, target: input.target, ...policy }]);
   run.ending.scope = { manifest: true, schemaCreated: true };
-  const planned = await scan.planCopyPaged.executeWithOptions({ summary: 'plan the copy: units of partitions, grouped by size' }, [
+  const planned = await writes.planCopyPaged.executeWithOptions({ summary: 'plan the copy: units of partitions, grouped by size' }, [
     { runKey, ...endpoints, unitBytes: input.options.unitBytes, parallelism: input.options.parallelism },
   ]);
   state.progress = { tablesTotal: planned.tables, tablesDone: 0, unitsTotal: planned.units, unitsDone: 0, rowsTotal: planned.rows, rowsCopied: 0, bytesCopied: 0 };

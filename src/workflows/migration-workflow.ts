@@ -36,10 +36,11 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   // Runs with a manifest keep their plan on the target and hand activities ranges of it.
   const manifest = patched(PATCHES.runManifest);
   const ending: RunEnding = { runKey, target: input.target, databases: input.databases, state, restorePoint: null, fingerprint: null, manifest };
+  if (manifest && patched(PATCHES.exactRollback)) ending.exact = true;
   const inManifest = manifest ? { manifest: true } : {};
   let migrationStarted = false;
   try {
-    if (patched(PATCHES.targetLocks)) await lockTargets(input, runId, state);
+    if (patched(PATCHES.targetLocks)) await lockTargets(input, runId, state, ending.exact);
     const fresh = patched(PATCHES.freshRestorePoint);
     const point = await runStep('backup', () => long.takeRestorePoint.executeWithOptions({ summary: `${fresh ? 'rehearse' : 'take'} the restore point of ${dbs}` }, [{ runKey, target: input.target, databases: input.databases, ...inManifest }]));
     if (fresh) {

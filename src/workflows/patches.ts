@@ -22,4 +22,11 @@ export const PATCHES = {
    * served by the `tables` query.
    */
   runManifest: 'run-manifest',
+  /**
+   * A rollback waits until no activity of the migration step can still write (its schema and
+   * planning activities are waited for on cancellation, as copies were), undoes what the run
+   * recorded that it was about to do, and is proved apart (`proveRollback`): a proof that finds a
+   * leftover or a mismatch ends the run as `rollback_incomplete`.
+   */
+  exactRollback: 'exact-rollback',
 } as const;

@@ -18,6 +18,8 @@ export interface RunEnding {
   scope?: RollbackScope;
   /** The run keeps its plan, restore point tables and digests in a manifest on the target. */
   manifest?: boolean;
+  /** The run rolls back from what it recorded before acting, once nothing of it writes, and proves it apart (patch `exact-rollback`). */
+  exact?: boolean;
 }
 
 /** Takes the restore point a rollback uses, with the digests it will be proved against. */
@@ -66,6 +68,7 @@ export async function recover(run: RunEnding, changed: boolean, cancelled: boole
       await scan.dropRestorePoint(dropPoint);
       return failedStatus;
     }
+    if (run.exact) return await rollBackAndProve(run, point, cancelled);
     // With a manifest, the activity reads the full record of digests from it (the run keeps the first few).
     const from = run.manifest ? { recorded: null, runKey: run.runKey } : { recorded };
     state.rollback = await long.rollbackToRestorePoint.executeWithOptions({ summary: `roll ${namedList(run.databases)} back to the restore point` }, [{ target: run.target, restorePoint: point, databases: run.databases, scope: run.scope, ...from }]);
@@ -84,6 +87,31 @@ export async function recover(run: RunEnding, changed: boolean, cancelled: boole
       type: FAILURE_TYPES.rollbackIncomplete,
       message: `${state.error?.message ?? ''}; then recovery failed: ${describeFailure(err).message}${point ? ` (restore point ${point.database} is kept)` : ''}`,
     };
-    return 'failed';
+    return run.exact && changed ? 'rollback_incomplete' : 'failed';
   }
 }
+
+/**
+ * The rollback of a run that recorded what it was about to do: undone, then proved apart. A proof
+ * that finds an object of the run left, or a restored partition that differs from the restore
+ * point, ends the run as `rollback_incomplete` and keeps the restore point.
+ */
+async function rollBackAndProve(run: RunEnding, point: RestorePoint, cancelled: boolean): Promise<MigrationStatus> {
+  const { state } = run;
+  const request = { target: run.target, restorePoint: point, databases: run.databases, runKey: run.runKey, recordsIntent: true };
+  const undone = await long.rollbackToRestorePoint.executeWithOptions({ summary: `roll ${namedList(run.databases)} back to the restore point` }, [{ ...request, recorded: null, prove: false }]);
+  const proof = await scan.proveRollback.executeWithOptions({ summary: 'prove the rollback: nothing of the run left, every partition it wrote as the restore point recorded it' }, [request]);
+  state.rollback = { ...undone, verified: proof.verified, leftovers: proof.leftovers, counts: { dropped: undone.dropped.length, restored: undone.restored.length, ...undone.counts, ...proof.counts } };
+  const differing = proof.verified.filter((v) => !v.match).map((v) => `${v.database}.${v.table} differs from the restore point`);
+  const wrong = [...proof.leftovers.map((name) => `${name} of the run is still there`), ...differing];
+  if (proof.counts.leftovers > 0 || proof.counts.matched < proof.counts.verified) {
+    state.error = {
+      type: FAILURE_TYPES.rollbackIncomplete,
+      message: `${state.error?.message ?? ''}; then the rollback's proof found ${proof.counts.leftovers} objects of the run left and ${proof.counts.verified - proof.counts.matched} tables different: ${firstLines(wrong, DETAIL_LIMIT).join('; ')} (restore point ${point.database} is kept)`,
+    };
+    return 'rollback_incomplete';
+  }
+  await scan.dropRestorePoint({ target: run.target, restorePoint: point, manifestOf: run.runKey });
+  return cancelled ? 'cancelled' : 'rolled_back';
+}
+

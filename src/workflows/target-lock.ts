@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ApplicationFailure, condition, ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
 import { PATCHES } from './patches';
 import { FAILURE_TYPES, type MigrationInput, type MigrationState } from './types';
 
@@ -62,17 +62,28 @@ function hash64(text: string): string {
  * Takes the lock of every database of the run, recording each in `state.locks`, or records the
  * lock that is held in `state.lockConflict` and fails without retrying.
  */
-export async function lockTargets(input: MigrationInput, runId: string, state: Pick<MigrationState, 'locks' | 'lockConflict'>): Promise<void> {
+export async function lockTargets(
+  input: MigrationInput,
+  runId: string,
+  state: Pick<MigrationState, 'locks' | 'lockConflict'>,
+  /**
+   * The locks outlive a cancellation of the run, so they are held until its rollback has ended,
+   * not released as it begins (patch `exact-rollback`).
+   */
+  holdThroughCancellation = false,
+): Promise<void> {
   const lockId = patched(PATCHES.opaqueLockIds) ? targetLockId : legacyTargetLockId;
   for (const database of input.databases) {
     const workflowId = lockId(input.target.url, database);
-    try {
-      await startChild(targetLock, {
+    const start = () =>
+      startChild(targetLock, {
         workflowId,
         args: [{ id: input.id, runId }],
         memo: { owner: input.id, ownerRunId: runId, resource: lockedResource(input.target.url, database) },
         parentClosePolicy: ParentClosePolicy.TERMINATE,
       });
+    try {
+      await (holdThroughCancellation ? CancellationScope.nonCancellable(start) : start());
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       state.lockConflict = workflowId;

@@ -38,6 +38,8 @@ export const MIGRATION_STATUSES = [
   'rejected',
   'rolled_back',
   'cancelled',
+  /** A rollback whose proof found an object of the run left, or a restored partition that differs: the restore point is kept. */
+  'rollback_incomplete',
 ] as const;
 export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];
 
@@ -53,6 +55,8 @@ export const FAILURE_TYPES = {
   transferPathUnavailable: 'TransferPathUnavailable',
   verificationFailed: 'VerificationFailed',
   rollbackIncomplete: 'RollbackIncomplete',
+  /** When the migration step starts, the target holds data or objects that configure did not see. */
+  targetConflict: 'TargetConflict',
   /** A sealed password whose key this worker lacks (retried: another worker may hold it). */
   secretUnsealFailed: 'SecretUnsealFailed',
   /** A `passwordRef` this worker cannot resolve (retried: another worker may hold it). */
@@ -309,10 +313,47 @@ export interface MigrationReport {
  * gives the totals.
  */
 export interface RollbackReport {
+  /** The objects and databases of the run that the rollback dropped. */
   dropped: string[];
   restored: { database: string; table: string; partitions: number }[];
+  /** The proof: each restored table's partitions, as recorded at the restore point and as they are after the rollback. */
   verified: { database: string; table: string; before: PartitionDigest[]; after: PartitionDigest[]; match: boolean }[];
-  counts?: { dropped: number; restored: number; verified: number; matched: number };
+  /** Databases the run created that the rollback kept, because objects of others are in them (named). */
+  kept?: { database: string; objects: string[] }[];
+  /**
+   * The partitions the run had written that the rollback put back as the restore point had them,
+   * with their rows then and the rows the rollback discarded (the run's copy and whatever others
+   * wrote into the partition since).
+   */
+  discarded?: RollbackDiscard[];
+  /** Objects of the run that the proof still found on the target: a rollback with any is incomplete. */
+  leftovers?: string[];
+  counts?: { dropped: number; restored: number; verified: number; matched: number; discarded?: number; leftovers?: number };
+}
+
+/** One partition a rollback put back (see {@link RollbackReport.discarded}). */
+export interface RollbackDiscard {
+  database: string;
+  table: string;
+  partitionId: string;
+  rowsAtRestorePoint: number;
+  rowsDiscarded: number;
+}
+
+/** What a rollback's proof found (see `proveRollback`). */
+export interface RollbackProof {
+  verified: RollbackReport['verified'];
+  leftovers: string[];
+  counts: { verified: number; matched: number; leftovers: number };
+}
+
+/**
+ * One entry of a run's intent (the manifest list `intent`): an object (`name` set) or a
+ * database (`name` absent) that the run is about to create, recorded before it creates any.
+ */
+export interface IntentEntry {
+  database: string;
+  name?: string;
 }
 
 /**
@@ -366,14 +407,22 @@ export const MANIFEST_LISTS = {
   digests: 'digests',
   /** The objects the migration created (`db.name`). */
   created: 'created',
+  /**
+   * What the migration step is about to create (`IntentEntry`), written once, before it creates
+   * anything: a rollback drops exactly these, where they exist.
+   */
+  intent: 'intent',
   /** The units of the bulk copy (`ManifestUnit`), table by table. */
   units: 'units',
 } as const;
 
 /** The manifest list of the units that verification page `page` of pass `pass` found to copy again. */
 export function resyncList(pass: number, page: number): string {
-  return `resync_${pass}_${page}`;
+  return `${RESYNC_PREFIX}${pass}_${page}`;
 }
+
+/** The start of the names of the manifest lists of sync passes (see {@link resyncList}). */
+export const RESYNC_PREFIX = 'resync_';
 
 /** A unit of copy as the manifest holds it: `last` marks the last unit of its table. */
 export type ManifestUnit = CopyUnit & { last?: boolean };

@@ -15,7 +15,7 @@ import { approveUpdate } from '../../src/workflows';
 import { createDemoLike } from '../integration/fixtures';
 import globalSetup from '../integration/global-setup';
 import globalTeardown from '../integration/global-teardown';
-import { awaitingApproval, connect, migrationInput, startMigration, startWorker, testClient, uniqueName } from '../integration/harness';
+import { awaitingApproval, connect, migrationInput, queryState, startMigration, startWorker, testClient, uniqueName, waitFor } from '../integration/harness';
 import { testStack } from '../integration/stack-env';
 
 const OUT = join(__dirname, 'histories');
@@ -65,9 +65,12 @@ async function main(): Promise<void> {
       await source.exec(`ALTER TABLE ${qualifiedName(db, 'users')} DROP COLUMN name`);
       await handle.executeUpdate(approveUpdate, { args: [{ step: 'migration', by: 'approver' }] });
     });
+    // Cancelled inside the migration step (from v6 on; earlier tags were cancelled at the validation gate).
     await run('cancelled', async (handle) => {
       await approve(handle, 'configure');
-      await awaitingApproval(handle, 'validation');
+      await approve(handle, 'validation');
+      await approve(handle, 'migration');
+      await waitFor(() => queryState(handle), (s) => s.currentStep === 'migration' && s.restorePoint !== null, 'the restore point of the migration step');
       await handle.cancel();
     });
   } finally {

@@ -28,7 +28,7 @@ describe('the workflow code replays the recorded histories of real runs', () => 
     }
 
     const endings = ['cancelled', 'completed', 'rejected', 'rolled-back'];
-    expect(files).toEqual(['v1', 'v2', 'v3', 'v4', 'v5'].flatMap((version) => endings.map((ending) => `${version}-${ending}.json`)));
+    expect(files).toEqual(['v1', 'v2', 'v3', 'v4', 'v5', 'v6'].flatMap((version) => endings.map((ending) => `${version}-${ending}.json`)));
     expect(results).toEqual(files.map((f) => ({ workflowId: f.replace(/\.json$/, '') })));
   });
 });

@@ -1,0 +1,280 @@
+import { copySettings, execDdl } from '../clickhouse/capabilities';
+import { countRows, existingDatabases, listColumns, listTables, partitionSizes } from '../clickhouse/catalog';
+import type { ClickHouseConnection } from '../clickhouse/connection';
+import { rewriteCreateStatement } from '../clickhouse/ddl';
+import { partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
+import { retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
+import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
+import { swapIn } from '../clickhouse/swap';
+import { firstOf, firstOfSelectedFirst } from '../workflows/bounded';
+import { inBatches } from '../workflows/state';
+import {
+  DETAIL_LIMIT,
+  DIGEST_LIMIT,
+  MANIFEST_LISTS,
+  RESYNC_PREFIX,
+  type IntentEntry,
+  type ManifestUnit,
+  type PlannedObject,
+  type RestorePoint,
+  type RestorePointDigests,
+  type RestorePointTable,
+  type RollbackDiscard,
+  type RollbackProof,
+  type RollbackReport,
+} from '../workflows/types';
+import { stopRunStatements } from './context';
+import { partitionIdsOf } from './copy-plan';
+import { isView } from './inventory';
+import { listsNamed, readList, readListIfAny } from './manifest';
+import { objectName } from './schema';
+
+/** A rollback of a run with a manifest: the run, its restore point, and the databases in scope. */
+export interface RecordedRun {
+  runKey: string;
+  restorePoint: RestorePoint;
+  databases: string[];
+  /**
+   * The run records its intent before its schema step creates anything (patch `exact-rollback`):
+   * no intent then means nothing created. Runs before it fall back to what they wrote afterwards.
+   */
+  recordsIntent?: boolean;
+}
+
+/**
+ * What a run with a manifest recorded of itself on the target before acting: the ground its
+ * rollback and the proof stand on.
+ */
+interface RunRecord {
+  /** The restore point's tables. */
+  restore: RestorePointTable[];
+  /** Their per-partition digests, recorded before the migration began (null when none were). */
+  digests: RestorePointDigests | null;
+  /** The objects (`db.name`) and the databases the run may have created. */
+  created: { objects: Set<string>; databases: string[] };
+  /** Per table (`db.name`), every partition the run may have written. */
+  written: Map<string, Set<string>>;
+}
+
+/** Partition commands per ALTER statement: few statements, none of them huge. */
+const PARTITIONS_PER_ALTER = 100;
+
+/**
+ * Undoes exactly what the run recorded before doing it. First every statement of the run still on
+ * the target is stopped, and gone, so nothing of it writes while this runs. Then the objects the
+ * run was about to create are dropped where they exist, its databases where they are empty (a
+ * database that holds others' objects is kept, and named), and the partitions it was about to
+ * write are put back as the restore point had them: a partition the run never wrote keeps what
+ * others wrote, and a restored table never disappears. With `prove`, the proof follows (see
+ * {@link proveRecordedRollback}). Safe to retry.
+ */
+export async function rollbackRecordedRun(target: ClickHouseConnection, run: RecordedRun, prove: boolean): Promise<RollbackReport> {
+  await stopRunStatements(target);
+  const record = await readRunRecord(target, run);
+  const report: Required<Omit<RollbackReport, 'counts'>> = { dropped: [], restored: [], verified: [], kept: [], discarded: [], leftovers: [] };
+  const present = await listTables(target, await existingDatabases(target, run.databases));
+  const theRuns = present.filter((t) => !t.inner && record.created.objects.has(objectName(t)));
+  // Views first: a materialized view goes before the tables it reads from.
+  for (const object of theRuns.sort((a, b) => Number(isView(b)) - Number(isView(a)))) {
+    await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(object.database, object.name)}`);
+    report.dropped.push(objectName(object));
+  }
+  for (const database of await existingDatabases(target, record.created.databases)) {
+    const others = await listTables(target, [database]);
+    if (others.length > 0) {
+      report.kept.push({ database, objects: firstOf(others.map(objectName), DETAIL_LIMIT) });
+      continue;
+    }
+    await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
+    report.dropped.push(database);
+  }
+  const stillPresent = new Set(present.map(objectName));
+  for (const table of record.restore) {
+    const written = record.written.get(objectName(table));
+    if (!written || !table.snapshotTable) continue;
+    if (!stillPresent.has(objectName(table))) await execDdl(target, rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
+    report.discarded.push(...(await restoreWritten(target, run, table, written)));
+    report.restored.push({ database: table.database, table: table.name, partitions: written.size });
+  }
+  if (prove) {
+    const proof = await proveRecord(target, run, record);
+    report.verified = proof.verified;
+    report.leftovers = proof.leftovers;
+  }
+  return boundedReport(report);
+}
+
+/**
+ * The proof of a rollback: the target's objects in scope against the restore point and what the
+ * run recorded. No object the run was about to create may remain (nor an empty database of it,
+ * nor a staging table or scratch database of it), and every partition the run was about to write
+ * must hold again what the restore point recorded, by count and checksum. Objects others created
+ * are not the run's and are left out. Reads only.
+ */
+export async function proveRecordedRollback(target: ClickHouseConnection, run: RecordedRun): Promise<RollbackProof> {
+  const proof = await proveRecord(target, run, await readRunRecord(target, run));
+  return { ...proof, verified: boundedVerdicts(proof.verified) };
+}
+
+async function proveRecord(target: ClickHouseConnection, run: RecordedRun, record: RunRecord): Promise<RollbackProof> {
+  const inScope = await existingDatabases(target, run.databases);
+  const present = await listTables(target, inScope);
+  const leftovers = present.filter((t) => !t.inner && record.created.objects.has(objectName(t))).map(objectName);
+  for (const database of await existingDatabases(target, record.created.databases)) {
+    if ((await listTables(target, [database])).length === 0) leftovers.push(database);
+  }
+  leftovers.push(...(await existingDatabases(target, scratchDatabases(run.runKey))));
+  if (inScope.length > 0) {
+    const staging = await target.rows<{ database: string; name: string }>(
+      `SELECT database, name FROM system.tables WHERE database IN (${quoteStringList(inScope)}) AND startsWith(name, ${quoteString(stagingPrefix(run.runKey))})`,
+    );
+    leftovers.push(...staging.map(objectName));
+  }
+  const presentNames = new Set(present.map(objectName));
+  const verified: RollbackProof['verified'] = [];
+  for (const table of record.restore) {
+    const written = record.written.get(objectName(table));
+    if (!written || !table.snapshotTable) continue;
+    const before = await recordedDigests(target, run, table, record.digests, written);
+    const after = presentNames.has(objectName(table)) ? await liveDigests(target, table, written) : [];
+    const rowsAtRestorePoint = new Map(table.partitions.map((p) => [p.partitionId, p.rows]));
+    const match =
+      presentNames.has(objectName(table)) &&
+      JSON.stringify(before) === JSON.stringify(after) &&
+      before.every((p) => rowsAtRestorePoint.get(p.partitionId) === p.rows) &&
+      before.length === table.partitions.filter((p) => p.rows > 0 && written.has(p.partitionId)).length;
+    verified.push({ database: table.database, table: table.name, before, after, match });
+  }
+  const matched = verified.filter((v) => v.match).length;
+  return { verified, leftovers, counts: { verified: verified.length, matched, leftovers: leftovers.length } };
+}
+
+/** The run's record in its manifest (see {@link RunRecord}). */
+async function readRunRecord(target: ClickHouseConnection, run: RecordedRun): Promise<RunRecord> {
+  const { runKey } = run;
+  const [restore, digests, intent] = await Promise.all([
+    readList<RestorePointTable>(target, runKey, MANIFEST_LISTS.restore),
+    readListIfAny<RestorePointDigests[number]>(target, runKey, MANIFEST_LISTS.digests),
+    readListIfAny<IntentEntry>(target, runKey, MANIFEST_LISTS.intent),
+  ]);
+  const created = intent || run.recordsIntent ? createdByIntent(intent ?? []) : await createdBeforeIntents(target, run, restore);
+  const written = new Map<string, Set<string>>();
+  // The units of the bulk copy and of every sync pass: each list was written before its copies began.
+  const lists = (await listsNamed(target, runKey, '')).filter((name) => name === MANIFEST_LISTS.units || name.startsWith(RESYNC_PREFIX));
+  for (const list of lists) {
+    for (const unit of await readList<ManifestUnit>(target, runKey, list)) {
+      const key = objectName({ database: unit.database, name: unit.table });
+      const ids = written.get(key) ?? new Set<string>();
+      for (const id of partitionIdsOf(unit)) ids.add(id);
+      written.set(key, ids);
+    }
+  }
+  return { restore, digests, created, written };
+}
+
+/** The objects and databases an intent names. */
+function createdByIntent(intent: IntentEntry[]): RunRecord['created'] {
+  const objects = intent.filter((e) => e.name !== undefined).map((e) => objectName(e as Required<IntentEntry>));
+  return { objects: new Set(objects), databases: intent.filter((e) => e.name === undefined).map((e) => e.database) };
+}
+
+/**
+ * What a run may have created when its schema step began on a worker that recorded no intent: the
+ * objects it wrote down after creating them or, if it wrote none, the objects of its plan that the
+ * restore point did not hold.
+ */
+async function createdBeforeIntents(target: ClickHouseConnection, run: RecordedRun, restore: RestorePointTable[]): Promise<RunRecord['created']> {
+  const databases = run.databases.filter((d) => !run.restorePoint.existingDatabases.includes(d));
+  const listed = await readListIfAny<string>(target, run.runKey, MANIFEST_LISTS.created);
+  if (listed) return { objects: new Set(listed), databases };
+  const captured = new Set(restore.map(objectName));
+  const planned = (await readListIfAny<PlannedObject>(target, run.runKey, MANIFEST_LISTS.objects)) ?? [];
+  return { objects: new Set(planned.filter((o) => !o.inner && !captured.has(objectName(o))).map(objectName)), databases };
+}
+
+/**
+ * Puts back the partitions `written` of `table` as the restore point had them: each one the
+ * restore point held is replaced from the snapshot (`REPLACE PARTITION`, at once), each one it did
+ * not hold is dropped. A table without partitions is rebuilt beside the live one from the
+ * snapshot and swapped in. Returns what was discarded.
+ */
+async function restoreWritten(target: ClickHouseConnection, run: RecordedRun, table: RestorePointTable, written: Set<string>): Promise<RollbackDiscard[]> {
+  const live = qualifiedName(table.database, table.name);
+  const snapshot = qualifiedName(run.restorePoint.database, table.snapshotTable as string);
+  const atRestorePoint = new Map(table.partitions.map((p) => [p.partitionId, p.rows]));
+  const discard = (partitionId: string, rowsDiscarded: number): RollbackDiscard => ({
+    database: table.database,
+    table: table.name,
+    partitionId,
+    rowsAtRestorePoint: atRestorePoint.get(partitionId) ?? 0,
+    rowsDiscarded,
+  });
+  if (table.kind === 'whole-table') {
+    const rows = await countRows(target, table.database, table.name);
+    const rebuilt = stagingTable(run.runKey, 'rollback', table.database, table.name);
+    await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(table.database, rebuilt)}`);
+    await execDdl(target, `CREATE TABLE ${qualifiedName(table.database, rebuilt)} AS ${snapshot}`);
+    const columns = (await listColumns(target, run.restorePoint.database, table.snapshotTable as string)).map((c) => quoteIdentifier(c.name)).join(', ');
+    await target.exec(`INSERT INTO ${qualifiedName(table.database, rebuilt)} (${columns}) SELECT ${columns} FROM ${snapshot}`, copySettings((await target.server()).capabilities));
+    await swapIn(target, table.database, table.name, rebuilt, retiredTable(run.runKey, 'rollback', table.database, table.name));
+    return [discard('all', rows)];
+  }
+  const now = new Map((await partitionSizes(target, table.database, table.name)).map((p) => [p.partitionId, p.rows]));
+  const ids = [...written].sort();
+  const replaced = ids.filter((id) => atRestorePoint.has(id));
+  const dropped = ids.filter((id) => !atRestorePoint.has(id) && (now.get(id) ?? 0) > 0);
+  for (const chunk of inBatches(replaced, PARTITIONS_PER_ALTER)) {
+    await target.exec(`ALTER TABLE ${live} ${chunk.map((id) => `REPLACE PARTITION ID ${quoteString(id)} FROM ${snapshot}`).join(', ')}`);
+  }
+  for (const chunk of inBatches(dropped, PARTITIONS_PER_ALTER)) {
+    await target.exec(`ALTER TABLE ${live} ${chunk.map((id) => `DROP PARTITION ID ${quoteString(id)}`).join(', ')}`);
+  }
+  return ids.filter((id) => (now.get(id) ?? 0) > 0).map((id) => discard(id, now.get(id) ?? 0));
+}
+
+/** The digests the restore point recorded of `table`'s partitions `written` (from the snapshot when none were recorded). */
+async function recordedDigests(
+  target: ClickHouseConnection,
+  run: RecordedRun,
+  table: RestorePointTable,
+  digests: RestorePointDigests | null,
+  written: Set<string>,
+): Promise<PartitionDigest[]> {
+  const recorded = digests?.find((d) => d.database === table.database && d.table === table.name)?.partitions;
+  if (recorded) return recorded.filter((p) => written.has(p.partitionId));
+  const columns = await listColumns(target, run.restorePoint.database, table.snapshotTable as string);
+  return partitionDigests(target, run.restorePoint.database, table.snapshotTable as string, columns, { partitioned: table.kind === 'partitioned', partitionIds: [...written] });
+}
+
+/** The digests of `table`'s partitions `written` on the target now. */
+async function liveDigests(target: ClickHouseConnection, table: RestorePointTable, written: Set<string>): Promise<PartitionDigest[]> {
+  const columns = await listColumns(target, table.database, table.name);
+  return partitionDigests(target, table.database, table.name, columns, { partitioned: table.kind === 'partitioned', partitionIds: [...written].sort() });
+}
+
+/** Verdicts cut to what the state document holds: those that do not match first. */
+function boundedVerdicts(verified: RollbackReport['verified']): RollbackReport['verified'] {
+  return firstOfSelectedFirst(verified, (v) => !v.match, DETAIL_LIMIT).map((v) => ({ ...v, before: firstOf(v.before, DIGEST_LIMIT), after: firstOf(v.after, DIGEST_LIMIT) }));
+}
+
+/** A rollback report cut to what the state document holds, with the totals. */
+export function boundedReport(report: RollbackReport): RollbackReport {
+  const discarded = report.discarded ?? [];
+  const leftovers = report.leftovers ?? [];
+  return {
+    dropped: firstOf(report.dropped, DETAIL_LIMIT),
+    restored: firstOf(report.restored, DETAIL_LIMIT),
+    verified: boundedVerdicts(report.verified),
+    kept: firstOf(report.kept ?? [], DETAIL_LIMIT),
+    discarded: firstOf(discarded, DETAIL_LIMIT),
+    leftovers: firstOf(leftovers, DETAIL_LIMIT),
+    counts: {
+      dropped: report.dropped.length,
+      restored: report.restored.length,
+      verified: report.verified.length,
+      matched: report.verified.filter((v) => v.match).length,
+      discarded: discarded.length,
+      leftovers: leftovers.length,
+    },
+  };
+}

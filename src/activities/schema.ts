@@ -1,0 +1,146 @@
+import { execDdl } from '../clickhouse/capabilities';
+import { existingDatabases, listTables } from '../clickhouse/catalog';
+import type { ClickHouseConnection } from '../clickhouse/connection';
+import { rewriteCreateStatement } from '../clickhouse/ddl';
+import { ClickHouseQueryError } from '../clickhouse/errors';
+import { quoteIdentifier } from '../clickhouse/sql';
+import { firstLines } from '../workflows/bounded';
+import { DETAIL_LIMIT, FAILURE_TYPES, MANIFEST_LISTS, type ConflictPolicy, type IntentEntry, type PlannedObject, type RestorePointTable } from '../workflows/types';
+import { DDL_CONCURRENCY, forEachConcurrently, permanent } from './context';
+import { holdsData, isView } from './inventory';
+import { publishList, readList, readListIfAny } from './manifest';
+
+/** Passes over views that failed because a view they read from did not exist yet. */
+const MAX_VIEW_PASSES = 10;
+
+/** ClickHouse's codes for "that table (or database) already exists". */
+const ALREADY_EXISTS_CODES = new Set([57, 82]);
+
+/** `db.name` of an object of the plan or of the target. */
+export function objectName(object: { database: string; name: string }): string {
+  return `${object.database}.${object.name}`;
+}
+
+/** Creates the databases and objects of the plan (see `createSchema`); returns those that did not exist before. */
+export async function createSchemaOf(target: ClickHouseConnection, objects: PlannedObject[]): Promise<string[]> {
+  const databases = [...new Set(objects.map((o) => o.database))];
+  for (const database of databases) await target.exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
+  const before = new Set((await listTables(target, databases)).map(objectName));
+  const toCreate = objects.filter((o) => !o.inner);
+  await createInOrder(target, toCreate, { ifNotExists: true });
+  return toCreate.map(objectName).filter((name) => !before.has(name));
+}
+
+/**
+ * The schema step of a run with a manifest. Its first attempt checks the target once more (see
+ * {@link checkConflictsAgain}) and records in the manifest what the run is about to create: the
+ * databases and objects of the plan that the target lacks. Every attempt then creates what that
+ * record names and the target still lacks, with plain `CREATE` (an object someone else made in
+ * the meantime is an error, not silently taken as the run's). Returns the recorded objects.
+ */
+export async function createRecordedSchema(target: ClickHouseConnection, runKey: string, onConflict: ConflictPolicy | undefined): Promise<string[]> {
+  const objects = await readList<PlannedObject>(target, runKey, MANIFEST_LISTS.objects);
+  const databases = [...new Set(objects.map((o) => o.database))];
+  let intent = await readListIfAny<IntentEntry>(target, runKey, MANIFEST_LISTS.intent);
+  if (!intent) {
+    await checkConflictsAgain(target, runKey, objects, onConflict);
+    const present = new Set([...(await existingDatabases(target, databases)), ...(await listTables(target, databases)).map(objectName)]);
+    intent = [
+      ...databases.filter((d) => !present.has(d)).map((database) => ({ database })),
+      ...objects.filter((o) => !o.inner && !present.has(objectName(o))).map((o) => ({ database: o.database, name: o.name })),
+    ];
+    await publishList(target, runKey, MANIFEST_LISTS.intent, intent);
+  }
+  const entries = intent;
+  const intended = new Set(entries.filter((e) => e.name !== undefined).map((e) => objectName(e as Required<IntentEntry>)));
+  const conflicts: string[] = [];
+  const existing = new Set(await existingDatabases(target, databases));
+  for (const { database } of entries.filter((e) => e.name === undefined && !existing.has(e.database))) {
+    await createOrNote(() => target.exec(`CREATE DATABASE ${quoteIdentifier(database)}`), database, conflicts);
+  }
+  if (conflicts.length === 0) {
+    const present = new Set((await listTables(target, databases)).map(objectName));
+    const toCreate = objects.filter((o) => intended.has(objectName(o)) && !present.has(objectName(o)));
+    await createInOrder(target, toCreate, { ifNotExists: false, alreadyExists: (o) => conflicts.push(objectName(o)) });
+  }
+  if (conflicts.length > 0) await refuseTaken(target, runKey, entries, conflicts);
+  return [...intended];
+}
+
+/**
+ * What someone else created while the run created its schema is not the run's: the record stops
+ * naming it, so no rollback drops it, and the run fails as a conflict.
+ */
+async function refuseTaken(target: ClickHouseConnection, runKey: string, entries: IntentEntry[], taken: string[]): Promise<never> {
+  const theirs = new Set(taken);
+  const entryName = (e: IntentEntry) => (e.name === undefined ? e.database : objectName(e as Required<IntentEntry>));
+  await publishList(target, runKey, MANIFEST_LISTS.intent, entries.filter((e) => !theirs.has(entryName(e))));
+  throw permanent(FAILURE_TYPES.targetConflict, `someone else created ${firstLines(taken, DETAIL_LIMIT).join(', ')} on the target while the run was creating its schema; nothing of theirs was changed`);
+}
+
+/**
+ * The target once more, as the migration step starts: a table of the plan that appeared after the
+ * restore point was taken cannot be restored, so the run refuses to write into it; under
+ * `onConflict: "fail"`, a table of the plan that holds rows (it may have been empty when
+ * configure looked) is a conflict too.
+ */
+async function checkConflictsAgain(target: ClickHouseConnection, runKey: string, objects: PlannedObject[], onConflict: ConflictPolicy | undefined): Promise<void> {
+  const restorePoint = await readList<RestorePointTable>(target, runKey, MANIFEST_LISTS.restore);
+  const captured = new Map(restorePoint.map((t) => [objectName(t), t]));
+  const present = new Set((await listTables(target, [...new Set(objects.map((o) => o.database))])).map(objectName));
+  const problems: string[] = [];
+  for (const object of objects.filter(holdsData)) {
+    const name = objectName(object);
+    const table = captured.get(name);
+    const rows = table?.partitions.reduce((n, p) => n + p.rows, 0) ?? 0;
+    if (!table && present.has(name)) problems.push(`${name} appeared on the target after the restore point was taken, so a rollback could not restore it`);
+    else if (onConflict === 'fail' && rows > 0) problems.push(`${name} holds ${rows} rows on the target since configure checked it (set "onConflict": "replace" to overwrite them)`);
+  }
+  if (problems.length > 0) throw permanent(FAILURE_TYPES.targetConflict, `the target changed after configure: ${firstLines(problems, DETAIL_LIMIT).join('; ')}`);
+}
+
+/** Runs `create`; an "already exists" answer is noted as `name`, any other error is thrown. */
+async function createOrNote(create: () => Promise<unknown>, name: string, conflicts: string[]): Promise<void> {
+  try {
+    await create();
+  } catch (err) {
+    if (!(err instanceof ClickHouseQueryError && err.code !== undefined && ALREADY_EXISTS_CODES.has(err.code))) throw err;
+    conflicts.push(name);
+  }
+}
+
+/** Tables first, a few at once (they do not depend on one another); then views one at a time, in plan order. */
+async function createInOrder(target: ClickHouseConnection, objects: PlannedObject[], how: CreateHow): Promise<void> {
+  await createAll(target, objects.filter((o) => !isView(o)), DDL_CONCURRENCY, how);
+  await createAll(target, objects.filter(isView), 1, how);
+}
+
+interface CreateHow {
+  ifNotExists: boolean;
+  /** Hears of an object that already exists (with `ifNotExists` false); it is not tried again. */
+  alreadyExists?: (object: PlannedObject) => void;
+}
+
+/**
+ * Creates `objects`, `concurrency` statements at a time, in passes: what failed is tried again
+ * (a view may read one created later in the same pass) until a pass creates nothing.
+ */
+async function createAll(target: ClickHouseConnection, objects: PlannedObject[], concurrency: number, how: CreateHow): Promise<void> {
+  let pending = objects;
+  for (let pass = 0; pending.length > 0; pass++) {
+    const failed: { object: PlannedObject; error: Error }[] = [];
+    await forEachConcurrently(pending, concurrency, async (object) => {
+      const noted: string[] = [];
+      try {
+        await createOrNote(() => execDdl(target, rewriteCreateStatement(object.createTableQuery, object.database, object.name, how).sql), objectName(object), noted);
+        if (noted.length > 0) how.alreadyExists?.(object);
+      } catch (err) {
+        failed.push({ object, error: err as Error });
+      }
+    });
+    if (failed.length === 0) return;
+    if (failed.length === pending.length || pass >= MAX_VIEW_PASSES) throw failed[0].error;
+    const again = new Set(failed.map((f) => f.object));
+    pending = pending.filter((o) => again.has(o));
+  }
+}
