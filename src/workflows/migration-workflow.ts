@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { long, scan } from './activity-stubs';
 import { describeFailure } from './failures';
 import { migrateData } from './migrate';
@@ -84,9 +84,12 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
       return state;
     }
     state.error = describeFailure(err);
-    const endStatus = await CancellationScope.nonCancellable(() => recover(ending, migrationStarted, isCancellation(err)));
+    // A cancelled run whose activity failed otherwise (timed out on a dead worker, say) was still cancelled.
+    const cancelled = isCancellation(err) || (ending.exact === true && CancellationScope.current().consideredCancelled);
+    const endStatus = await CancellationScope.nonCancellable(() => recover(ending, migrationStarted, cancelled));
     setStatus(endStatus);
     if (isCancellation(err)) throw err;
+    if (cancelled) throw new CancelledFailure(state.error.message);
     throw ApplicationFailure.create({
       type: endStatus === 'rolled_back' ? FAILURE_TYPES.migrationRolledBack : FAILURE_TYPES.migrationFailed,
       message: `${endStatus}: ${state.error.message}`,

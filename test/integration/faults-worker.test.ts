@@ -3,9 +3,11 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { isFinal } from '../../src/cli/exit-codes';
 import { approveUpdate } from '../../src/workflows/messages';
 import { STEPS, WORKFLOW_TYPE, TASK_QUEUE, type MigrationState, type StepName } from '../../src/workflows/types';
-import { uniqueName } from './harness';
+import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
+import { uniqueName, waitFor as waitForValue } from './harness';
 import {
   activityAttempts,
+  checkTable,
   createFaultData,
   expectExactData,
   leftOnTarget,
@@ -140,5 +142,48 @@ describe('a worker killed with SIGKILL', () => {
     expect(final.status).toBe('completed');
     await expectExactData(stack, db, tables);
     expect(await leftOnTarget(stack, [], final.runId)).toEqual([]);
+  }, FAULT_TEST_TIMEOUT_MS);
+
+  it('during schema creation, then the run cancelled: the rollback drops every table the run created and nothing of anyone else', async () => {
+    const db = uniqueName('faults_schema');
+    const source = stack.source.connect();
+    const target = stack.target.connect();
+    try {
+      await createFaultData(source, db, 30_000);
+      // Enough tables that creating them takes a while: the kill lands among them.
+      for (let i = 0; i < 600; i += 50) {
+        await Promise.all(Array.from({ length: 50 }, (_, j) => source.exec(`CREATE TABLE ${qualifiedName(db, `t${i + j}`)} (k UInt32, v String) ENGINE = MergeTree ORDER BY k`)));
+      }
+      await target.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
+      await target.exec(`CREATE TABLE ${qualifiedName(db, 'app_notes')} (note String) ENGINE = TinyLog`);
+      await target.exec(`INSERT INTO ${qualifiedName(db, 'app_notes')} VALUES ('theirs')`);
+      const notes = await checkTable(target, db, 'app_notes');
+      const input = faultInput(stack, uniqueName('killschema'), [db], { approvals: { required: false } });
+      workers.push(await spawnWorker(stack));
+      const handle = await stack.client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: input.id, args: [input] });
+      const tablesNow = async () => Number((await target.rows<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = ${quoteString(db)}`))[0].n);
+      const seen = await waitForValue(tablesNow, (n) => n >= 40, 'the run creating its tables');
+      await workers[workers.length - 1].kill();
+      const atKill = await tablesNow();
+      await target.exec(`CREATE TABLE ${qualifiedName(db, 'their_new')} (x UInt8) ENGINE = TinyLog`);
+      await target.exec(`INSERT INTO ${qualifiedName(db, 'their_new')} VALUES (7)`);
+      await handle.cancel();
+      workers.push(await spawnWorker(stack));
+      const final = await untilMoment(handle, null, 600_000);
+      const attempts = await activityAttempts(handle);
+      console.log(`schema kill: killed at ${seen} to ${atKill} tables on the target; end: ${where(final)}; rollback dropped ${final.rollback?.counts?.dropped}; activities: ${JSON.stringify(attempts)}`);
+
+      expect(final.status).toBe('cancelled');
+      expect(attempts.createSchemaPaged).toBeDefined();
+      // The worker died with the schema half made: 603 tables of the run, and app_notes.
+      expect(atKill).toBeLessThan(604);
+      const left = await target.rows<{ name: string }>(`SELECT name FROM system.tables WHERE database = ${quoteString(db)} ORDER BY name`);
+      expect(left.map((r) => r.name)).toEqual(['app_notes', 'their_new']);
+      expect(await checkTable(target, db, 'app_notes')).toEqual(notes);
+      expect(await target.text(`SELECT x FROM ${qualifiedName(db, 'their_new')} FORMAT TSV`)).toBe('7\n');
+      expect(await leftOnTarget(stack, [], final.runId)).toEqual([]);
+    } finally {
+      await Promise.all([source.close(), target.close()]);
+    }
   }, FAULT_TEST_TIMEOUT_MS);
 });
