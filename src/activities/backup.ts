@@ -1,4 +1,5 @@
-import { copySettings, execDdl } from '../clickhouse/capabilities';
+import { execDdl } from '../clickhouse/capabilities';
+import { copyRowsWithin } from '../clickhouse/table-ops';
 import { countRows, existingDatabases, listColumns, listTables, partitionSizes } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
@@ -238,13 +239,4 @@ async function compareWithRecord(target: ClickHouseConnection, snapshotDatabase:
     before.every((p) => recordedRows.get(p.partitionId) === p.rows) &&
     before.length === table.partitions.filter((p) => p.rows > 0).length;
   return { database: table.database, table: table.name, before, after, match };
-}
-
-/** Copies every stored value of one table into another on the same server, MATERIALIZED columns as stored. */
-async function copyRowsWithin(conn: ClickHouseConnection, from: { database: string; table: string }, to: { database: string; table: string }): Promise<void> {
-  const columns = (await listColumns(conn, from.database, from.table)).map((c) => quoteIdentifier(c.name)).join(', ');
-  await conn.exec(
-    `INSERT INTO ${qualifiedName(to.database, to.table)} (${columns}) SELECT ${columns} FROM ${qualifiedName(from.database, from.table)}`,
-    copySettings((await conn.server()).capabilities),
-  );
 }

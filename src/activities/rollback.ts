@@ -1,11 +1,11 @@
-import { copySettings, execDdl } from '../clickhouse/capabilities';
+import { execDdl } from '../clickhouse/capabilities';
 import { countRows, existingDatabases, listColumns, listTables, partitionSizes } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
 import { retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
-import { swapIn } from '../clickhouse/swap';
+import { copyRowsWithin, swapIn } from '../clickhouse/table-ops';
 import { firstOf, firstOfSelectedFirst } from '../workflows/bounded';
 import { inBatches } from '../workflows/state';
 import {
@@ -214,8 +214,7 @@ async function restoreWritten(target: ClickHouseConnection, run: RecordedRun, ta
     const rebuilt = stagingTable(run.runKey, 'rollback', table.database, table.name);
     await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(table.database, rebuilt)}`);
     await execDdl(target, `CREATE TABLE ${qualifiedName(table.database, rebuilt)} AS ${snapshot}`);
-    const columns = (await listColumns(target, run.restorePoint.database, table.snapshotTable as string)).map((c) => quoteIdentifier(c.name)).join(', ');
-    await target.exec(`INSERT INTO ${qualifiedName(table.database, rebuilt)} (${columns}) SELECT ${columns} FROM ${snapshot}`, copySettings((await target.server()).capabilities));
+    await copyRowsWithin(target, { database: run.restorePoint.database, table: table.snapshotTable as string }, { database: table.database, table: rebuilt });
     await swapIn(target, table.database, table.name, rebuilt, retiredTable(run.runKey, 'rollback', table.database, table.name));
     return [discard('all', rows)];
   }

@@ -115,6 +115,26 @@ describe('a rollback undoes exactly what the run did', () => {
     expect(await scratchOf(final)).toEqual([]);
   });
 
+  it('when someone puts a table into a database the run created, the rollback drops the run\'s objects, keeps the database and names what is in it', async () => {
+    const db = servers.database('rb');
+    await createDemoLike(servers.source, db, 20_000);
+    const wrap = (activities: MigrationActivities): MigrationActivities => ({
+      ...activities,
+      async rollbackToRestorePoint(req) {
+        await servers.target.exec(`CREATE TABLE ${qualifiedName(db, 'squatter')} (x UInt8) ENGINE = TinyLog`);
+        return activities.rollbackToRestorePoint(req);
+      },
+    });
+
+    const { final } = await withWorker(wrap, () => failingRun(db));
+
+    expect(final.status).toBe('rolled_back');
+    expect(await tablesOf(db)).toEqual(['squatter']);
+    expect(final.rollback?.kept).toEqual([{ database: db, objects: [`${db}.squatter`] }]);
+    expect(final.rollback?.dropped).toEqual(expect.arrayContaining([...CREATED_BY_RUN, 'events'].map((t) => `${db}.${t}`)));
+    expect(final.rollback?.dropped).not.toContain(db);
+  });
+
   it('when the schema activity fails after creating its tables and its retry succeeds, a later failure still drops every table the run created', async () => {
     const db = await sharedTarget();
     const wrap = (activities: MigrationActivities): MigrationActivities => ({

@@ -1,5 +1,8 @@
+/** Statements that move a whole table's rows, or its place, on one server. */
+import { copySettings } from './capabilities';
+import { listColumns } from './catalog';
 import type { ClickHouseConnection } from './connection';
-import { qualifiedName, quoteString } from './sql';
+import { qualifiedName, quoteIdentifier, quoteString } from './sql';
 
 /**
  * Puts table `replacement` in the place of `live` (both in `database`) and drops the previous
@@ -19,4 +22,13 @@ export async function swapIn(conn: ClickHouseConnection, database: string, live:
   await conn.exec(`DROP TABLE IF EXISTS ${retiredName}`);
   await conn.exec(`RENAME TABLE ${liveName} TO ${retiredName}, ${replacementName} TO ${liveName}`);
   await conn.exec(`DROP TABLE ${retiredName}`);
+}
+
+/** Copies every stored value of one table into another on the same server, MATERIALIZED columns as stored. */
+export async function copyRowsWithin(conn: ClickHouseConnection, from: { database: string; table: string }, to: { database: string; table: string }): Promise<void> {
+  const columns = (await listColumns(conn, from.database, from.table)).map((c) => quoteIdentifier(c.name)).join(', ');
+  await conn.exec(
+    `INSERT INTO ${qualifiedName(to.database, to.table)} (${columns}) SELECT ${columns} FROM ${qualifiedName(from.database, from.table)}`,
+    copySettings((await conn.server()).capabilities),
+  );
 }
