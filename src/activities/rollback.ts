@@ -1,5 +1,5 @@
 import { execDdl } from '../clickhouse/capabilities';
-import { countRows, existingDatabases, listColumns, listTables, partitionSizes } from '../clickhouse/catalog';
+import { columnsOf, countRows, existingDatabases, listColumns, listTables, partitionSizesOf, type PartitionSize, type TableName } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
@@ -23,7 +23,7 @@ import {
   type RollbackProof,
   type RollbackReport,
 } from '../workflows/types';
-import { stopRunStatements } from './context';
+import { DDL_CONCURRENCY, forEachConcurrently, stopRunStatements } from './context';
 import { partitionIdsOf } from './copy-plan';
 import { isView } from './inventory';
 import { listsNamed, readList, readListIfAny } from './manifest';
@@ -58,6 +58,8 @@ interface RunRecord {
 
 /** Partition commands per ALTER statement: few statements, none of them huge. */
 const PARTITIONS_PER_ALTER = 100;
+/** Restored tables fingerprinted at once by the proof. */
+const PROOF_CONCURRENCY = 4;
 
 /**
  * Undoes exactly what the run recorded before doing it. First every statement of the run still on
@@ -89,13 +91,17 @@ export async function rollbackRecordedRun(target: ClickHouseConnection, run: Rec
     report.dropped.push(database);
   }
   const stillPresent = new Set(present.map(objectName));
-  for (const table of record.restore) {
-    const written = record.written.get(objectName(table));
-    if (!written || !table.snapshotTable) continue;
+  const restored = writtenTables(record);
+  // What the written tables hold now, in one query: the rows each partition put back discards.
+  const now = await partitionSizesOf(target, restored.filter((t) => stillPresent.has(objectName(t))).map(tableName));
+  const discarded: RollbackDiscard[][] = new Array(restored.length);
+  await forEachConcurrently(restored.map((table, i) => ({ table, i })), DDL_CONCURRENCY, async ({ table, i }) => {
     if (!stillPresent.has(objectName(table))) await execDdl(target, rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
-    report.discarded.push(...(await restoreWritten(target, run, table, written)));
-    report.restored.push({ database: table.database, table: table.name, partitions: written.size });
-  }
+    const written = record.written.get(objectName(table)) as Set<string>;
+    discarded[i] = await restoreWritten(target, run, table, written, now.get(tableKey(table)) ?? []);
+  });
+  report.discarded.push(...discarded.flat());
+  report.restored.push(...restored.map((t) => ({ database: t.database, table: t.name, partitions: record.written.get(objectName(t))?.size ?? 0 })));
   if (prove) {
     const proof = await proveRecord(target, run, record);
     report.verified = proof.verified;
@@ -131,20 +137,23 @@ async function proveRecord(target: ClickHouseConnection, run: RecordedRun, recor
     leftovers.push(...staging.map(objectName));
   }
   const presentNames = new Set(present.map(objectName));
-  const verified: RollbackProof['verified'] = [];
-  for (const table of record.restore) {
-    const written = record.written.get(objectName(table));
-    if (!written || !table.snapshotTable) continue;
+  const restored = writtenTables(record);
+  // The columns of every restored table in one query; a few tables are fingerprinted at once.
+  const columns = await columnsOf(target, restored.filter((t) => presentNames.has(objectName(t))).map(tableName));
+  const verified: RollbackProof['verified'] = new Array(restored.length);
+  await forEachConcurrently(restored.map((table, i) => ({ table, i })), PROOF_CONCURRENCY, async ({ table, i }) => {
+    const written = record.written.get(objectName(table)) as Set<string>;
+    const isThere = presentNames.has(objectName(table));
     const before = await recordedDigests(target, run, table, record.digests, written);
-    const after = presentNames.has(objectName(table)) ? await liveDigests(target, table, written) : [];
+    const after = isThere ? await partitionDigests(target, table.database, table.name, columns.get(tableKey(table)) ?? [], { partitioned: table.kind === 'partitioned', partitionIds: [...written].sort() }) : [];
     const rowsAtRestorePoint = new Map(table.partitions.map((p) => [p.partitionId, p.rows]));
     const match =
-      presentNames.has(objectName(table)) &&
+      isThere &&
       JSON.stringify(before) === JSON.stringify(after) &&
       before.every((p) => rowsAtRestorePoint.get(p.partitionId) === p.rows) &&
       before.length === table.partitions.filter((p) => p.rows > 0 && written.has(p.partitionId)).length;
-    verified.push({ database: table.database, table: table.name, before, after, match });
-  }
+    verified[i] = { database: table.database, table: table.name, before, after, match };
+  });
   const matched = verified.filter((v) => v.match).length;
   return { verified, leftovers, counts: { verified: verified.length, matched, leftovers: leftovers.length } };
 }
@@ -198,7 +207,7 @@ async function createdBeforeIntents(target: ClickHouseConnection, run: RecordedR
  * not hold is dropped. A table without partitions is rebuilt beside the live one from the
  * snapshot and swapped in. Returns what was discarded.
  */
-async function restoreWritten(target: ClickHouseConnection, run: RecordedRun, table: RestorePointTable, written: Set<string>): Promise<RollbackDiscard[]> {
+async function restoreWritten(target: ClickHouseConnection, run: RecordedRun, table: RestorePointTable, written: Set<string>, partitionsNow: PartitionSize[]): Promise<RollbackDiscard[]> {
   const live = qualifiedName(table.database, table.name);
   const snapshot = qualifiedName(run.restorePoint.database, table.snapshotTable as string);
   const atRestorePoint = new Map(table.partitions.map((p) => [p.partitionId, p.rows]));
@@ -218,7 +227,7 @@ async function restoreWritten(target: ClickHouseConnection, run: RecordedRun, ta
     await swapIn(target, table.database, table.name, rebuilt, retiredTable(run.runKey, 'rollback', table.database, table.name));
     return [discard('all', rows)];
   }
-  const now = new Map((await partitionSizes(target, table.database, table.name)).map((p) => [p.partitionId, p.rows]));
+  const now = new Map(partitionsNow.map((p) => [p.partitionId, p.rows]));
   const ids = [...written].sort();
   const replaced = ids.filter((id) => atRestorePoint.has(id));
   const dropped = ids.filter((id) => !atRestorePoint.has(id) && (now.get(id) ?? 0) > 0);
@@ -245,11 +254,14 @@ async function recordedDigests(
   return partitionDigests(target, run.restorePoint.database, table.snapshotTable as string, columns, { partitioned: table.kind === 'partitioned', partitionIds: [...written] });
 }
 
-/** The digests of `table`'s partitions `written` on the target now. */
-async function liveDigests(target: ClickHouseConnection, table: RestorePointTable, written: Set<string>): Promise<PartitionDigest[]> {
-  const columns = await listColumns(target, table.database, table.name);
-  return partitionDigests(target, table.database, table.name, columns, { partitioned: table.kind === 'partitioned', partitionIds: [...written].sort() });
+/** The restore point's tables that the run wrote to (and that the restore point holds data of). */
+function writtenTables(record: RunRecord): RestorePointTable[] {
+  return record.restore.filter((t) => t.snapshotTable && record.written.has(objectName(t)));
 }
+
+const tableName = (t: RestorePointTable): TableName => ({ database: t.database, table: t.name });
+/** The key of a table in the catalogue's maps (database NUL table). */
+const tableKey = (t: RestorePointTable): string => `${t.database}\u0000${t.name}`;
 
 /** Verdicts cut to what the state document holds: those that do not match first. */
 function boundedVerdicts(verified: RollbackReport['verified']): RollbackReport['verified'] {

@@ -68,7 +68,10 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
       if (fresh) await takeRestorePoint(ending, input);
       else await ending.fingerprint;
       migrationStarted = true;
-      return manifest ? migrateDataPaged({ runKey, input, state, ending, details }, plan) : migrateData({ runKey, input, state, ending }, plan);
+      const report = await (manifest ? migrateDataPaged({ runKey, input, state, ending, details }, plan) : migrateData({ runKey, input, state, ending }, plan));
+      // A cancel that came while the last activity finished anyway (it heard of it too late) still rolls the run back.
+      if (ending.exact && CancellationScope.current().consideredCancelled) throw new CancelledFailure('the run was cancelled during its migration step');
+      return report;
     });
     state.currentStep = null;
     // Verified: the run is complete whatever the clean-up meets, even a cancellation.

@@ -214,6 +214,32 @@ describe('a rollback undoes exactly what the run did', () => {
     expect(await tablesOf(db)).toEqual(['app_notes', 'events']);
   });
 
+  it('when a cancel arrives while the last verification finishes anyway, the run is still rolled back, not completed', async () => {
+    const db = await sharedTarget();
+    const before = await eventsDigest(db, '1');
+    const wrap = (activities: MigrationActivities): MigrationActivities => ({
+      ...activities,
+      async verifyPage(req) {
+        const verdicts = await activities.verifyPage(req);
+        // The cancel is recorded while this attempt still runs; it then returns before a heartbeat could tell it.
+        await servers.client.workflow.getHandle(Context.current().info.workflowExecution?.workflowId ?? '').cancel();
+        return verdicts;
+      },
+    });
+
+    const final = await withWorker(wrap, async () => {
+      const handle = await startMigration(servers.client, migrationInput(uniqueName('rb'), [db], { approvals: { required: false }, options: { onConflict: 'replace' } }));
+      await handle.result().catch(() => undefined);
+      return queryState(handle);
+    });
+
+    expect(final.status).toBe('cancelled');
+    expect(final.steps.find((s) => s.name === 'migration')?.status).toBe('skipped');
+    expect(final.rollback?.counts).toMatchObject({ leftovers: 0 });
+    expect(await tablesOf(db)).toEqual(['app_notes', 'events']);
+    expect(await eventsDigest(db, '1')).toEqual(before);
+  });
+
   describe("the rollback's proof", () => {
     it('when a restored partition is changed before the proof runs, the run ends rollback_incomplete, names the table and keeps its restore point', async () => {
       const db = await sharedTarget();
