@@ -3,7 +3,9 @@
  * between the same servers, timed in the same run (see the scenarios in bench/scenarios/). Prints
  * each scenario's figures as it finishes and one summary line at the end; asserts nothing.
  *
- * BENCH_SCENARIOS picks a subset, in this order: big, many-tables, many-partitions, approvals, load.
+ * BENCH_SCENARIOS picks a subset, in this order: big, many-tables, many-partitions, approvals, load,
+ * rollback. By default (or `all`) every scenario runs but the opt-in ones (rollback), which run only
+ * when named.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,13 +19,14 @@ import { bigScenario } from './scenarios/big';
 import { loadScenario } from './scenarios/load';
 import { manyPartitionsScenario } from './scenarios/many-partitions';
 import { manyTablesScenario } from './scenarios/many-tables';
+import { rollbackScenario } from './scenarios/rollback';
 import type { Scenario } from './scenarios/scenario';
 import { PARALLELISM, Stack } from './stack';
 
-const SCENARIOS: Scenario[] = [bigScenario, manyTablesScenario, manyPartitionsScenario, approvalsScenario, loadScenario];
+const SCENARIOS: Scenario[] = [bigScenario, manyTablesScenario, manyPartitionsScenario, approvalsScenario, loadScenario, rollbackScenario];
 
 function selectedScenarios(setting = process.env.BENCH_SCENARIOS): Scenario[] {
-  if (!setting?.trim() || setting.trim() === 'all') return SCENARIOS;
+  if (!setting?.trim() || setting.trim() === 'all') return SCENARIOS.filter((s) => !s.optIn);
   const names = setting.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((name) => !SCENARIOS.some((s) => s.name === name));
   if (unknown.length) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')}; choose from ${SCENARIOS.map((s) => s.name).join(', ')}`);

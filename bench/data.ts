@@ -6,9 +6,14 @@ import { qualifiedName, quoteIdentifier, quoteString } from '../src/clickhouse/s
 export const itemsDdl = (table: string, partitionBy = 'toYYYYMM(day)'): string =>
   `CREATE TABLE ${table} (day Date, id UInt64, name String, value Float64) ENGINE = MergeTree PARTITION BY ${partitionBy} ORDER BY id`;
 
-/** `rows` rows spread evenly over the 90 days of January to March 2025: three monthly partitions. */
-export const itemsSelect = (rows: number): string =>
-  `SELECT toDate('2025-01-01') + intDiv(number * 90, ${rows}), number, concat('item-', toString(number)), number / 10 FROM system.numbers LIMIT ${rows}`;
+/**
+ * `rows` rows spread evenly over the 90 days of January to March 2025: three monthly partitions.
+ * Their ids start at `firstId`, so two sets with different ones hold different rows.
+ */
+export const itemsSelect = (rows: number, firstId = 0): string => {
+  const id = firstId === 0 ? 'number' : `(number + ${firstId})`;
+  return `SELECT toDate('2025-01-01') + intDiv(number * 90, ${rows}), ${id}, concat('item-', toString(${id})), ${id} / 10 FROM system.numbers LIMIT ${rows}`;
+};
 
 /** Runs `work` on every item, at most `limit` at once; the first failure fails the whole. */
 export async function forEachAtMost<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
@@ -22,12 +27,12 @@ export async function forEachAtMost<T>(items: readonly T[], limit: number, work:
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
-/** A database of `tables` item tables of `rows` rows each, on `conn`. */
-export async function createItemsDatabase(conn: ClickHouseConnection, database: string, tables: string[], rows: number): Promise<void> {
+/** A database of `tables` item tables of `rows` rows each (ids from `firstId`, see {@link itemsSelect}), on `conn`. */
+export async function createItemsDatabase(conn: ClickHouseConnection, database: string, tables: string[], rows: number, firstId = 0): Promise<void> {
   await conn.exec(`CREATE DATABASE ${quoteIdentifier(database)}`);
   await forEachAtMost(tables, 4, async (table) => {
     await conn.exec(itemsDdl(qualifiedName(database, table)));
-    await conn.exec(`INSERT INTO ${qualifiedName(database, table)} ${itemsSelect(rows)}`);
+    await conn.exec(`INSERT INTO ${qualifiedName(database, table)} ${itemsSelect(rows, firstId)}`);
   });
 }
 

@@ -28,6 +28,8 @@ export interface HistoryFigures {
   largestEvent: { type: string; bytes: number };
   firstEventMs: number;
   lastEventMs: number;
+  /** When a cancellation of the run was requested (the first request), or null. */
+  cancelRequestedMs: number | null;
   /** Failures recorded in the history (workflow tasks, activities), decoded, with how often each occurred. */
   failures: { kind: string; message: string; times: number }[];
   /** Per activity type, most running time first: how many ran, and their summed waiting and running times. */
@@ -135,6 +137,7 @@ export async function historyFigures(client: Client, history: History): Promise<
     failures.set(key, seen);
   }
   const timeline = timelineOf(events);
+  const cancelRequested = events.find((e) => e.workflowExecutionCancelRequestedEventAttributes);
   return {
     events: events.length,
     bytes: temporal.api.history.v1.History.encode(history).finish().byteLength,
@@ -142,6 +145,7 @@ export async function historyFigures(client: Client, history: History): Promise<
     largestEvent,
     firstEventMs: events.length ? eventTimeMs(events[0]) : Number.NaN,
     lastEventMs: events.length ? eventTimeMs(events[events.length - 1]) : Number.NaN,
+    cancelRequestedMs: cancelRequested ? eventTimeMs(cancelRequested) : null,
     failures: [...failures.values()],
     activities: activityTimes(timeline),
     timeline,

@@ -47,6 +47,9 @@ export const SUMMARY_FIELDS = [
   'many_tables_ratio',
   'many_partitions_ratio',
   'approve_to_start_ms',
+  'rollback_s',
+  'rollback_prove_s',
+  'rollback_cancel_to_end_s',
 ] as const;
 export type SummaryField = (typeof SUMMARY_FIELDS)[number];
 export type Summary = Partial<Record<SummaryField, string>>;

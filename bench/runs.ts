@@ -61,10 +61,16 @@ export async function awaitRun(handle: WorkflowHandle, startedAt: number, timeou
   }
 }
 
-/** Starts a run through the Temporal client and waits for its end. */
-export async function runMigration(stack: Stack, input: MigrationInput, timeoutMs = RUN_TIMEOUT_MS): Promise<RunOutcome> {
+/** Starts a run through the Temporal client; `began` (performance.now()) is when the request was sent, for {@link awaitRun}. */
+export async function startRun(stack: Stack, input: MigrationInput): Promise<{ handle: WorkflowHandle; began: number }> {
   const began = performance.now();
   const handle = await stack.client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: input.id, args: [input] });
+  return { handle, began };
+}
+
+/** Starts a run through the Temporal client and waits for its end. */
+export async function runMigration(stack: Stack, input: MigrationInput, timeoutMs = RUN_TIMEOUT_MS): Promise<RunOutcome> {
+  const { handle, began } = await startRun(stack, input);
   return awaitRun(handle, began, timeoutMs);
 }
 
@@ -147,12 +153,18 @@ export function printRunFigures(label: string, outcome: RunOutcome, figures: Run
   );
 }
 
-/** Reads and prints a run's figures; a failure to read them is printed, not thrown. */
-export async function reportRun(stack: Stack, label: string, outcome: RunOutcome): Promise<void> {
-  const figures = await runFigures(stack, outcome).catch((err: unknown) => describeError(err));
-  printRunFigures(label, outcome, typeof figures === 'string' ? null : figures);
-  if (typeof figures === 'string') console.log(`  history figures unavailable: ${figures}`);
-  if (!QUERY_LOG) return;
+/** Reads and prints a run's figures, and returns them; a failure to read them is printed, not thrown (then null). */
+export async function reportRun(stack: Stack, label: string, outcome: RunOutcome): Promise<RunFigures | null> {
+  const read = await runFigures(stack, outcome).catch((err: unknown) => describeError(err));
+  const figures = typeof read === 'string' ? null : read;
+  printRunFigures(label, outcome, figures);
+  if (typeof read === 'string') console.log(`  history figures unavailable: ${read}`);
+  if (QUERY_LOG) await printBusiestStatements(stack, outcome);
+  return figures;
+}
+
+/** With BENCH_QUERY_LOG=1: the statement shapes of the run that took the most server time, on each side. */
+async function printBusiestStatements(stack: Stack, outcome: RunOutcome): Promise<void> {
   for (const [side, conn] of [['source', stack.source], ['target', stack.target]] as const) {
     const lines = await busiestStatements(conn, outcome.id, outcome.startedAtMs, outcome.startedAtMs + outcome.ms).catch((err: unknown) => [describeError(err)]);
     console.log(`  ${side} query log (copies through remote() run with log_queries = 0 and are not in it): ${lines.join('\n    ')}`);

@@ -6,6 +6,8 @@ export interface Scenario {
   name: string;
   /** The fields of the last line it fills in (`failed` when it throws). */
   fields: SummaryField[];
+  /** Runs only when BENCH_SCENARIOS names it, never by default. */
+  optIn?: boolean;
   /** Prints its figures as it measures them and fills `summary`. */
   run(stack: Stack, summary: Summary): Promise<void>;
 }
