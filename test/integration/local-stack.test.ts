@@ -177,9 +177,10 @@ describe('npm start stops every child it started', () => {
     }, [0, 1, 130]);
   });
 
-  it('when SIGINT arrives 2 s into the start (servers starting), it exits 0 after stopping them all', async () => {
-    await scenario('SIGINT at 2 s', 'SIGINT', async (started) => {
-      await delay(2_000);
+  it('when SIGINT arrives while the servers start, it exits 0 after stopping them all', async () => {
+    // Not a fixed delay: on a busy machine start.ts may not listen yet 2 s in (then 130 is right, and nothing was started).
+    await scenario('SIGINT while servers start', 'SIGINT', async (started) => {
+      await waitForOutput(started, 'starting Temporal and ClickHouse');
       sendToGroup(started, 'SIGINT');
     }, [0]);
   });
