@@ -37,18 +37,24 @@ async function scratchOf(state: MigrationState): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-/**
- * The source: demo data (60,000 events over 2025). The target: the same database already there,
- * with `events` holding rows of its own in March to May 2025 and a table of another application.
- */
-async function sharedTarget(): Promise<string> {
+/** A database of demo data (`events` rows over 2025) on the source, and on the target the same database with an empty `events`. */
+async function sourceAndTargetEvents(events: number): Promise<string> {
   const db = servers.database('rb');
-  await createDemoLike(servers.source, db, 60_000);
+  await createDemoLike(servers.source, db, events);
   await servers.target.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
   await servers.target.exec(
     `CREATE TABLE ${qualifiedName(db, 'events')} (event_date Date, user_id UInt64, kind String, amount Float64)
      ENGINE = MergeTree PARTITION BY toYYYYMM(event_date) ORDER BY (event_date, user_id)`,
   );
+  return db;
+}
+
+/**
+ * The source: demo data (60,000 events over 2025). The target: the same database already there,
+ * with `events` holding rows of its own in March to May 2025 and a table of another application.
+ */
+async function sharedTarget(): Promise<string> {
+  const db = await sourceAndTargetEvents(60_000);
   await servers.target.exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-03-01') + (number % 90), number, 'old', 1 FROM system.numbers LIMIT 7000`);
   await servers.target.exec(`CREATE TABLE ${qualifiedName(db, 'app_notes')} (note String) ENGINE = TinyLog`);
   await servers.target.exec(`INSERT INTO ${qualifiedName(db, 'app_notes')} VALUES ('theirs'), ('also theirs')`);
@@ -155,13 +161,7 @@ describe('a rollback undoes exactly what the run did', () => {
   });
 
   it('when the target gains rows after configure, the migration step refuses them as a conflict under onConflict "fail" and changes nothing', async () => {
-    const db = servers.database('rb');
-    await createDemoLike(servers.source, db, 20_000);
-    await servers.target.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
-    await servers.target.exec(
-      `CREATE TABLE ${qualifiedName(db, 'events')} (event_date Date, user_id UInt64, kind String, amount Float64)
-       ENGINE = MergeTree PARTITION BY toYYYYMM(event_date) ORDER BY (event_date, user_id)`,
-    );
+    const db = await sourceAndTargetEvents(20_000);
     const final = await withWorker(
       (a) => a,
       async () => {
