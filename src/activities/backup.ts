@@ -4,7 +4,7 @@ import { countRows, existingDatabases, listColumns, listTables, partitionSizes }
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
-import { restorePointDatabase } from '../clickhouse/scratch';
+import { restorePointDatabase, snapshotTableName } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
 import { DETAIL_LIMIT, DIGEST_LIMIT, type EndpointRef, type RestorePoint, type RestorePointDigests, type RestorePointTable, type RollbackProof, type RollbackReport, type RollbackScope } from '../workflows/types';
 import { inBatches } from '../workflows/state';
@@ -32,7 +32,7 @@ export function createBackupActivities(deps: ActivityDeps) {
           await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
           await target.exec(`CREATE DATABASE ${quoteIdentifier(database)}`);
           const captured: RestorePointTable[] = [];
-          for (const [index, table] of tables.entries()) {
+          for (const table of tables) {
             const entry: RestorePointTable = {
               database: table.database,
               name: table.name,
@@ -42,7 +42,7 @@ export function createBackupActivities(deps: ActivityDeps) {
             };
             const source = qualifiedName(table.database, table.name);
             if (table.kind === 'partitioned') {
-              entry.snapshotTable = `t${index}`;
+              entry.snapshotTable = snapshotTableName(table.database, table.name);
               const snapshot = qualifiedName(database, entry.snapshotTable);
               await execDdl(target, `CREATE TABLE ${snapshot} AS ${source}`);
               const parts = await partitionSizes(target, table.database, table.name);
@@ -52,7 +52,7 @@ export function createBackupActivities(deps: ActivityDeps) {
               }
               entry.partitions.push(...parts.map((p) => ({ partitionId: p.partitionId, rows: p.rows })));
             } else if (table.kind === 'whole-table') {
-              entry.snapshotTable = `t${index}`;
+              entry.snapshotTable = snapshotTableName(table.database, table.name);
               await execDdl(target, `CREATE TABLE ${qualifiedName(database, entry.snapshotTable)} AS ${source}`);
               await copyRowsWithin(target, { database: table.database, table: table.name }, { database, table: entry.snapshotTable });
               entry.partitions.push({ partitionId: 'all', rows: await countRows(target, database, entry.snapshotTable) });

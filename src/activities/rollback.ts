@@ -26,6 +26,7 @@ import {
 import { DDL_CONCURRENCY, forEachConcurrently, stopRunStatements } from './context';
 import { partitionIdsOf } from './copy-plan';
 import { isView } from './inventory';
+import { readJournal, type JournalEntry } from './journal';
 import { listsNamed, readList, readListIfAny } from './manifest';
 import { objectName } from './schema';
 
@@ -52,9 +53,16 @@ interface RunRecord {
   digests: RestorePointDigests | null;
   /** The objects (`db.name`) and the databases the run may have created. */
   created: { objects: Set<string>; databases: string[] };
-  /** Per table (`db.name`), every partition the run may have written. */
-  written: Map<string, Set<string>>;
+  /**
+   * Per table (`db.name`), every partition the run wrote, with the rows the rollback puts back
+   * into it: those of the restore point, or (where others had written to it since) those it held
+   * just before the run wrote it, when the restore point took it again (see `journal.ts`).
+   */
+  written: Map<string, Written>;
 }
+
+/** The partitions the run wrote in one table: for each, the rows it held just before, when the restore point took it again then (null: the restore point's). */
+type Written = Map<string, number | null>;
 
 /** Partition commands per ALTER statement: few statements, none of them huge. */
 const PARTITIONS_PER_ALTER = 100;
@@ -97,7 +105,7 @@ export async function rollbackRecordedRun(target: ClickHouseConnection, run: Rec
   const discarded: RollbackDiscard[][] = new Array(restored.length);
   await forEachConcurrently(restored.map((table, i) => ({ table, i })), DDL_CONCURRENCY, async ({ table, i }) => {
     if (!stillPresent.has(objectName(table))) await execDdl(target, rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
-    const written = record.written.get(objectName(table)) as Set<string>;
+    const written = record.written.get(objectName(table)) as Written;
     discarded[i] = await restoreWritten(target, run, table, written, now.get(tableKey(table)) ?? []);
   });
   report.discarded.push(...discarded.flat());
@@ -142,16 +150,16 @@ async function proveRecord(target: ClickHouseConnection, run: RecordedRun, recor
   const columns = await columnsOf(target, restored.filter((t) => presentNames.has(objectName(t))).map(tableName));
   const verified: RollbackProof['verified'] = new Array(restored.length);
   await forEachConcurrently(restored.map((table, i) => ({ table, i })), PROOF_CONCURRENCY, async ({ table, i }) => {
-    const written = record.written.get(objectName(table)) as Set<string>;
+    const written = record.written.get(objectName(table)) as Written;
     const isThere = presentNames.has(objectName(table));
-    const before = await recordedDigests(target, run, table, record.digests, written);
-    const after = isThere ? await partitionDigests(target, table.database, table.name, columns.get(tableKey(table)) ?? [], { partitioned: table.kind === 'partitioned', partitionIds: [...written].sort() }) : [];
-    const rowsAtRestorePoint = new Map(table.partitions.map((p) => [p.partitionId, p.rows]));
+    const before = await expectedDigests(target, run, table, record.digests, written);
+    const after = isThere ? await partitionDigests(target, table.database, table.name, columns.get(tableKey(table)) ?? [], { partitioned: table.kind === 'partitioned', partitionIds: [...written.keys()].sort() }) : [];
+    const rows = rowsToRestore(table, written);
     const match =
       isThere &&
       JSON.stringify(before) === JSON.stringify(after) &&
-      before.every((p) => rowsAtRestorePoint.get(p.partitionId) === p.rows) &&
-      before.length === table.partitions.filter((p) => p.rows > 0 && written.has(p.partitionId)).length;
+      before.every((p) => rows.get(p.partitionId) === p.rows) &&
+      before.length === [...rows.values()].filter((n) => n > 0).length;
     verified[i] = { database: table.database, table: table.name, before, after, match };
   });
   const matched = verified.filter((v) => v.match).length;
@@ -167,18 +175,37 @@ async function readRunRecord(target: ClickHouseConnection, run: RecordedRun): Pr
     readListIfAny<IntentEntry>(target, runKey, MANIFEST_LISTS.intent),
   ]);
   const created = intent || run.recordsIntent ? createdByIntent(intent ?? []) : await createdBeforeIntents(target, run, restore);
-  const written = new Map<string, Set<string>>();
-  // The units of the bulk copy and of every sync pass: each list was written before its copies began.
+  const journal = await readJournal(target, runKey);
+  const written = journal || run.recordsIntent ? writtenByJournal(journal ?? []) : await writtenByPlan(target, runKey);
+  return { restore, digests, created, written };
+}
+
+/** The partitions the journal names, per table. */
+function writtenByJournal(journal: JournalEntry[]): RunRecord['written'] {
+  const written = new Map<string, Written>();
+  for (const entry of journal) {
+    const key = objectName({ database: entry.database, name: entry.table });
+    written.set(key, (written.get(key) ?? new Map()).set(entry.partitionId, entry.retaken ? entry.rowsBefore : null));
+  }
+  return written;
+}
+
+/**
+ * What a run that kept no journal may have written (it began copying on a worker that wrote
+ * none): every partition of its bulk copy and sync passes, whose lists it recorded before copying.
+ */
+async function writtenByPlan(target: ClickHouseConnection, runKey: string): Promise<RunRecord['written']> {
+  const written = new Map<string, Written>();
   const lists = (await listsNamed(target, runKey, '')).filter((name) => name === MANIFEST_LISTS.units || name.startsWith(RESYNC_PREFIX));
   for (const list of lists) {
     for (const unit of await readList<ManifestUnit>(target, runKey, list)) {
       const key = objectName({ database: unit.database, name: unit.table });
-      const ids = written.get(key) ?? new Set<string>();
-      for (const id of partitionIdsOf(unit)) ids.add(id);
+      const ids = written.get(key) ?? new Map<string, number | null>();
+      for (const id of partitionIdsOf(unit)) ids.set(id, null);
       written.set(key, ids);
     }
   }
-  return { restore, digests, created, written };
+  return written;
 }
 
 /** The objects and databases an intent names. */
@@ -202,20 +229,20 @@ async function createdBeforeIntents(target: ClickHouseConnection, run: RecordedR
 }
 
 /**
- * Puts back the partitions `written` of `table` as the restore point had them: each one the
- * restore point held is replaced from the snapshot (`REPLACE PARTITION`, at once), each one it did
- * not hold is dropped. A table without partitions is rebuilt beside the live one from the
- * snapshot and swapped in. Returns what was discarded.
+ * Puts back the partitions `written` of `table` as the restore point holds them: each one it holds
+ * is replaced from the snapshot (`REPLACE PARTITION`, at once), each one it does not hold is
+ * dropped. A table without partitions is rebuilt beside the live one from the snapshot and
+ * swapped in. Returns what was discarded.
  */
-async function restoreWritten(target: ClickHouseConnection, run: RecordedRun, table: RestorePointTable, written: Set<string>, partitionsNow: PartitionSize[]): Promise<RollbackDiscard[]> {
+async function restoreWritten(target: ClickHouseConnection, run: RecordedRun, table: RestorePointTable, written: Written, partitionsNow: PartitionSize[]): Promise<RollbackDiscard[]> {
   const live = qualifiedName(table.database, table.name);
   const snapshot = qualifiedName(run.restorePoint.database, table.snapshotTable as string);
-  const atRestorePoint = new Map(table.partitions.map((p) => [p.partitionId, p.rows]));
+  const restoredRows = rowsToRestore(table, written);
   const discard = (partitionId: string, rowsDiscarded: number): RollbackDiscard => ({
     database: table.database,
     table: table.name,
     partitionId,
-    rowsAtRestorePoint: atRestorePoint.get(partitionId) ?? 0,
+    rowsRestored: restoredRows.get(partitionId) ?? 0,
     rowsDiscarded,
   });
   if (table.kind === 'whole-table') {
@@ -228,9 +255,9 @@ async function restoreWritten(target: ClickHouseConnection, run: RecordedRun, ta
     return [discard('all', rows)];
   }
   const now = new Map(partitionsNow.map((p) => [p.partitionId, p.rows]));
-  const ids = [...written].sort();
-  const replaced = ids.filter((id) => atRestorePoint.has(id));
-  const dropped = ids.filter((id) => !atRestorePoint.has(id) && (now.get(id) ?? 0) > 0);
+  const ids = [...written.keys()].sort();
+  const replaced = ids.filter((id) => (restoredRows.get(id) ?? 0) > 0);
+  const dropped = ids.filter((id) => !replaced.includes(id) && (now.get(id) ?? 0) > 0);
   for (const chunk of inBatches(replaced, PARTITIONS_PER_ALTER)) {
     await target.exec(`ALTER TABLE ${live} ${chunk.map((id) => `REPLACE PARTITION ID ${quoteString(id)} FROM ${snapshot}`).join(', ')}`);
   }
@@ -240,18 +267,31 @@ async function restoreWritten(target: ClickHouseConnection, run: RecordedRun, ta
   return ids.filter((id) => (now.get(id) ?? 0) > 0).map((id) => discard(id, now.get(id) ?? 0));
 }
 
-/** The digests the restore point recorded of `table`'s partitions `written` (from the snapshot when none were recorded). */
-async function recordedDigests(
+/** The rows each written partition of `table` holds again after the rollback. */
+function rowsToRestore(table: RestorePointTable, written: Written): Map<string, number> {
+  const atRestorePoint = new Map(table.partitions.map((p) => [p.partitionId, p.rows]));
+  return new Map([...written].map(([id, retaken]) => [id, retaken ?? atRestorePoint.get(id) ?? 0]));
+}
+
+/**
+ * What each written partition of `table` must hold after the rollback: the digests recorded at
+ * the restore point, or, for a partition the restore point took again later (and for a run that
+ * recorded none), the digests of the snapshot's hard-linked, unchanging parts.
+ */
+async function expectedDigests(
   target: ClickHouseConnection,
   run: RecordedRun,
   table: RestorePointTable,
   digests: RestorePointDigests | null,
-  written: Set<string>,
+  written: Written,
 ): Promise<PartitionDigest[]> {
   const recorded = digests?.find((d) => d.database === table.database && d.table === table.name)?.partitions;
-  if (recorded) return recorded.filter((p) => written.has(p.partitionId));
+  const fromSnapshot = [...written].filter(([, retaken]) => retaken !== null || !recorded).map(([id]) => id);
+  const fromRecord = (recorded ?? []).filter((p) => written.get(p.partitionId) === null);
+  if (fromSnapshot.length === 0) return fromRecord;
   const columns = await listColumns(target, run.restorePoint.database, table.snapshotTable as string);
-  return partitionDigests(target, run.restorePoint.database, table.snapshotTable as string, columns, { partitioned: table.kind === 'partitioned', partitionIds: [...written] });
+  const taken = await partitionDigests(target, run.restorePoint.database, table.snapshotTable as string, columns, { partitioned: table.kind === 'partitioned', partitionIds: fromSnapshot });
+  return [...fromRecord, ...taken].sort((a, b) => (a.partitionId < b.partitionId ? -1 : a.partitionId > b.partitionId ? 1 : 0));
 }
 
 /** The restore point's tables that the run wrote to (and that the restore point holds data of). */

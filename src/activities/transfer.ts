@@ -32,6 +32,7 @@ import { currentAttempt, forEachConcurrently, stopRunStatements, heartbeatNow, h
 import { holdsData } from './inventory';
 import { remoteSource } from './remote';
 import { partitionIdsOf, planUnits } from './copy-plan';
+import { beforeReplacing } from './journal';
 import { MANIFEST_LISTS, readList, resyncList, writeList } from './manifest';
 import { copyLabel, rangeCuts, rangesAt } from '../workflows/ranges';
 
@@ -458,11 +459,13 @@ async function copyStaged(target: ClickHouseConnection, runKey: string, unit: Co
     // unit's copy has no condition) reaches the target through a sync pass, recorded the same way.
     const ids = new Set(partitionIdsOf(unit));
     const staged = (await partitionSizes(target, unit.database, name)).filter((p) => ids.has(p.partitionId));
+    await beforeReplacing(target, runKey, unit.database, unit.table, [...ids]);
     for (const id of ids) await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(id)} FROM ${stage}`);
     await target.exec(`DROP TABLE ${stage}`);
     return sumRows(staged);
   }
   const rows = await countRows(target, unit.database, name);
+  await beforeReplacing(target, runKey, unit.database, unit.table, ['all']);
   await swapIn(target, unit.database, unit.table, name, retiredTable(runKey, attempt, unit.database, unit.table));
   return rows;
 }

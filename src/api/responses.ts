@@ -109,7 +109,7 @@ export const migrationStateSchema = z.strictObject({
       ),
       kept: z.array(z.strictObject({ database: z.string(), objects: z.array(z.string()) })).optional(),
       discarded: z
-        .array(z.strictObject({ database: z.string(), table: z.string(), partitionId: z.string(), rowsAtRestorePoint: count, rowsDiscarded: count }))
+        .array(z.strictObject({ database: z.string(), table: z.string(), partitionId: z.string(), rowsRestored: count, rowsDiscarded: count }))
         .optional(),
       leftovers: z.array(z.string()).optional(),
       /** Totals, in runs whose lists hold only the first entries. */

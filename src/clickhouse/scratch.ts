@@ -15,6 +15,14 @@ export function restorePointDatabase(runKey: string): string {
   return `${INTERNAL_PREFIX}restore_${runKey}`;
 }
 
+/**
+ * The table of a restore point's database that holds the snapshot of `database`.`table`: named
+ * from the table, so a copy finds the snapshot of the table it is about to write without a lookup.
+ */
+export function snapshotTableName(database: string, table: string): string {
+  return `s_${shortHash(database, table)}`;
+}
+
 /** The database where the configure step asks the target to create each object. */
 export function probeDatabase(runKey: string): string {
   return `${INTERNAL_PREFIX}probe_${runKey}`;

@@ -321,9 +321,10 @@ export interface RollbackReport {
   /** Databases the run created that the rollback kept, because objects of others are in them (named). */
   kept?: { database: string; objects: string[] }[];
   /**
-   * The partitions the run had written that the rollback put back as the restore point had them,
-   * with their rows then and the rows the rollback discarded (the run's copy and whatever others
-   * wrote into the partition since).
+   * The partitions the run had written that the rollback put back, with the rows it put back (as
+   * the restore point had them, or as they were just before the run wrote them, when others had
+   * written there since the restore point) and the rows it discarded (the run's copy, and whatever
+   * others wrote into the partition after the run did).
    */
   discarded?: RollbackDiscard[];
   /** Objects of the run that the proof still found on the target: a rollback with any is incomplete. */
@@ -336,7 +337,7 @@ export interface RollbackDiscard {
   database: string;
   table: string;
   partitionId: string;
-  rowsAtRestorePoint: number;
+  rowsRestored: number;
   rowsDiscarded: number;
 }
 

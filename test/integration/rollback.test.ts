@@ -86,11 +86,22 @@ async function withWorker<T>(wrap: (activities: MigrationActivities) => Migratio
 }
 
 describe('a rollback undoes exactly what the run did', () => {
-  it("when others write to the target during the run, the rollback keeps their objects and the partitions the run never wrote, and names the rows it discards", async () => {
+  it("when others write to the target during the run, the rollback keeps their objects, their rows in partitions the run never wrote and in those it replaced after them, and names the rows it discards", async () => {
     const db = await sharedTarget();
-    const before = { notes: await checkTable(servers.target, db, 'app_notes'), events: await eventsDigest(db, '1') };
+    const notes = await checkTable(servers.target, db, 'app_notes');
+    let early: { count: number; sha256: string } | undefined;
     const wrap = (activities: MigrationActivities): MigrationActivities => ({
       ...activities,
+      // Another client, after the restore point and before the run's first copy: into a partition the
+      // restore point holds (March 2025) and into one it lacks (February 2025), both of which the run replaces.
+      async copyUnitRange(req) {
+        if (!early) {
+          await servers.target.exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-03-09'), 800000 + number, 'early', 5 FROM system.numbers LIMIT 5`);
+          await servers.target.exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-02-09'), 810000 + number, 'early', 5 FROM system.numbers LIMIT 6`);
+          early = await eventsDigest(db, '1');
+        }
+        return activities.copyUnitRange(req);
+      },
       // Another client, while the run is under way (its copies are over, its rollback about to start).
       async rollbackToRestorePoint(req) {
         await servers.target.exec(`CREATE TABLE ${qualifiedName(db, 'their_new')} (x UInt8) ENGINE = TinyLog`);
@@ -105,16 +116,21 @@ describe('a rollback undoes exactly what the run did', () => {
 
     expect(final.status).toBe('rolled_back');
     expect(await tablesOf(db)).toEqual(['app_notes', 'events', 'their_new']);
-    expect(await checkTable(servers.target, db, 'app_notes')).toEqual(before.notes);
+    expect(await checkTable(servers.target, db, 'app_notes')).toEqual(notes);
     expect(await servers.target.text(`SELECT x FROM ${qualifiedName(db, 'their_new')} FORMAT TSV`)).toBe('1\n2\n3\n');
     // A partition the run never wrote keeps what others wrote into it.
     expect(await eventsDigest(db, "toYYYYMM(event_date) = 203206 AND kind = 'theirs'")).toMatchObject({ count: 40 });
-    // Every other partition is as the restore point had it, by the test's own count and sha256.
-    expect(await eventsDigest(db, 'toYYYYMM(event_date) != 203206')).toEqual(before.events);
-    // January 2025 was the run's (the restore point had none of it), and others wrote 10 rows into it: discarded, and named.
-    const [january] = await servers.source.rows<{ n: string }>(`SELECT count() AS n FROM ${qualifiedName(db, 'events')} WHERE toYYYYMM(event_date) = 202501`);
+    // Every other partition is as it was just before the run's first copy, the early rows included, by the test's own count and sha256.
+    expect(early?.count).toBe(7011);
+    expect(await eventsDigest(db, 'toYYYYMM(event_date) != 203206')).toEqual(early);
+    // January 2025 was the run's (the restore point had none of it), and others wrote 10 rows into it after the run: discarded, and named.
+    const monthOnSource = async (month: number) =>
+      Number((await servers.source.rows<{ n: string }>(`SELECT count() AS n FROM ${qualifiedName(db, 'events')} WHERE toYYYYMM(event_date) = ${month}`))[0].n);
     expect(final.rollback?.discarded).toEqual(
-      expect.arrayContaining([{ database: db, table: 'events', partitionId: '202501', rowsAtRestorePoint: 0, rowsDiscarded: Number(january.n) + 10 }]),
+      expect.arrayContaining([
+        { database: db, table: 'events', partitionId: '202501', rowsRestored: 0, rowsDiscarded: (await monthOnSource(202501)) + 10 },
+        { database: db, table: 'events', partitionId: '202502', rowsRestored: 6, rowsDiscarded: await monthOnSource(202502) },
+      ]),
     );
     expect(final.rollback?.dropped).not.toContain(`${db}.their_new`);
     expect(final.rollback?.leftovers).toEqual([]);

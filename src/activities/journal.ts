@@ -1,0 +1,106 @@
+/**
+ * The journal of a run's writes into tables that its restore point holds: before the run first
+ * replaces a partition of such a table, the partition is noted here, and if others wrote to it
+ * since the restore point was taken (its rows differ from the snapshot's), the restore point takes
+ * it as it is now (hard links), so a rollback brings back their rows too. A rollback restores
+ * exactly the partitions the journal names.
+ */
+import { Readable } from 'node:stream';
+import { countRows, partitionSizesOf } from '../clickhouse/catalog';
+import type { ClickHouseConnection } from '../clickhouse/connection';
+import { manifestDatabase, restorePointDatabase, snapshotTableName } from '../clickhouse/scratch';
+import { qualifiedName, quoteString, quoteStringList } from '../clickhouse/sql';
+import { copyRowsWithin } from '../clickhouse/table-ops';
+import { inBatches } from '../workflows/state';
+
+/** One partition the run wrote: the rows it held just before, and whether the restore point took it then. */
+export interface JournalEntry {
+  database: string;
+  table: string;
+  partitionId: string;
+  rowsBefore: number;
+  /** The restore point's snapshot of this partition was taken again just before the run wrote it. */
+  retaken: boolean;
+}
+
+const JOURNAL = 'journal';
+/** Partition commands per ALTER statement. */
+const PARTITIONS_PER_ALTER = 100;
+
+function journalTable(runKey: string): string {
+  return qualifiedName(manifestDatabase(runKey), JOURNAL);
+}
+
+/**
+ * Call before the run replaces partitions `partitionIds` of `database`.`table` (`'all'` for a table
+ * without partitions): notes those the journal lacks, first retaking in the restore point those
+ * whose rows changed since it was taken. Nothing to do for a table the restore point does not hold
+ * (the run created it).
+ */
+export async function beforeReplacing(target: ClickHouseConnection, runKey: string, database: string, table: string, partitionIds: readonly string[]): Promise<void> {
+  const pointDb = restorePointDatabase(runKey);
+  const snapshot = snapshotTableName(database, table);
+  const [held] = await target.rows<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = ${quoteString(pointDb)} AND name = ${quoteString(snapshot)}`);
+  if (Number(held.n) === 0) return;
+  await target.exec(
+    `CREATE TABLE IF NOT EXISTS ${journalTable(runKey)} (database String, table String, partition_id String, rows_before UInt64, retaken UInt8) ENGINE = Log`,
+  );
+  const noted = new Set(
+    (
+      await target.rows<{ id: string }>(
+        `SELECT partition_id AS id FROM ${journalTable(runKey)} WHERE database = ${quoteString(database)} AND table = ${quoteString(table)} AND partition_id IN (${quoteStringList(partitionIds)})`,
+      )
+    ).map((r) => r.id),
+  );
+  const todo = partitionIds.filter((id) => !noted.has(id));
+  if (todo.length === 0) return;
+  const rows = await rowsNowAndAtRestorePoint(target, { database, table }, { database: pointDb, table: snapshot }, todo);
+  const changed = todo.filter((id) => rows.now(id) !== rows.atPoint(id));
+  if (changed.length > 0) await retake(target, { database, table }, { database: pointDb, table: snapshot }, changed);
+  const lines = todo.map((id) => JSON.stringify({ database, table, partition_id: id, rows_before: rows.now(id), retaken: changed.includes(id) ? 1 : 0 }));
+  await target.insertStream(`INSERT INTO ${journalTable(runKey)} FORMAT JSONEachRow`, Readable.from([lines.join('\n')]));
+}
+
+/** What the journal names, or null when the run wrote to no table of its restore point. */
+export async function readJournal(target: ClickHouseConnection, runKey: string): Promise<JournalEntry[] | null> {
+  const [exists] = await target.rows<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = ${quoteString(manifestDatabase(runKey))} AND name = ${quoteString(JOURNAL)}`);
+  if (Number(exists.n) === 0) return null;
+  const rows = await target.rows<{ database: string; table: string; partition_id: string; rows_before: string; retaken: number }>(
+    `SELECT database, table, partition_id, rows_before, retaken FROM ${journalTable(runKey)}`,
+  );
+  return rows.map((r) => ({ database: r.database, table: r.table, partitionId: r.partition_id, rowsBefore: Number(r.rows_before), retaken: Number(r.retaken) === 1 }));
+}
+
+type Table = { database: string; table: string };
+
+/** Rows per partition of the live table and of its snapshot (a count for a table without partitions). */
+async function rowsNowAndAtRestorePoint(target: ClickHouseConnection, live: Table, snapshot: Table, ids: readonly string[]) {
+  if (ids.length === 1 && ids[0] === 'all' && !(await hasParts(target, live))) {
+    const [now, atPoint] = await Promise.all([countRows(target, live.database, live.table), countRows(target, snapshot.database, snapshot.table)]);
+    return { now: () => now, atPoint: () => atPoint };
+  }
+  const parts = await partitionSizesOf(target, [live, snapshot]);
+  const rowsOf = (t: Table) => new Map((parts.get(`${t.database}\u0000${t.table}`) ?? []).map((p) => [p.partitionId, p.rows]));
+  const [now, atPoint] = [rowsOf(live), rowsOf(snapshot)];
+  return { now: (id: string) => now.get(id) ?? 0, atPoint: (id: string) => atPoint.get(id) ?? 0 };
+}
+
+/** Whether the table keeps its data in MergeTree parts (a `Log` table has none). */
+async function hasParts(target: ClickHouseConnection, table: Table): Promise<boolean> {
+  const [row] = await target.rows<{ engine: string }>(`SELECT engine FROM system.tables WHERE database = ${quoteString(table.database)} AND name = ${quoteString(table.table)}`);
+  return row?.engine.includes('MergeTree') ?? false;
+}
+
+/** The restore point takes partitions `ids` of `live` as they are now: by hard links, or a copy for a table without parts. */
+async function retake(target: ClickHouseConnection, live: Table, snapshot: Table, ids: readonly string[]): Promise<void> {
+  const [from, into] = [qualifiedName(live.database, live.table), qualifiedName(snapshot.database, snapshot.table)];
+  if (ids.length === 1 && ids[0] === 'all' && !(await hasParts(target, live))) {
+    await target.exec(`DROP TABLE ${into}`);
+    await target.exec(`CREATE TABLE ${into} AS ${from}`);
+    await copyRowsWithin(target, live, snapshot);
+    return;
+  }
+  for (const chunk of inBatches([...ids], PARTITIONS_PER_ALTER)) {
+    await target.exec(`ALTER TABLE ${into} ${chunk.map((id) => `REPLACE PARTITION ID ${quoteString(id)} FROM ${from}`).join(', ')}`);
+  }
+}
