@@ -2,6 +2,7 @@
 import type { Role } from '../src/config';
 import type { MigrationState, MigrationStatus } from '../src/workflows/types';
 import { RUN_TIMEOUT_MS } from './runs';
+import { FINAL_STATUSES } from '../src/cli/exit-codes';
 
 /** Who the benchmark acts as: one token each in the API's tokens file. */
 export const PEOPLE = {
@@ -51,7 +52,7 @@ export function expectStatus<T>(res: TimedResponse<T>, status: number, what: str
 }
 
 /** The statuses of a run that has ended. */
-export const ENDED: readonly MigrationStatus[] = ['completed', 'failed', 'rejected', 'rolled_back', 'cancelled'];
+export const ENDED: readonly MigrationStatus[] = FINAL_STATUSES;
 
 /** Polls `GET /migrations/:id` until `done` holds for the state, or fails after `timeoutMs`. */
 export async function pollState(api: ApiClient, id: string, done: (state: MigrationState) => boolean, what: string, timeoutMs = RUN_TIMEOUT_MS): Promise<MigrationState> {
