@@ -31,34 +31,54 @@ function journalTable(runKey: string): string {
   return qualifiedName(manifestDatabase(runKey), JOURNAL);
 }
 
+/** The journal as one copy activity keeps it: see {@link openJournal}. */
+export interface BatchJournal {
+  /**
+   * Call before the run replaces partitions `partitionIds` of `database`.`table` (`'all'` for a
+   * table without partitions): notes those the journal lacks, first retaking in the restore point
+   * those whose rows changed since it was taken. Nothing to do for a table the restore point does
+   * not hold (the run created it).
+   */
+  beforeReplacing(database: string, table: string, partitionIds: readonly string[]): Promise<void>;
+}
+
 /**
- * Call before the run replaces partitions `partitionIds` of `database`.`table` (`'all'` for a table
- * without partitions): notes those the journal lacks, first retaking in the restore point those
- * whose rows changed since it was taken. Nothing to do for a table the restore point does not hold
- * (the run created it).
+ * The journal for a copy activity's `tables`: which of them the restore point holds, and what the
+ * journal already names of them, read once; each unit then costs a read of its partitions' rows
+ * and the note itself, written before the unit replaces anything.
  */
-export async function beforeReplacing(target: ClickHouseConnection, runKey: string, database: string, table: string, partitionIds: readonly string[]): Promise<void> {
+export async function openJournal(target: ClickHouseConnection, runKey: string, tables: readonly Table[]): Promise<BatchJournal> {
   const pointDb = restorePointDatabase(runKey);
-  const snapshot = snapshotTableName(database, table);
-  const [held] = await target.rows<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = ${quoteString(pointDb)} AND name = ${quoteString(snapshot)}`);
-  if (Number(held.n) === 0) return;
-  await target.exec(
-    `CREATE TABLE IF NOT EXISTS ${journalTable(runKey)} (database String, table String, partition_id String, rows_before UInt64, retaken UInt8) ENGINE = Log`,
+  const snapshots = new Map(tables.map((t) => [snapshotTableName(t.database, t.table), t]));
+  const held = new Set(
+    snapshots.size === 0
+      ? []
+      : (await target.rows<{ name: string }>(`SELECT name FROM system.tables WHERE database = ${quoteString(pointDb)} AND name IN (${quoteStringList([...snapshots.keys()])})`)).map((r) => r.name),
   );
-  const noted = new Set(
-    (
-      await target.rows<{ id: string }>(
-        `SELECT partition_id AS id FROM ${journalTable(runKey)} WHERE database = ${quoteString(database)} AND table = ${quoteString(table)} AND partition_id IN (${quoteStringList(partitionIds)})`,
-      )
-    ).map((r) => r.id),
-  );
-  const todo = partitionIds.filter((id) => !noted.has(id));
-  if (todo.length === 0) return;
-  const rows = await rowsNowAndAtRestorePoint(target, { database, table }, { database: pointDb, table: snapshot }, todo);
-  const changed = todo.filter((id) => rows.now(id) !== rows.atPoint(id));
-  if (changed.length > 0) await retake(target, { database, table }, { database: pointDb, table: snapshot }, changed);
-  const lines = todo.map((id) => JSON.stringify({ database, table, partition_id: id, rows_before: rows.now(id), retaken: changed.includes(id) ? 1 : 0 }));
-  await target.insertStream(`INSERT INTO ${journalTable(runKey)} FORMAT JSONEachRow`, Readable.from([lines.join('\n')]));
+  const noted = new Set<string>();
+  const key = (database: string, table: string, id: string) => `${database}\u0000${table}\u0000${id}`;
+  if (held.size > 0) {
+    await target.exec(`CREATE TABLE IF NOT EXISTS ${journalTable(runKey)} (database String, table String, partition_id String, rows_before UInt64, retaken UInt8) ENGINE = Log`);
+    const ours = [...held].map((name) => snapshots.get(name) as Table);
+    const rows = await target.rows<{ database: string; table: string; id: string }>(
+      `SELECT database, table, partition_id AS id FROM ${journalTable(runKey)} WHERE ${ours.map((t) => `(database = ${quoteString(t.database)} AND table = ${quoteString(t.table)})`).join(' OR ')}`,
+    );
+    for (const r of rows) noted.add(key(r.database, r.table, r.id));
+  }
+  return {
+    async beforeReplacing(database, table, partitionIds) {
+      const snapshot = snapshotTableName(database, table);
+      if (!held.has(snapshot)) return;
+      const todo = partitionIds.filter((id) => !noted.has(key(database, table, id)));
+      if (todo.length === 0) return;
+      const rows = await rowsNowAndAtRestorePoint(target, { database, table }, { database: pointDb, table: snapshot }, todo);
+      const changed = todo.filter((id) => rows.now(id) !== rows.atPoint(id));
+      if (changed.length > 0) await retake(target, { database, table }, { database: pointDb, table: snapshot }, changed);
+      const lines = todo.map((id) => JSON.stringify({ database, table, partition_id: id, rows_before: rows.now(id), retaken: changed.includes(id) ? 1 : 0 }));
+      await target.insertStream(`INSERT INTO ${journalTable(runKey)} FORMAT JSONEachRow`, Readable.from([lines.join('\n')]));
+      for (const id of todo) noted.add(key(database, table, id));
+    },
+  };
 }
 
 /** What the journal names, or null when the run wrote to no table of its restore point. */

@@ -32,7 +32,7 @@ import { currentAttempt, forEachConcurrently, stopRunStatements, heartbeatNow, h
 import { holdsData } from './inventory';
 import { remoteSource } from './remote';
 import { partitionIdsOf, planUnits } from './copy-plan';
-import { beforeReplacing } from './journal';
+import { openJournal, type BatchJournal } from './journal';
 import { MANIFEST_LISTS, readList, resyncList, writeList } from './manifest';
 import { copyLabel, rangeCuts, rangesAt } from '../workflows/ranges';
 
@@ -271,7 +271,12 @@ async function copyBatch(
     const finished = new Set(progress.done);
     const todo = units.filter((u) => !finished.has(unitKey(u)));
     if (todo.length === 0) return progress;
-    const [copy, leftOnTarget] = await Promise.all([copier(source, target, req, todo), partitionSizesOf(target, todo.filter((u) => u.direct))]);
+    const staged = todo.filter((u) => !u.direct);
+    const [copy, leftOnTarget, journal] = await Promise.all([
+      copier(source, target, req, todo),
+      partitionSizesOf(target, todo.filter((u) => u.direct)),
+      openJournal(target, req.runKey, uniqueTables(staged)),
+    ]);
     let uncounted: CopyUnit[] = [];
     const settle = async () => {
       if (uncounted.length === 0) return;
@@ -283,7 +288,7 @@ async function copyBatch(
     for (const unit of todo) {
       if (!unit.direct) {
         await settle();
-        record(unit, await copyStaged(target, req.runKey, unit, copy));
+        record(unit, await copyStaged(target, req.runKey, unit, copy, journal));
         heartbeatNow(progress);
         continue;
       }
@@ -299,6 +304,12 @@ async function copyBatch(
     await settle();
     return progress;
   });
+}
+
+/** The tables of `units`, each once. */
+function uniqueTables(units: readonly CopyUnit[]): { database: string; table: string }[] {
+  const byKey = new Map(units.map((u) => [tableKeyOf(u), { database: u.database, table: u.table }]));
+  return [...byKey.values()];
 }
 
 /** Direct units copied before their rows are counted, and heartbeated, together. */
@@ -437,14 +448,16 @@ async function copier(source: ClickHouseConnection, target: ClickHouseConnection
 /**
  * Copies one unit through a fresh staging table, then swaps it in: `REPLACE PARTITION` per
  * partition, or a rename for a table without partitions. Copying it twice leaves the target as
- * copying it once, and materialized views on the target never fire. Returns the rows staged.
+ * copying it once, and materialized views on the target never fire. Before it replaces
+ * anything, the journal notes the unit's partitions (see `journal.ts`), so a rollback restores
+ * exactly them. Returns the rows staged.
  *
  * A direct unit (see `copyBatch`) skips staging: the run created its table, nothing else writes
  * to it, and no materialized view reads it. What an earlier attempt left of the unit is removed
  * first (that attempt's statements were stopped, and waited for, on entry: see
  * `withConnections`), so a retry copies it once; a rollback drops the table.
  */
-async function copyStaged(target: ClickHouseConnection, runKey: string, unit: CopyUnit, copy: Copier): Promise<number> {
+async function copyStaged(target: ClickHouseConnection, runKey: string, unit: CopyUnit, copy: Copier, journal: BatchJournal): Promise<number> {
   const live = qualifiedName(unit.database, unit.table);
   // Each attempt stages apart: an earlier attempt's statement may still be writing to its own table.
   const attempt = String(currentAttempt());
@@ -459,13 +472,13 @@ async function copyStaged(target: ClickHouseConnection, runKey: string, unit: Co
     // unit's copy has no condition) reaches the target through a sync pass, recorded the same way.
     const ids = new Set(partitionIdsOf(unit));
     const staged = (await partitionSizes(target, unit.database, name)).filter((p) => ids.has(p.partitionId));
-    await beforeReplacing(target, runKey, unit.database, unit.table, [...ids]);
+    await journal.beforeReplacing(unit.database, unit.table, [...ids]);
     for (const id of ids) await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(id)} FROM ${stage}`);
     await target.exec(`DROP TABLE ${stage}`);
     return sumRows(staged);
   }
   const rows = await countRows(target, unit.database, name);
-  await beforeReplacing(target, runKey, unit.database, unit.table, ['all']);
+  await journal.beforeReplacing(unit.database, unit.table, ['all']);
   await swapIn(target, unit.database, unit.table, name, retiredTable(runKey, attempt, unit.database, unit.table));
   return rows;
 }
