@@ -1,5 +1,5 @@
 import { execDdl } from '../clickhouse/capabilities';
-import { copyRowsWithin } from '../clickhouse/table-ops';
+import { alterPartitions, copyRowsWithin } from '../clickhouse/table-ops';
 import { countRows, existingDatabases, listColumns, listTables, partitionSizes } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
@@ -7,7 +7,6 @@ import { partitionDigests, type PartitionDigest } from '../clickhouse/fingerprin
 import { restorePointDatabase, snapshotTableName } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
 import { DETAIL_LIMIT, DIGEST_LIMIT, type EndpointRef, type RestorePoint, type RestorePointDigests, type RestorePointTable, type RollbackProof, type RollbackReport, type RollbackScope } from '../workflows/types';
-import { inBatches } from '../workflows/state';
 import { firstOf } from '../workflows/bounded';
 import { heartbeating, withConnections, type ActivityDeps } from './context';
 import { isView } from './inventory';
@@ -46,10 +45,7 @@ export function createBackupActivities(deps: ActivityDeps) {
               const snapshot = qualifiedName(database, entry.snapshotTable);
               await execDdl(target, `CREATE TABLE ${snapshot} AS ${source}`);
               const parts = await partitionSizes(target, table.database, table.name);
-              // One ALTER with many commands: a metadata operation per statement, not per partition.
-              for (const chunk of inBatches(parts, PARTITIONS_PER_ALTER)) {
-                await target.exec(`ALTER TABLE ${snapshot} ${chunk.map((p) => `ATTACH PARTITION ID ${quoteString(p.partitionId)} FROM ${source}`).join(', ')}`);
-              }
+              await alterPartitions(target, snapshot, parts.map((p) => p.partitionId), (id) => `ATTACH PARTITION ID ${id} FROM ${source}`);
               entry.partitions.push(...parts.map((p) => ({ partitionId: p.partitionId, rows: p.rows })));
             } else if (table.kind === 'whole-table') {
               entry.snapshotTable = snapshotTableName(table.database, table.name);
@@ -201,9 +197,6 @@ async function rollbackWithoutManifest(
   return report;
 }
 
-/** Partition commands per ALTER statement: few statements, none of them huge. */
-const PARTITIONS_PER_ALTER = 100;
-
 async function restoreTable(target: ClickHouseConnection, snapshotDatabase: string, table: RestorePointTable): Promise<void> {
   const live = qualifiedName(table.database, table.name);
   const snapshot = qualifiedName(snapshotDatabase, table.snapshotTable as string);
@@ -217,9 +210,7 @@ async function restoreTable(target: ClickHouseConnection, snapshotDatabase: stri
   for (const part of await partitionSizes(target, table.database, table.name)) {
     if (!kept.has(part.partitionId)) await target.exec(`ALTER TABLE ${live} DROP PARTITION ID ${quoteString(part.partitionId)}`);
   }
-  for (const chunk of inBatches([...kept], PARTITIONS_PER_ALTER)) {
-    await target.exec(`ALTER TABLE ${live} ${chunk.map((id) => `REPLACE PARTITION ID ${quoteString(id)} FROM ${snapshot}`).join(', ')}`);
-  }
+  await alterPartitions(target, live, [...kept], (id) => `REPLACE PARTITION ID ${id} FROM ${snapshot}`);
 }
 
 /**

@@ -10,8 +10,7 @@ import { countRows, partitionSizesOf } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { manifestDatabase, restorePointDatabase, snapshotTableName } from '../clickhouse/scratch';
 import { qualifiedName, quoteString, quoteStringList } from '../clickhouse/sql';
-import { copyRowsWithin } from '../clickhouse/table-ops';
-import { inBatches } from '../workflows/state';
+import { alterPartitions, copyRowsWithin } from '../clickhouse/table-ops';
 
 /** One partition the run wrote: the rows it held just before, and whether the restore point took it then. */
 export interface JournalEntry {
@@ -24,8 +23,6 @@ export interface JournalEntry {
 }
 
 const JOURNAL = 'journal';
-/** Partition commands per ALTER statement. */
-const PARTITIONS_PER_ALTER = 100;
 
 function journalTable(runKey: string): string {
   return qualifiedName(manifestDatabase(runKey), JOURNAL);
@@ -120,7 +117,5 @@ async function retake(target: ClickHouseConnection, live: Table, snapshot: Table
     await copyRowsWithin(target, live, snapshot);
     return;
   }
-  for (const chunk of inBatches([...ids], PARTITIONS_PER_ALTER)) {
-    await target.exec(`ALTER TABLE ${into} ${chunk.map((id) => `REPLACE PARTITION ID ${quoteString(id)} FROM ${from}`).join(', ')}`);
-  }
+  await alterPartitions(target, into, ids, (id) => `REPLACE PARTITION ID ${id} FROM ${from}`);
 }

@@ -5,9 +5,8 @@ import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
 import { retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
-import { copyRowsWithin, swapIn } from '../clickhouse/table-ops';
+import { alterPartitions, copyRowsWithin, swapIn } from '../clickhouse/table-ops';
 import { firstOf, firstOfSelectedFirst } from '../workflows/bounded';
-import { inBatches } from '../workflows/state';
 import {
   DETAIL_LIMIT,
   DIGEST_LIMIT,
@@ -64,8 +63,6 @@ interface RunRecord {
 /** The partitions the run wrote in one table: for each, the rows it held just before, when the restore point took it again then (null: the restore point's). */
 type Written = Map<string, number | null>;
 
-/** Partition commands per ALTER statement: few statements, none of them huge. */
-const PARTITIONS_PER_ALTER = 100;
 /** Restored tables fingerprinted at once by the proof. */
 const PROOF_CONCURRENCY = 4;
 
@@ -258,12 +255,8 @@ async function restoreWritten(target: ClickHouseConnection, run: RecordedRun, ta
   const ids = [...written.keys()].sort();
   const replaced = ids.filter((id) => (restoredRows.get(id) ?? 0) > 0);
   const dropped = ids.filter((id) => !replaced.includes(id) && (now.get(id) ?? 0) > 0);
-  for (const chunk of inBatches(replaced, PARTITIONS_PER_ALTER)) {
-    await target.exec(`ALTER TABLE ${live} ${chunk.map((id) => `REPLACE PARTITION ID ${quoteString(id)} FROM ${snapshot}`).join(', ')}`);
-  }
-  for (const chunk of inBatches(dropped, PARTITIONS_PER_ALTER)) {
-    await target.exec(`ALTER TABLE ${live} ${chunk.map((id) => `DROP PARTITION ID ${quoteString(id)}`).join(', ')}`);
-  }
+  await alterPartitions(target, live, replaced, (id) => `REPLACE PARTITION ID ${id} FROM ${snapshot}`);
+  await alterPartitions(target, live, dropped, (id) => `DROP PARTITION ID ${id}`);
   return ids.filter((id) => (now.get(id) ?? 0) > 0).map((id) => discard(id, now.get(id) ?? 0));
 }
 

@@ -32,3 +32,16 @@ export async function copyRowsWithin(conn: ClickHouseConnection, from: { databas
     copySettings((await conn.server()).capabilities),
   );
 }
+
+/** Partition commands per ALTER statement: few statements, none of them huge. */
+const PARTITIONS_PER_ALTER = 100;
+
+/**
+ * Runs `command` (such as `REPLACE PARTITION ID '…' FROM …`) for every partition id of `table`
+ * (qualified), many commands to one `ALTER`: a metadata operation per statement, not per partition.
+ */
+export async function alterPartitions(conn: ClickHouseConnection, table: string, ids: readonly string[], command: (quotedId: string) => string): Promise<void> {
+  for (let first = 0; first < ids.length; first += PARTITIONS_PER_ALTER) {
+    await conn.exec(`ALTER TABLE ${table} ${ids.slice(first, first + PARTITIONS_PER_ALTER).map((id) => command(quoteString(id))).join(', ')}`);
+  }
+}
