@@ -11,6 +11,7 @@ import type { ClickHouseConnection } from '../clickhouse/connection';
 import { manifestDatabase, restorePointDatabase, snapshotTableName } from '../clickhouse/scratch';
 import { qualifiedName, quoteString, quoteStringList } from '../clickhouse/sql';
 import { alterPartitions, copyRowsWithin } from '../clickhouse/table-ops';
+import { MANIFEST_LISTS } from '../workflows/types';
 
 /** One partition the run wrote: the rows it held just before, and whether the restore point took it then. */
 export interface JournalEntry {
@@ -22,7 +23,7 @@ export interface JournalEntry {
   retaken: boolean;
 }
 
-const JOURNAL = 'journal';
+const JOURNAL = MANIFEST_LISTS.journal;
 
 function journalTable(runKey: string): string {
   return qualifiedName(manifestDatabase(runKey), JOURNAL);

@@ -413,6 +413,11 @@ export const MANIFEST_LISTS = {
    * anything: a rollback drops exactly these, where they exist.
    */
   intent: 'intent',
+  /**
+   * The partitions the run wrote into tables of its restore point, noted before it wrote each
+   * (a flat table, not JSON documents: see `src/activities/journal.ts`).
+   */
+  journal: 'journal',
   /** The units of the bulk copy (`ManifestUnit`), table by table. */
   units: 'units',
 } as const;
