@@ -1,4 +1,4 @@
-import type { PartitionSize } from '../clickhouse/catalog';
+import type { ActivePart, PartitionSize } from '../clickhouse/catalog';
 import type { CopyUnit } from '../workflows/types';
 
 /**
@@ -59,4 +59,20 @@ export function planUnits(table: PlannedTable, groupBytes = GROUP_BYTES): CopyUn
 /** Every partition id a unit covers. */
 export function partitionIdsOf(unit: CopyUnit): string[] {
   return unit.partitionIds ?? [unit.partitionId];
+}
+
+/**
+ * The parts of an ordered copy, in rounds: round k holds the k-th part (in block order) of every
+ * partition that has one. One statement reads a round, so a partition's parts arrive one after
+ * the other, in order; parts of different partitions never merge together, so they may share one.
+ */
+export function partRounds(parts: readonly ActivePart[]): string[][] {
+  const rounds: string[][] = [];
+  const seen = new Map<string, number>();
+  for (const part of parts) {
+    const k = seen.get(part.partitionId) ?? 0;
+    seen.set(part.partitionId, k + 1);
+    (rounds[k] ??= []).push(part.name);
+  }
+  return rounds;
 }

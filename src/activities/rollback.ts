@@ -1,5 +1,5 @@
 import { execDdl } from '../clickhouse/capabilities';
-import { columnsOf, countRows, existingDatabases, listColumns, listTables, partitionSizesOf, type PartitionSize, type TableName } from '../clickhouse/catalog';
+import { columnsOf, countRows, existingDatabases, listColumns, listTables, mergesByOrder, partitionSizesOf, type PartitionSize, type TableName } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
@@ -142,6 +142,7 @@ async function proveRecord(target: ClickHouseConnection, run: RecordedRun, recor
     leftovers.push(...staging.map(objectName));
   }
   const presentNames = new Set(present.map(objectName));
+  const ordered = new Set(present.filter((t) => mergesByOrder(t.engine)).map(objectName));
   const restored = writtenTables(record);
   // The columns of every restored table in one query; a few tables are fingerprinted at once.
   const columns = await columnsOf(target, restored.filter((t) => presentNames.has(objectName(t))).map(tableName));
@@ -150,14 +151,22 @@ async function proveRecord(target: ClickHouseConnection, run: RecordedRun, recor
     const written = record.written.get(objectName(table)) as Written;
     const isThere = presentNames.has(objectName(table));
     const before = await expectedDigests(target, run, table, record.digests, written);
-    const after = isThere ? await partitionDigests(target, table.database, table.name, columns.get(tableKey(table)) ?? [], { partitioned: table.kind === 'partitioned', partitionIds: [...written.keys()].sort() }) : [];
+    const digestsOf = (database: string, name: string, final: boolean) =>
+      partitionDigests(target, database, name, columns.get(tableKey(table)) ?? [], { partitioned: table.kind === 'partitioned', partitionIds: [...written.keys()].sort(), final });
+    const after = isThere ? await digestsOf(table.database, table.name, false) : [];
     const rows = rowsToRestore(table, written);
+    // What users read (FINAL) is compared too where the engine merges rows by their order: the
+    // restore point's hard-linked parts read as the table did, and the table must read the same.
+    const final = isThere && ordered.has(objectName(table))
+      ? { before: await digestsOf(run.restorePoint.database, table.snapshotTable as string, true), after: await digestsOf(table.database, table.name, true) }
+      : undefined;
     const match =
       isThere &&
       JSON.stringify(before) === JSON.stringify(after) &&
       before.every((p) => rows.get(p.partitionId) === p.rows) &&
-      before.length === [...rows.values()].filter((n) => n > 0).length;
-    verified[i] = { database: table.database, table: table.name, before, after, match };
+      before.length === [...rows.values()].filter((n) => n > 0).length &&
+      (!final || JSON.stringify(final.before) === JSON.stringify(final.after));
+    verified[i] = { database: table.database, table: table.name, before, after, match, ...(final ? { final } : {}) };
   });
   const matched = verified.filter((v) => v.match).length;
   return { verified, leftovers, counts: { verified: verified.length, matched, leftovers: leftovers.length } };

@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import { copySettings, execDdl } from '../clickhouse/capabilities';
-import { columnsOf, countRows, existingDatabases, listColumns, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
+import { activeParts, columnsOf, countRows, existingDatabases, mergesByOrder, listColumns, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { swapIn } from '../clickhouse/table-ops';
 import { combinedChecksum, partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
@@ -31,7 +31,7 @@ import { createRecordedSchema, createSchemaOf } from './schema';
 import { currentAttempt, forEachConcurrently, stopRunStatements, heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
 import { holdsData } from './inventory';
 import { remoteSource } from './remote';
-import { partitionIdsOf, planUnits } from './copy-plan';
+import { partitionIdsOf, partRounds, planUnits } from './copy-plan';
 import { openJournal, type BatchJournal } from './journal';
 import { MANIFEST_LISTS, readList, resyncList, writeList } from './manifest';
 import { copyLabel, rangeCuts, rangesAt } from '../workflows/ranges';
@@ -207,13 +207,16 @@ async function planCopyOf(source: ClickHouseConnection, target: ClickHouseConnec
     }
     const partitions = onSource.get(key) ?? [];
     const known = new Set(partitions.map((p) => p.partitionId));
+    const ordered = mergesByOrder(object.engine);
     const planned = planUnits({
       database: object.database,
       table: object.name,
       partitions,
       extraOnTarget: (onTarget.get(key) ?? []).map((p) => p.partitionId).filter((id) => !known.has(id)),
-      direct: createdSet.has(`${object.database}.${object.name}`) && read !== null && !read.has(key),
+      // An ordered copy checks what it staged against the source's parts before it swaps it in.
+      direct: !ordered && createdSet.has(`${object.database}.${object.name}`) && read !== null && !read.has(key),
     }, unitBytes);
+    if (ordered) for (const unit of planned) unit.ordered = true;
     // Only a unit that is part of a table needs a condition; the server helps it prune parts.
     if (planned.some((u) => !u.whole && u.rows > 0)) {
       const selectors = await partitionSelectors(source, object.database, object.name, object.createTableQuery);
@@ -356,25 +359,48 @@ async function verifyObjects(source: ClickHouseConnection, target: ClickHouseCon
 /** Tables verified at once. */
 const VERIFY_CONCURRENCY = 4;
 
-/** Compares one table partition by partition; the units that differ or that only the target has. */
+/**
+ * Compares one table partition by partition; the units that differ or that only the target has.
+ * A table whose engine merges rows by their order is compared by what `SELECT … FINAL` reads as
+ * well: equal rows in another order read differently once merged, and only `FINAL` shows it.
+ */
 async function verifyTable(source: ClickHouseConnection, target: ClickHouseConnection, object: PlannedObject, columns: readonly ColumnInfo[]): Promise<VerificationReport> {
   const partitioned = object.kind === 'partitioned';
-  const [onSource, onTarget] = await Promise.all([
-    partitionDigests(source, object.database, object.name, columns, { partitioned }),
-    partitionDigests(target, object.database, object.name, columns, { partitioned }),
+  const ordered = mergesByOrder(object.engine);
+  const digests = (conn: ClickHouseConnection, final: boolean) => partitionDigests(conn, object.database, object.name, columns, { partitioned, final });
+  const [onSource, onTarget, finalOnSource, finalOnTarget] = await Promise.all([
+    digests(source, false),
+    digests(target, false),
+    ordered ? digests(source, true) : [],
+    ordered ? digests(target, true) : [],
   ]);
   const targetById = new Map(onTarget.map((d) => [d.partitionId, d]));
   const sourceIds = new Set(onSource.map((d) => d.partitionId));
-  const unit = (d: PartitionDigest, rows: number): CopyUnit => ({ database: object.database, table: object.name, partitionId: d.partitionId, partitioned, rows, bytes: 0 });
+  const readsAlike = sameReads(finalOnSource, finalOnTarget);
+  const unit = (d: PartitionDigest, rows: number): CopyUnit => ({ database: object.database, table: object.name, partitionId: d.partitionId, partitioned, rows, bytes: 0, ...(ordered ? { ordered } : {}) });
   const differing = onSource.filter((d) => {
     const t = targetById.get(d.partitionId);
-    return !t || t.rows !== d.rows || t.checksum !== d.checksum;
+    return !t || t.rows !== d.rows || t.checksum !== d.checksum || !readsAlike(d.partitionId);
   });
   const selectors = differing.length > 0 && partitioned ? await partitionSelectors(source, object.database, object.name, object.createTableQuery) : new Map<string, string>();
   return {
-    tables: [tableVerification(object, onSource, onTarget)],
+    tables: [tableVerification(object, { onSource, onTarget }, ordered ? { onSource: finalOnSource, onTarget: finalOnTarget } : undefined)],
     mismatched: differing.map((d) => ({ ...unit(d, d.rows), ...(selectors.has(d.partitionId) ? { selector: selectors.get(d.partitionId) } : {}) })),
     extra: onTarget.filter((d) => !sourceIds.has(d.partitionId)).map((d) => unit(d, 0)),
+  };
+}
+
+/**
+ * Whether a partition reads alike on both sides, by the `FINAL` digests of each: a partition
+ * whose rows all cancel out (collapsing engines) has no digest, and is equal to another without.
+ */
+function sameReads(onSource: readonly PartitionDigest[], onTarget: readonly PartitionDigest[]): (partitionId: string) => boolean {
+  const bySource = new Map(onSource.map((d) => [d.partitionId, d]));
+  const byTarget = new Map(onTarget.map((d) => [d.partitionId, d]));
+  return (id) => {
+    const s = bySource.get(id);
+    const t = byTarget.get(id);
+    return (s?.rows ?? 0) === (t?.rows ?? 0) && (s?.checksum ?? '0') === (t?.checksum ?? '0');
   };
 }
 
@@ -411,16 +437,27 @@ function unitCondition(unit: CopyUnit): string {
   return ` WHERE ${unit.selector ?? byId}`;
 }
 
-/** Copies the rows of a unit into a table of the target (the live table, or a staging table). */
-type Copier = (unit: CopyUnit, into: string) => Promise<void>;
+/**
+ * Copies the rows of a unit into a table of the target (the live table, or a staging table). For
+ * an ordered unit it returns how many rows the source's parts held when the copy began.
+ */
+type Copier = (unit: CopyUnit, into: string) => Promise<number | undefined>;
 
 /**
  * The copier of a batch of units: `INSERT INTO <into> (columns) SELECT … FROM <the source table>
  * <where>` on the chosen path. The columns are every stored column by name, MATERIALIZED ones
  * included (the target keeps the source's values), read for all the batch's tables at once.
+ *
+ * An ordered unit (its engine merges rows by their order) is read part by part instead: one
+ * statement per round of {@link partRounds}, each reading at most one part per partition in one
+ * thread, so every part's rows reach the target as stored, after those of the parts before it.
+ * The target sorts each inserted block stably and numbers its parts in arrival order (checked on
+ * 18.16 and 26.7), so its merges and `FINAL` see the rows in the source's order.
  */
 async function copier(source: ClickHouseConnection, target: ClickHouseConnection, req: { source: EndpointRef; path: TransferPath }, units: readonly CopyUnit[]): Promise<Copier> {
-  const settings = copySettings((await target.server()).capabilities);
+  const { capabilities } = await target.server();
+  const settings = copySettings(capabilities);
+  const inOrder = { ...settings, max_threads: 1, ...(capabilities.maxInsertThreads ? { max_insert_threads: 1 } : {}) };
   const stored = await columnsOf(target, units);
   const columnsOfUnit = async (unit: CopyUnit): Promise<string> => {
     let columns = stored.get(tableKeyOf(unit));
@@ -431,19 +468,28 @@ async function copier(source: ClickHouseConnection, target: ClickHouseConnection
     }
     return columns.map((c) => quoteIdentifier(c.name)).join(', ');
   };
+  let insert: (unit: CopyUnit, into: string, columns: string, where: string, ordered: boolean) => Promise<void>;
   if (req.path === 'server') {
     const remote = await remoteSource(source, target, req.source);
     if (!remote.ok) throw permanent(FAILURE_TYPES.transferPathUnavailable, remote.reason);
-    return async (unit, into) => {
-      const columns = await columnsOfUnit(unit);
-      await remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(unit.database, unit.table)}${unitCondition(unit)}`, settings);
-    };
+    // The source runs the SELECT with the INSERT's settings, `max_threads` included.
+    insert = (unit, into, columns, where, ordered) =>
+      remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(unit.database, unit.table)}${where}`, ordered ? inOrder : settings);
+  } else {
+    insert = (unit, into, columns, where, ordered) =>
+      streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(unit.database, unit.table)}${where}`, `INSERT INTO ${into} (${columns})`, ordered ? inOrder : settings, ordered ? { max_threads: 1 } : undefined);
   }
   return async (unit, into) => {
     const columns = await columnsOfUnit(unit);
-    await streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(unit.database, unit.table)}${unitCondition(unit)}`, `INSERT INTO ${into} (${columns})`, settings);
+    if (!unit.ordered) return void (await insert(unit, into, columns, unitCondition(unit), false));
+    const parts = await activeParts(source, unit.database, unit.table, unit.whole ? undefined : partitionIdsOf(unit));
+    for (const round of partRounds(parts)) await insert(unit, into, columns, ` WHERE _part IN (${quoteStringList(round)})`, true);
+    return parts.reduce((n, p) => n + p.rows, 0);
   };
 }
+
+/** Times an ordered unit is staged before its source's parts are taken to keep changing. */
+const ORDERED_TRIES = 3;
 
 /**
  * Copies one unit through a fresh staging table, then swaps it in: `REPLACE PARTITION` per
@@ -465,7 +511,14 @@ async function copyStaged(target: ClickHouseConnection, runKey: string, unit: Co
   const stage = qualifiedName(unit.database, name);
   await target.exec(`DROP TABLE IF EXISTS ${stage}`);
   await execDdl(target, `CREATE TABLE ${stage} AS ${live}`);
-  await copy(unit, stage);
+  let expected = await copy(unit, stage);
+  // An ordered copy reads the parts the source had when it began; a merge of them meanwhile leaves
+  // the stage short of rows, and the unit is staged again from the parts the source has then.
+  for (let tries = 1; expected !== undefined && (await countRows(target, unit.database, name)) !== expected; tries++) {
+    if (tries === ORDERED_TRIES) throw new Error(`the source's parts of ${unit.database}.${unit.table} changed each time they were copied in order (${tries} times)`);
+    await target.exec(`TRUNCATE TABLE ${stage}`);
+    expected = await copy(unit, stage);
+  }
   if (unit.partitioned) {
     // Only the unit's own partitions, which the manifest recorded before the copy began: a rollback
     // restores exactly those. A partition that appeared on the source since planning (a whole
@@ -497,19 +550,28 @@ export async function streamNative(
   await Promise.all([pipeline(rows, body), target.insertStream(`${insert} FORMAT Native`, body, insertSettings)]);
 }
 
-function tableVerification(object: PlannedObject, onSource: PartitionDigest[], onTarget: PartitionDigest[]): TableVerification {
-  const sourceRows = onSource.reduce((n, d) => n + d.rows, 0);
-  const targetRows = onTarget.reduce((n, d) => n + d.rows, 0);
-  const sourceChecksum = combinedChecksum(onSource);
-  const targetChecksum = combinedChecksum(onTarget);
+/** Both sides' digests of one table, partition by partition. */
+interface SidesDigests {
+  onSource: PartitionDigest[];
+  onTarget: PartitionDigest[];
+}
+
+/** One table's verdict: its rows, and with `final` what `SELECT … FINAL` reads, equal on both sides. */
+function tableVerification(object: PlannedObject, rows: SidesDigests, final?: SidesDigests): TableVerification {
+  const totals = ({ onSource, onTarget }: SidesDigests) => ({
+    sourceRows: onSource.reduce((n, d) => n + d.rows, 0),
+    targetRows: onTarget.reduce((n, d) => n + d.rows, 0),
+    sourceChecksum: combinedChecksum(onSource),
+    targetChecksum: combinedChecksum(onTarget),
+  });
+  const alike = (sides: SidesDigests) => JSON.stringify(sides.onSource) === JSON.stringify(sides.onTarget);
+  const read = final ? { ...totals(final), match: alike(final) } : undefined;
   return {
     database: object.database,
     table: object.name,
-    sourceRows,
-    targetRows,
-    sourceChecksum,
-    targetChecksum,
-    match: sourceRows === targetRows && sourceChecksum === targetChecksum && JSON.stringify(onSource) === JSON.stringify(onTarget),
+    ...totals(rows),
+    match: alike(rows) && (read?.match ?? true),
+    ...(read ? { final: read } : {}),
   };
 }
 

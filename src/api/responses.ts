@@ -105,7 +105,15 @@ export const migrationStateSchema = z.strictObject({
       dropped: z.array(z.string()),
       restored: z.array(z.strictObject({ database: z.string(), table: z.string(), partitions: count })),
       verified: z.array(
-        z.strictObject({ database: z.string(), table: z.string(), before: z.array(partitionDigest), after: z.array(partitionDigest), match: z.boolean() }),
+        z.strictObject({
+          database: z.string(),
+          table: z.string(),
+          before: z.array(partitionDigest),
+          after: z.array(partitionDigest),
+          match: z.boolean(),
+          /** What `SELECT … FINAL` reads, for engines that merge rows by their order. */
+          final: z.strictObject({ before: z.array(partitionDigest), after: z.array(partitionDigest) }).optional(),
+        }),
       ),
       kept: z.array(z.strictObject({ database: z.string(), objects: z.array(z.string()) })).optional(),
       discarded: z

@@ -70,6 +70,22 @@ export function classifyEngine(engine: string): { kind: ObjectKind; reason?: str
   return { kind: 'unsupported', reason: `the ${engine} engine reads from or writes to a system outside ClickHouse; recreate it by hand` };
 }
 
+/**
+ * Whether what users read from a table of `engine` depends on the order in which its rows
+ * arrived. Every MergeTree engine but the plain one merges rows of equal sorting key, and keeps
+ * or combines them by their order: Replacing keeps the last row (of a key, or among equal
+ * versions), Summing the first value of a column it does not sum, Collapsing and
+ * VersionedCollapsing cancel sign rows in pairs in their order, Aggregating keeps `any`/`anyLast`
+ * states by order, Graphite rolls up by order, and so may an engine newer than this code. In a
+ * partition, merges and `FINAL` take parts in block-number order and a part's rows as stored.
+ * Such a table is copied keeping that order (see `copier` in src/activities/transfer.ts) and
+ * verified by what `SELECT … FINAL` reads as well as by its rows.
+ */
+export function mergesByOrder(engine: string): boolean {
+  const base = engine.replace(/^(Replicated|Shared)/, '');
+  return base.endsWith('MergeTree') && base !== 'MergeTree';
+}
+
 /** The value of one setting for the connection's user, as the server reports it. */
 export async function settingValue(conn: ClickHouseConnection, name: string): Promise<string | undefined> {
   const [row] = await conn.rows<{ value: string }>(`SELECT value FROM system.settings WHERE name = ${quoteString(name)}`);
@@ -177,6 +193,27 @@ async function partitionsWhere(conn: ClickHouseConnection, where: string): Promi
     byTable.set(key, list);
   }
   return byTable;
+}
+
+/** An active part of a table, as `system.parts` names it. */
+export interface ActivePart {
+  name: string;
+  partitionId: string;
+  rows: number;
+}
+
+/**
+ * The active parts of a table, in the order its merges and `FINAL` take them: by partition, then
+ * by block number. With `partitionIds`, only theirs.
+ */
+export async function activeParts(conn: ClickHouseConnection, database: string, table: string, partitionIds?: readonly string[]): Promise<ActivePart[]> {
+  if (partitionIds?.length === 0) return [];
+  const rows = await conn.rows<{ name: string; partition_id: string; rows: string }>(
+    `SELECT name, partition_id, rows FROM system.parts
+     WHERE active AND database = ${quoteString(database)} AND table = ${quoteString(table)}${partitionIds ? ` AND partition_id IN (${quoteStringList(partitionIds)})` : ''}
+     ORDER BY partition_id, min_block_number, max_block_number`,
+  );
+  return rows.map((r) => ({ name: r.name, partitionId: r.partition_id, rows: Number(r.rows) }));
 }
 
 /**

@@ -136,21 +136,23 @@ async function rowHashExpression(conn: ClickHouseConnection, database: string, t
 /**
  * Count and checksum per partition, in one scan. Partitioned tables group by `_partition_id`;
  * other tables give a single `all` digest. `from` replaces the table as the scanned source
- * (a subquery over a few rows, say); the hash forms are still asked of `table`.
+ * (a subquery over a few rows, say); the hash forms are still asked of `table`. With `final`, the
+ * rows are those `SELECT … FINAL` reads: what users of a merging engine read once its rows of
+ * equal key are merged (a sum over rows cannot see their order; this can).
  */
 export async function partitionDigests(
   conn: ClickHouseConnection,
   database: string,
   table: string,
   columns: readonly StoredColumn[],
-  options: { partitioned: boolean; from?: string; settings?: ConnectionSettings; partitionIds?: readonly string[] },
+  options: { partitioned: boolean; from?: string; final?: boolean; settings?: ConnectionSettings; partitionIds?: readonly string[] },
 ): Promise<PartitionDigest[]> {
   if (options.partitioned && options.partitionIds?.length === 0) return [];
   const hash = await rowHashExpression(conn, database, table, columns);
   const key = options.partitioned ? '_partition_id' : quoteString('all');
   const rows = await conn.rows<{ __m_pid: string; __m_rows: string; __m_sum: string }>(
     `SELECT ${key} AS __m_pid, count() AS __m_rows, sum(${hash}) AS __m_sum
-     FROM ${options.from ?? qualifiedName(database, table)}${options.partitionIds && options.partitioned ? ` WHERE _partition_id IN (${quoteStringList(options.partitionIds)})` : ''} GROUP BY __m_pid ORDER BY __m_pid`,
+     FROM ${options.from ?? qualifiedName(database, table)}${options.final ? ' FINAL' : ''}${options.partitionIds && options.partitioned ? ` WHERE _partition_id IN (${quoteStringList(options.partitionIds)})` : ''} GROUP BY __m_pid ORDER BY __m_pid`,
     options.settings,
   );
   return rows.map((r) => ({ partitionId: r.__m_pid, rows: Number(r.__m_rows), checksum: String(r.__m_sum) }));

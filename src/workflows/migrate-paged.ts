@@ -14,6 +14,7 @@ import {
   type MigrationInput,
   type MigrationReport,
   type MigrationState,
+  type TableVerification,
   type ValidationReport,
   type VerifyPageResult,
 } from './types';
@@ -65,7 +66,7 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
   const { tables, resynced } = await verifyAndResync(run, pass, plan.objectCount ?? 0);
   const differing = tables.filter((t) => !t.match);
   if (differing.length > 0) {
-    const named = firstLines(differing.map((t) => `${t.database}.${t.table} (${t.sourceRows} vs ${t.targetRows} rows)`), DETAIL_LIMIT);
+    const named = firstLines(differing.map(differenceOf), DETAIL_LIMIT);
     throw ApplicationFailure.create({
       type: FAILURE_TYPES.verificationFailed,
       message: `source and target still differ after ${input.options.syncPasses} sync passes: ${named.join(', ')}`,
@@ -82,6 +83,14 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
     timings: { schemaMs: copyBegan - began, copyMs: copyEnded - copyBegan, verifyAndSyncMs: Date.now() - copyEnded },
     skipped: plan.unsupported.map(({ database, name, reason }) => ({ database, name, reason })),
   };
+}
+
+/** How a table differs, for the message of a failed verification. */
+function differenceOf(t: TableVerification): string {
+  const read = t.final && !t.final.match && t.sourceRows === t.targetRows && t.sourceChecksum === t.targetChecksum ? t.final : undefined;
+  return read
+    ? `${t.database}.${t.table} (same rows, but they read differently with FINAL: ${read.sourceRows} vs ${read.targetRows} rows)`
+    : `${t.database}.${t.table} (${t.sourceRows} vs ${t.targetRows} rows)`;
 }
 
 /** Verifies every page of the plan, and copies again what differs, up to `syncPasses` times. */

@@ -262,6 +262,12 @@ export interface CopyUnit {
    * materialized view reads from it (see `planUnits` in src/activities/copy-plan.ts).
    */
   direct?: boolean;
+  /**
+   * The table's engine merges rows by their order (see `mergesByOrder` in
+   * src/clickhouse/catalog.ts): the unit is copied part by part, in block order, each part's rows
+   * as stored, and never directly.
+   */
+  ordered?: boolean;
 }
 
 export interface CopyResult {
@@ -277,7 +283,10 @@ export interface TableVerification {
   targetRows: number;
   sourceChecksum: string;
   targetChecksum: string;
+  /** Rows and what `SELECT … FINAL` reads (for an engine that merges rows by their order) are equal. */
   match: boolean;
+  /** What `SELECT … FINAL` reads on each side, for a table whose engine merges rows by their order. */
+  final?: { sourceRows: number; targetRows: number; sourceChecksum: string; targetChecksum: string; match: boolean };
 }
 
 /** What verification found: tables, and the units to copy again. */
@@ -317,7 +326,15 @@ export interface RollbackReport {
   dropped: string[];
   restored: { database: string; table: string; partitions: number }[];
   /** The proof: each restored table's partitions, as recorded at the restore point and as they are after the rollback. */
-  verified: { database: string; table: string; before: PartitionDigest[]; after: PartitionDigest[]; match: boolean }[];
+  verified: {
+    database: string;
+    table: string;
+    before: PartitionDigest[];
+    after: PartitionDigest[];
+    match: boolean;
+    /** What `SELECT … FINAL` reads of the partitions, in the restore point and after, for an engine that merges rows by their order. */
+    final?: { before: PartitionDigest[]; after: PartitionDigest[] };
+  }[];
   /** Databases the run created that the rollback kept, because objects of others are in them (named). */
   kept?: { database: string; objects: string[] }[];
   /**

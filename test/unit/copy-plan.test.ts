@@ -1,4 +1,4 @@
-import { GROUP_BYTES, partitionIdsOf, planUnits, type PlannedTable } from '../../src/activities/copy-plan';
+import { GROUP_BYTES, partitionIdsOf, partRounds, planUnits, type PlannedTable } from '../../src/activities/copy-plan';
 
 const MiB = 2 ** 20;
 const partition = (id: string, mib: number, rows = 100) => ({ partitionId: id, rows, bytesOnDisk: 0, bytesUncompressed: mib * MiB });
@@ -38,5 +38,19 @@ describe('planUnits', () => {
 
   it('plans nothing but the extras for a table the source has emptied', () => {
     expect(planUnits(table([], ['202401'])).map(partitionIdsOf)).toEqual([['202401']]);
+  });
+});
+
+describe('partRounds', () => {
+  const part = (partitionId: string, name: string) => ({ partitionId, name, rows: 1 });
+
+  it('reads each partition\'s parts one round after the other, in the order given, at most one per partition a round', () => {
+    const parts = [part('a', 'a_1_1_0'), part('a', 'a_2_2_0'), part('a', 'a_3_3_0'), part('b', 'b_4_4_0'), part('c', 'c_5_5_0'), part('c', 'c_6_6_0')];
+    expect(partRounds(parts)).toEqual([['a_1_1_0', 'b_4_4_0', 'c_5_5_0'], ['a_2_2_0', 'c_6_6_0'], ['a_3_3_0']]);
+  });
+
+  it('gives one round for partitions of one part each, and none for no parts', () => {
+    expect(partRounds([part('a', 'a_1_5_2'), part('b', 'b_6_6_0')])).toEqual([['a_1_5_2', 'b_6_6_0']]);
+    expect(partRounds([])).toEqual([]);
   });
 });

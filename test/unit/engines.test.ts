@@ -1,4 +1,4 @@
-import { classifyEngine } from '../../src/clickhouse/catalog';
+import { classifyEngine, mergesByOrder } from '../../src/clickhouse/catalog';
 import { inCreationOrder } from '../../src/activities/inventory';
 
 describe('classifyEngine', () => {
@@ -33,5 +33,22 @@ describe('inCreationOrder', () => {
       { database: 'd', name: 'events', kind: 'partitioned' as const, inner: false },
     ];
     expect(inCreationOrder(objects).map((o) => o.name)).toEqual(['events', 'buf', 'v', 'mv', '.inner.mv']);
+  });
+});
+
+describe('mergesByOrder', () => {
+  it('holds for every MergeTree engine that merges rows of equal key, replicated or not', () => {
+    const merging = ['ReplacingMergeTree', 'SummingMergeTree', 'CollapsingMergeTree', 'VersionedCollapsingMergeTree', 'AggregatingMergeTree', 'GraphiteMergeTree'];
+    expect(merging.filter(mergesByOrder)).toEqual(merging);
+    expect(merging.map((e) => `Replicated${e}`).filter(mergesByOrder)).toHaveLength(merging.length);
+  });
+
+  it('holds for a merging engine this code does not know yet: order is kept unless known not to matter', () => {
+    expect(mergesByOrder('CoalescingMergeTree')).toBe(true);
+    expect(mergesByOrder('SharedReplacingMergeTree')).toBe(true);
+  });
+
+  it('does not hold for the plain MergeTree, nor for engines that do not merge', () => {
+    expect(['MergeTree', 'ReplicatedMergeTree', 'SharedMergeTree', 'Log', 'Memory', 'MaterializedView'].filter(mergesByOrder)).toEqual([]);
   });
 });

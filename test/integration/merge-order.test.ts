@@ -1,0 +1,128 @@
+/**
+ * Mutation test of order-keeping: a copy that lands a partition's parts in reverse order leaves
+ * the same rows on the target (the raw fingerprint cannot tell) but another row wins on merge. The
+ * run must see it, by what `SELECT … FINAL` reads, and must never end `completed`. The same
+ * rewrite in the source's order is the control: it completes.
+ */
+import type { ClickHouseConnection } from '../../src/clickhouse/connection';
+import { qualifiedName, quoteString } from '../../src/clickhouse/sql';
+import type { MigrationState } from '../../src/workflows/types';
+import { connect, migrationInput, queryState, startMigration, startWorker, testClient, uniqueName } from './harness';
+import { testStack } from './stack-env';
+import type { Client } from '@temporalio/client';
+
+/** How the worker's copies are rewritten after they ran: not at all, or part by part in an order of the test's choosing. */
+let rewrite: { database: string; order: 'reverse' | 'source' } | null = null;
+let rewrites = 0;
+let worker: { stop(): Promise<void> };
+let client: Client;
+let source: ClickHouseConnection;
+let target: ClickHouseConnection;
+const databases: string[] = [];
+
+/**
+ * Rewrites every partition of `database.table` on the target from the source's parts, one
+ * statement per part in `order`, through the test's own SQL: the rows stay the rows the source
+ * holds, only the order in which they reach the target changes.
+ */
+async function rewriteParts(database: string, table: string, order: 'reverse' | 'source'): Promise<void> {
+  const { source: from } = testStack();
+  const parts = await source.rows<{ name: string; partition_id: string }>(
+    `SELECT name, partition_id FROM system.parts WHERE active AND database = ${quoteString(database)} AND table = ${quoteString(table)} ORDER BY partition_id, min_block_number`,
+  );
+  const live = qualifiedName(database, table);
+  const scratch = qualifiedName(database, `${table}_rewrite`);
+  for (const partition of [...new Set(parts.map((p) => p.partition_id))]) {
+    const ofPartition = parts.filter((p) => p.partition_id === partition);
+    if (order === 'reverse') ofPartition.reverse();
+    await target.exec(`DROP TABLE IF EXISTS ${scratch}`);
+    await target.exec(`CREATE TABLE ${scratch} AS ${live}`);
+    for (const part of ofPartition) {
+      await target.exec(
+        `INSERT INTO ${scratch} SELECT * FROM remote(${quoteString(`127.0.0.1:${from.nativePort}`)}, ${quoteString(database)}, ${quoteString(table)}, ${quoteString(from.username)}, ${quoteString(from.password)})
+         WHERE _part = ${quoteString(part.name)} SETTINGS max_threads = 1`,
+      );
+    }
+    await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(partition)} FROM ${scratch}`);
+    await target.exec(`DROP TABLE ${scratch}`);
+  }
+  rewrites++;
+}
+
+beforeAll(async () => {
+  worker = await startWorker((activities) => ({
+    ...activities,
+    async copyUnitRange(req) {
+      const result = await activities.copyUnitRange(req);
+      if (rewrite) await rewriteParts(rewrite.database, 'latest', rewrite.order);
+      return result;
+    },
+  }));
+  client = await testClient();
+  source = connect(testStack().source, 'source');
+  target = connect(testStack().target, 'target');
+});
+
+afterAll(async () => {
+  for (const db of databases) {
+    await source.exec(`DROP DATABASE IF EXISTS ${db}`);
+    await target.exec(`DROP DATABASE IF EXISTS ${db}`);
+  }
+  await Promise.all([source.close(), target.close(), client.connection.close()]);
+  await worker.stop();
+});
+
+/**
+ * A table where the last insert wins: 4 partitions, merges stopped on the source, each key
+ * inserted as 'old', then 'mid', then 'new', each insert its own part.
+ */
+async function lastWinsTable(): Promise<string> {
+  const db = uniqueName('mo');
+  databases.push(db);
+  await source.exec(`CREATE DATABASE ${db}`);
+  const table = qualifiedName(db, 'latest');
+  await source.exec(`CREATE TABLE ${table} (k UInt32, v String) ENGINE = ReplacingMergeTree PARTITION BY k % 4 ORDER BY k`);
+  await source.exec(`SYSTEM STOP MERGES ${table}`);
+  for (const v of ['old', 'mid', 'new']) await source.exec(`INSERT INTO ${table} SELECT number, '${v}' FROM numbers(20000)`);
+  return db;
+}
+
+async function runToEnd(db: string): Promise<MigrationState> {
+  const handle = await startMigration(client, migrationInput(uniqueName('mo-run'), [db], { approvals: { required: false }, options: { syncPasses: 2 } }));
+  await handle.result().catch(() => undefined);
+  return queryState(handle);
+}
+
+/** What users read on a server: how many keys read each value, with FINAL. */
+async function finalReads(conn: ClickHouseConnection, db: string): Promise<Record<string, number>> {
+  const rows = await conn.rows<{ v: string; n: string }>(`SELECT v, count() AS n FROM ${qualifiedName(db, 'latest')} FINAL GROUP BY v ORDER BY v`);
+  return Object.fromEntries(rows.map((r) => [r.v, Number(r.n)]));
+}
+
+describe('a copy that reverses the order of parts', () => {
+  it('is never verified: FINAL reads differently, the run does not complete, and the target is rolled back', async () => {
+    const db = await lastWinsTable();
+    expect(await finalReads(source, db)).toEqual({ new: 20000 });
+    rewrite = { database: db, order: 'reverse' };
+    rewrites = 0;
+    const state = await runToEnd(db).finally(() => (rewrite = null));
+    expect(rewrites).toBeGreaterThan(1); // the bulk copy and at least one sync pass were reversed
+    expect(state.status).not.toBe('completed');
+    expect(state.status).toBe('rolled_back');
+    // Same rows, so the raw fingerprint matched; only what FINAL reads told them apart.
+    expect(state.error?.message).toMatch(/latest \(same rows, but they read differently with FINAL/);
+    const [exists] = await target.rows<{ n: string }>(`SELECT count() AS n FROM system.databases WHERE name = ${quoteString(db)}`);
+    expect(Number(exists.n)).toBe(0);
+  });
+
+  it('in the source order (the control), completes and reads the same as the source', async () => {
+    const db = await lastWinsTable();
+    rewrite = { database: db, order: 'source' };
+    rewrites = 0;
+    const state = await runToEnd(db).finally(() => (rewrite = null));
+    expect(rewrites).toBeGreaterThan(0);
+    expect(state.status).toBe('completed');
+    expect(await finalReads(target, db)).toEqual(await finalReads(source, db));
+    expect(await finalReads(target, db)).toEqual({ new: 20000 });
+  });
+});
