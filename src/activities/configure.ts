@@ -1,11 +1,13 @@
 import { execDdl } from '../clickhouse/capabilities';
-import { countRows, freeDiskBytes, listAllColumns, listTables, partitionSizes, settingValue, type ColumnInfo } from '../clickhouse/catalog';
+import { countRows, freeDiskBytes, listAllColumns, listTables, mergesByOrder, partitionSizes, settingValue, type ColumnInfo } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { DDL_FEATURES, ddlFeaturesOf, probeDdlFeatures, type DdlFeature } from '../clickhouse/ddl-features';
 import { ClickHouseQueryError, firstLine } from '../clickhouse/errors';
+import { readsFinal } from '../clickhouse/fingerprint';
 import { probeDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { firstLines, firstOf } from '../workflows/bounded';
+import { namedList } from '../workflows/markdown';
 import { DETAIL_LIMIT, FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type TableConflict, type TargetReport } from '../workflows/types';
 import { DDL_CONCURRENCY, forEachConcurrently, heartbeating, permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView, takeInventory } from './inventory';
@@ -43,6 +45,7 @@ export function createConfigureActivities(deps: ActivityDeps) {
         const schema = await checkSchema(target, probeDatabase(req.runKey), objects, sourceColumns);
         problems.push(...schema.problems);
         for (const object of unsupported) warnings.push(`${object.database}.${object.name} (${object.engine}) will not be migrated: ${object.unsupportedReason}`);
+        warnings.push(...(await unverifiableReads(source, objects)));
 
         const conflicts = await findConflicts(target, objects, sourceColumns, req.databases);
         for (const conflict of conflicts) {
@@ -181,4 +184,21 @@ async function findConflicts(
     if (rows > 0 || !sameSchema) conflicts.push({ database: object.database, table: object.name, rows, sameSchema });
   }
   return conflicts;
+}
+
+/**
+ * Warnings for tables whose engine merges rows by their order but that the source cannot read
+ * with FINAL (GraphiteMergeTree on 18.16): their order is kept, but what users read once rows
+ * merge cannot be compared, only their rows. One probe per engine.
+ */
+async function unverifiableReads(source: ClickHouseConnection, objects: readonly PlannedObject[]): Promise<string[]> {
+  const byEngine = new Map<string, PlannedObject[]>();
+  for (const object of objects.filter((o) => o.kind === 'partitioned' && mergesByOrder(o.engine))) byEngine.set(object.engine, [...(byEngine.get(object.engine) ?? []), object]);
+  const warnings: string[] = [];
+  for (const [engine, tables] of byEngine) {
+    if (await readsFinal(source, tables[0].database, tables[0].name, engine)) continue;
+    const names = namedList(tables.map((t) => `${t.database}.${t.name}`));
+    warnings.push(`the source cannot read ${engine} tables with FINAL (${names}): their rows are copied in the order they merge in, but verified by their rows only, not by what FINAL reads`);
+  }
+  return warnings;
 }

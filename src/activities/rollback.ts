@@ -2,7 +2,7 @@ import { execDdl } from '../clickhouse/capabilities';
 import { columnsOf, countRows, existingDatabases, listColumns, listTables, mergesByOrder, partitionSizesOf, type PartitionSize, type TableName } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
-import { partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
+import { partitionDigests, readsFinal, type PartitionDigest } from '../clickhouse/fingerprint';
 import { retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
 import { alterPartitions, copyRowsWithin, swapIn } from '../clickhouse/table-ops';
@@ -143,6 +143,7 @@ async function proveRecord(target: ClickHouseConnection, run: RecordedRun, recor
   }
   const presentNames = new Set(present.map(objectName));
   const ordered = new Set(present.filter((t) => mergesByOrder(t.engine)).map(objectName));
+  const engines = new Map(present.map((t) => [objectName(t), t.engine]));
   const restored = writtenTables(record);
   // The columns of every restored table in one query; a few tables are fingerprinted at once.
   const columns = await columnsOf(target, restored.filter((t) => presentNames.has(objectName(t))).map(tableName));
@@ -157,7 +158,7 @@ async function proveRecord(target: ClickHouseConnection, run: RecordedRun, recor
     const rows = rowsToRestore(table, written);
     // What users read (FINAL) is compared too where the engine merges rows by their order: the
     // restore point's hard-linked parts read as the table did, and the table must read the same.
-    const final = isThere && ordered.has(objectName(table))
+    const final = isThere && ordered.has(objectName(table)) && (await readsFinal(target, table.database, table.name, engines.get(objectName(table)) as string))
       ? { before: await digestsOf(run.restorePoint.database, table.snapshotTable as string, true), after: await digestsOf(table.database, table.name, true) }
       : undefined;
     const match =

@@ -4,7 +4,7 @@ import { copySettings, execDdl } from '../clickhouse/capabilities';
 import { activeParts, columnsOf, countRows, existingDatabases, mergesByOrder, listColumns, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { swapIn } from '../clickhouse/table-ops';
-import { combinedChecksum, partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
+import { combinedChecksum, partitionDigests, readsFinal, type PartitionDigest } from '../clickhouse/fingerprint';
 import { manifestDatabase, restorePointDatabase, retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
 import { firstOf } from '../workflows/bounded';
@@ -367,12 +367,14 @@ const VERIFY_CONCURRENCY = 4;
 async function verifyTable(source: ClickHouseConnection, target: ClickHouseConnection, object: PlannedObject, columns: readonly ColumnInfo[]): Promise<VerificationReport> {
   const partitioned = object.kind === 'partitioned';
   const ordered = mergesByOrder(object.engine);
+  // Compared by FINAL where both servers read the engine with it (see the configure step's warning).
+  const final = ordered && (await readsFinal(source, object.database, object.name, object.engine)) && (await readsFinal(target, object.database, object.name, object.engine));
   const digests = (conn: ClickHouseConnection, final: boolean) => partitionDigests(conn, object.database, object.name, columns, { partitioned, final });
   const [onSource, onTarget, finalOnSource, finalOnTarget] = await Promise.all([
     digests(source, false),
     digests(target, false),
-    ordered ? digests(source, true) : [],
-    ordered ? digests(target, true) : [],
+    final ? digests(source, true) : [],
+    final ? digests(target, true) : [],
   ]);
   const targetById = new Map(onTarget.map((d) => [d.partitionId, d]));
   const sourceIds = new Set(onSource.map((d) => d.partitionId));
@@ -384,7 +386,7 @@ async function verifyTable(source: ClickHouseConnection, target: ClickHouseConne
   });
   const selectors = differing.length > 0 && partitioned ? await partitionSelectors(source, object.database, object.name, object.createTableQuery) : new Map<string, string>();
   return {
-    tables: [tableVerification(object, { onSource, onTarget }, ordered ? { onSource: finalOnSource, onTarget: finalOnTarget } : undefined)],
+    tables: [tableVerification(object, { onSource, onTarget }, final ? { onSource: finalOnSource, onTarget: finalOnTarget } : undefined)],
     mismatched: differing.map((d) => ({ ...unit(d, d.rows), ...(selectors.has(d.partitionId) ? { selector: selectors.get(d.partitionId) } : {}) })),
     extra: onTarget.filter((d) => !sourceIds.has(d.partitionId)).map((d) => unit(d, 0)),
   };

@@ -23,6 +23,7 @@
  *   others.
  */
 import type { ClickHouseConnection, ConnectionSettings } from './connection';
+import { ClickHouseQueryError } from './errors';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from './sql';
 
 /** A column whose values are stored, with its type as the server names it. */
@@ -156,6 +157,32 @@ export async function partitionDigests(
     options.settings,
   );
   return rows.map((r) => ({ partitionId: r.__m_pid, rows: Number(r.__m_rows), checksum: String(r.__m_sum) }));
+}
+
+/** ClickHouse's error code for a table that cannot be read with FINAL. */
+const ILLEGAL_FINAL = 181;
+/** Whether a server reads tables of an engine with FINAL, per server and engine. */
+const finalCache = new Map<string, boolean>();
+
+/**
+ * Whether the server reads `table` with `SELECT … FINAL`, asked of the server with a plan that
+ * reads no rows (18.16 refuses FINAL on GraphiteMergeTree, for one). The answer holds for every
+ * table of the engine on that server.
+ */
+export async function readsFinal(conn: ClickHouseConnection, database: string, table: string, engine: string): Promise<boolean> {
+  const key = `${conn.endpoint.url}\u0000${(await conn.server()).version}\u0000${engine}`;
+  let known = finalCache.get(key);
+  if (known === undefined) {
+    known = await conn.rows(`SELECT 1 FROM ${qualifiedName(database, table)} FINAL LIMIT 0`).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof ClickHouseQueryError && err.code === ILLEGAL_FINAL) return false;
+        throw err;
+      },
+    );
+    finalCache.set(key, known);
+  }
+  return known;
 }
 
 /** The sum of partition checksums, modulo 2^64: one checksum for a whole table. */
