@@ -361,8 +361,13 @@ const VERIFY_CONCURRENCY = 4;
 
 /**
  * Compares one table partition by partition; the units that differ or that only the target has.
- * A table whose engine merges rows by their order is compared by what `SELECT … FINAL` reads as
- * well: equal rows in another order read differently once merged, and only `FINAL` shows it.
+ *
+ * A table whose engine merges rows by their order is compared by what `SELECT … FINAL` reads,
+ * where both servers read it so: equal rows in another order read differently once merged, and
+ * only `FINAL` shows it. Its stored rows are reported but do not decide: either server may merge
+ * some of them at any moment (the target does, soon after a copy lands), which changes rows but
+ * not what `FINAL` reads. Each unit's rows were counted against the source's parts as it was
+ * staged (see `copyStaged`), before any merge of the target could touch them.
  */
 async function verifyTable(source: ClickHouseConnection, target: ClickHouseConnection, object: PlannedObject, columns: readonly ColumnInfo[]): Promise<VerificationReport> {
   const partitioned = object.kind === 'partitioned';
@@ -382,7 +387,7 @@ async function verifyTable(source: ClickHouseConnection, target: ClickHouseConne
   const unit = (d: PartitionDigest, rows: number): CopyUnit => ({ database: object.database, table: object.name, partitionId: d.partitionId, partitioned, rows, bytes: 0, ...(ordered ? { ordered } : {}) });
   const differing = onSource.filter((d) => {
     const t = targetById.get(d.partitionId);
-    return !t || t.rows !== d.rows || t.checksum !== d.checksum || !readsAlike(d.partitionId);
+    return final ? !readsAlike(d.partitionId) : !t || t.rows !== d.rows || t.checksum !== d.checksum;
   });
   const selectors = differing.length > 0 && partitioned ? await partitionSelectors(source, object.database, object.name, object.createTableQuery) : new Map<string, string>();
   return {
@@ -558,7 +563,7 @@ interface SidesDigests {
   onTarget: PartitionDigest[];
 }
 
-/** One table's verdict: its rows, and with `final` what `SELECT … FINAL` reads, equal on both sides. */
+/** One table's verdict: with `final`, whether what `SELECT … FINAL` reads is equal on both sides; without, whether its rows are. */
 function tableVerification(object: PlannedObject, rows: SidesDigests, final?: SidesDigests): TableVerification {
   const totals = ({ onSource, onTarget }: SidesDigests) => ({
     sourceRows: onSource.reduce((n, d) => n + d.rows, 0),
@@ -572,7 +577,7 @@ function tableVerification(object: PlannedObject, rows: SidesDigests, final?: Si
     database: object.database,
     table: object.name,
     ...totals(rows),
-    match: alike(rows) && (read?.match ?? true),
+    match: read ? read.match : alike(rows),
     ...(read ? { final: read } : {}),
   };
 }

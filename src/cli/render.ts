@@ -132,7 +132,7 @@ export function formatVerification(state: MigrationState): string[] {
   const tables = (result?.verification ?? []) as { database: string; table: string; sourceRows: number; targetRows: number; match: boolean; final?: { match: boolean } }[];
   if (!Array.isArray(tables) || tables.length === 0) return [];
   const width = Math.max(...tables.map((t) => `${t.database}.${t.table}`.length));
-  const lines = tables.map((t) => `  ${`${t.database}.${t.table}`.padEnd(width)}  ${formatCount(t.targetRows).padStart(12)} rows  ${t.match ? 'verified' : t.final && !t.final.match ? 'DIFFERS as read with FINAL' : `DIFFERS (source ${formatCount(t.sourceRows)})`}`);
+  const lines = tables.map((t) => `  ${`${t.database}.${t.table}`.padEnd(width)}  ${formatCount(t.targetRows).padStart(12)} rows  ${t.match ? 'verified' : t.final ? 'DIFFERS as read with FINAL' : `DIFFERS (source ${formatCount(t.sourceRows)})`}`);
   const more = (result?.counts?.verified ?? tables.length) - tables.length;
   return more > 0 ? [...lines, `  … and ${formatCount(more)} more tables (GET /migrations/${state.id}/tables)`] : lines;
 }

@@ -87,9 +87,8 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
 
 /** How a table differs, for the message of a failed verification. */
 function differenceOf(t: TableVerification): string {
-  const read = t.final && !t.final.match && t.sourceRows === t.targetRows && t.sourceChecksum === t.targetChecksum ? t.final : undefined;
-  return read
-    ? `${t.database}.${t.table} (same rows, but they read differently with FINAL: ${read.sourceRows} vs ${read.targetRows} rows)`
+  return t.final
+    ? `${t.database}.${t.table} (reads differently with FINAL: ${t.final.sourceRows} vs ${t.final.targetRows} rows; stored ${t.sourceRows} vs ${t.targetRows})`
     : `${t.database}.${t.table} (${t.sourceRows} vs ${t.targetRows} rows)`;
 }
 

@@ -283,7 +283,7 @@ export interface TableVerification {
   targetRows: number;
   sourceChecksum: string;
   targetChecksum: string;
-  /** Rows and what `SELECT … FINAL` reads (for an engine that merges rows by their order) are equal. */
+  /** The rows are equal; for an engine that merges rows by their order, what `SELECT … FINAL` reads is (see `final`). */
   match: boolean;
   /** What `SELECT … FINAL` reads on each side, for a table whose engine merges rows by their order. */
   final?: { sourceRows: number; targetRows: number; sourceChecksum: string; targetChecksum: string; match: boolean };

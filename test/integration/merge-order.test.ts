@@ -5,15 +5,22 @@
  * rewrite in the source's order is the control: it completes.
  */
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
-import { qualifiedName, quoteString } from '../../src/clickhouse/sql';
+import { manifestDatabase, restorePointDatabase } from '../../src/clickhouse/scratch';
+import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
+import { runKeyOf } from '../../src/workflows/state';
 import type { MigrationState } from '../../src/workflows/types';
 import { connect, migrationInput, queryState, startMigration, startWorker, testClient, uniqueName } from './harness';
 import { testStack } from './stack-env';
 import type { Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 
 /** How the worker's copies are rewritten after they ran: not at all, or part by part in an order of the test's choosing. */
 let rewrite: { database: string; order: 'reverse' | 'source' } | null = null;
 let rewrites = 0;
+/** Set, the verification fails without retrying, so that the run rolls back. */
+let failVerification = false;
+/** Set, this is done to the target just before the rollback's proof runs. */
+let beforeProof: (() => Promise<void>) | null = null;
 let worker: { stop(): Promise<void> };
 let client: Client;
 let source: ClickHouseConnection;
@@ -57,6 +64,14 @@ beforeAll(async () => {
       if (rewrite) await rewriteParts(rewrite.database, 'latest', rewrite.order);
       return result;
     },
+    async verifyPage(req) {
+      if (failVerification) throw ApplicationFailure.nonRetryable('verification failed (injected by the test)', 'InjectedFailure');
+      return activities.verifyPage(req);
+    },
+    async proveRollback(req) {
+      await beforeProof?.();
+      return activities.proveRollback(req);
+    },
   }));
   client = await testClient();
   source = connect(testStack().source, 'source');
@@ -87,8 +102,8 @@ async function lastWinsTable(): Promise<string> {
   return db;
 }
 
-async function runToEnd(db: string): Promise<MigrationState> {
-  const handle = await startMigration(client, migrationInput(uniqueName('mo-run'), [db], { approvals: { required: false }, options: { syncPasses: 2 } }));
+async function runToEnd(db: string, onConflict: 'fail' | 'replace' = 'fail'): Promise<MigrationState> {
+  const handle = await startMigration(client, migrationInput(uniqueName('mo-run'), [db], { approvals: { required: false }, options: { syncPasses: 2, onConflict } }));
   await handle.result().catch(() => undefined);
   return queryState(handle);
 }
@@ -109,8 +124,8 @@ describe('a copy that reverses the order of parts', () => {
     expect(rewrites).toBeGreaterThan(1); // the bulk copy and at least one sync pass were reversed
     expect(state.status).not.toBe('completed');
     expect(state.status).toBe('rolled_back');
-    // Same rows, so the raw fingerprint matched; only what FINAL reads told them apart.
-    expect(state.error?.message).toMatch(/latest \(same rows, but they read differently with FINAL/);
+    // The same 60,000 rows, but another row wins each key: only what FINAL reads tells them apart.
+    expect(state.error?.message).toMatch(/latest \(reads differently with FINAL: 20000 vs 20000 rows; stored 60000 vs \d+\)/);
     const [exists] = await target.rows<{ n: string }>(`SELECT count() AS n FROM system.databases WHERE name = ${quoteString(db)}`);
     expect(Number(exists.n)).toBe(0);
   });
@@ -124,5 +139,70 @@ describe('a copy that reverses the order of parts', () => {
     expect(state.status).toBe('completed');
     expect(await finalReads(target, db)).toEqual(await finalReads(source, db));
     expect(await finalReads(target, db)).toEqual({ new: 20000 });
+  });
+});
+
+describe('a rollback of a table whose engine merges rows by their order', () => {
+  /**
+   * The target already holds `latest`, merges stopped: each key inserted as 'tA', then as 'tB', so
+   * FINAL reads 'tB'. The run replaces it with the source's rows, then fails and rolls back.
+   */
+  async function targetHoldingLatest(): Promise<string> {
+    const db = await lastWinsTable();
+    await target.exec(`CREATE DATABASE ${db}`);
+    const table = qualifiedName(db, 'latest');
+    await target.exec(`CREATE TABLE ${table} (k UInt32, v String) ENGINE = ReplacingMergeTree PARTITION BY k % 4 ORDER BY k`);
+    await target.exec(`SYSTEM STOP MERGES ${table}`);
+    for (const v of ['tA', 'tB']) await target.exec(`INSERT INTO ${table} SELECT number, '${v}' FROM numbers(20000)`);
+    return db;
+  }
+
+  async function failedRun(db: string): Promise<MigrationState> {
+    failVerification = true;
+    try {
+      return await runToEnd(db, 'replace');
+    } finally {
+      failVerification = false;
+      beforeProof = null;
+    }
+  }
+
+  it('restores what FINAL read on the target, and its proof compares what FINAL reads', async () => {
+    const db = await targetHoldingLatest();
+    const state = await failedRun(db);
+    expect(state.status).toBe('rolled_back');
+    expect(await finalReads(target, db)).toEqual({ tB: 20000 });
+    const verdict = state.rollback?.verified.find((v) => v.table === 'latest');
+    expect(verdict?.match).toBe(true);
+    expect(verdict?.final?.after).toEqual(verdict?.final?.before);
+    expect(verdict?.final?.before.reduce((n, p) => n + p.rows, 0)).toBe(20000);
+  });
+
+  it('when the restored rows read differently with FINAL before the proof runs (same rows, another order), the run ends rollback_incomplete', async () => {
+    const db = await targetHoldingLatest();
+    const live = qualifiedName(db, 'latest');
+    const scratch = qualifiedName(db, 'latest_mutant');
+    beforeProof = async () => {
+      // Each partition again, from its own rows, 'tA' after 'tB': the same rows, but 'tA' wins.
+      const partitions = await target.rows<{ id: string }>(`SELECT DISTINCT partition_id AS id FROM system.parts WHERE active AND database = ${quoteString(db)} AND table = 'latest'`);
+      await target.exec(`CREATE TABLE ${scratch} AS ${live}`);
+      for (const { id } of partitions) {
+        await target.exec(`INSERT INTO ${scratch} SELECT * FROM ${live} WHERE _partition_id = ${quoteString(id)} ORDER BY k, v = 'tA'`);
+        await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(id)} FROM ${scratch}`);
+        await target.exec(`TRUNCATE TABLE ${scratch}`);
+      }
+      await target.exec(`DROP TABLE ${scratch}`);
+    };
+    const state = await failedRun(db);
+    expect(state.status).toBe('rollback_incomplete');
+    expect(state.error?.message).toContain(`${db}.latest differs from the restore point`);
+    expect(await finalReads(target, db)).toEqual({ tA: 20000 });
+    const verdict = state.rollback?.verified.find((v) => v.table === 'latest');
+    expect(verdict).toMatchObject({ match: false });
+    // The rows are the restore point's; only what FINAL reads tells them apart.
+    expect(verdict?.after).toEqual(verdict?.before);
+    const runKey = runKeyOf(state.runId);
+    await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(restorePointDatabase(runKey))}`);
+    await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(manifestDatabase(runKey))}`);
   });
 });
