@@ -445,26 +445,33 @@ function unitCondition(unit: CopyUnit): string {
 }
 
 /**
- * Copies the rows of a unit into a table of the target (the live table, or a staging table). For
- * an ordered unit it returns how many rows the source's parts held when the copy began.
+ * Copies the rows of a unit into a table of the target (the live table, or a staging table).
+ * For an ordered unit it returns how many rows the source's parts held when the copy began, or,
+ * with `snapshot`, copies them as one statement and returns nothing (see {@link copier}).
  */
-type Copier = (unit: CopyUnit, into: string) => Promise<number | undefined>;
+type Copier = (unit: CopyUnit, into: string, options?: { snapshot: boolean }) => Promise<number | undefined>;
 
 /**
  * The copier of a batch of units: `INSERT INTO <into> (columns) SELECT … FROM <the source table>
  * <where>` on the chosen path. The columns are every stored column by name, MATERIALIZED ones
  * included (the target keeps the source's values), read for all the batch's tables at once.
  *
- * An ordered unit (its engine merges rows by their order) is read part by part instead: one
- * statement per round of {@link partRounds}, each reading at most one part per partition in one
- * thread, so every part's rows reach the target as stored, after those of the parts before it.
- * The target sorts each inserted block stably and numbers its parts in arrival order (checked on
- * 18.16 and 26.7), so its merges and `FINAL` see the rows in the source's order.
+ * An ordered unit (its engine merges rows by their order) is read part by part instead, each
+ * read in one thread so that a part's rows come as stored: one statement per round of
+ * {@link partRounds}, at most one part per partition, so a partition's parts arrive one after the
+ * other in block order. The target sorts each inserted block stably and numbers its parts in
+ * arrival order (checked on 18.16 and 26.7), so its merges and `FINAL` see the source's order.
+ * Each statement sees the parts active when it starts: a merge of the listed parts between two
+ * rounds leaves the copy short, which its caller sees by the count. With `snapshot`, the unit is
+ * read by one statement instead, ordered by part (`_part_index`, in block order) and by the row's
+ * place in the part's single-threaded read: one consistent view of the source whatever merges
+ * meanwhile, for the price of a sort (spilled to disk past {@link SORT_IN_MEMORY}).
  */
 async function copier(source: ClickHouseConnection, target: ClickHouseConnection, req: { source: EndpointRef; path: TransferPath }, units: readonly CopyUnit[]): Promise<Copier> {
   const { capabilities } = await target.server();
   const settings = copySettings(capabilities);
-  const inOrder = { ...settings, max_threads: 1, ...(capabilities.maxInsertThreads ? { max_insert_threads: 1 } : {}) };
+  const oneThread = { max_threads: 1, max_bytes_before_external_sort: SORT_IN_MEMORY };
+  const inOrder = { ...settings, ...oneThread, ...(capabilities.maxInsertThreads ? { max_insert_threads: 1 } : {}) };
   const stored = await columnsOf(target, units);
   const columnsOfUnit = async (unit: CopyUnit): Promise<string> => {
     let columns = stored.get(tableKeyOf(unit));
@@ -475,28 +482,30 @@ async function copier(source: ClickHouseConnection, target: ClickHouseConnection
     }
     return columns.map((c) => quoteIdentifier(c.name)).join(', ');
   };
-  let insert: (unit: CopyUnit, into: string, columns: string, where: string, ordered: boolean) => Promise<void>;
+  /** Copies the rows `tail` selects (a WHERE clause and more) of the unit's source table. */
+  let insert: (unit: CopyUnit, into: string, columns: string, tail: string, ordered: boolean) => Promise<void>;
   if (req.path === 'server') {
     const remote = await remoteSource(source, target, req.source);
     if (!remote.ok) throw permanent(FAILURE_TYPES.transferPathUnavailable, remote.reason);
     // The source runs the SELECT with the INSERT's settings, `max_threads` included.
-    insert = (unit, into, columns, where, ordered) =>
-      remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(unit.database, unit.table)}${where}`, ordered ? inOrder : settings);
+    insert = (unit, into, columns, tail, ordered) =>
+      remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(unit.database, unit.table)}${tail}`, ordered ? inOrder : settings);
   } else {
-    insert = (unit, into, columns, where, ordered) =>
-      streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(unit.database, unit.table)}${where}`, `INSERT INTO ${into} (${columns})`, ordered ? inOrder : settings, ordered ? { max_threads: 1 } : undefined);
+    insert = (unit, into, columns, tail, ordered) =>
+      streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(unit.database, unit.table)}${tail}`, `INSERT INTO ${into} (${columns})`, ordered ? inOrder : settings, ordered ? oneThread : undefined);
   }
-  return async (unit, into) => {
+  return async (unit, into, options) => {
     const columns = await columnsOfUnit(unit);
     if (!unit.ordered) return void (await insert(unit, into, columns, unitCondition(unit), false));
+    if (options?.snapshot) return void (await insert(unit, into, columns, `${unitCondition(unit)} ORDER BY _part_index, rowNumberInAllBlocks()`, true));
     const parts = await activeParts(source, unit.database, unit.table, unit.whole ? undefined : partitionIdsOf(unit));
     for (const round of partRounds(parts)) await insert(unit, into, columns, ` WHERE _part IN (${quoteStringList(round)})`, true);
     return parts.reduce((n, p) => n + p.rows, 0);
   };
 }
 
-/** Times an ordered unit is staged before its source's parts are taken to keep changing. */
-const ORDERED_TRIES = 3;
+/** Bytes an ordered copy's sort holds in memory before it spills to disk. */
+const SORT_IN_MEMORY = 512 * 2 ** 20;
 
 /**
  * Copies one unit through a fresh staging table, then swaps it in: `REPLACE PARTITION` per
@@ -518,13 +527,12 @@ async function copyStaged(target: ClickHouseConnection, runKey: string, unit: Co
   const stage = qualifiedName(unit.database, name);
   await target.exec(`DROP TABLE IF EXISTS ${stage}`);
   await execDdl(target, `CREATE TABLE ${stage} AS ${live}`);
-  let expected = await copy(unit, stage);
-  // An ordered copy reads the parts the source had when it began; a merge of them meanwhile leaves
-  // the stage short of rows, and the unit is staged again from the parts the source has then.
-  for (let tries = 1; expected !== undefined && (await countRows(target, unit.database, name)) !== expected; tries++) {
-    if (tries === ORDERED_TRIES) throw new Error(`the source's parts of ${unit.database}.${unit.table} changed each time they were copied in order (${tries} times)`);
+  const expected = await copy(unit, stage);
+  // An ordered copy reads the parts the source had when it began, a round at a time: a merge of
+  // them meanwhile leaves the stage short of rows. It is then staged again from one snapshot.
+  if (expected !== undefined && (await countRows(target, unit.database, name)) !== expected) {
     await target.exec(`TRUNCATE TABLE ${stage}`);
-    expected = await copy(unit, stage);
+    await copy(unit, stage, { snapshot: true });
   }
   if (unit.partitioned) {
     // Only the unit's own partitions, which the manifest recorded before the copy began: a rollback

@@ -102,8 +102,14 @@ async function lastWinsTable(): Promise<string> {
   return db;
 }
 
-async function runToEnd(db: string, onConflict: 'fail' | 'replace' = 'fail'): Promise<MigrationState> {
-  const handle = await startMigration(client, migrationInput(uniqueName('mo-run'), [db], { approvals: { required: false }, options: { syncPasses: 2, onConflict } }));
+/**
+ * Runs a migration of `db` without gates to its end. On the `worker` path the data streams
+ * through the worker: the target cannot reach the source's native port (a closed loopback port).
+ */
+async function runToEnd(db: string, onConflict: 'fail' | 'replace' = 'fail', path: 'server' | 'worker' = 'server'): Promise<MigrationState> {
+  const input = migrationInput(uniqueName('mo-run'), [db], { approvals: { required: false }, options: { syncPasses: 2, onConflict } });
+  if (path === 'worker') input.source.nativePort = 1;
+  const handle = await startMigration(client, input);
   await handle.result().catch(() => undefined);
   return queryState(handle);
 }
@@ -204,5 +210,30 @@ describe('a rollback of a table whose engine merges rows by their order', () => 
     const runKey = runKeyOf(state.runId);
     await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(restorePointDatabase(runKey))}`);
     await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(manifestDatabase(runKey))}`);
+  });
+});
+
+describe('an ordered copy while the source merges', () => {
+  it.each(['server', 'worker'] as const)('when the source merges the parts being copied, the run (%s path) still completes and reads the same as the source', async (path) => {
+    const db = await lastWinsTable();
+    const table = qualifiedName(db, 'latest');
+    // More inserts, so that every partition has parts to merge while the run copies them.
+    for (const v of ['later', 'newest']) await source.exec(`INSERT INTO ${table} SELECT number, '${v}' FROM numbers(20000)`);
+    await source.exec(`SYSTEM START MERGES ${table}`);
+    let merging = true;
+    let merges = 0;
+    const merger = (async () => {
+      for (let p = 0; merging; p = (p + 1) % 4) {
+        await source.exec(`OPTIMIZE TABLE ${table} PARTITION ${p} FINAL`);
+        merges++;
+        await source.exec(`INSERT INTO ${table} SELECT number * 4 + ${p}, 'newest' FROM numbers(100)`);
+      }
+    })();
+    const state = await runToEnd(db, 'fail', path).finally(() => (merging = false));
+    await merger;
+    expect(state.transferPath).toBe(path);
+    expect(merges).toBeGreaterThan(0);
+    expect({ status: state.status, error: state.error }).toEqual({ status: 'completed', error: null });
+    expect(await finalReads(target, db)).toEqual(await finalReads(source, db));
   });
 });
