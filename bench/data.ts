@@ -1,6 +1,28 @@
-/** Test data of the scenarios with many small objects, and what the bench checks of it on both sides. */
+/** Test data of the scenarios, and what the bench checks of it on both sides. */
 import type { ClickHouseConnection } from '../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier, quoteString } from '../src/clickhouse/sql';
+
+/** Rows of the `big` table (and of its ReplacingMergeTree variant in `replacing`). */
+export const BIG_ROWS = Number(process.env.BENCH_ROWS ?? 10_000_000);
+
+/** The `big` table: 12 monthly partitions of 2025, with `engine` (`MergeTree` in `big`). */
+export const eventsDdl = (table: string, engine = 'MergeTree'): string => `CREATE TABLE ${table} (
+  event_date Date, event_time DateTime, user_id UInt64, session_id UInt64,
+  kind String, url String, amount Float64, flags UInt32
+) ENGINE = ${engine} PARTITION BY toYYYYMM(event_date) ORDER BY (event_date, user_id)`;
+
+/** The stored columns of {@link eventsDdl}, for the bench's own checksums. */
+export const EVENTS_COLUMNS = 'event_date, event_time, user_id, session_id, kind, url, amount, flags';
+
+/**
+ * The values of one row of the `big` table made from `number` (of `rows` in all), in the order of
+ * {@link eventsDdl}. Its key (event_date, user_id) is made from the expression `key`: `number`
+ * itself, or, for a row that updates an earlier one, that row's number.
+ */
+export const eventsValues = (rows: number, key = 'number'): string =>
+  `toDate('2025-01-01') + intDiv(${key} * 365, ${rows}) AS event_date, toDateTime(event_date) + (number % 86400),
+   cityHash64(${key}) % 1000000, intDiv(number, 7), ['view', 'click', 'cart', 'buy'][number % 4 + 1],
+   concat('https://shop.example/p/', toString(number % 100000)), (number % 100000) / 100, number % 1024`;
 
 /** A small table with monthly partitions. */
 export const itemsDdl = (table: string, partitionBy = 'toYYYYMM(day)'): string =>
@@ -52,21 +74,26 @@ export async function databaseRows(conn: ClickHouseConnection, database: string)
 
 /**
  * Times a raw copy into a fresh database on the target: `prepare` (untimed) and `copy` (timed) run
- * after the database is created; the copy must leave `rows` rows in it. The database is dropped.
+ * after the database is created; the copy must leave `rows` rows in it, or, where `check` is
+ * given, pass it instead (untimed; it throws when the copy is wrong). The database is dropped.
  */
 export async function timeRawCopy(
   target: ClickHouseConnection,
   database: string,
   rows: number,
-  steps: { prepare?: () => Promise<void>; copy: () => Promise<void> },
+  steps: { prepare?: () => Promise<void>; copy: () => Promise<void>; check?: () => Promise<void> },
 ): Promise<number> {
   await target.exec(`CREATE DATABASE ${quoteIdentifier(database)}`);
   await steps.prepare?.();
   const began = performance.now();
   await steps.copy();
   const ms = performance.now() - began;
-  const copied = await databaseRows(target, database);
-  if (copied !== rows) throw new Error(`the raw copy holds ${copied} rows, the source ${rows}`);
+  if (steps.check) {
+    await steps.check();
+  } else {
+    const copied = await databaseRows(target, database);
+    if (copied !== rows) throw new Error(`the raw copy holds ${copied} rows, the source ${rows}`);
+  }
   await target.exec(`DROP DATABASE ${quoteIdentifier(database)}`);
   return ms;
 }

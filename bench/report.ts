@@ -50,6 +50,11 @@ export const SUMMARY_FIELDS = [
   'rollback_s',
   'rollback_prove_s',
   'rollback_cancel_to_end_s',
+  'replacing_copy_ratio',
+  'replacing_total_ratio',
+  'order_copy_cost',
+  'order_total_cost',
+  'replacing_verify_s',
 ] as const;
 export type SummaryField = (typeof SUMMARY_FIELDS)[number];
 export type Summary = Partial<Record<SummaryField, string>>;

@@ -7,33 +7,26 @@
 import { qualifiedName } from '../../src/clickhouse/sql';
 import { rejectSignal, stateQuery } from '../../src/workflows/messages';
 import { TASK_QUEUE, WORKFLOW_TYPE, type MigrationState } from '../../src/workflows/types';
-import { forEachAtMost, timeRawCopy } from '../data';
+import { BIG_ROWS, eventsDdl, eventsValues, forEachAtMost, timeRawCopy } from '../data';
 import { medianOfThree, mib, ratio, seconds, timed } from '../report';
 import { awaitRun, completedReport, reportRun, runMigration } from '../runs';
 import { PARALLELISM, type Stack } from '../stack';
 import type { Scenario } from './scenario';
 
-const ROWS = Number(process.env.BENCH_ROWS ?? 10_000_000);
+const ROWS = BIG_ROWS;
 const DB = 'bench';
 /** Where the raw copies go on the target. */
 const RAW_DB = 'bench_raw';
-
-const EVENTS_DDL = (table: string) => `CREATE TABLE ${table} (
-  event_date Date, event_time DateTime, user_id UInt64, session_id UInt64,
-  kind String, url String, amount Float64, flags UInt32
-) ENGINE = MergeTree PARTITION BY toYYYYMM(event_date) ORDER BY (event_date, user_id)`;
 
 async function generate(stack: Stack): Promise<number> {
   const { source } = stack;
   console.log(`generating ${ROWS} rows on the source…`);
   await source.exec(`CREATE DATABASE ${DB}`);
-  await source.exec(EVENTS_DDL(qualifiedName(DB, 'events')));
+  await source.exec(eventsDdl(qualifiedName(DB, 'events')));
   const generated = await timed(() =>
     source.exec(
       `INSERT INTO ${qualifiedName(DB, 'events')}
-       SELECT toDate('2025-01-01') + intDiv(number * 365, ${ROWS}) AS event_date, toDateTime(event_date) + (number % 86400),
-              cityHash64(number) % 1000000, intDiv(number, 7), ['view', 'click', 'cart', 'buy'][number % 4 + 1],
-              concat('https://shop.example/p/', toString(number % 100000)), (number % 100000) / 100, number % 1024
+       SELECT ${eventsValues(ROWS)}
        FROM system.numbers LIMIT ${ROWS}`,
     ),
   );
@@ -52,7 +45,7 @@ async function rawCopy(stack: Stack, perPartition: boolean): Promise<number> {
   const months = (await source.rows<{ partition: string }>(`SELECT DISTINCT partition FROM system.parts WHERE active AND database = '${DB}' AND table = 'events' ORDER BY partition`)).map((p) => p.partition);
   const into = `INSERT INTO ${qualifiedName(RAW_DB, 'events')} SELECT * FROM ${stack.remote(DB, 'events')}`;
   return timeRawCopy(target, RAW_DB, ROWS, {
-    prepare: () => target.exec(EVENTS_DDL(qualifiedName(RAW_DB, 'events'))),
+    prepare: () => target.exec(eventsDdl(qualifiedName(RAW_DB, 'events'))),
     copy: () => (perPartition ? forEachAtMost(months, PARALLELISM, (month) => target.exec(`${into} WHERE toYYYYMM(event_date) = ${Number(month)}`)) : target.exec(into)),
   });
 }
