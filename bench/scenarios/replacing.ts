@@ -12,7 +12,7 @@
  * each table's copy phase and whole run over the raw copy timed just before (the median over the
  * rounds of these paired ratios: on two shared cores a slow minute then slows both), the cost of
  * keeping order as the Replacing ratio over the plain one, and the
- * verification step (`verifyAndSyncMs`) of both. After each run of the Replacing table the bench
+ * verification step (`verifyAndSyncMs`, sync passes included) of both, and its first pass alone. After each run of the Replacing table the bench
  * compares count and checksum of `SELECT … FINAL` on both sides itself: the rows must be equal,
  * and whether the checksums are (the kept rows are the source's) is printed.
  */
@@ -99,9 +99,13 @@ interface Figures {
   runMs: number[];
   copyMs: number[];
   verifyMs: number[];
+  /** The first verification pass alone: its `verifyPage` activity, scheduled to closed (history times). */
+  firstPassMs: number[];
   resyncPasses: number;
 }
-const noFigures = (): Figures => ({ rawMs: [], runMs: [], copyMs: [], verifyMs: [], resyncPasses: 0 });
+const noFigures = (): Figures => ({ rawMs: [], runMs: [], copyMs: [], verifyMs: [], firstPassMs: [], resyncPasses: 0 });
+/** The activity of one verification pass over a page of objects (one page here: one table). */
+const VERIFY_ACTIVITY = 'verifyPage';
 const median = (values: number[]): number => percentile(values, 50);
 
 export const replacingScenario: Scenario = {
@@ -135,8 +139,10 @@ export const replacingScenario: Scenario = {
 
         const id = `bench-replacing-${variant.label}-${round}`;
         const outcome = await runMigration(stack, stack.input(id, [variant.database]));
-        await reportRun(stack, `${variant.label}, round ${round}`, outcome);
+        const history = (await reportRun(stack, `${variant.label}, round ${round}`, outcome))?.history;
         const report = completedReport(outcome);
+        const firstPass = history?.timeline.find((t) => t.what === VERIFY_ACTIVITY);
+        if (firstPass) f.firstPassMs.push(firstPass.closedMs - firstPass.scheduledMs);
         f.runMs.push(outcome.ms);
         f.copyMs.push(report.timings.copyMs);
         f.verifyMs.push(report.timings.verifyAndSyncMs);
@@ -147,14 +153,17 @@ export const replacingScenario: Scenario = {
           if (onTarget.rows !== onSource.rows) throw new Error(`${id}: FINAL keeps ${onTarget.rows} rows on the target, ${onSource.rows} on the source`);
           const exact = onTarget.checksum === onSource.checksum;
           if (exact) finalExact++;
-          finalNote = `, FINAL on the target ${exact ? 'equals' : 'DIFFERS FROM'} the source's (${onSource.rows} rows)`;
+          const [parts] = await target.rows<{ parts: string; rows: string }>(
+            `SELECT count() AS parts, sum(rows) AS rows FROM system.parts WHERE active AND database = '${variant.database}' AND table = '${TABLE}'`,
+          );
+          finalNote = `, FINAL on the target ${exact ? 'equals' : 'DIFFERS FROM'} the source's (${onSource.rows} rows); the target holds ${parts.rows} rows in ${parts.parts} parts`;
         } else {
           const rows = await databaseRows(target, variant.database);
           if (rows !== ROWS) throw new Error(`${id}: the target holds ${rows} rows, the source ${ROWS}`);
         }
         console.log(
           `round ${round}, ${variant.label}: raw ${seconds(rawMs)} s; run ${seconds(outcome.ms)} s, copy ${seconds(report.timings.copyMs)} s, ` +
-            `verify and sync ${seconds(report.timings.verifyAndSyncMs)} s${report.resynced.length ? ` (${report.resynced.length} sync passes)` : ''}${finalNote}`,
+            `verify and sync ${seconds(report.timings.verifyAndSyncMs)} s (first pass ${firstPass ? seconds(firstPass.closedMs - firstPass.scheduledMs) : '-'} s)${report.resynced.map((p) => ` (sync pass ${p.pass}: ${p.units} units, ${p.rows} rows, partitions ${p.partitions.map((u) => u.partitionId).join(' ')})`).join('')}${finalNote}`,
         );
         // The next run creates the database again; dropping it also stops the target's merges of it.
         await target.exec(`DROP DATABASE ${quoteIdentifier(variant.database)}`);
@@ -177,6 +186,7 @@ export const replacingScenario: Scenario = {
       `${label.padEnd(20)} ${seconds(median(f.rawMs)).padStart(6)} s ${seconds(median(f.runMs)).padStart(6)} s ${seconds(median(f.copyMs)).padStart(6)} s ` +
       `${seconds(median(f.verifyMs)).padStart(6)} s   ${copyRatio(f).toFixed(3)} (${spread(f.copyMs, f)})   ${totalRatio(f).toFixed(3)} (${spread(f.runMs, f)})`;
     const resyncs = plain.resyncPasses + replacing.resyncPasses;
+    const passSeconds = (f: Figures) => (f.firstPassMs.length ? seconds(median(f.firstPassMs)) : 'n/a');
     console.log(`
 medians of ${ROUNDS} rounds (each: raw copy, then run; the plain table, then the Replacing one); ratios of each run to the raw copy before it, median (each round's):
                         raw      run      copy   verify   copy/raw                  run/raw
@@ -184,13 +194,14 @@ ${row('plain (MergeTree)', plain)}
 ${row('ReplacingMergeTree', replacing)}
 cost of keeping order (Replacing ratio / plain ratio): copy ${summary.order_copy_cost}, whole run ${summary.order_total_cost}
 verification (verify and sync): Replacing ${summary.replacing_verify_s} s, plain ${seconds(median(plain.verifyMs))} s${resyncs ? `; ${resyncs} sync passes in all, counted in it` : ''}
+first verification pass alone: Replacing ${passSeconds(replacing)} s, plain ${passSeconds(plain)} s
 FINAL on the target equal to the source's after ${finalExact} of ${ROUNDS} runs
 plain copy / raw ${copyRatio(plain).toFixed(3)} (big's copy_ratio target ≤ 1.15), run / raw ${totalRatio(plain).toFixed(3)} (total_ratio target ≤ 1.5)`);
     console.log(
       `replacing: rounds=${ROUNDS} replacing_copy_ratio=${summary.replacing_copy_ratio} replacing_total_ratio=${summary.replacing_total_ratio} ` +
         `plain_copy_ratio=${copyRatio(plain).toFixed(3)} plain_total_ratio=${totalRatio(plain).toFixed(3)} ` +
         `order_copy_cost=${summary.order_copy_cost} order_total_cost=${summary.order_total_cost} replacing_verify_s=${summary.replacing_verify_s} ` +
-        `plain_verify_s=${seconds(median(plain.verifyMs))} final_exact=${finalExact}/${ROUNDS} sync_passes=${resyncs}`,
+        `plain_verify_s=${seconds(median(plain.verifyMs))} replacing_first_pass_s=${passSeconds(replacing)} plain_first_pass_s=${passSeconds(plain)} final_exact=${finalExact}/${ROUNDS} sync_passes=${resyncs}`,
     );
   },
 };
