@@ -4,7 +4,7 @@ import { isFinal } from '../../src/cli/exit-codes';
 import { approveUpdate } from '../../src/workflows/messages';
 import { STEPS, WORKFLOW_TYPE, TASK_QUEUE, type MigrationState, type StepName } from '../../src/workflows/types';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
-import { uniqueName, waitFor as waitForValue } from './harness';
+import { seeded, uniqueName, waitFor as waitForValue } from './harness';
 import {
   activityAttempts,
   checkTable,
@@ -29,18 +29,6 @@ interface Moment {
   phase: Phase;
   /** For the copy: the share of units done at which to kill. */
   fraction?: number;
-}
-
-/** A small seeded generator (mulberry32), so that a failing draw can be replayed with FAULT_SEED. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Five moments: two or three in the copy, the others in distinct other steps, in run order. */

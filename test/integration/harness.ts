@@ -26,6 +26,18 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(4).toString('hex')}`;
 }
 
+/** A small seeded generator (mulberry32) of numbers in [0, 1), so that a failing random draw can be replayed from its seed. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export function connect(server: TestClickHouse, label: string): ClickHouseConnection {
   return new ClickHouseConnection({ url: server.url, username: server.username, password: server.password }, { label, secrets: [] });
 }
