@@ -173,8 +173,8 @@ function versionedCollapsing(draw: Draw): SourceTable[] {
 }
 
 /**
- * The test servers' rollup averages each minute. Minutes 0 to 9 of each day take rows from every
- * insert, on whole minutes only: the rollup keeps the row with the highest Timestamp (1 to 3, so
+ * The test servers' rollup averages each minute. Minutes 0 to 4 of each day take rows from every
+ * insert, on whole minutes only: the rollup keeps the row with the highest Timestamp (1 or 2, so
  * they tie often), the last of equal ones. Minute 100 + i belongs to insert i alone, with rows at
  * any second, which the rollup averages. Two days: two partitions.
  */
@@ -183,9 +183,9 @@ function graphite(draw: Draw): SourceTable[] {
   const days = ['2025-01-01', '2025-01-02'];
   const two = (n: number) => String(n).padStart(2, '0');
   const at = (day: string, minute: number, second: number) => quoteString(`${day} ${two(Math.floor(minute / 60))}:${two(minute % 60)}:${two(second)}`);
-  const point = (path: string, day: string, minute: number, second: number): Row => [quoteString(path), at(day, minute, second), draw.int(0, 99_999) / 1000, draw.int(1, 3)];
+  const point = (path: string, day: string, minute: number, second: number): Row => [quoteString(path), at(day, minute, second), draw.int(0, 99_999) / 1000, draw.int(1, 2)];
   const inserts = times(draw.int(5, 15), (i) => [
-    ...times(draw.int(10, 40), () => point(draw.pick(paths), draw.pick(days), draw.int(0, 9), 0)),
+    ...times(draw.int(10, 40), () => point(draw.pick(paths), draw.pick(days), draw.int(0, 4), 0)),
     ...days.flatMap((day) => paths.flatMap((path) => times(draw.int(1, 3), () => point(path, day, 100 + i, draw.int(0, 59))))),
   ]);
   return [

@@ -54,7 +54,10 @@ function expectCompleted(state: MigrationState, path: TransferPath): void {
   expect({ status: state.status, error: state.error?.message ?? null, path: state.transferPath }).toEqual({ status: 'completed', error: null, path });
 }
 
-/** Whether the server reads the table with FINAL. */
+/**
+ * Whether the server reads the table with FINAL. The test asks on its own rather than through the
+ * product's `readsFinal`: what it compares must not hang on the code under test.
+ */
 async function readsFinal(conn: ClickHouseConnection, db: string, table: string): Promise<boolean> {
   try {
     await conn.rows(`SELECT count() FROM ${qualifiedName(db, table)} FINAL`);
@@ -101,13 +104,12 @@ function missingFrom(a: string[], b: string[]): { lines: number; first: string[]
   return { lines: missing.length, first: missing.slice(0, 5) };
 }
 
-/** Reads the table on both servers with FINAL (`read` 'FINAL', or plain rows where the server has no FINAL for it) or plainly. */
-async function compare(db: string, table: string, read: 'FINAL' | 'merged'): Promise<Comparison> {
-  const final = read === 'FINAL' && (await readsFinal(servers.source, db, table));
-  const [onSource, onTarget] = await Promise.all([servers.source, servers.target].map((conn) => sortedRows(conn, db, table, final)));
+/** Reads the table on both servers, with FINAL or plainly ('plain', or 'merged' once both sides merged it fully). */
+async function compare(db: string, table: string, read: Comparison['read']): Promise<Comparison> {
+  const [onSource, onTarget] = await Promise.all([servers.source, servers.target].map((conn) => sortedRows(conn, db, table, read === 'FINAL')));
   return {
     table,
-    read: read === 'FINAL' && !final ? 'plain' : read,
+    read,
     sourceRows: onSource.length,
     targetRows: onTarget.length,
     onlyOnSource: missingFrom(onSource, onTarget),
@@ -285,11 +287,16 @@ describe('every MergeTree engine the source lists, with random histories', () =>
     const finals: Comparison[] = [];
     const merged: Comparison[] = [];
     for (const table of tables) {
-      finals.push(await compare(db, table.name, 'FINAL'));
+      // Stored rows of a merging engine change whenever a side merges: without FINAL (GraphiteMergeTree
+      // on 18.16), only the plain engine compares before both sides merged fully.
+      const final = await readsFinal(servers.source, db, table.name);
+      const before = final || table.engine === 'MergeTree' ? await compare(db, table.name, final ? 'FINAL' : 'plain') : null;
+      if (before) finals.push(before);
       await servers.source.exec(`SYSTEM START MERGES ${qualifiedName(db, table.name)}`);
       await Promise.all([servers.source, servers.target].map((conn) => mergeFully(conn, db, table.name)));
       merged.push(await compare(db, table.name, 'merged'));
-      console.log(`merge engines (${path}), ${table.engine} with ${table.inserts.length} inserts: ${summary(finals[finals.length - 1])}; ${summary(merged[merged.length - 1])}`);
+      const first = before ? summary(before) : `${table.name}: no FINAL on this server`;
+      console.log(`merge engines (${path}), ${table.engine} with ${table.inserts.length} inserts: ${first}; ${summary(merged[merged.length - 1])}`);
     }
     expect(finals.filter((c) => !same(c))).toEqual([]);
     expect(merged.filter((c) => !same(c))).toEqual([]);
