@@ -4,6 +4,7 @@ import { copySettings, execDdl } from '../clickhouse/capabilities';
 import { activeParts, columnsOf, countRows, existingDatabases, mergesByOrder, listColumns, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { swapIn } from '../clickhouse/table-ops';
+import { ClickHouseQueryError } from '../clickhouse/errors';
 import { combinedChecksum, partitionDigests, readsFinal, type PartitionDigest } from '../clickhouse/fingerprint';
 import { manifestDatabase, restorePointDatabase, retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
@@ -527,6 +528,8 @@ async function copyStaged(target: ClickHouseConnection, runKey: string, unit: Co
   const stage = qualifiedName(unit.database, name);
   await target.exec(`DROP TABLE IF EXISTS ${stage}`);
   await execDdl(target, `CREATE TABLE ${stage} AS ${live}`);
+  // The stage merges as the table does: a merge would drop rows before they are counted.
+  if (unit.ordered) await stopMerges(target, stage);
   const expected = await copy(unit, stage);
   // An ordered copy reads the parts the source had when it began, a round at a time: a merge of
   // them meanwhile leaves the stage short of rows. It is then staged again from one snapshot.
@@ -549,6 +552,19 @@ async function copyStaged(target: ClickHouseConnection, runKey: string, unit: Co
   await journal.beforeReplacing(unit.database, unit.table, ['all']);
   await swapIn(target, unit.database, unit.table, name, retiredTable(runKey, attempt, unit.database, unit.table));
   return rows;
+}
+
+/**
+ * Stops the merges of a table the run owns, where the user may (newer servers ask for a grant):
+ * where it may not, a merge may drop rows before they are counted, and the count then sends the
+ * unit to the snapshot copy, which is just as exact.
+ */
+async function stopMerges(target: ClickHouseConnection, table: string): Promise<void> {
+  try {
+    await target.exec(`SYSTEM STOP MERGES ${table}`);
+  } catch (err) {
+    if (!(err instanceof ClickHouseQueryError && err.code !== undefined)) throw err;
+  }
 }
 
 /** Streams `select` from the source in Native format into `insert` on the target, with backpressure. */
