@@ -193,7 +193,11 @@ async function findConflicts(
  */
 async function unverifiableReads(source: ClickHouseConnection, objects: readonly PlannedObject[]): Promise<string[]> {
   const byEngine = new Map<string, PlannedObject[]>();
-  for (const object of objects.filter((o) => o.kind === 'partitioned' && mergesByOrder(o.engine))) byEngine.set(object.engine, [...(byEngine.get(object.engine) ?? []), object]);
+  for (const object of objects.filter((o) => o.kind === 'partitioned' && mergesByOrder(o.engine))) {
+    const tables = byEngine.get(object.engine) ?? [];
+    tables.push(object);
+    byEngine.set(object.engine, tables);
+  }
   const warnings: string[] = [];
   for (const [engine, tables] of byEngine) {
     if (await readsFinal(source, tables[0].database, tables[0].name, engine)) continue;

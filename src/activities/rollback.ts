@@ -142,7 +142,6 @@ async function proveRecord(target: ClickHouseConnection, run: RecordedRun, recor
     leftovers.push(...staging.map(objectName));
   }
   const presentNames = new Set(present.map(objectName));
-  const ordered = new Set(present.filter((t) => mergesByOrder(t.engine)).map(objectName));
   const engines = new Map(present.map((t) => [objectName(t), t.engine]));
   const restored = writtenTables(record);
   // The columns of every restored table in one query; a few tables are fingerprinted at once.
@@ -160,7 +159,8 @@ async function proveRecord(target: ClickHouseConnection, run: RecordedRun, recor
     // the restore point's hard-linked parts read as the table did. Their rows are shown but not
     // required equal: a merge, on the table or on the restore point, may have merged some already,
     // and a merge changes rows, not what FINAL reads.
-    const final = isThere && ordered.has(objectName(table)) && (await readsFinal(target, table.database, table.name, engines.get(objectName(table)) as string))
+    const engine = engines.get(objectName(table)) ?? '';
+    const final = isThere && mergesByOrder(engine) && (await readsFinal(target, table.database, table.name, engine))
       ? { before: await digestsOf(run.restorePoint.database, table.snapshotTable as string, true), after: await digestsOf(table.database, table.name, true) }
       : undefined;
     const sameRows =

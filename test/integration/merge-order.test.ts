@@ -80,8 +80,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const db of databases) {
-    await source.exec(`DROP DATABASE IF EXISTS ${db}`);
-    await target.exec(`DROP DATABASE IF EXISTS ${db}`);
+    await source.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
+    await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
   }
   await Promise.all([source.close(), target.close(), client.connection.close()]);
   await worker.stop();
