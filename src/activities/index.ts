@@ -1,4 +1,5 @@
 import { createBackupActivities } from './backup';
+import { createChangesActivities } from './changes';
 import { createConfigureActivities } from './configure';
 import { createJanitorActivities } from './janitor';
 import type { ActivityDeps } from './context';
@@ -7,7 +8,7 @@ import { createValidationActivities } from './validation';
 
 export type { ActivityDeps } from './context';
 
-/** Every activity the migration workflow calls, bound to the worker's dependencies. */
+/** Every activity the workflows call (transfers and schema changes), bound to the worker's dependencies. */
 export function createMigrationActivities(deps: ActivityDeps) {
   return {
     ...createBackupActivities(deps),
@@ -15,6 +16,7 @@ export function createMigrationActivities(deps: ActivityDeps) {
     ...createValidationActivities(deps),
     ...createTransferActivities(deps),
     ...createJanitorActivities(deps),
+    ...createChangesActivities(deps),
   };
 }
 

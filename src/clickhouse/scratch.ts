@@ -34,6 +34,14 @@ export function trialDatabase(runKey: string): string {
 }
 
 /**
+ * The database where a run of schema changes stages them: the same tables, a sample of their rows,
+ * and every pending statement, before any of them touches the real database.
+ */
+export function shadowDatabase(runKey: string): string {
+  return `${INTERNAL_PREFIX}shadow_${runKey}`;
+}
+
+/**
  * The database that holds a run's manifest: its plan (objects with their DDL, units of copy, the
  * restore point's tables and digests, what verification found), kept here rather than in the
  * workflow's history. It lives as long as the restore point it describes.
@@ -44,7 +52,7 @@ export function manifestDatabase(runKey: string): string {
 
 /** The scratch databases of a run, for cleanup. */
 export function scratchDatabases(runKey: string): string[] {
-  return [probeDatabase(runKey), trialDatabase(runKey)];
+  return [probeDatabase(runKey), trialDatabase(runKey), shadowDatabase(runKey)];
 }
 
 /** Prefix of a run's staging tables (inside the migrated databases); cleanup drops all that start with it. */
@@ -80,10 +88,10 @@ export async function withScratchDatabase<T>(conn: ClickHouseConnection, name: s
 }
 
 /** The kinds of scratch objects, as their names say. */
-export type ScratchKind = 'restore' | 'manifest' | 'probe' | 'trial' | 'stage';
+export type ScratchKind = 'restore' | 'manifest' | 'probe' | 'trial' | 'shadow' | 'stage';
 
 /** The run key a scratch object's name holds, and what kind of object it is; null for other names. */
 export function parseScratchName(name: string): { runKey: string; kind: ScratchKind } | null {
-  const match = new RegExp(`^${INTERNAL_PREFIX}(restore|manifest|probe|trial|stage)_([0-9a-f]{16})(?:_|$)`).exec(name);
+  const match = new RegExp(`^${INTERNAL_PREFIX}(restore|manifest|probe|trial|shadow|stage)_([0-9a-f]{16})(?:_|$)`).exec(name);
   return match ? { kind: match[1] as ScratchKind, runKey: match[2] } : null;
 }

@@ -9,7 +9,7 @@ import type { MigrationInput, MigrationState, StepName } from './types';
  * caller learns why), and as signals, for the Temporal CLI and Web UI, which cannot be refused:
  * one that does not fit is recorded in `ignoredSignals`. Returns the steps approved so far.
  */
-export function handleApprovals(input: MigrationInput, state: MigrationState, now: () => string): ReadonlySet<StepName> {
+export function handleApprovals(input: Pick<MigrationInput, 'requestedBy'>, state: MigrationState, now: () => string): ReadonlySet<StepName> {
   const approved = new Set<StepName>();
   const gate = (): GateState => ({
     awaiting: state.awaitingApproval?.step ?? null,

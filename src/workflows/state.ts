@@ -9,7 +9,7 @@ export function runKeyOf(runId: string): string {
 }
 
 /** The state document of a run that has not started any step yet. */
-export function initialState(input: MigrationInput, runId: string): MigrationState {
+export function initialState(input: Pick<MigrationInput, 'id' | 'approvals' | 'requestedBy'>, runId: string): MigrationState {
   return {
     id: input.id,
     runId,

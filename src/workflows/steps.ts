@@ -16,7 +16,7 @@ export function now(): string {
  * The bookkeeping of a run's steps: status and search attributes, each step's timing, result and
  * error, and the approval gates between steps.
  */
-export function stepsOf(input: MigrationInput, state: MigrationState, approved: ReadonlySet<StepName>) {
+export function stepsOf(input: Pick<MigrationInput, 'approvals'>, state: MigrationState, approved: ReadonlySet<StepName>) {
   function setStatus(status: MigrationStatus): void {
     state.status = status;
     upsertSearchAttributes([

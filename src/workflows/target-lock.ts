@@ -63,7 +63,7 @@ function hash64(text: string): string {
  * lock that is held in `state.lockConflict` and fails without retrying.
  */
 export async function lockTargets(
-  input: MigrationInput,
+  input: Pick<MigrationInput, 'id' | 'target' | 'databases'>,
   runId: string,
   state: Pick<MigrationState, 'locks' | 'lockConflict'>,
   /**
