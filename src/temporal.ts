@@ -1,6 +1,7 @@
 import { Connection, Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { statusKey } from './workflows/search-attributes';
 import type { MigrationInput, MigrationStatus } from './workflows/types';
+import type { ChangesInput } from './workflows/changes-types';
 import type { Config } from './config';
 import { encryptingDataConverter } from './codec';
 import type { Keyring } from './secrets';
@@ -47,8 +48,7 @@ export function runSummary(input: Pick<MigrationInput, 'source' | 'target' | 'da
 
 /** The Web UI's details of a run, as markdown: who started it, where from and to, what, how. No credentials. */
 export function runDetails(input: Pick<MigrationInput, 'source' | 'target' | 'databases' | 'approvals' | 'requestedBy' | 'options'>): string {
-  const { approvals, options } = input;
-  const gates = approvals.required ? `required before each step${approvals.fourEyes === false ? '' : ', never from the starter (four eyes)'}` : 'not required';
+  const { options } = input;
   const settings = [`on conflict: ${options.onConflict}`, `parallelism: ${options.parallelism}`, `sync passes: ${options.syncPasses}`];
   if (options.unitBytes) settings.push(`unit bytes: ${options.unitBytes}`);
   return [
@@ -57,7 +57,32 @@ export function runDetails(input: Pick<MigrationInput, 'source' | 'target' | 'da
     `- **Source:** ${endpointAddress(input.source.url)}`,
     `- **Target:** ${endpointAddress(input.target.url)}`,
     `- **Databases:** ${input.databases.map(markdownText).join(', ')}`,
-    `- **Approvals:** ${gates}`,
+    `- **Approvals:** ${approvalGates(input.approvals)}`,
     `- **Options:** ${settings.join(', ')}`,
+  ].join('\n');
+}
+
+function approvalGates(approvals: MigrationInput['approvals']): string {
+  return approvals.required ? `required before each step${approvals.fourEyes === false ? '' : ', never from the starter (four eyes)'}` : 'not required';
+}
+
+/** The Web UI's one line for a run of changes: "target/database: versions first…last", addresses only. */
+export function changesSummary(input: Pick<ChangesInput, 'target' | 'database' | 'changes'>): string {
+  const first = input.changes[0]?.version;
+  const last = input.changes[input.changes.length - 1]?.version;
+  const versions = first === last ? `version ${markdownText(first ?? '')}` : `versions ${markdownText(first ?? '')}…${markdownText(last ?? '')}`;
+  return `changes to ${endpointAddress(input.target.url)}/${markdownText(input.database)}: ${versions}`;
+}
+
+/** The Web UI's details of a run of changes, as markdown: who started it, where, which versions, how. No credentials, no SQL. */
+export function changesDetails(input: Pick<ChangesInput, 'target' | 'database' | 'changes' | 'approvals' | 'requestedBy' | 'options'>): string {
+  return [
+    `Started by **${markdownText(input.requestedBy ?? 'an unknown subject')}** through the API.`,
+    '',
+    `- **Target:** ${endpointAddress(input.target.url)}`,
+    `- **Database:** ${markdownText(input.database)}`,
+    `- **Versions:** ${input.changes.length} (${input.changes.map((c) => markdownText(c.version)).slice(0, 20).join(', ')}${input.changes.length > 20 ? ', …' : ''})`,
+    `- **Approvals:** ${approvalGates(input.approvals)}`,
+    `- **On failure:** ${input.options.onFailure}`,
   ].join('\n');
 }

@@ -12,6 +12,7 @@ import { createApiMetrics, metricsHandler, rememberMount, routeLabel, type ApiMe
 import { errorMiddleware, type Logger } from './error-middleware';
 import { openApiRoutes } from './openapi';
 import { migrationRoutes } from './routes';
+import { BODY_LIMIT_BYTES, START_BODY_LIMIT_BYTES } from './schemas';
 
 /** What the API needs: a Temporal client, where links point, and the keys that seal passwords and payloads. */
 export interface AppDeps {
@@ -96,6 +97,13 @@ function requestLog(logger: Logger): RequestHandler {
   };
 }
 
+/** JSON bodies of `/migrations`: a start may carry a change set, so it reads more than the other routes. */
+function jsonBody(): RequestHandler {
+  const start = express.json({ limit: START_BODY_LIMIT_BYTES });
+  const other = express.json({ limit: BODY_LIMIT_BYTES });
+  return (req, res, next) => (req.method === 'POST' && req.path === '/' ? start : other)(req, res, next);
+}
+
 /**
  * The HTTP API: thin routes over the Temporal client, one error middleware. `/healthz` and
  * `/metrics` are open; `/migrations` authenticates before it reads a body, then each route checks
@@ -118,7 +126,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(openApiRoutes(deps)); // GET /openapi.json (open), and 405 for methods a documented path lacks
   app.use('/codec', rememberMount, codecRoutes(deps));
-  app.use('/migrations', rememberMount, authenticate(deps.auth), express.json({ limit: '64kb' }), migrationRoutes(deps));
+  app.use('/migrations', rememberMount, authenticate(deps.auth), jsonBody(), migrationRoutes(deps));
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found', message: 'no such route' });
   });

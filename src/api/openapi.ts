@@ -14,7 +14,22 @@ import { ROLES, type Role } from '../config';
 import { parseAllowlist, type EndpointAllowlist } from '../endpoint-allowlist';
 import type { AppDeps } from './app';
 import * as responses from './responses';
-import { approveSchema, cancelSchema, listQuerySchema, tablesQuerySchema, literalPattern, migrationIdSchema, rejectSchema, startMigrationSchema, URL_HOST_SOURCE, URL_PORT_SOURCE } from './schemas';
+import {
+  approveSchema,
+  BODY_LIMIT_BYTES,
+  cancelSchema,
+  listQuerySchema,
+  literalPattern,
+  migrationIdSchema,
+  rejectSchema,
+  START_BODY_LIMIT_BYTES,
+  startChangesSchema,
+  startMigrationSchema,
+  startRequestSchema,
+  tablesQuerySchema,
+  URL_HOST_SOURCE,
+  URL_PORT_SOURCE,
+} from './schemas';
 
 /** A zod schema with the name it has in `components.schemas`. */
 export interface Named {
@@ -46,7 +61,8 @@ export interface RouteSpec {
   params?: Record<string, Named>;
   /** The zod object the query string is parsed with: each property is one query parameter. */
   query?: z.ZodObject;
-  body?: Named & { required: boolean };
+  /** The body's schema, and the most bytes the route reads (@default BODY_LIMIT_BYTES). */
+  body?: Named & { required: boolean; limitBytes?: number };
   /** Whether the route calls Temporal: then 500 and 503 are possible. */
   temporal?: boolean;
   /** The answers particular to the route, by status. */
@@ -57,6 +73,8 @@ export interface RouteSpec {
 
 const id = named('MigrationId', migrationIdSchema);
 const endpoint = named('Endpoint', startMigrationSchema.shape.source);
+/** The two shapes of a start request, each its own component, for the narrowing to an allowlist. */
+const startShapes = [named('StartTransferRequest', startMigrationSchema), named('StartChangesRequest', startChangesSchema)];
 const state = named('MigrationState', responses.migrationStateSchema);
 const idFromBody = { id: '$response.body#/id' };
 /** The runs a started migration leads to, for clients (and schemathesis) that follow links. */
@@ -101,11 +119,11 @@ export const ROUTES: RouteSpec[] = [
     method: 'post',
     path: '/migrations',
     operationId: 'startMigration',
-    summary: 'Start a migration',
+    summary: 'Start a migration: a transfer, or versioned schema changes',
     description:
-      'Starts a run and waits (up to 10 s) until it holds the lock of every target database. The source and the target must be different servers (origins); only an admin may start a run with `"approvals": {"required": false}`.',
+      'Starts a run and waits (up to 10 s) until it holds the lock of every target database. A transfer (`source`, `target`, `databases`) copies databases from the source to the target, which must be different servers (origins). A run of changes (`target`, `database`, `changes`, no `source`) applies versioned SQL to one database of the target, in version order; the change set is checked first (versions unique and increasing, each version with statements, none changing another database, each statement parses) and each problem is answered 400 on `changes.<index>.<field>`. A transfer followed by changes (`source` with `changes`) is not supported yet. Only an admin may start a run with `"approvals": {"required": false}`.',
     role: 'operator',
-    body: { ...named('StartMigrationRequest', startMigrationSchema), required: true },
+    body: { ...named('StartMigrationRequest', startRequestSchema), required: true, limitBytes: START_BODY_LIMIT_BYTES },
     temporal: true,
     answers: {
       201: { description: 'The run started.', bodies: [named('MigrationStarted', responses.migrationStartedSchema)] },
@@ -204,7 +222,7 @@ function impliedAnswers(route: RouteSpec): Record<number, Answer> {
     implied[400] = { description: 'The request does not fit its schema: each issue names the field.', bodies: [invalidRequest] };
   }
   if (route.body) {
-    implied[413] = { description: 'The body is larger than 64 kB.', bodies: [named('PayloadTooLarge', responses.payloadTooLargeSchema)] };
+    implied[413] = { description: `The body is larger than ${(route.body.limitBytes ?? BODY_LIMIT_BYTES) / 1024} KiB.`, bodies: [named('PayloadTooLarge', responses.payloadTooLargeSchema)] };
     implied[415] = { description: 'The body has a charset or content encoding the API does not read.', bodies: [invalidRequest] };
   }
   if (route.temporal) {
@@ -298,28 +316,16 @@ function urlAlternatives(schemes: readonly ('http' | 'https')[], host: string, p
  * port, one branch per (source, target) pair of different servers also states that the two differ.
  */
 function narrowedStartRequest(body: Json, endpointJson: Json, allowed: readonly AllowedServer[]): Json {
-  // An entry whose host no accepted URL can name (or names only in another spelling) lets nothing through.
-  const servers = allowed.filter(({ host }) => HOST.test(host) && new URL(`http://${host}`).hostname === host);
-  const portsOf = (host: string): Json => {
-    const ports = servers.filter((s) => s.host === host).map((s) => s.port);
-    return ports.includes(null) ? { type: 'integer', minimum: 1, maximum: 65535 } : { type: 'integer', enum: [...new Set(ports)].sort((a, b) => Number(a) - Number(b)) };
-  };
-  const endpointAt = (alternatives: string[], host: string): Json => ({
-    ...endpointJson,
-    properties: {
-      ...(endpointJson.properties as Json),
-      url: { type: 'string', pattern: `^(?:${alternatives.join('|')})$`, description: 'A server MIGRATOR_ENDPOINT_ALLOWLIST lets through.' },
-      nativePort: portsOf(host),
-    },
-  });
+  const servers = usableServers(allowed);
+  const endpointAt = endpointNarrower(endpointJson, servers);
   const withEndpoints = (source: Json, target: Json): Json => ({ ...body, properties: { ...(body.properties as Json), source, target } });
   if (servers.length === 0) return { ...body, not: {}, description: 'MIGRATOR_ENDPOINT_ALLOWLIST lets no server through.' };
   const http = ['http'] as const;
   const https = ['https'] as const;
   const either = ['http', 'https'] as const;
   if (servers.length > MAX_PAIRED_SERVERS || servers.some((s) => s.port === null)) {
-    const any = (s: AllowedServer) => endpointAt(urlAlternatives(either, s.host, s.port), s.host);
-    return { ...body, properties: { ...(body.properties as Json), source: { anyOf: servers.map(any) }, target: { anyOf: servers.map(any) } } };
+    const any = { anyOf: servers.map((s) => endpointAt(urlAlternatives(either, s.host, s.port), s.host)) };
+    return { ...body, properties: { ...(body.properties as Json), source: any, target: any } };
   }
   const branches: Json[] = [];
   for (const a of servers) {
@@ -336,6 +342,36 @@ function narrowedStartRequest(body: Json, endpointJson: Json, allowed: readonly 
   return { anyOf: branches };
 }
 
+/** The allowlist's servers an accepted URL can name: an entry whose host none can (or only in another spelling) lets nothing through. */
+function usableServers(allowed: readonly AllowedServer[]): AllowedServer[] {
+  return allowed.filter(({ host }) => HOST.test(host) && new URL(`http://${host}`).hostname === host);
+}
+
+/** The endpoint schema narrowed to one allowed host: its URL to `alternatives`, its native port to the host's allowed ports. */
+function endpointNarrower(endpointJson: Json, servers: readonly AllowedServer[]): (alternatives: string[], host: string) => Json {
+  const portsOf = (host: string): Json => {
+    const ports = servers.filter((s) => s.host === host).map((s) => s.port);
+    return ports.includes(null) ? { type: 'integer', minimum: 1, maximum: 65535 } : { type: 'integer', enum: [...new Set(ports)].sort((a, b) => Number(a) - Number(b)) };
+  };
+  return (alternatives, host) => ({
+    ...endpointJson,
+    properties: {
+      ...(endpointJson.properties as Json),
+      url: { type: 'string', pattern: `^(?:${alternatives.join('|')})$`, description: 'A server MIGRATOR_ENDPOINT_ALLOWLIST lets through.' },
+      nativePort: portsOf(host),
+    },
+  });
+}
+
+/** The changes request narrowed to the allowlist: its target names an allowed server. */
+function narrowedChangesRequest(body: Json, endpointJson: Json, allowed: readonly AllowedServer[]): Json {
+  const servers = usableServers(allowed);
+  if (servers.length === 0) return { ...body, not: {}, description: 'MIGRATOR_ENDPOINT_ALLOWLIST lets no server through.' };
+  const endpointAt = endpointNarrower(endpointJson, servers);
+  const target = { anyOf: servers.map((s) => endpointAt(urlAlternatives(['http', 'https'], s.host, s.port), s.host)) };
+  return { ...body, properties: { ...(body.properties as Json), target } };
+}
+
 /** What shapes the document beyond the routes: the servers of this deployment. */
 export interface DocumentOptions {
   /** The allowlist's servers, or `any` (the default) for a document that does not narrow URLs. */
@@ -345,7 +381,7 @@ export interface DocumentOptions {
 /** The OpenAPI 3.1 document of {@link ROUTES}. */
 export function openApiDocument(options: DocumentOptions = {}, routes: readonly RouteSpec[] = ROUTES): Json {
   const answersOf = new Map(routes.map((route) => [route, impliedAnswers(route)]));
-  const requestSchemas: Named[] = [id, endpoint];
+  const requestSchemas: Named[] = [id, endpoint, ...startShapes];
   const responseSchemas: Named[] = [];
   for (const route of routes) {
     requestSchemas.push(...Object.values(route.params ?? {}), ...(route.body ? [route.body] : []));
@@ -359,7 +395,10 @@ export function openApiDocument(options: DocumentOptions = {}, routes: readonly 
   // The refinement of the endpoint schema (src/api/schemas.ts): a password or a reference to one, not both.
   schemas.Endpoint = { ...schemas.Endpoint, not: { required: ['password', 'passwordRef'] } };
   const endpoints = options.endpoints ?? 'any';
-  if (endpoints !== 'any') schemas.StartMigrationRequest = narrowedStartRequest(schemas.StartMigrationRequest, schemas.Endpoint, endpoints);
+  if (endpoints !== 'any') {
+    schemas.StartTransferRequest = narrowedStartRequest(schemas.StartTransferRequest, schemas.Endpoint, endpoints);
+    schemas.StartChangesRequest = narrowedChangesRequest(schemas.StartChangesRequest, schemas.Endpoint, endpoints);
+  }
 
   const paths: Record<string, Record<string, Json>> = {};
   for (const route of routes) {

@@ -8,11 +8,25 @@ import { approveUpdate, rejectUpdate, stateQuery, tablesQuery } from '../workflo
 import { STEPS, TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationState, type StepName } from '../workflows/types';
 import { refusedAddress, type EndpointAllowlist } from '../endpoint-allowlist';
 import { REQUEST_LOCALS } from '../logging';
-import { listedStatus, runDetails, runSummary } from '../temporal';
+import { changesDetails, changesSummary, listedStatus, runDetails, runSummary } from '../temporal';
+import { CHANGES_WORKFLOW_TYPE, type ChangesInput } from '../workflows/changes-types';
 import type { AppDeps } from './app';
 import { assertRole, identityOf, requireRole, type Identity } from './auth';
 import type { CancelAccepted, MigrationStarted, MigrationSummary } from './responses';
-import { approveSchema, cancelSchema, listQuerySchema, migrationIdSchema, rejectSchema, startMigrationSchema, tablesQuerySchema, type StartMigrationRequest } from './schemas';
+import {
+  approveSchema,
+  cancelSchema,
+  listQuerySchema,
+  migrationIdSchema,
+  rejectSchema,
+  startChangesSchema,
+  startMigrationSchema,
+  startRequestKind,
+  tablesQuerySchema,
+  TRANSFER_THEN_CHANGES_UNSUPPORTED,
+  type StartChangesRequest,
+  type StartMigrationRequest,
+} from './schemas';
 
 /** Parses `value` with `schema`, or throws an InvalidRequestError naming each field. */
 function parse<S extends z.ZodType>(schema: S, value: unknown, prefix: string[] = []): z.infer<S> {
@@ -33,19 +47,25 @@ function newId(): string {
   return `mig-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** The workflow input: passwords sealed, the starter and the four-eyes switch recorded. */
-function workflowInput(id: string, body: StartMigrationRequest, keyring: Keyring, starter: { requestedBy: string; fourEyes: boolean }): MigrationInput {
-  const endpoint = (e: StartMigrationRequest['source']) => ({
+type Starter = { requestedBy: string; fourEyes: boolean };
+
+/** An endpoint as a run carries it: the URL without trailing slashes, the password sealed. */
+function sealedEndpoint(e: StartMigrationRequest['target'], keyring: Keyring): MigrationInput['target'] {
+  return {
     url: e.url.replace(/\/+$/, ''),
     username: e.username,
     password: e.password ? seal(e.password, keyring) : null,
     ...(e.passwordRef ? { passwordRef: e.passwordRef } : {}),
     ...(e.nativePort ? { nativePort: e.nativePort } : {}),
-  });
+  };
+}
+
+/** The workflow input: passwords sealed, the starter and the four-eyes switch recorded. */
+function workflowInput(id: string, body: StartMigrationRequest, keyring: Keyring, starter: Starter): MigrationInput {
   return {
     id,
-    source: endpoint(body.source),
-    target: endpoint(body.target),
+    source: sealedEndpoint(body.source, keyring),
+    target: sealedEndpoint(body.target, keyring),
     databases: body.databases,
     approvals: { ...body.approvals, fourEyes: starter.fourEyes },
     requestedBy: starter.requestedBy,
@@ -53,35 +73,81 @@ function workflowInput(id: string, body: StartMigrationRequest, keyring: Keyring
   };
 }
 
-/** Refuses, as a 400 naming the field, a source or target outside the endpoint allowlist. */
-function assertAllowed(allow: EndpointAllowlist | undefined, body: StartMigrationRequest): void {
+/** The input of a run of changes: the target's password sealed, the starter and the four-eyes switch recorded. */
+function changesInput(id: string, body: StartChangesRequest, keyring: Keyring, starter: Starter): ChangesInput {
+  return {
+    id,
+    target: sealedEndpoint(body.target, keyring),
+    database: body.database,
+    changes: body.changes,
+    approvals: { ...body.approvals, fourEyes: starter.fourEyes },
+    requestedBy: starter.requestedBy,
+    options: body.options,
+  };
+}
+
+/** Refuses, as a 400 naming the field, an endpoint (source, target) outside the endpoint allowlist. */
+function assertAllowed(allow: EndpointAllowlist | undefined, endpoints: Partial<Record<'source' | 'target', StartMigrationRequest['target']>>): void {
   if (!allow) return;
   const issues = (['source', 'target'] as const).flatMap((side) => {
-    const refused = refusedAddress(allow, body[side]);
+    const endpoint = endpoints[side];
+    const refused = endpoint ? refusedAddress(allow, endpoint) : null;
     return refused ? [{ path: `${side}.url`, message: `${refused} is not in MIGRATOR_ENDPOINT_ALLOWLIST` }] : [];
   });
   if (issues.length > 0) throw new InvalidRequestError(issues);
 }
 
+/** The workflow types of runs: transfers and runs of changes (what list and cancel act on). */
+const RUN_TYPES: readonly string[] = [WORKFLOW_TYPE, CHANGES_WORKFLOW_TYPE];
+
 /** Memo key of the subject who started a run (read back by the four-eyes check). */
 export const REQUESTED_BY_MEMO = 'requestedBy';
+
+/** What a start request becomes: the workflow to start, its input, and how many target databases it locks. */
+interface PlannedStart {
+  id: string;
+  approvalsRequired: boolean;
+  workflowType: string;
+  input: MigrationInput | ChangesInput;
+  summary: string;
+  details: string;
+  databases: number;
+}
+
+/**
+ * The run a start body asks for, checked: a transfer (`source`) or a run of changes (`changes`,
+ * no `source`); both at once is refused on `changes`. The allowlist applies to each endpoint given.
+ */
+function plannedStart(deps: AppDeps, raw: unknown, starter: Starter): PlannedStart {
+  const kind = startRequestKind(raw);
+  if (kind === 'mixed') throw new InvalidRequestError([{ path: 'changes', message: TRANSFER_THEN_CHANGES_UNSUPPORTED }]);
+  if (kind === 'changes') {
+    const body = parse(startChangesSchema, raw);
+    assertAllowed(deps.allowEndpoint, { target: body.target });
+    const input = changesInput(body.id ?? newId(), body, deps.keyring, starter);
+    const approvalsRequired = body.approvals.required;
+    return { id: input.id, approvalsRequired, workflowType: CHANGES_WORKFLOW_TYPE, input, summary: changesSummary(input), details: changesDetails(input), databases: 1 };
+  }
+  const body = parse(startMigrationSchema, raw);
+  assertAllowed(deps.allowEndpoint, body);
+  const input = workflowInput(body.id ?? newId(), body, deps.keyring, starter);
+  const approvalsRequired = body.approvals.required;
+  return { id: input.id, approvalsRequired, workflowType: WORKFLOW_TYPE, input, summary: runSummary(input), details: runDetails(input), databases: body.databases.length };
+}
 
 /** `POST /migrations`: an operator starts a run; only an admin may start one without approvals. */
 function startHandler(deps: AppDeps): RequestHandler {
   return async (req, res) => {
-    const body = parse(startMigrationSchema, req.body);
-    assertAllowed(deps.allowEndpoint, body);
     const identity = identityOf(res);
-    if (!body.approvals.required) assertRole(identity, 'admin', 'starting a migration with "approvals": {"required": false}');
-    const id = body.id ?? newId();
-    const input = workflowInput(id, body, deps.keyring, { requestedBy: identity.subject, fourEyes: deps.auth.fourEyes });
+    const { id, approvalsRequired, workflowType, input, summary, details, databases } = plannedStart(deps, req.body, { requestedBy: identity.subject, fourEyes: deps.auth.fourEyes });
+    if (!approvalsRequired) assertRole(identity, 'admin', 'starting a migration with "approvals": {"required": false}');
     res.locals[REQUEST_LOCALS.migrationId] = id;
-    const handle = await deps.client.workflow.start(WORKFLOW_TYPE, {
+    const handle = await deps.client.workflow.start(workflowType, {
       taskQueue: TASK_QUEUE,
       workflowId: id,
       args: [input],
-      staticSummary: runSummary(input),
-      staticDetails: runDetails(input),
+      staticSummary: summary,
+      staticDetails: details,
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       memo: { [REQUESTED_BY_MEMO]: identity.subject },
@@ -92,7 +158,7 @@ function startHandler(deps: AppDeps): RequestHandler {
     });
     const runId = handle.firstExecutionRunId;
     res.locals[REQUEST_LOCALS.runId] = runId;
-    await awaitLocks(deps.client, handle, body.databases.length);
+    await awaitLocks(deps.client, handle, databases);
     res.status(201).json({
       id,
       runId,
@@ -139,7 +205,8 @@ function listHandler(client: Client): RequestHandler {
     const { status } = parse(listQuerySchema, req.query, ['query']);
     const filter = status ? ` AND ${statusKey.name} = '${status}'` : '';
     const migrations: MigrationSummary[] = [];
-    for await (const info of client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}'${filter}`, pageSize: 100 })) {
+    const types = RUN_TYPES.map((type) => `WorkflowType = '${type}'`).join(' OR ');
+    for await (const info of client.workflow.list({ query: `(${types})${filter}`, pageSize: 100 })) {
       const step = info.typedSearchAttributes.get(stepKey);
       migrations.push({
         id: info.workflowId,
@@ -196,7 +263,7 @@ function cancelHandler(client: Client): RequestHandler {
     const handle = client.workflow.getHandle(id);
     const { status, type } = await handle.describe();
     // A workflow of another type (a target lock, the janitor) is not a migration.
-    if (type !== WORKFLOW_TYPE) throw new MigrationNotFoundError(id);
+    if (!RUN_TYPES.includes(type)) throw new MigrationNotFoundError(id);
     if (status.name !== 'RUNNING') throw new MigrationStateConflictError({ error: 'not_running' }, `the run has already ended (${status.name.toLowerCase()})`);
     await handle.cancel();
     res.status(202).json({ id, status: 'cancelling' } satisfies CancelAccepted);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { changeSetProblems, VERSION_PATTERN, type ChangeProblem } from '../changes/change-set';
 import { INTERNAL_PREFIX } from '../clickhouse/scratch';
 import { MIGRATION_STATUSES, PASSWORD_REF_PATTERN, STEPS } from '../workflows/types';
 import { TABLES_PAGE_DEFAULT, TABLES_PAGE_MAX } from '../workflows/table-details';
@@ -136,6 +137,91 @@ export const startMigrationSchema = z
   });
 
 export type StartMigrationRequest = z.infer<typeof startMigrationSchema>;
+
+/** The most versions one run of changes takes. */
+export const MAX_CHANGES = 10_000;
+/** The longest SQL text of one version, in UTF-16 code units (1 MiB of ASCII). */
+export const MAX_CHANGE_SQL = 1024 * 1024;
+
+/**
+ * The largest body `POST /migrations` reads: room for a change set, yet under the 2 MB that
+ * Temporal accepts as a workflow's input (a larger set would fail at the start, past validation).
+ * Every other route reads at most {@link BODY_LIMIT_BYTES}.
+ */
+export const START_BODY_LIMIT_BYTES = 1536 * 1024;
+/** The largest body the other routes read. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+const changeSchema = z.strictObject({
+  version: z.string().max(255).regex(VERSION_PATTERN, 'must be digits, optionally dot-separated (001, 20240101120000, 1.2.3)'),
+  name: z.string().min(1).max(255),
+  sql: z.string().max(MAX_CHANGE_SQL),
+});
+
+/** Why a body with both `source` and `changes` is refused (on `changes`). */
+export const TRANSFER_THEN_CHANGES_UNSUPPORTED =
+  'a transfer followed by changes (source and databases with changes) is not supported yet: start the transfer, then start the changes with target, database and changes';
+
+/** A refinement runs only on a body of the right shape, so that a field the shape refused is not named twice. */
+const onlyWellShaped = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
+
+/**
+ * Body of `POST /migrations` for a run of versioned schema changes to one database of the target
+ * (no `source`). Beyond the shapes, the change set itself is checked (changeSetProblems): each
+ * problem is an issue on `changes.<index>.<field>`.
+ */
+export const startChangesSchema = z
+  .strictObject({
+    id: migrationIdSchema.optional(),
+    target: endpointSchema,
+    database: databaseNameSchema,
+    changes: z.array(changeSchema).min(1, 'give at least one version').max(MAX_CHANGES),
+    approvals: z.strictObject({ required: z.boolean() }).default({ required: true }),
+    options: z
+      .strictObject({
+        /**
+         * What a failed statement does: `rollback` restores every table, `stop` leaves what was
+         * applied and records the version dirty, for a later run to resume. @default 'rollback'
+         */
+        onFailure: z.enum(['rollback', 'stop']).default('rollback'),
+      })
+      .default({ onFailure: 'rollback' }),
+  })
+  .superRefine((body, ctx) => {
+    let problems: ChangeProblem[];
+    try {
+      problems = changeSetProblems(body.changes, body.database);
+    } catch (err) {
+      // A statement the checker cannot read is the request's problem, never a 500.
+      ctx.addIssue({ code: 'custom', path: ['changes'], message: `cannot be checked: ${err instanceof Error ? err.message : String(err)}` });
+      return;
+    }
+    for (const problem of problems) {
+      ctx.addIssue({ code: 'custom', path: problem.index < 0 ? ['changes'] : ['changes', problem.index, problem.field], message: problem.message });
+    }
+  }, onlyWellShaped);
+
+export type StartChangesRequest = z.infer<typeof startChangesSchema>;
+
+/**
+ * Body of `POST /migrations` as the OpenAPI document states it: exactly one of the two shapes. The
+ * route itself tells them apart with {@link startRequestKind}, so that its 400 names the fields of
+ * the shape the client meant rather than the issues of both.
+ */
+export const startRequestSchema = z.xor([startMigrationSchema, startChangesSchema]);
+
+/**
+ * Which request a start body is: a transfer names a `source` (and `databases`), a run of changes
+ * `changes` (or a single `database`) without a source. Both at once (a transfer followed by
+ * changes) is `mixed`, which the API refuses on `changes` ({@link TRANSFER_THEN_CHANGES_UNSUPPORTED}).
+ * Anything else counts as a transfer, whose schema then names what is missing.
+ */
+export function startRequestKind(body: unknown): 'transfer' | 'changes' | 'mixed' {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'transfer';
+  const transfer = 'source' in body || 'databases' in body;
+  if ('changes' in body) return transfer ? 'mixed' : 'changes';
+  return !transfer && 'database' in body ? 'changes' : 'transfer';
+}
 
 function sameServer(a: string, b: string): boolean {
   try {

@@ -3,11 +3,11 @@
  * routes and the error shapes; it prints nothing, and never puts the token into an error.
  */
 import type { z } from 'zod';
-import type { startMigrationSchema } from '../api/schemas';
+import type { startChangesSchema, startMigrationSchema } from '../api/schemas';
 import type { MigrationState, MigrationStatus, StepName } from '../workflows/types';
 
-/** Body of `POST /migrations`, as a client may send it (defaults may be left out). */
-export type StartRequest = z.input<typeof startMigrationSchema>;
+/** Body of `POST /migrations`, as a client may send it (defaults may be left out): a transfer or a run of changes. */
+export type StartRequest = z.input<typeof startMigrationSchema> | z.input<typeof startChangesSchema>;
 
 /** Answer of `POST /migrations`. */
 export interface StartAnswer {

@@ -9,7 +9,8 @@ import { MIGRATION_STATUSES, STEPS, type MigrationStatus } from '../workflows/ty
 import { createApiClient, type ApiClient } from './api-client';
 import { EXIT, exitCodeForError, UsageError } from './exit-codes';
 import { errorDocument, formatError, formatList, formatStarted, formatState } from './render';
-import { buildStartRequest, parseStartFile, PASSWORD_ENV, stdinSides, type StartFlags } from './start-file';
+import { describeChangesRead, readChangesFolder } from './changes-dir';
+import { assertChangesFlags, buildStartRequest, parseStartFile, PASSWORD_ENV, stdinSides, type StartFlags } from './start-file';
 import { barsView, jsonView, plainView, watchRun } from './watch';
 
 /** @default the API of `npm start` */
@@ -106,13 +107,17 @@ function endpointOptions(cmd: Command, side: 'source' | 'target'): Command {
 
 function startCommand(cmd: Command): Command {
   cmd
-    .description('start a migration, from flags or a JSON/YAML file with the fields of POST /migrations (flags override the file)')
+    .description(
+      'start a migration, from flags or a JSON/YAML file with the fields of POST /migrations (flags override the file): a transfer from --source-… to --target-…, or, with --changes-dir, versioned schema changes to one --database of the target',
+    )
     .option('-f, --file <path>', 'JSON or YAML file: {id, source: {url, username, password|passwordRef, nativePort}, target: {…}, databases, approvals, options}')
     .option('--id <id>', 'migration id (the API makes one up without it)');
   endpointOptions(cmd, 'source');
   endpointOptions(cmd, 'target');
   return cmd
-    .option('-d, --database <name>', 'a database to migrate (repeat for several)', collect)
+    .option('-d, --database <name>', 'a database to migrate (repeat for several; one with --changes-dir)', collect)
+    .option('--changes-dir <dir>', 'apply the versioned SQL files of this folder (numbered, golang-migrate, goose or dbmate) to --database on the target; no --source-… flags')
+    .addOption(new Option('--on-failure <policy>', 'with --changes-dir, a failed statement: rollback every table, or stop with the version recorded dirty').choices(['rollback', 'stop']))
     .addOption(new Option('--on-conflict <policy>', 'a table on the target already holds data: fail or replace').choices(['fail', 'replace']))
     .option('--parallelism <n>', 'partitions copied at once (1-16)', integer(1, 16))
     .option('--sync-passes <n>', 'verify-and-recopy passes after the copy (0-10)', integer(0, 10))
@@ -121,8 +126,15 @@ function startCommand(cmd: Command): Command {
       action(async (opts: StartFlags & { file?: string; approvals: boolean }, cmd: Command) => {
         const { client, json } = clientOf(cmd);
         const flags: StartFlags = { ...opts, approvalsRequired: cmd.getOptionValueSource('approvals') === 'cli' ? opts.approvals : undefined };
+        assertChangesFlags(flags, flags.changesDir !== undefined);
         const file = opts.file === undefined ? undefined : parseStartFile(readText(opts.file), opts.file);
-        const { body, warnings } = buildStartRequest({ flags, file, env: process.env, stdin: await readStdin(flags) });
+        let changes;
+        if (flags.changesDir !== undefined) {
+          const read = await readChangesFolder(flags.changesDir);
+          process.stderr.write(`${describeChangesRead(flags.changesDir, read)}\n`);
+          changes = read.changes;
+        }
+        const { body, warnings } = buildStartRequest({ flags, file, env: process.env, stdin: await readStdin(flags), changes });
         warnings.forEach(warn);
         const answer = await client.start(body);
         print(json, answer, () => formatStarted(answer, client.baseUrl));

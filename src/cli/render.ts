@@ -2,6 +2,7 @@
  * Human-readable text for the CLI: a run's state, the list of runs, progress lines and API
  * errors. Pure functions of their inputs (time is passed in), so tests can pin the output.
  */
+import type { ChangesState } from '../workflows/changes-types';
 import type { MigrationState, StepState, TableProgress } from '../workflows/types';
 import { ApiError, ApiUnreachableError, type ListedMigration, type StartAnswer } from './api-client';
 import { UsageError } from './exit-codes';
@@ -63,6 +64,34 @@ export function describeProgress(state: MigrationState, rates: Rates): string | 
   ].join(', ');
 }
 
+/** Whether a state document is a run of changes (its own progress) rather than a transfer (the copy's). */
+export function isChangesState(state: MigrationState): state is ChangesState {
+  return (state as Partial<ChangesState>).kind === 'changes' && (state as Partial<ChangesState>).changes !== undefined;
+}
+
+/** The statement a run of changes applies now: `version 002 (add status): statement 2 of 3`, and the mutation parts it has left. */
+export function describeCurrentChange(state: ChangesState): string | null {
+  const current = state.changes.current;
+  if (!current) return null;
+  const at = `version ${current.version} (${current.name}): statement ${current.statement} of ${current.statements}`;
+  return current.mutationPartsLeft === null ? at : `${at}, mutation parts left: ${formatCount(current.mutationPartsLeft)}`;
+}
+
+/** A run of changes' progress in one line: versions done, the statement it applies, or the version it stopped at. */
+export function describeChangesProgress(state: ChangesState): string {
+  const c = state.changes;
+  const parts = [`versions ${c.versionsDone}/${c.versionsTotal} done in ${c.database}`];
+  const current = describeCurrentChange(state);
+  if (current) parts.push(current);
+  if (c.stopped) parts.push(`stopped at version ${c.stopped.version} after ${c.stopped.applied} of ${c.stopped.statements} statements (recorded dirty: a later run resumes after them)`);
+  return parts.join('; ');
+}
+
+/** What a poll shows of a run's progress: the changes' for a run of changes, the copy's for a transfer. */
+function progressOf(state: MigrationState, rates: Rates): string | null {
+  return isChangesState(state) ? describeChangesProgress(state) : describeProgress(state, rates);
+}
+
 /** Followed tables `watch` shows at once, the started ones first. */
 export const TABLES_SHOWN = 5;
 
@@ -84,7 +113,7 @@ export function describeTable(table: TableProgress, rates: Rates | undefined): s
 
 /** One plain line per poll, for `watch` when stdout is not a terminal. */
 export function plainProgressLine(state: MigrationState, rates: Rates, at: Date): string {
-  const progress = state.status === 'running' && state.currentStep === 'migration' ? describeProgress(state, rates) : null;
+  const progress = state.status === 'running' && state.currentStep === 'migration' ? progressOf(state, rates) : null;
   const doing = describeNow(state);
   return `${at.toISOString().replace(/\.\d+Z$/, 'Z')} ${state.id} ${state.status}${doing ? `: ${doing}` : ''}${progress ? `; ${progress}` : ''}`;
 }
@@ -152,7 +181,7 @@ export function formatState(state: MigrationState, now: Date, rates: Rates = { r
     if (summary) lines.push(`      ${summary}`);
     if (step.error) lines.push(`      error ${step.error.type}: ${step.error.message}`);
   }
-  const progress = describeProgress(state, rates);
+  const progress = isChangesState(state) ? (state.currentStep === 'migration' || state.changes.versionsDone > 0 || state.changes.stopped ? describeChangesProgress(state) : null) : describeProgress(state, rates);
   if (progress) lines.push(`  progress:   ${progress}`);
   if (state.approvals.length > 0) {
     lines.push('  approvals:');

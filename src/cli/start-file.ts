@@ -5,6 +5,7 @@
  */
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { Change } from '../changes/change-set';
 import type { StartRequest } from './api-client';
 import { UsageError } from './exit-codes';
 
@@ -36,6 +37,10 @@ export interface StartFlags {
   syncPasses?: number;
   /** False for `--no-approvals`; absent when the flag was not given. */
   approvalsRequired?: boolean;
+  /** `--changes-dir`: the folder the changes were read from (a run of changes, not a transfer). */
+  changesDir?: string;
+  /** `--on-failure`, for a run of changes. */
+  onFailure?: string;
 }
 
 export interface StartSources {
@@ -45,6 +50,8 @@ export interface StartSources {
   env: Record<string, string | undefined>;
   /** What stdin held, read only when a `--…-password-stdin` flag asks for it. */
   stdin?: string;
+  /** The versions read from `--changes-dir`: the request is then a run of changes to the target. */
+  changes?: Change[];
 }
 
 export interface BuiltStart {
@@ -85,8 +92,55 @@ export function passwordsFromStdin(text: string, sides: readonly Side[]): Partia
   return Object.fromEntries(sides.map((side, i) => [side, lines[i]]));
 }
 
-/** The start request: the file's fields, each overridden by the flag that names it. */
-export function buildStartRequest({ flags, file, env, stdin }: StartSources): BuiltStart {
+/** The start flags that only a transfer takes, by the name `--help` shows. */
+const TRANSFER_FLAGS: [keyof StartFlags, string][] = [
+  ['sourceUrl', '--source-url'],
+  ['sourceUser', '--source-user'],
+  ['sourcePassword', '--source-password'],
+  ['sourcePasswordStdin', '--source-password-stdin'],
+  ['sourcePasswordRef', '--source-password-ref'],
+  ['sourceNativePort', '--source-native-port'],
+  ['onConflict', '--on-conflict'],
+  ['parallelism', '--parallelism'],
+  ['syncPasses', '--sync-passes'],
+];
+
+/**
+ * Refuses flags that do not fit the kind of start: a transfer's flags with `--changes-dir` (`changes`
+ * true), or `--on-failure` without it. The caller checks before it reads the folder or stdin.
+ */
+export function assertChangesFlags(flags: StartFlags, changes: boolean): void {
+  if (!changes) {
+    if (flags.onFailure !== undefined) throw new UsageError('--on-failure applies to a run of changes: give --changes-dir too');
+    return;
+  }
+  const given = TRANSFER_FLAGS.filter(([key]) => flags[key] !== undefined).map(([, name]) => name);
+  if (given.length > 0) throw new UsageError(`--changes-dir applies changes to the target only: leave out ${given.join(', ')} (a transfer followed by changes is not supported yet)`);
+  if (flags.database && flags.database.length > 1) throw new UsageError(`--changes-dir applies to one database, but --database was given ${flags.database.length} times`);
+}
+
+/**
+ * The start request: the file's fields, each overridden by the flag that names it. With `changes`
+ * (read from `--changes-dir`) it is a run of changes to one database of the target, and the flags
+ * of a transfer are refused.
+ */
+export function buildStartRequest(sources: StartSources): BuiltStart {
+  const { flags, file, changes } = sources;
+  assertChangesFlags(flags, changes !== undefined);
+  if (changes === undefined) return buildRequest(sources);
+  if (isRecord(file) && ('source' in file || 'databases' in file)) {
+    throw new UsageError('--changes-dir applies changes to the target only: the start file holds "source" or "databases" (a transfer followed by changes is not supported yet)');
+  }
+  const built = buildRequest({ ...sources, flags: { ...flags, database: undefined } });
+  const body = built.body as Record<string, unknown>;
+  if (flags.database?.length === 1) body.database = flags.database[0];
+  if (body.database === undefined) throw new UsageError('--changes-dir needs the database the changes apply to: give --database');
+  body.changes = changes;
+  if (flags.onFailure !== undefined) body.options = { ...(isRecord(body.options) ? body.options : {}), onFailure: flags.onFailure };
+  return built;
+}
+
+function buildRequest({ flags, file, env, stdin }: StartSources): BuiltStart {
   const body: Record<string, unknown> = file === undefined ? {} : structuredClone(file as Record<string, unknown>);
   const warnings: string[] = [];
   const fromStdin = stdin === undefined ? {} : passwordsFromStdin(stdin, stdinSides(flags));

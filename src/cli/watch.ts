@@ -8,7 +8,7 @@ import type { MigrationState, TableProgress } from '../workflows/types';
 import { ApiUnreachableError, type ApiClient } from './api-client';
 import { EXIT, exitCodeForRun, isFinal } from './exit-codes';
 import { etaSeconds, percent, RateWindow, type Rates } from './rates';
-import { describeNow, describeTable, formatBytes, formatCount, formatEta, formatState, plainProgressLine, TABLES_SHOWN, tablesCopying } from './render';
+import { describeChangesProgress, describeNow, describeTable, isChangesState, formatBytes, formatCount, formatEta, formatState, plainProgressLine, TABLES_SHOWN, tablesCopying } from './render';
 
 /** The run's rates, and each followed table's by `database.table` (see `MigrationState.tableProgress`). */
 export interface WatchRates extends Rates {
@@ -153,11 +153,17 @@ export function barsView(stream: NodeJS.WriteStream): WatchView {
   const textLine = { format: '{line}' };
   const status = multi.create(1, 0, { line: '' }, textLine);
   const waiting = multi.create(1, 0, { line: '' }, textLine);
+  let changesLine: SingleBar | null = null;
   let bars: { rows: SingleBar; tables: SingleBar; partitions: SingleBar; perTable: (SingleBar | null)[] } | null = null;
   return {
     update(state, rates, at) {
       status.update(0, { line: `${state.id}: ${state.status}${state.currentStep ? `, step ${state.currentStep}` : ''} (${at.toISOString().slice(11, 19)} UTC)` });
       waiting.update(0, { line: `  ${describeNow(state) ?? 'ended'}` });
+      if (isChangesState(state)) {
+        changesLine ??= multi.create(1, 0, { line: '' }, textLine);
+        changesLine.update(0, { line: `  ${describeChangesProgress(state)}` });
+        return;
+      }
       const p = state.progress;
       if (p.unitsTotal === 0) return;
       bars ??= {

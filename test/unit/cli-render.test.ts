@@ -1,6 +1,7 @@
 import { ApiError, ApiUnreachableError } from '../../src/cli/api-client';
 import { UsageError } from '../../src/cli/exit-codes';
-import { describeProgress, errorDocument, formatBytes, formatDuration, formatError, formatList, formatState, plainProgressLine, whoMayApprove } from '../../src/cli/render';
+import { describeChangesProgress, describeProgress, errorDocument, formatBytes, formatDuration, formatError, formatList, formatState, isChangesState, plainProgressLine, whoMayApprove } from '../../src/cli/render';
+import type { ChangesState } from '../../src/workflows/changes-types';
 import { initialState } from '../../src/workflows/state';
 import type { MigrationInput, MigrationState } from '../../src/workflows/types';
 
@@ -165,5 +166,49 @@ describe('formatError', () => {
     expect(errorDocument(new ApiError(404, { error: 'not_found', message: 'x' }, 'GET', 'u'))).toEqual({ error: 'not_found', message: 'x', status: 404 });
     expect(errorDocument(new ApiUnreachableError('http://h/migrations', 'refused'))).toEqual({ error: 'unreachable', url: 'http://h/migrations', message: 'cannot reach the API at http://h/migrations: refused' });
     expect(errorDocument(new UsageError('bad'))).toEqual({ error: 'usage', message: 'bad' });
+  });
+});
+
+/** A run of changes applying version 002, statement 2 of 3, with a mutation still rewriting parts. */
+function applyingChanges(mutationPartsLeft: number | null = 14): ChangesState {
+  const s = state({ status: 'running', currentStep: 'migration' });
+  return {
+    ...s,
+    kind: 'changes',
+    changes: {
+      database: 'shop',
+      versionsTotal: 3,
+      versionsDone: 1,
+      current: { version: '002', name: 'add status', statement: 2, statements: 3, sql: 'ALTER TABLE orders UPDATE status = 1 WHERE 1', mutationPartsLeft },
+      stopped: null,
+    },
+  };
+}
+
+describe('a run of changes', () => {
+  it('shows the version and statement it applies and the mutation parts left, instead of the copy progress', () => {
+    const text = formatState(applyingChanges(), NOW);
+    expect(text).toContain('progress:   versions 1/3 done in shop; version 002 (add status): statement 2 of 3, mutation parts left: 14');
+    expect(text).not.toMatch(/rows|partitions/);
+  });
+
+  it('leaves out the mutation parts when no mutation runs', () => {
+    expect(describeChangesProgress(applyingChanges(null))).toBe('versions 1/3 done in shop; version 002 (add status): statement 2 of 3');
+  });
+
+  it('says where a run stopped under onFailure "stop"', () => {
+    const s = applyingChanges();
+    const stopped: ChangesState = { ...s, status: 'failed', currentStep: null, changes: { ...s.changes, current: null, stopped: { version: '002', applied: 1, statements: 3 } } };
+    expect(formatState(stopped, NOW)).toContain('progress:   versions 1/3 done in shop; stopped at version 002 after 1 of 3 statements');
+  });
+
+  it('in a plain watch line, the statement follows the step', () => {
+    expect(plainProgressLine(applyingChanges(), NO_RATES, NOW)).toBe(
+      '2026-01-02T10:00:30Z demo-1 running: running step "migration"; versions 1/3 done in shop; version 002 (add status): statement 2 of 3, mutation parts left: 14',
+    );
+  });
+
+  it('tells a transfer from a run of changes', () => {
+    expect([isChangesState(copying()), isChangesState(applyingChanges())]).toEqual([false, true]);
   });
 });

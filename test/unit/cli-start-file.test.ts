@@ -1,3 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeChangesRead, readChangesFolder } from '../../src/cli/changes-dir';
 import { UsageError } from '../../src/cli/exit-codes';
 import { buildStartRequest, parseStartFile, passwordsFromStdin, type StartFlags } from '../../src/cli/start-file';
 
@@ -89,13 +93,13 @@ describe('buildStartRequest', () => {
   it('when a password flag replaces a passwordRef of the file (or the reverse), only the flag is sent', () => {
     const file = parseStartFile(YAML_FILE, 'run.yaml');
     const { body } = buildStartRequest({ file, flags: { sourcePassword: 'pw', targetPasswordRef: 'dst' }, env: {} });
-    expect(body.source).toEqual({ url: 'http://source:8123', username: 'reader', password: 'pw', nativePort: 9000 });
+    expect('source' in body && body.source).toEqual({ url: 'http://source:8123', username: 'reader', password: 'pw', nativePort: 9000 });
     expect(body.target).toEqual({ url: 'http://target:8123', passwordRef: 'dst' });
   });
 
   it('when a password is given on the command line, a warning names the safer ways, without the password', () => {
     const { body, warnings } = fromFlags({ sourceUrl: 'http://s:8123', sourcePassword: 'hunter2' });
-    expect(body.source).toMatchObject({ password: 'hunter2' });
+    expect('source' in body && body.source).toMatchObject({ password: 'hunter2' });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/shell history/);
     expect(warnings[0]).toMatch(/--source-password-stdin.*MIGRATOR_SOURCE_PASSWORD.*--source-password-ref/);
@@ -110,7 +114,7 @@ describe('buildStartRequest', () => {
     });
     const file = parseStartFile(YAML_FILE, 'run.yaml');
     const { body, warnings } = buildStartRequest({ file, flags: {}, env });
-    expect(body.source).not.toHaveProperty('password');
+    expect('source' in body && body.source).not.toHaveProperty('password');
     expect(body.target).toMatchObject({ password: 't0p secret' });
     expect(warnings).toEqual([]);
   });
@@ -146,5 +150,58 @@ describe('buildStartRequest', () => {
     const before = JSON.stringify(file);
     buildStartRequest({ file, flags: { sourcePassword: 'x', parallelism: 9 }, env: {} });
     expect(JSON.stringify(file)).toBe(before);
+  });
+});
+
+describe('a start of changes (--changes-dir)', () => {
+  const changes = [{ version: '001', name: 'orders', sql: 'CREATE TABLE orders (id UInt64) ENGINE = MergeTree ORDER BY id' }];
+
+  it('sends the target, the one database, the changes and the failure policy, without a source', () => {
+    const { body } = buildStartRequest({
+      flags: { targetUrl: 'http://t:8123', targetUser: 'admin', database: ['shop'], changesDir: './migrations', onFailure: 'stop', approvalsRequired: false },
+      env: { MIGRATOR_TARGET_PASSWORD: 'pw' },
+      changes,
+    });
+    expect(body).toEqual({ target: { url: 'http://t:8123', username: 'admin', password: 'pw' }, database: 'shop', changes, options: { onFailure: 'stop' }, approvals: { required: false } });
+  });
+
+  it('when source flags or a transfer option come with it, it is a usage error naming them', () => {
+    expect(() => buildStartRequest({ flags: { sourceUrl: 'http://s:8123', parallelism: 4, database: ['shop'] }, env: {}, changes })).toThrow(
+      new UsageError('--changes-dir applies changes to the target only: leave out --source-url, --parallelism (a transfer followed by changes is not supported yet)'),
+    );
+    expect(() => buildStartRequest({ file: { source: { url: 'http://s:8123' } }, flags: { database: ['shop'] }, env: {}, changes })).toThrow(/start file holds "source"/);
+  });
+
+  it('when the database is missing or repeated, or --on-failure comes without it, it is a usage error', () => {
+    expect(() => buildStartRequest({ flags: { targetUrl: 'http://t:8123' }, env: {}, changes })).toThrow(/give --database/);
+    expect(() => buildStartRequest({ flags: { database: ['a', 'b'] }, env: {}, changes })).toThrow(/one database/);
+    expect(() => fromFlags({ sourceUrl: 'http://s:8123', onFailure: 'stop' })).toThrow(/--on-failure applies to a run of changes/);
+  });
+});
+
+describe('reading --changes-dir', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'changes-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads the versions and says which layout it read and what will not run', async () => {
+    await writeFile(join(dir, '001_orders.up.sql'), 'CREATE TABLE orders (id UInt64) ENGINE = MergeTree ORDER BY id;');
+    await writeFile(join(dir, '001_orders.down.sql'), 'DROP TABLE orders;');
+    await writeFile(join(dir, '002_status.up.sql'), 'ALTER TABLE orders ADD COLUMN status String;');
+    const read = await readChangesFolder(dir);
+    expect(read.changes.map((c) => c.version)).toEqual(['001', '002']);
+    expect(describeChangesRead('./migrations', read)).toMatch(/^read 2 versions from \.\/migrations \(golang-migrate layout\); not run: 001_orders\.down\.sql \(.+\)$/);
+  });
+
+  it('when the folder is missing, mixes layouts or holds no versions, it is a usage error that says so', async () => {
+    await expect(readChangesFolder(join(dir, 'nope'))).rejects.toThrow(new UsageError(`--changes-dir ${join(dir, 'nope')} cannot be read: ENOENT`));
+    await expect(readChangesFolder(dir)).rejects.toThrow(/holds no versions/);
+    await writeFile(join(dir, '001_a.up.sql'), 'SELECT 1;');
+    await writeFile(join(dir, '002_b.sql'), '-- +goose Up\nSELECT 1;');
+    await expect(readChangesFolder(dir)).rejects.toBeInstanceOf(UsageError);
   });
 });

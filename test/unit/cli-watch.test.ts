@@ -3,6 +3,7 @@ import { EXIT, exitCodeForError, exitCodeForRun, UsageError } from '../../src/cl
 import { jsonView, plainView, watchRun, type WatchView } from '../../src/cli/watch';
 import { describeTable, tablesCopying } from '../../src/cli/render';
 import { initialState } from '../../src/workflows/state';
+import type { ChangesState } from '../../src/workflows/changes-types';
 import type { MigrationInput, MigrationState, MigrationStatus } from '../../src/workflows/types';
 
 const INPUT: MigrationInput = {
@@ -147,6 +148,19 @@ describe('plainView', () => {
       `2026-01-02T10:00:16Z w1 ${waiting}\n`,
       '2026-01-02T10:00:17Z w1 running: running step "migration"; rows 500/1,000 (50%), 4.9 KiB, ETA unknown, tables 0/2, partitions 1/4\n',
     ]);
+  });
+
+  it('for a run of changes, each line shows the version and statement applied, not the copy', () => {
+    const out = sink();
+    const at = new Date(Date.UTC(2026, 0, 2, 10, 0, 0));
+    const running = state('running');
+    const changes: ChangesState = {
+      ...running,
+      kind: 'changes',
+      changes: { database: 'shop', versionsTotal: 2, versionsDone: 0, current: { version: '7', name: 'backfill', statement: 1, statements: 1, sql: 'ALTER TABLE t UPDATE x = 1 WHERE 1', mutationPartsLeft: 3 }, stopped: null },
+    };
+    plainView(out, sink()).update(changes, { rowsPerSecond: null, bytesPerSecond: null }, at);
+    expect(out.chunks).toEqual(['2026-01-02T10:00:00Z w1 running: running step "migration"; versions 0/2 done in shop; version 7 (backfill): statement 1 of 1, mutation parts left: 3\n']);
   });
 
   it('when the run ends, the final state follows the lines', () => {

@@ -3,7 +3,7 @@ import { QueryNotRegisteredError, WorkflowExecutionAlreadyStartedError, Workflow
 import { createApp } from '../../src/api/app';
 import { describeError } from '../../src/api/error-middleware';
 import { describedAllowlist, openApiDocument, ROUTES } from '../../src/api/openapi';
-import { approveSchema, cancelSchema, ENDPOINT_URL_PATTERN, migrationIdSchema, rejectSchema, startMigrationSchema } from '../../src/api/schemas';
+import { approveSchema, cancelSchema, ENDPOINT_URL_PATTERN, migrationIdSchema, rejectSchema, startChangesSchema, startRequestSchema } from '../../src/api/schemas';
 import { keyringOf } from '../../src/secrets';
 import { ForbiddenError, FourEyesError, InvalidRequestError, MigrationStateConflictError, UnauthorizedError } from '../../src/errors';
 import { initialState } from '../../src/workflows/state';
@@ -183,9 +183,33 @@ const startSamples: unknown[] = [
   'text',
 ];
 
+const validChanges = {
+  target: { url: 'http://target:8123', passwordRef: 'target.pw' },
+  database: 'shop',
+  changes: [{ version: '001', name: 'orders', sql: 'CREATE TABLE orders (id UInt64) ENGINE = MergeTree ORDER BY id' }],
+};
+
+/** Change requests whose change set is sound: the document states shapes, not the change-set checks (duplicates, order, SQL). */
+const changesSamples: unknown[] = [
+  validChanges,
+  { ...validChanges, id: 'shop-1', approvals: { required: false }, options: { onFailure: 'stop' } },
+  { ...validChanges, changes: [{ version: '1.2.10', name: 'x', sql: 'ALTER TABLE orders ADD COLUMN x UInt8' }] },
+  { ...validChanges, options: { onFailure: 'ignore' } },
+  { ...validChanges, changes: [] },
+  { ...validChanges, changes: [{ version: 'v1', name: 'x', sql: 'SELECT 1' }] },
+  { ...validChanges, changes: [{ version: '1', name: '', sql: 'SELECT 1' }] },
+  { ...validChanges, changes: [{ version: '1', name: 'x', sql: 'SELECT 1', down: 'SELECT 2' }] },
+  { ...validChanges, database: 'system' },
+  { ...validChanges, database: undefined, databases: ['shop'] },
+  { database: 'shop', changes: validChanges.changes },
+  { ...validChanges, source: { url: 'http://source:8123' } },
+  { ...validStart, changes: validChanges.changes },
+];
+
 describe('the document and the zod schemas agree on requests', () => {
   const cases: [string, { safeParse(v: unknown): { success: boolean } }, unknown[]][] = [
-    ['StartMigrationRequest', startMigrationSchema, startSamples.filter((s) => !sameOrigin(s))],
+    ['StartMigrationRequest', startRequestSchema, [...startSamples.filter((s) => !sameOrigin(s)), ...changesSamples]],
+    ['StartChangesRequest', startChangesSchema, changesSamples],
     ['ApproveRequest', approveSchema, [{ step: 'configure' }, { step: 'migration', comment: 'ok' }, { step: 'deploy' }, { step: 'configure', by: 'ana' }, { step: 'configure', comment: 'x'.repeat(2001) }, {}]],
     ['RejectRequest', rejectSchema, [{ step: 'validation', reason: 'no' }, { step: 'validation' }, { step: 'validation', reason: '' }, { step: 'backup', reason: 'x', extra: 1 }]],
     ['CancelRequest', cancelSchema, [{}, { reason: 'stop' }, { reason: 3 }, { why: 'x' }]],
@@ -278,13 +302,14 @@ describe('a document narrowed to the endpoint allowlist', () => {
       [endpoint('http://127.0.0.1'), endpoint('http://localhost:8124')],
       [endpoint('http://127.0.0.1:8123', 8124), endpoint('http://localhost:8124')],
     ].map(([source, target]) => ({ source, target, databases: ['demo'] }));
+    const changesBodies = ['http://localhost:8124', 'https://127.0.0.1:9000/', 'http://127.0.0.2:8123', 'http://localhost:8123'].map((url) => ({ ...validChanges, target: { url } }));
     const outcomes: boolean[] = [];
-    for (const body of bodies) {
+    for (const body of [...bodies, ...changesBodies]) {
       const accepted = (await request(app).post('/migrations').send(body)).status === 409;
       expect({ body, accepted: valid(doc, schemaOf(doc, 'StartMigrationRequest'), body) }).toEqual({ body, accepted });
       outcomes.push(accepted);
     }
-    expect(outcomes.filter(Boolean).length).toBe(3);
+    expect(outcomes.filter(Boolean).length).toBe(5);
   });
 
   it('answers 405 with Allow for a method a documented path lacks, and leaves OPTIONS alone', async () => {
