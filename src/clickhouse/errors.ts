@@ -24,6 +24,28 @@ const PERMANENT_CODES: ReadonlyMap<number, string> = new Map([
   [516, 'AuthenticationFailed'],
 ]);
 
+/** Error codes of a server too busy or cut off to run a statement now, that a later attempt may run. */
+const TRANSIENT_CODES: ReadonlySet<number> = new Set([
+  159, // TIMEOUT_EXCEEDED
+  202, // TOO_MANY_SIMULTANEOUS_QUERIES
+  209, // SOCKET_TIMEOUT
+  210, // NETWORK_ERROR
+  241, // MEMORY_LIMIT_EXCEEDED
+  242, // TABLE_IS_READ_ONLY (a replica that lost its keeper)
+  252, // TOO_MANY_PARTS
+  425, // SYSTEM_ERROR
+]);
+
+/**
+ * Whether the server refused a user's statement for what the statement is or meets (a value it
+ * cannot parse, a missing column, a type it rejects): any answer with an error code but those
+ * of a busy or cut-off server. Unlike the migrator's own statements, a user's cannot be judged by
+ * a short list of codes.
+ */
+export function refusedStatement(err: unknown): err is ClickHouseQueryError {
+  return err instanceof ClickHouseQueryError && err.code !== undefined && !TRANSIENT_CODES.has(err.code);
+}
+
 /** Thrown when a statement fails on a ClickHouse server; the message never holds a secret. */
 export class ClickHouseQueryError extends Error {
   constructor(

@@ -1,5 +1,5 @@
 import type { Change } from '../../changes/change-set';
-import { ClickHouseQueryError } from '../../clickhouse/errors';
+import { refusedStatement } from '../../clickhouse/errors';
 import {
   CHANGES_FAILURE_TYPES,
   type AppliedStatement,
@@ -58,7 +58,7 @@ export function createChangesActivities(deps: ActivityDeps) {
         const before = await mutationsOf(target, req.database);
         heartbeatNow({ sent: true } satisfies ApplyBeat);
         await heartbeating(() => ({ sent: true }) satisfies ApplyBeat, () => target.exec(req.sql, { database: req.database })).catch((err: unknown) => {
-          if (err instanceof ClickHouseQueryError && err.permanentType) {
+          if (refusedStatement(err)) {
             throw permanent(CHANGES_FAILURE_TYPES.changeFailed, `${where} failed on ${req.database}: ${req.sql.length > 500 ? `${req.sql.slice(0, 500)}…` : req.sql}: ${err.message}`);
           }
           throw err;

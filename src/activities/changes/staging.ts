@@ -5,7 +5,7 @@
 import { execDdl } from '../../clickhouse/capabilities';
 import { listTables, partitionSizes, type TableInfo } from '../../clickhouse/catalog';
 import type { ClickHouseConnection } from '../../clickhouse/connection';
-import { ClickHouseQueryError } from '../../clickhouse/errors';
+import { refusedStatement } from '../../clickhouse/errors';
 import { shadowDatabase, withScratchDatabase } from '../../clickhouse/scratch';
 import { qualifiedName, quoteString } from '../../clickhouse/sql';
 import { redirectDatabase } from '../../clickhouse/statements';
@@ -51,7 +51,7 @@ export async function stageChanges(target: ClickHouseConnection, runKey: string,
         try {
           await target.exec(redirectDatabase(statement.sql, database, shadow), { database: shadow });
         } catch (err) {
-          if (!(err instanceof ClickHouseQueryError) || !err.permanentType) throw err;
+          if (!refusedStatement(err)) throw err;
           throw stagingFailure(where, statement.sql, database, err.message);
         }
         const failure = await awaitMutations(target, shadow, before);

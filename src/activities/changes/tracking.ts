@@ -60,7 +60,7 @@ interface TrackingRow {
   started_at: string;
   finished_at: string;
   schema: string;
-  recorded_at: string;
+  latest: string;
 }
 
 /** The latest record of every version, and the schema recorded last (null when nothing is tracked yet). */
@@ -72,7 +72,7 @@ export async function readTracking(conn: ClickHouseConnection, database: string)
             argMax(statement_checksums, recorded_at) AS statement_checksums, argMax(statements_applied, recorded_at) AS statements_applied,
             argMax(dirty, recorded_at) AS dirty, argMax(approved_by, recorded_at) AS approved_by, argMax(run_id, recorded_at) AS run_id,
             toString(argMax(started_at, recorded_at)) AS started_at, argMax(ifNull(toString(finished_at), ''), recorded_at) AS finished_at,
-            argMax(schema, recorded_at) AS schema, toString(max(recorded_at)) AS recorded_at
+            argMax(schema, recorded_at) AS schema, toString(max(recorded_at)) AS latest
      FROM ${qualifiedName(database, TRACKING_TABLE)} GROUP BY version`,
   );
   let latest: TrackingRow | null = null;
@@ -89,7 +89,7 @@ export async function readTracking(conn: ClickHouseConnection, database: string)
       startedAt: row.started_at,
       finishedAt: row.finished_at || null,
     });
-    if (!latest || BigInt(row.recorded_at) > BigInt(latest.recorded_at)) latest = row;
+    if (!latest || BigInt(row.latest) > BigInt(latest.latest)) latest = row;
   }
   return { versions, schema: latest?.schema ? (JSON.parse(latest.schema) as SchemaShape) : null };
 }

@@ -1,0 +1,96 @@
+/**
+ * Shared pieces of the tests of schema changes: the workflow input for the test target, a run
+ * driven through its approvals, and a small shop database with rows.
+ */
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { ClickHouseConnection } from '../../src/clickhouse/connection';
+import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
+import { seal } from '../../src/secrets';
+import { CHANGES_WORKFLOW_TYPE, type Change, type ChangesInput, type ChangesState, type TrackedVersion } from '../../src/workflows/changes-types';
+import { STEPS, TASK_QUEUE } from '../../src/workflows/types';
+import { queryState, TEST_KEY, waitFor } from './harness';
+import { testStack } from './stack-env';
+
+export function changesInput(id: string, database: string, changes: Change[], overrides: Partial<ChangesInput> = {}): ChangesInput {
+  const { target } = testStack();
+  return {
+    id,
+    target: { url: target.url, username: target.username, password: seal(target.password, TEST_KEY) },
+    database,
+    changes,
+    approvals: { required: true },
+    options: { onFailure: 'rollback' },
+    ...overrides,
+  };
+}
+
+export function startChanges(client: Client, input: ChangesInput): Promise<WorkflowHandle> {
+  return client.workflow.start(CHANGES_WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: input.id, args: [input] });
+}
+
+export async function changesState(handle: WorkflowHandle): Promise<ChangesState> {
+  return (await queryState(handle)) as ChangesState;
+}
+
+/** Approves every step as it comes, up to `last`, and waits for the run to end; returns its final state. */
+export async function approveThrough(handle: WorkflowHandle, last: (typeof STEPS)[number] = 'migration'): Promise<ChangesState> {
+  for (const step of STEPS.slice(1, STEPS.indexOf(last) + 1)) {
+    const state = await waitFor(() => changesState(handle), (s) => s.awaitingApproval?.step === step || !['running', 'awaiting_approval'].includes(s.status), `approval of ${step}`);
+    if (state.awaitingApproval?.step !== step) break;
+    await handle.signal('approve', { step, by: 'reviewer' });
+  }
+  return ended(handle);
+}
+
+/** Waits for the run to end (whatever way) and returns its final state. */
+export async function ended(handle: WorkflowHandle): Promise<ChangesState> {
+  await handle.result().catch(() => undefined);
+  return changesState(handle);
+}
+
+/**
+ * A small shop: `orders` partitioned by month, with `amount` as text (one row of it is `n/a`),
+ * `customers`, and a `legacy_events` table.
+ */
+export async function createShop(conn: ClickHouseConnection, database: string, options: { badAmount: boolean }): Promise<void> {
+  await conn.exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
+  await conn.exec(`CREATE TABLE ${qualifiedName(database, 'orders')} (id UInt64, day Date, customer UInt32, amount String) ENGINE = MergeTree PARTITION BY toYYYYMM(day) ORDER BY id`);
+  await conn.exec(
+    `INSERT INTO ${qualifiedName(database, 'orders')} SELECT number, toDate('2024-01-01') + (number % 90), number % 50, ${options.badAmount ? "if(number = 4321, 'n/a', toString(number * 3))" : 'toString(number * 3)'} FROM system.numbers LIMIT 6000`,
+  );
+  await conn.exec(`CREATE TABLE ${qualifiedName(database, 'customers')} (id UInt32, name String) ENGINE = MergeTree ORDER BY id`);
+  await conn.exec(`INSERT INTO ${qualifiedName(database, 'customers')} SELECT number, concat('customer ', toString(number)) FROM system.numbers LIMIT 50`);
+  await conn.exec(`CREATE TABLE ${qualifiedName(database, 'legacy_events')} (at DateTime, what String) ENGINE = MergeTree ORDER BY at`);
+  await conn.exec(`INSERT INTO ${qualifiedName(database, 'legacy_events')} SELECT toDateTime('2024-01-01 00:00:00') + number, 'click' FROM system.numbers LIMIT 100`);
+}
+
+/** Three versions: a new table with seed rows, a new column, and a type change of `orders.amount`. */
+export const THREE_VERSIONS: Change[] = [
+  {
+    version: '001',
+    name: 'create_regions',
+    sql: `CREATE TABLE regions (code String, name String) ENGINE = MergeTree ORDER BY code;
+-- seed rows; the ';' in this comment and in 'Cote d;Ivoire' do not end a statement
+INSERT INTO regions VALUES ('eu', 'Europe'), ('ci', 'Cote d;Ivoire');`,
+  },
+  { version: '002', name: 'add_region_to_customers', sql: "ALTER TABLE customers ADD COLUMN region String DEFAULT 'eu'" },
+  { version: '003', name: 'amount_as_number', sql: 'ALTER TABLE orders MODIFY COLUMN amount UInt32;\nDROP TABLE legacy_events' },
+];
+
+/** The tracking table as the test reads it: the latest record of each version, by its own query. */
+export async function trackedVersions(conn: ClickHouseConnection, database: string): Promise<Pick<TrackedVersion, 'version' | 'name' | 'statementsApplied' | 'dirty' | 'checksum'>[]> {
+  const exists = await conn.rows<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = '${database}' AND name = 'schema_migrations'`);
+  if (exists[0].n === '0') return [];
+  const rows = await conn.rows<{ version: string; name: string; applied: string; dirty: string; checksum: string }>(
+    `SELECT version, name, statements_applied AS applied, dirty, checksum FROM ${qualifiedName(database, 'schema_migrations')} FINAL ORDER BY version`,
+  );
+  return rows.map((r) => ({ version: r.version, name: r.name, statementsApplied: Number(r.applied), dirty: Number(r.dirty) === 1, checksum: r.checksum }));
+}
+
+/** The type of a column now. */
+export async function columnType(conn: ClickHouseConnection, database: string, table: string, column: string): Promise<string | null> {
+  const rows = await conn.rows<{ type: string }>(
+    `SELECT type FROM system.columns WHERE database = '${database}' AND table = '${table}' AND name = '${column}'`,
+  );
+  return rows[0]?.type ?? null;
+}
