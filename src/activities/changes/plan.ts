@@ -76,7 +76,7 @@ function planVersion(change: ChecksummedChange, record: TrackedVersion | undefin
       status: 'drift',
       from: 1,
       pending: [],
-      drift: `version ${change.version} (${change.name}) was applied by run ${record.runId} with sha256 ${record.checksum.slice(0, 12)}…, and its text now has sha256 ${change.checksum.slice(0, 12)}…: an applied version is never changed; put the change in a new version`,
+      drift: `drift: version ${change.version} (${change.name}) was applied by run ${record.runId} with sha256 ${record.checksum.slice(0, 12)}…, and its text now has sha256 ${change.checksum.slice(0, 12)}…: an applied version is never changed; put the change in a new version`,
     };
   }
   const applied = record.statementsApplied;
@@ -88,7 +88,7 @@ function planVersion(change: ChecksummedChange, record: TrackedVersion | undefin
       status: 'drift',
       from: 1,
       pending: [],
-      drift: `version ${change.version} (${change.name}) is dirty with ${applied} statements applied, and ${which} of its text is not what was applied: only the statements after ${applied} may change before it resumes`,
+      drift: `drift: version ${change.version} (${change.name}) is dirty with ${applied} statements applied, and ${which} of its text is not what was applied: only the statements after ${applied} may change before it resumes`,
     };
   }
   return { ...base, status: 'resume', from: applied + 1, pending: plannedStatements(change, applied + 1, sizes) };

@@ -1,0 +1,106 @@
+/**
+ * Runs of schema changes that fail or are cancelled in their migration step: a stop that leaves
+ * a version dirty and a later run that resumes after what was applied, and a cancel during a
+ * mutation that rolls back column types, a dropped table, rewritten rows and the tracking table.
+ */
+import type { ClickHouseConnection } from '../../src/clickhouse/connection';
+import { qualifiedName } from '../../src/clickhouse/sql';
+import { SAMPLE_ROWS_PER_PARTITION, type Change, type ChangesPlan } from '../../src/workflows/changes-types';
+import { approveThrough, changesInput, changesState, columnType, ended, startChanges, trackedVersions } from './changes-helpers';
+import { tableDigest, uniqueName, useTestServers, waitFor } from './harness';
+
+const servers = useTestServers({ worker: true });
+
+/** Everything a user reads of a database: each table's DDL, and its rows by the test's own digest. */
+async function snapshotOf(conn: ClickHouseConnection, database: string): Promise<Record<string, { ddl: string; rows: number; checksum: string }>> {
+  const tables = await conn.rows<{ name: string; create_table_query: string; engine: string }>(
+    `SELECT name, create_table_query, engine FROM system.tables WHERE database = '${database}' ORDER BY name`,
+  );
+  const out: Record<string, { ddl: string; rows: number; checksum: string }> = {};
+  for (const t of tables) out[t.name] = { ddl: t.create_table_query, ...(await tableDigest(conn, database, t.name)) };
+  return out;
+}
+
+describe('schema changes that fail or are cancelled', () => {
+  it('with onFailure "stop", a version whose fourth statement fails stays dirty at 3, and the next run resumes at statement 4', async () => {
+    const db = servers.database('chg_stop');
+    const t = servers.target;
+    await t.exec(`CREATE DATABASE ${qualifiedName(db, 'x').split('.')[0]}`);
+    await t.exec(`CREATE TABLE ${qualifiedName(db, 'readings')} (id UInt64, value String) ENGINE = MergeTree ORDER BY id`);
+    // One partition with more rows than staging samples, the one bad value past the sample: only the real table holds it.
+    const rows = SAMPLE_ROWS_PER_PARTITION + 2000;
+    await t.exec(`INSERT INTO ${qualifiedName(db, 'readings')} SELECT number, if(number = ${rows - 1}, 'n/a', toString(number)) FROM system.numbers LIMIT ${rows}`);
+    const statements = [
+      "ALTER TABLE readings ADD COLUMN unit String DEFAULT 'kWh'",
+      'CREATE TABLE sites (id UInt32, name String) ENGINE = MergeTree ORDER BY id',
+      "INSERT INTO sites VALUES (1, 'north'), (2, 'south')",
+      'ALTER TABLE readings MODIFY COLUMN value UInt64',
+      'ALTER TABLE readings ADD COLUMN site UInt32 DEFAULT 1',
+    ];
+    const change = (fourth: string): Change[] => [{ version: '004', name: 'sites', sql: [...statements.slice(0, 3), fourth, statements[4]].join(';\n') }];
+
+    const failed = await approveThrough(await startChanges(servers.client, changesInput(uniqueName('chg'), db, change(statements[3]), { options: { onFailure: 'stop' } })));
+    expect(failed.status).toBe('failed');
+    expect(failed.changes.stopped).toEqual({ version: '004', applied: 3, statements: 5 });
+    expect(failed.error?.message).toMatch(/version 004 \(sites\), statement 4 failed/);
+    expect(failed.error?.message).toMatch(/resumes at statement 4/);
+    expect(failed.rollback).toBeNull();
+    expect(await trackedVersions(t, db)).toEqual([expect.objectContaining({ version: '004', statementsApplied: 3, dirty: true })]);
+    expect(await columnType(t, db, 'readings', 'unit')).toBe('String');
+    expect(await columnType(t, db, 'readings', 'value')).toBe('String');
+    expect(await columnType(t, db, 'readings', 'site')).toBeNull();
+
+    const fixed = "ALTER TABLE readings ADD COLUMN value_number UInt64 MATERIALIZED toUInt64OrZero(value)";
+    const resumed = await approveThrough(await startChanges(servers.client, changesInput(uniqueName('chg'), db, change(fixed), { options: { onFailure: 'stop' } })));
+    expect([resumed.status, resumed.error]).toEqual(['completed', null]);
+    const plan = resumed.steps.find((s) => s.name === 'configure')?.result as ChangesPlan;
+    expect(plan.versions.map((v) => [v.version, v.status, v.from, v.pending.map((p) => p.index)])).toEqual([['004', 'resume', 4, [4, 5]]]);
+    expect(await trackedVersions(t, db)).toEqual([expect.objectContaining({ version: '004', statementsApplied: 5, dirty: false })]);
+    // Statements 1 to 3 ran once: the seed rows are not doubled.
+    const sites = await t.rows<{ n: string }>(`SELECT count() AS n FROM ${qualifiedName(db, 'sites')}`);
+    expect(sites[0].n).toBe('2');
+    expect(await columnType(t, db, 'readings', 'value_number')).toBe('UInt64');
+    expect(await columnType(t, db, 'readings', 'site')).toBe('UInt32');
+  });
+
+  it('cancelled while it waits for a mutation, the run restores the column type, the dropped table, the rewritten rows and the tracking table', async () => {
+    const db = servers.database('chg_cancel');
+    const t = servers.target;
+    await t.exec(`CREATE DATABASE ${qualifiedName(db, 'x').split('.')[0]}`);
+    await t.exec(`CREATE TABLE ${qualifiedName(db, 'accounts')} (id UInt64, balance String, region String) ENGINE = MergeTree PARTITION BY region ORDER BY id`);
+    await t.exec(`INSERT INTO ${qualifiedName(db, 'accounts')} SELECT number, toString(number * 7), if(number % 2 = 0, 'eu', 'us') FROM system.numbers LIMIT 4000`);
+    await t.exec(`CREATE TABLE ${qualifiedName(db, 'audit')} (at DateTime, what String) ENGINE = Log`);
+    await t.exec(`INSERT INTO ${qualifiedName(db, 'audit')} SELECT toDateTime('2024-01-01 00:00:00') + number, 'login' FROM system.numbers LIMIT 300`);
+    await t.exec(`CREATE TABLE ${qualifiedName(db, 'ledger')} (id UInt64, amount UInt64) ENGINE = MergeTree ORDER BY id`);
+    // One part of 50,000 rows: the mutation below sleeps 0.3 ms a row, some 15 s on the real table.
+    await t.exec(`INSERT INTO ${qualifiedName(db, 'ledger')} SELECT number, number FROM system.numbers LIMIT 50000`);
+    const first: Change = { version: '001', name: 'baseline', sql: "ALTER TABLE accounts ADD COLUMN note String DEFAULT ''" };
+    expect((await approveThrough(await startChanges(servers.client, changesInput(uniqueName('chg'), db, [first])))).status).toBe('completed');
+    const before = await snapshotOf(t, db);
+    const trackingBefore = await t.rows(`SELECT * FROM ${qualifiedName(db, 'schema_migrations')} ORDER BY recorded_at`);
+
+    const second: Change = {
+      version: '002',
+      name: 'reshape',
+      sql: ['ALTER TABLE accounts MODIFY COLUMN balance UInt64', 'DROP TABLE audit', 'ALTER TABLE ledger UPDATE amount = amount + 1 + sleepEachRow(0.0003) WHERE 1'].join(';\n'),
+    };
+    const handle = await startChanges(servers.client, changesInput(uniqueName('chg'), db, [first, second]));
+    const approving = approveThrough(handle);
+    const waiting = await waitFor(() => changesState(handle), (s) => (s.changes.current?.mutationPartsLeft ?? 0) > 0 || !['running', 'awaiting_approval'].includes(s.status), 'the run waiting for its mutation', 120_000);
+    expect(waiting.changes.current).toEqual(expect.objectContaining({ version: '002', statement: 3, mutationPartsLeft: 1 }));
+    expect(await columnType(t, db, 'accounts', 'balance')).toBe('UInt64');
+    await handle.cancel();
+    await approving;
+    const state = await ended(handle);
+    expect(state.status).toBe('cancelled');
+    expect(state.rollback?.verified.every((v) => v.match)).toBe(true);
+
+    expect(await snapshotOf(t, db)).toEqual(before);
+    expect(await columnType(t, db, 'accounts', 'balance')).toBe('String');
+    expect(await t.rows(`SELECT * FROM ${qualifiedName(db, 'schema_migrations')} ORDER BY recorded_at`)).toEqual(trackingBefore);
+    const unfinished = await t.rows(`SELECT table FROM system.mutations WHERE database = '${db}' AND is_done = 0`);
+    expect(unfinished).toEqual([]);
+    const scratch = await t.rows<{ name: string }>(`SELECT name FROM system.databases WHERE name LIKE '__migrator_%'`);
+    expect(scratch).toEqual([]);
+  });
+});
