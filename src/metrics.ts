@@ -8,7 +8,8 @@ import type { PinoLogger } from './logging';
 import { errorMessage } from './logging';
 import { STEP_HEADER, WORKER_METRICS } from './workflows/telemetry-names';
 import { statusKey } from './workflows/search-attributes';
-import { WORKFLOW_TYPE, type MigrationStatus } from './workflows/types';
+import { RUN_TYPES_CLAUSE } from './workflows/run-types';
+import type { MigrationStatus } from './workflows/types';
 
 /** The API's Prometheus registry and the middleware that records every request in it. */
 export interface ApiMetrics {
@@ -130,7 +131,7 @@ export function activityMetricsInterceptor(meter: MetricMeter): ActivityIntercep
 }
 
 /** The visibility query of the runs waiting for an approval. */
-export const AWAITING_APPROVAL_QUERY = `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND ${statusKey.name} = '${'awaiting_approval' satisfies MigrationStatus}'`;
+export const AWAITING_APPROVAL_QUERY = `${RUN_TYPES_CLAUSE} AND ExecutionStatus = 'Running' AND ${statusKey.name} = '${'awaiting_approval' satisfies MigrationStatus}'`;
 
 /**
  * Sets the gauge of runs waiting for approval from a visibility count, now and every

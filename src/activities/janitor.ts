@@ -5,7 +5,8 @@ import { INTERNAL_PREFIX, parseScratchName } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
 import { runKeyOf } from '../workflows/state';
 import { listedStatus } from '../temporal';
-import { WORKFLOW_TYPE, type EndpointRef, type JanitorReport, type MigrationInput } from '../workflows/types';
+import { RUN_TYPES_CLAUSE } from '../workflows/run-types';
+import { type EndpointRef, type JanitorReport, type MigrationInput } from '../workflows/types';
 import { heartbeating, withConnections, type ActivityDeps } from './context';
 
 /** How far back the janitor looks for closed runs whose targets it sweeps. */
@@ -80,7 +81,7 @@ async function sweepOne(
 async function knownRuns(client: Client): Promise<Map<string, KnownRun>> {
   const since = new Date(Date.now() - WINDOW_DAYS * 86_400_000).toISOString();
   const runs = new Map<string, KnownRun>();
-  const query = `WorkflowType = ${quoteString(WORKFLOW_TYPE)} AND (ExecutionStatus = 'Running' OR CloseTime > ${quoteString(since)})`;
+  const query = `${RUN_TYPES_CLAUSE} AND (ExecutionStatus = 'Running' OR CloseTime > ${quoteString(since)})`;
   for await (const info of client.workflow.list({ query })) {
     const input = await firstInput(client, info.workflowId, info.runId);
     if (!input) continue;

@@ -10,6 +10,7 @@ import { refusedAddress, type EndpointAllowlist } from '../endpoint-allowlist';
 import { REQUEST_LOCALS } from '../logging';
 import { changesDetails, changesSummary, listedStatus, runDetails, runSummary } from '../temporal';
 import { CHANGES_WORKFLOW_TYPE, type ChangesInput } from '../workflows/changes-types';
+import { RUN_TYPES_CLAUSE, RUN_WORKFLOW_TYPES } from '../workflows/run-types';
 import type { AppDeps } from './app';
 import { assertRole, identityOf, requireRole, type Identity } from './auth';
 import type { CancelAccepted, MigrationStarted, MigrationSummary } from './responses';
@@ -96,9 +97,6 @@ function assertAllowed(allow: EndpointAllowlist | undefined, endpoints: Partial<
   });
   if (issues.length > 0) throw new InvalidRequestError(issues);
 }
-
-/** The workflow types of runs: transfers and runs of changes (what list and cancel act on). */
-const RUN_TYPES: readonly string[] = [WORKFLOW_TYPE, CHANGES_WORKFLOW_TYPE];
 
 /** Memo key of the subject who started a run (read back by the four-eyes check). */
 export const REQUESTED_BY_MEMO = 'requestedBy';
@@ -205,8 +203,7 @@ function listHandler(client: Client): RequestHandler {
     const { status } = parse(listQuerySchema, req.query, ['query']);
     const filter = status ? ` AND ${statusKey.name} = '${status}'` : '';
     const migrations: MigrationSummary[] = [];
-    const types = RUN_TYPES.map((type) => `WorkflowType = '${type}'`).join(' OR ');
-    for await (const info of client.workflow.list({ query: `(${types})${filter}`, pageSize: 100 })) {
+    for await (const info of client.workflow.list({ query: `${RUN_TYPES_CLAUSE}${filter}`, pageSize: 100 })) {
       const step = info.typedSearchAttributes.get(stepKey);
       migrations.push({
         id: info.workflowId,
@@ -263,7 +260,7 @@ function cancelHandler(client: Client): RequestHandler {
     const handle = client.workflow.getHandle(id);
     const { status, type } = await handle.describe();
     // A workflow of another type (a target lock, the janitor) is not a migration.
-    if (!RUN_TYPES.includes(type)) throw new MigrationNotFoundError(id);
+    if (!RUN_WORKFLOW_TYPES.includes(type)) throw new MigrationNotFoundError(id);
     if (status.name !== 'RUNNING') throw new MigrationStateConflictError({ error: 'not_running' }, `the run has already ended (${status.name.toLowerCase()})`);
     await handle.cancel();
     res.status(202).json({ id, status: 'cancelling' } satisfies CancelAccepted);

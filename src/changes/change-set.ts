@@ -5,12 +5,9 @@
 import { quoteIdentifier } from '../clickhouse/sql';
 import { describeStatement, splitStatements, StatementSyntaxError, type ObjectRef } from '../clickhouse/statements';
 
-/** One version of a change set: its number, a name, and its SQL text (one or more statements). */
-export interface Change {
-  version: string;
-  name: string;
-  sql: string;
-}
+import type { Change } from '../workflows/changes-types';
+
+export type { Change };
 
 /** One thing wrong with a change set. */
 export interface ChangeProblem {

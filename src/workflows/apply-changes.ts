@@ -1,8 +1,7 @@
 import { ApplicationFailure, sleep } from '@temporalio/workflow';
-import type { TrackingRecord } from '../activities/changes/tracking';
 import { long, scan } from './activity-stubs';
 import { showDetails } from './details';
-import { CHANGES_FAILURE_TYPES, type AppliedStatement, type ChangesInput, type ChangesPlan, type ChangesReport, type ChangesState, type PlannedVersion } from './changes-types';
+import { CHANGES_FAILURE_TYPES, type AppliedStatement, type ChangesInput, type ChangesPlan, type ChangesReport, type ChangesState, type PlannedVersion, type TrackingRecord } from './changes-types';
 
 /** What the migration step of a run of changes works with. */
 export interface ApplyRun {

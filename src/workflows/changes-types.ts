@@ -2,10 +2,14 @@
  * The contract of the second kind of run: versioned schema changes applied to one database of a
  * target. Pure types and constants, shared by the workflow, its activities, the API and the CLI.
  */
-import type { Change } from '../changes/change-set';
 import type { EndpointRef, MigrationInput, MigrationState } from './types';
 
-export type { Change } from '../changes/change-set';
+/** One version of a change set: its number, a name, and its SQL text (one or more statements). */
+export interface Change {
+  version: string;
+  name: string;
+  sql: string;
+}
 
 /** Workflow type name of a run of schema changes. */
 export const CHANGES_WORKFLOW_TYPE = 'schemaChanges';
@@ -64,6 +68,21 @@ export interface TrackedVersion {
   runId: string;
   startedAt: string;
   finishedAt: string | null;
+}
+
+/** One record of a version's progress. */
+export interface TrackingRecord {
+  version: string;
+  name: string;
+  checksum: string;
+  statementChecksums: string[];
+  applied: number;
+  dirty: boolean;
+  approvedBy: string;
+  runId: string;
+  /** Unix seconds. */
+  startedAt: number;
+  finishedAt: number | null;
 }
 
 /** Where a version stands against the tracking table. */

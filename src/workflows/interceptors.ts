@@ -15,7 +15,8 @@ import {
 } from '@temporalio/workflow';
 import { STEP_HEADER, WORKER_METRICS } from './telemetry-names';
 import { stepKey } from './search-attributes';
-import { WORKFLOW_TYPE, type StepState } from './types';
+import { RUN_WORKFLOW_TYPES } from './run-types';
+import type { StepState } from './types';
 
 /** The run's current step, as its `MigrationStep` search attribute says. */
 function currentStep(): string | undefined {
@@ -58,4 +59,4 @@ const stepDurations: WorkflowInboundCallsInterceptor = {
 };
 
 export const interceptors: WorkflowInterceptorsFactory = () =>
-  workflowInfo().workflowType === WORKFLOW_TYPE ? { inbound: [stepDurations], outbound: [stepContext] } : {};
+  RUN_WORKFLOW_TYPES.includes(workflowInfo().workflowType) ? { inbound: [stepDurations], outbound: [stepContext] } : {};

@@ -6,6 +6,7 @@ import {
   type ChangesPlan,
   type MutationProgress,
   type StagingReport,
+  type TrackingRecord,
 } from '../../workflows/changes-types';
 import { FAILURE_TYPES, type EndpointRef, type RestorePoint, type RollbackReport } from '../../workflows/types';
 import { currentAttempt, heartbeating, heartbeatNow, permanent, previousHeartbeat, withConnections, type ActivityDeps } from '../context';
@@ -13,7 +14,7 @@ import { mutationProgress, mutationsOf, parseMutationKey, type MutationRef } fro
 import { planChanges } from './plan';
 import { rollbackChanges } from './rollback';
 import { stageChanges } from './staging';
-import { ensureTracking, recordVersion, type TrackingRecord } from './tracking';
+import { ensureTracking, recordVersion } from './tracking';
 
 /** What an attempt of `applyStatement` heartbeats: whether it sent its statement. */
 interface ApplyBeat {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { ClickHouseConnection } from '../../clickhouse/connection';
 import { INTERNAL_PREFIX } from '../../clickhouse/scratch';
 import { qualifiedName, quoteString } from '../../clickhouse/sql';
-import { TRACKING_TABLE, type TrackedVersion, type UntrackedChange } from '../../workflows/changes-types';
+import { TRACKING_TABLE, type TrackedVersion, type TrackingRecord, type UntrackedChange } from '../../workflows/changes-types';
 
 /** The sha256 of a text, as hex; line endings do not count (a file checked out on Windows is the same version). */
 export function sha256(text: string): string {
@@ -92,21 +92,6 @@ export async function readTracking(conn: ClickHouseConnection, database: string)
     if (!latest || BigInt(row.latest) > BigInt(latest.latest)) latest = row;
   }
   return { versions, schema: latest?.schema ? (JSON.parse(latest.schema) as SchemaShape) : null };
-}
-
-/** One record of a version's progress. */
-export interface TrackingRecord {
-  version: string;
-  name: string;
-  checksum: string;
-  statementChecksums: string[];
-  applied: number;
-  dirty: boolean;
-  approvedBy: string;
-  runId: string;
-  /** Unix seconds. */
-  startedAt: number;
-  finishedAt: number | null;
 }
 
 let sequence = 0;
