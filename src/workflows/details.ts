@@ -1,5 +1,6 @@
 import { setCurrentDetails } from '@temporalio/workflow';
 import { markdownText } from './markdown';
+import type { ChangesState } from './changes-types';
 import type { MigrationState } from './types';
 
 /** Shows the run's {@link currentDetails} in the Web UI (no command: nothing reaches the history). */
@@ -13,7 +14,8 @@ export function showDetails(state: MigrationState): void {
  * workflow sets it with `setCurrentDetails` whenever its state changes.
  */
 export function currentDetails(state: MigrationState): string {
-  return [headline(state), '', stepsTable(state), '', progressTable(state)].join('\n');
+  const progress = 'changes' in state ? changesTable(state as ChangesState) : progressTable(state);
+  return [headline(state), '', stepsTable(state), '', progress].join('\n');
 }
 
 function headline(state: MigrationState): string {
@@ -47,4 +49,16 @@ function progressTable(state: MigrationState): string {
     `| rows | ${p.rowsCopied} | ${p.rowsTotal} |`,
     `| bytes copied | ${p.bytesCopied} | |`,
   ].join('\n');
+}
+
+/** The progress of a run of changes: versions done, and the statement (and mutation) at work. */
+function changesTable(state: ChangesState): string {
+  const c = state.changes;
+  const rows = ['| changes | |', '|---|---|', `| database | ${markdownText(c.database)} |`, `| versions done | ${c.versionsDone} of ${c.versionsTotal} in the change set |`];
+  if (c.current) {
+    rows.push(`| version | ${markdownText(c.current.version)} (${markdownText(c.current.name)}) |`, `| statement | ${c.current.statement} of ${c.current.statements} |`);
+    if (c.current.mutationPartsLeft !== null) rows.push(`| mutation parts left | ${c.current.mutationPartsLeft} |`);
+  }
+  if (c.stopped) rows.push(`| stopped | version ${markdownText(c.stopped.version)} dirty with ${c.stopped.applied} of ${c.stopped.statements} statements applied |`);
+  return rows.join('\n');
 }

@@ -1,6 +1,7 @@
 import { currentDetails } from '../../src/workflows/details';
 import { copyLabel, countLabel, rangesOf } from '../../src/workflows/ranges';
 import { initialState } from '../../src/workflows/state';
+import type { ChangesState } from '../../src/workflows/changes-types';
 import type { CopyUnit, MigrationInput } from '../../src/workflows/types';
 
 const input: MigrationInput = {
@@ -24,6 +25,22 @@ const unit = (table: string, partitionId: string, rows: number, extra: Partial<C
 });
 
 describe('the current details the Web UI shows', () => {
+  it('for a run of changes, show the version and statement at work and the parts its mutation has left, not copy progress', () => {
+    const state: ChangesState = {
+      ...initialState(input, 'run-2'),
+      kind: 'changes',
+      changes: { database: 'shop', versionsTotal: 3, versionsDone: 1, current: { version: '002', name: 'add_|region', statement: 2, statements: 4, sql: 'ALTER TABLE t UPDATE …', mutationPartsLeft: 7 }, stopped: null },
+    };
+    state.status = 'running';
+    state.currentStep = 'migration';
+    const details = currentDetails(state);
+    expect(details).toContain('| versions done | 1 of 3 in the change set |');
+    expect(details).toContain('| version | 002 (add\\_\\|region) |');
+    expect(details).toContain('| statement | 2 of 4 |');
+    expect(details).toContain('| mutation parts left | 7 |');
+    expect(details).not.toContain('No copy has started yet.');
+  });
+
   it('when the run waits at a gate, name the step, who may approve it (not the starter, under four eyes) and how', () => {
     const state = initialState(input, 'run-1');
     state.awaitingApproval = { step: 'configure' };
