@@ -131,7 +131,9 @@ export function buildStartRequest(sources: StartSources): BuiltStart {
   if (isRecord(file) && ('source' in file || 'databases' in file)) {
     throw new UsageError('--changes-dir applies changes to the target only: the start file holds "source" or "databases" (a transfer followed by changes is not supported yet)');
   }
-  const built = buildRequest({ ...sources, flags: { ...flags, database: undefined } });
+  // A source password in the environment (left there for transfers) does not make a run of changes a transfer.
+  const env = { ...sources.env, [PASSWORD_ENV.source]: undefined };
+  const built = buildRequest({ ...sources, env, flags: { ...flags, database: undefined } });
   const body = built.body as Record<string, unknown>;
   if (flags.database?.length === 1) body.database = flags.database[0];
   if (body.database === undefined) throw new UsageError('--changes-dir needs the database the changes apply to: give --database');

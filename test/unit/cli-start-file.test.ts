@@ -156,10 +156,10 @@ describe('buildStartRequest', () => {
 describe('a start of changes (--changes-dir)', () => {
   const changes = [{ version: '001', name: 'orders', sql: 'CREATE TABLE orders (id UInt64) ENGINE = MergeTree ORDER BY id' }];
 
-  it('sends the target, the one database, the changes and the failure policy, without a source', () => {
+  it('sends the target, the one database, the changes and the failure policy, without a source (even with a source password in the environment)', () => {
     const { body } = buildStartRequest({
       flags: { targetUrl: 'http://t:8123', targetUser: 'admin', database: ['shop'], changesDir: './migrations', onFailure: 'stop', approvalsRequired: false },
-      env: { MIGRATOR_TARGET_PASSWORD: 'pw' },
+      env: { MIGRATOR_TARGET_PASSWORD: 'pw', MIGRATOR_SOURCE_PASSWORD: 'left-from-a-transfer' },
       changes,
     });
     expect(body).toEqual({ target: { url: 'http://t:8123', username: 'admin', password: 'pw' }, database: 'shop', changes, options: { onFailure: 'stop' }, approvals: { required: false } });

@@ -3,6 +3,7 @@
  * drifted, what changed by hand since the last one, and what each pending statement touches.
  */
 import { changeSetProblems, compareVersions, statementsOf, type Change } from '../../changes/change-set';
+import { countRows, listTables } from '../../clickhouse/catalog';
 import type { ClickHouseConnection } from '../../clickhouse/connection';
 import { describeStatement, type StatementInfo } from '../../clickhouse/statements';
 import { quoteString } from '../../clickhouse/sql';
@@ -95,8 +96,9 @@ function planVersion(change: ChecksummedChange, record: TrackedVersion | undefin
 }
 
 interface TableSize {
-  rows: number;
-  bytes: number;
+  /** Null where the server cannot tell without reading (views, engines that hold no rows). */
+  rows: number | null;
+  bytes: number | null;
   columns: Map<string, { type: string; bytes: number }>;
 }
 
@@ -133,13 +135,19 @@ async function tableSizes(target: ClickHouseConnection, database: string): Promi
   );
   const sizes = new Map<string, TableSize>();
   for (const c of columns) {
-    const size = sizes.get(c.table) ?? { rows: 0, bytes: 0, columns: new Map() };
+    const size = sizes.get(c.table) ?? { rows: null, bytes: null, columns: new Map() };
     size.columns.set(c.name, { type: c.type, bytes: Number(c.bytes) });
     sizes.set(c.table, size);
   }
   for (const p of parts) {
     const size = sizes.get(p.table);
     if (size) Object.assign(size, { rows: Number(p.rows), bytes: Number(p.bytes) });
+  }
+  // Log and Memory tables have no parts: their rows are counted (they are small, or they would not be Log tables).
+  for (const t of await listTables(target, [database])) {
+    const size = sizes.get(t.name);
+    if (size && t.kind === 'whole-table') size.rows = await countRows(target, database, t.name);
+    else if (size && t.kind === 'partitioned' && size.rows === null) Object.assign(size, { rows: 0, bytes: 0 });
   }
   return sizes;
 }
