@@ -6,7 +6,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
 import { seal } from '../../src/secrets';
-import { CHANGES_WORKFLOW_TYPE, type Change, type ChangesInput, type ChangesState, type TrackedVersion } from '../../src/workflows/changes-types';
+import { CHANGES_WORKFLOW_TYPE, SAMPLE_ROWS_PER_PARTITION, type Change, type ChangesInput, type ChangesState, type TrackedVersion } from '../../src/workflows/changes-types';
 import { STEPS, TASK_QUEUE } from '../../src/workflows/types';
 import { queryState, TEST_KEY, waitFor } from './harness';
 import { testStack } from './stack-env';
@@ -62,6 +62,32 @@ export async function createShop(conn: ClickHouseConnection, database: string, o
   await conn.exec(`INSERT INTO ${qualifiedName(database, 'customers')} SELECT number, concat('customer ', toString(number)) FROM system.numbers LIMIT 50`);
   await conn.exec(`CREATE TABLE ${qualifiedName(database, 'legacy_events')} (at DateTime, what String) ENGINE = MergeTree ORDER BY at`);
   await conn.exec(`INSERT INTO ${qualifiedName(database, 'legacy_events')} SELECT toDateTime('2024-01-01 00:00:00') + number, 'click' FROM system.numbers LIMIT 100`);
+}
+
+/**
+ * `readings`, one partition with more rows than staging samples and its one value that `UInt64`
+ * cannot take last: a `MODIFY COLUMN value UInt64` passes on the staging copy and fails on the
+ * real table.
+ */
+export async function createReadings(conn: ClickHouseConnection, database: string): Promise<void> {
+  await conn.exec(`CREATE DATABASE ${quoteIdentifier(database)}`);
+  await conn.exec(`CREATE TABLE ${qualifiedName(database, 'readings')} (id UInt64, value String) ENGINE = MergeTree ORDER BY id`);
+  const rows = SAMPLE_ROWS_PER_PARTITION + 2000;
+  await conn.exec(`INSERT INTO ${qualifiedName(database, 'readings')} SELECT number, if(number = ${rows - 1}, 'n/a', toString(number)) FROM system.numbers LIMIT ${rows}`);
+}
+
+/**
+ * `accounts` partitioned by region with `balance` as text, `audit` (a Log table), and `ledger`,
+ * one part of 50,000 rows: a mutation that sleeps 0.3 ms a row runs some 15 s on it.
+ */
+export async function createAccounts(conn: ClickHouseConnection, database: string): Promise<void> {
+  await conn.exec(`CREATE DATABASE ${quoteIdentifier(database)}`);
+  await conn.exec(`CREATE TABLE ${qualifiedName(database, 'accounts')} (id UInt64, balance String, region String) ENGINE = MergeTree PARTITION BY region ORDER BY id`);
+  await conn.exec(`INSERT INTO ${qualifiedName(database, 'accounts')} SELECT number, toString(number * 7), if(number % 2 = 0, 'eu', 'us') FROM system.numbers LIMIT 4000`);
+  await conn.exec(`CREATE TABLE ${qualifiedName(database, 'audit')} (at DateTime, what String) ENGINE = Log`);
+  await conn.exec(`INSERT INTO ${qualifiedName(database, 'audit')} SELECT toDateTime('2024-01-01 00:00:00') + number, 'login' FROM system.numbers LIMIT 300`);
+  await conn.exec(`CREATE TABLE ${qualifiedName(database, 'ledger')} (id UInt64, amount UInt64) ENGINE = MergeTree ORDER BY id`);
+  await conn.exec(`INSERT INTO ${qualifiedName(database, 'ledger')} SELECT number, number FROM system.numbers LIMIT 50000`);
 }
 
 /** Three versions: a new table with seed rows, a new column, and a type change of `orders.amount`. */

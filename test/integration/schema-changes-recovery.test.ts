@@ -5,8 +5,8 @@
  */
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName } from '../../src/clickhouse/sql';
-import { SAMPLE_ROWS_PER_PARTITION, type Change, type ChangesPlan } from '../../src/workflows/changes-types';
-import { approveThrough, changesInput, changesState, columnType, ended, startChanges, trackedVersions } from './changes-helpers';
+import type { Change, ChangesPlan } from '../../src/workflows/changes-types';
+import { approveThrough, changesInput, changesState, columnType, createAccounts, createReadings, ended, startChanges, trackedVersions } from './changes-helpers';
 import { tableDigest, uniqueName, useTestServers, waitFor } from './harness';
 
 const servers = useTestServers({ worker: true });
@@ -25,11 +25,7 @@ describe('schema changes that fail or are cancelled', () => {
   it('with onFailure "stop", a version whose fourth statement fails stays dirty at 3, and the next run resumes at statement 4', async () => {
     const db = servers.database('chg_stop');
     const t = servers.target;
-    await t.exec(`CREATE DATABASE ${qualifiedName(db, 'x').split('.')[0]}`);
-    await t.exec(`CREATE TABLE ${qualifiedName(db, 'readings')} (id UInt64, value String) ENGINE = MergeTree ORDER BY id`);
-    // One partition with more rows than staging samples, the one bad value past the sample: only the real table holds it.
-    const rows = SAMPLE_ROWS_PER_PARTITION + 2000;
-    await t.exec(`INSERT INTO ${qualifiedName(db, 'readings')} SELECT number, if(number = ${rows - 1}, 'n/a', toString(number)) FROM system.numbers LIMIT ${rows}`);
+    await createReadings(t, db);
     const statements = [
       "ALTER TABLE readings ADD COLUMN unit String DEFAULT 'kWh'",
       'CREATE TABLE sites (id UInt32, name String) ENGINE = MergeTree ORDER BY id',
@@ -66,14 +62,7 @@ describe('schema changes that fail or are cancelled', () => {
   it('cancelled while it waits for a mutation, the run restores the column type, the dropped table, the rewritten rows and the tracking table', async () => {
     const db = servers.database('chg_cancel');
     const t = servers.target;
-    await t.exec(`CREATE DATABASE ${qualifiedName(db, 'x').split('.')[0]}`);
-    await t.exec(`CREATE TABLE ${qualifiedName(db, 'accounts')} (id UInt64, balance String, region String) ENGINE = MergeTree PARTITION BY region ORDER BY id`);
-    await t.exec(`INSERT INTO ${qualifiedName(db, 'accounts')} SELECT number, toString(number * 7), if(number % 2 = 0, 'eu', 'us') FROM system.numbers LIMIT 4000`);
-    await t.exec(`CREATE TABLE ${qualifiedName(db, 'audit')} (at DateTime, what String) ENGINE = Log`);
-    await t.exec(`INSERT INTO ${qualifiedName(db, 'audit')} SELECT toDateTime('2024-01-01 00:00:00') + number, 'login' FROM system.numbers LIMIT 300`);
-    await t.exec(`CREATE TABLE ${qualifiedName(db, 'ledger')} (id UInt64, amount UInt64) ENGINE = MergeTree ORDER BY id`);
-    // One part of 50,000 rows: the mutation below sleeps 0.3 ms a row, some 15 s on the real table.
-    await t.exec(`INSERT INTO ${qualifiedName(db, 'ledger')} SELECT number, number FROM system.numbers LIMIT 50000`);
+    await createAccounts(t, db);
     const first: Change = { version: '001', name: 'baseline', sql: "ALTER TABLE accounts ADD COLUMN note String DEFAULT ''" };
     expect((await approveThrough(await startChanges(servers.client, changesInput(uniqueName('chg'), db, [first])))).status).toBe('completed');
     const before = await snapshotOf(t, db);

@@ -1,26 +1,36 @@
 /**
  * Records the histories that `test/unit/workflow-replay.test.ts` replays: one run of each ending
- * (completed, rejected, rolled back, cancelled) on real servers, saved as JSON in
- * `test/replay/histories/` under a tag (`HISTORY_TAG`). Record a new tag after a change to the
+ * on real servers, saved as JSON in `test/replay/histories/` under a tag (`HISTORY_TAG`).
+ * `HISTORY_KIND` picks the workflow: `transfer` (the default; completed, rejected, rolled back,
+ * cancelled) or `changes` (the same four, and stopped). Record a new tag after a change to the
  * workflow that adds a `patched()` path, so that both paths are replayed; never re-record to make
  * a failing replay pass.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { qualifiedName } from '../../src/clickhouse/sql';
 import { temporalBinary } from '../../src/dev/temporal-server';
 import { approveUpdate } from '../../src/workflows';
+import type { Change, ChangesInput, ChangesState } from '../../src/workflows/changes-types';
+import type { MigrationStatus } from '../../src/workflows/types';
+import { changesInput, changesState, createAccounts, createReadings, createShop, ended, startChanges, THREE_VERSIONS } from '../integration/changes-helpers';
 import { createDemoLike } from '../integration/fixtures';
 import globalSetup from '../integration/global-setup';
 import globalTeardown from '../integration/global-teardown';
-import { awaitingApproval, connect, migrationInput, queryState, startMigration, startWorker, testClient, uniqueName, waitFor } from '../integration/harness';
+import { awaitingApproval, connect, dropDatabase, migrationInput, queryState, startMigration, startWorker, testClient, uniqueName, waitFor } from '../integration/harness';
 import { testStack } from '../integration/stack-env';
 
 const OUT = join(__dirname, 'histories');
-/** Names this recording (`v2-completed.json`, …): recordings of older workflow code stay beside it. */
-const TAG = process.env.HISTORY_TAG ?? 'v2';
+const KINDS = ['transfer', 'changes'] as const;
+/** Which workflow to record: `transfer` (`clickhouseMigration`) or `changes` (`schemaChanges`). */
+const KIND = process.env.HISTORY_KIND ?? 'transfer';
+/**
+ * Names this recording (`v2-completed.json`, `changes-v1-stopped.json`, …): recordings of older
+ * workflow code stay beside it.
+ */
+const TAG = process.env.HISTORY_TAG ?? (KIND === 'changes' ? 'changes-v1' : 'v2');
 
 /** The run's history as the Temporal CLI prints it: the JSON form that replay reads. */
 function historyJson(workflowId: string): string {
@@ -28,10 +38,18 @@ function historyJson(workflowId: string): string {
   return execFileSync(temporalBinary(), args, { encoding: 'utf8' });
 }
 
-async function main(): Promise<void> {
-  await globalSetup();
-  const worker = await startWorker();
-  const client = await testClient();
+function save(ending: string, workflowId: string): void {
+  writeFileSync(join(OUT, `${TAG}-${ending}.json`), historyJson(workflowId));
+  console.log(`recorded ${TAG}-${ending}`);
+}
+
+/** Approves `step` by Update once the run waits for it. */
+async function approve(handle: WorkflowHandle, step: 'configure' | 'validation' | 'migration'): Promise<void> {
+  await awaitingApproval(handle, step);
+  await handle.executeUpdate(approveUpdate, { args: [{ step, by: 'approver' }] });
+}
+
+async function recordTransfers(client: Client): Promise<void> {
   const source = connect(testStack().source, 'source');
   try {
     const run = async (ending: string, drive: (handle: WorkflowHandle, db: string) => Promise<void>) => {
@@ -40,12 +58,7 @@ async function main(): Promise<void> {
       const handle = await startMigration(client, migrationInput(`replay-${ending}`, [db], { requestedBy: 'recorder' }));
       await drive(handle, db);
       await handle.result().catch(() => undefined);
-      writeFileSync(join(OUT, `${TAG}-${ending}.json`), historyJson(handle.workflowId));
-      console.log(`recorded ${ending}`);
-    };
-    const approve = async (handle: WorkflowHandle, step: 'configure' | 'validation' | 'migration') => {
-      await awaitingApproval(handle, step);
-      await handle.executeUpdate(approveUpdate, { args: [{ step, by: 'approver' }] });
+      save(ending, handle.workflowId);
     };
     await run('completed', async (handle) => {
       await approve(handle, 'configure');
@@ -75,6 +88,95 @@ async function main(): Promise<void> {
     });
   } finally {
     await source.close();
+  }
+}
+
+/** Passes on the staging copy of `readings` and fails on the real table at statement 4 (see `createReadings`). */
+const FAILS_ON_TARGET: Change[] = [
+  {
+    version: '001',
+    name: 'sites',
+    sql: [
+      "ALTER TABLE readings ADD COLUMN unit String DEFAULT 'kWh'",
+      'CREATE TABLE sites (id UInt32, name String) ENGINE = MergeTree ORDER BY id',
+      "INSERT INTO sites VALUES (1, 'north'), (2, 'south')",
+      'ALTER TABLE readings MODIFY COLUMN value UInt64',
+      'ALTER TABLE readings ADD COLUMN site UInt32 DEFAULT 1',
+    ].join(';\n'),
+  },
+];
+
+/** A second version whose last statement is a mutation of some 15 s on `ledger` (see `createAccounts`). */
+const SLOW_MUTATION: Change[] = [
+  { version: '001', name: 'baseline', sql: "ALTER TABLE accounts ADD COLUMN note String DEFAULT ''" },
+  {
+    version: '002',
+    name: 'reshape',
+    sql: ['ALTER TABLE accounts MODIFY COLUMN balance UInt64', 'DROP TABLE audit', 'ALTER TABLE ledger UPDATE amount = amount + 1 + sleepEachRow(0.0003) WHERE 1'].join(';\n'),
+  },
+];
+
+async function recordChanges(client: Client): Promise<void> {
+  const target = connect(testStack().target, 'target');
+  const databases: string[] = [];
+  try {
+    const run = async (
+      ending: string,
+      expected: MigrationStatus,
+      arrange: (db: string) => Promise<void>,
+      changes: Change[],
+      overrides: Partial<ChangesInput>,
+      drive: (handle: WorkflowHandle) => Promise<void>,
+    ) => {
+      const db = uniqueName(`replay_changes_${ending.replace('-', '_')}`);
+      databases.push(db);
+      await arrange(db);
+      const handle = await startChanges(client, changesInput(`replay-changes-${ending}`, db, changes, { requestedBy: 'recorder', ...overrides }));
+      await drive(handle);
+      const state: ChangesState = await ended(handle);
+      // A history is only worth keeping if the run ended the way its file says.
+      if (state.status !== expected || (ending === 'stopped') !== (state.changes.stopped !== null)) {
+        throw new Error(`the ${ending} run ended ${state.status} (stopped: ${JSON.stringify(state.changes.stopped)}): ${state.error?.message ?? 'no error'}`);
+      }
+      save(ending, handle.workflowId);
+    };
+    const shop = (db: string) => createShop(target, db, { badAmount: false });
+    const approveAll = async (handle: WorkflowHandle) => {
+      for (const step of ['configure', 'validation', 'migration'] as const) await approve(handle, step);
+    };
+    await run('completed', 'completed', shop, THREE_VERSIONS, {}, async (handle) => {
+      await approve(handle, 'configure');
+      await awaitingApproval(handle, 'validation');
+      await handle.signal('approve', { step: 'validation', by: 'cli' });
+      await approve(handle, 'migration');
+    });
+    await run('rejected', 'rejected', shop, THREE_VERSIONS, {}, async (handle) => {
+      await approve(handle, 'configure');
+      await awaitingApproval(handle, 'validation');
+      await handle.signal('reject', { step: 'validation', by: 'cli', reason: 'not today' });
+    });
+    await run('rolled-back', 'rolled_back', (db) => createReadings(target, db), FAILS_ON_TARGET, {}, approveAll);
+    await run('stopped', 'failed', (db) => createReadings(target, db), FAILS_ON_TARGET, { options: { onFailure: 'stop' } }, approveAll);
+    await run('cancelled', 'cancelled', (db) => createAccounts(target, db), SLOW_MUTATION, {}, async (handle) => {
+      await approveAll(handle);
+      await waitFor(() => changesState(handle), (s) => (s.changes.current?.mutationPartsLeft ?? 0) > 0, 'the run waiting for its mutation');
+      await handle.cancel();
+    });
+  } finally {
+    for (const db of databases) await dropDatabase(target, db);
+    await target.close();
+  }
+}
+
+async function main(): Promise<void> {
+  if (!(KINDS as readonly string[]).includes(KIND)) throw new Error(`HISTORY_KIND must be one of ${KINDS.join(', ')}, not ${KIND}`);
+  await globalSetup();
+  const worker = await startWorker();
+  const client = await testClient();
+  try {
+    if (KIND === 'changes') await recordChanges(client);
+    else await recordTransfers(client);
+  } finally {
     await client.connection.close();
     await worker.stop();
     await globalTeardown();

@@ -18,7 +18,7 @@ describe('the workflow code replays the recorded histories of real runs', () => 
     Runtime.install({ logger: new DefaultLogger('WARN') });
   });
 
-  it('when the current code replays a completed, a rejected, a rolled-back and a cancelled run of each recorded version, none of them diverges', async () => {
+  it('when the current code replays every recorded ending of each version of the transfer and of schema changes, none of them diverges', async () => {
     const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
     const histories = files.map((file) => ({ workflowId: file.replace(/\.json$/, ''), history: JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) }));
     const results: { workflowId: string; error?: string }[] = [];
@@ -27,8 +27,10 @@ describe('the workflow code replays the recorded histories of real runs', () => 
       results.push({ workflowId: result.workflowId, ...(result.error ? { error: String(result.error) } : {}) });
     }
 
-    const endings = ['cancelled', 'completed', 'rejected', 'rolled-back'];
-    expect(files).toEqual(['v1', 'v2', 'v3', 'v4', 'v5', 'v6'].flatMap((version) => endings.map((ending) => `${version}-${ending}.json`)));
+    const recorded = (tags: string[], endings: string[]) => tags.flatMap((tag) => endings.map((ending) => `${tag}-${ending}.json`));
+    const transfers = recorded(['v1', 'v2', 'v3', 'v4', 'v5', 'v6'], ['cancelled', 'completed', 'rejected', 'rolled-back']);
+    const changes = recorded(['changes-v1'], ['cancelled', 'completed', 'rejected', 'rolled-back', 'stopped']);
+    expect(files).toEqual([...transfers, ...changes].sort());
     expect(results).toEqual(files.map((f) => ({ workflowId: f.replace(/\.json$/, '') })));
   });
 });
