@@ -124,11 +124,13 @@ function elapsed(step: StepState, now: Date): string {
   return formatDuration((end - Date.parse(step.startedAt)) / 1000);
 }
 
+const list = (value: unknown) => (Array.isArray(value) ? value : []);
+
 /** A few words on what a step found, from its result (for the person deciding on the next step). */
-export function summarizeResult(step: StepState): string | null {
+export function summarizeResult(step: StepState, changes = false): string | null {
   const r = step.result as Record<string, unknown> | undefined;
   if (!r || typeof r !== 'object') return null;
-  const list = (value: unknown) => (Array.isArray(value) ? value : []);
+  if (changes && step.name !== 'backup') return summarizeChangesResult(step.name, r);
   switch (step.name) {
     case 'backup':
       return typeof r.totalRows === 'number' ? `restore point rehearsed: ${typeof r.tableCount === 'number' ? r.tableCount : list(r.tables).length} tables, ${formatCount(r.totalRows)} rows` : null;
@@ -151,6 +153,23 @@ export function summarizeResult(step: StepState): string | null {
       const counts = (r.counts as { verified: number; matched: number } | undefined) ?? { verified: verified.length, matched: verified.filter((v) => v.match).length };
       return `copied ${formatCount(copied?.rows ?? 0)} rows (${formatBytes(copied?.bytes ?? 0)}); ${counts.matched}/${counts.verified} tables verified`;
     }
+  }
+}
+
+/** What a step of a run of changes found: the plan, the staging, what was applied. */
+function summarizeChangesResult(step: Exclude<StepState['name'], 'backup'>, r: Record<string, unknown>): string {
+  const n = (value: unknown) => formatCount(typeof value === 'number' ? value : 0);
+  switch (step) {
+    case 'configure': {
+      const versions = list(r.versions) as { status?: string; pending?: { heavy?: unknown }[] }[];
+      const count = (status: string) => versions.filter((v) => v.status === status).length;
+      const heavy = versions.flatMap((v) => list(v.pending) as { heavy?: unknown }[]).filter((s) => s.heavy).length;
+      return `${n(r.pendingVersions)} versions to apply (${n(r.pendingStatements)} statements, ${heavy} rewriting data), ${count('applied')} applied before, ${count('drift')} drifted, ${list(r.untracked).length} untracked changes, ${list(r.problems).length} problems`;
+    }
+    case 'validation':
+      return `staged ${n(r.statements)} statements on a shadow of ${n(r.tables)} tables with ${n(r.sampledRows)} real rows (at most ${n(r.rowsPerPartition)} per partition); ${list(r.notStaged).length} objects not staged`;
+    case 'migration':
+      return `applied ${n(r.statements)} statements of ${list(r.applied).length} versions`;
   }
 }
 
@@ -177,7 +196,7 @@ export function formatState(state: MigrationState, now: Date, rates: Rates = { r
   for (const step of state.steps) {
     const took = elapsed(step, now);
     lines.push(`    ${step.name.padEnd(11)} ${step.status.padEnd(18)} ${took}`.trimEnd());
-    const summary = summarizeResult(step);
+    const summary = summarizeResult(step, isChangesState(state));
     if (summary) lines.push(`      ${summary}`);
     if (step.error) lines.push(`      error ${step.error.type}: ${step.error.message}`);
   }

@@ -208,6 +208,19 @@ describe('a run of changes', () => {
     );
   });
 
+  it('summarizes each step by what it found of the changes, not by copies', () => {
+    const s = applyingChanges();
+    const steps = s.steps.map((step) => ({ ...step, status: 'completed' as const }));
+    steps[1].result = { pendingVersions: 2, pendingStatements: 3, versions: [{ status: 'applied', pending: [] }, { status: 'pending', pending: [{ heavy: null }, { heavy: { reason: 'a mutation', bytes: 10 } }] }, { status: 'pending', pending: [{ heavy: null }] }], untracked: [{}], problems: [] };
+    steps[2].result = { statements: 3, tables: 4, sampledRows: 12000, rowsPerPartition: 10000, notStaged: [] };
+    steps[3].result = { applied: [{}, {}], statements: 3 };
+    const text = formatState({ ...s, steps }, NOW);
+    expect(text).toContain('2 versions to apply (3 statements, 1 rewriting data), 1 applied before, 0 drifted, 1 untracked changes, 0 problems');
+    expect(text).toContain('staged 3 statements on a shadow of 4 tables with 12,000 real rows (at most 10,000 per partition); 0 objects not staged');
+    expect(text).toContain('applied 3 statements of 2 versions');
+    expect(text).not.toMatch(/copied|conflicts/);
+  });
+
   it('tells a transfer from a run of changes', () => {
     expect([isChangesState(copying()), isChangesState(applyingChanges())]).toEqual([false, true]);
   });
