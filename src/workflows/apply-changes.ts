@@ -15,6 +15,8 @@ export interface ApplyRun {
 
 /** Longest pause between two looks at a mutation's progress. */
 const MUTATION_POLL_MAX_MS = 10_000;
+/** How long a mutation may make no progress before the run warns that it may be failing, on a server that cannot say. */
+const MUTATION_STALL_WARNING_MS = 10 * 60_000;
 
 /**
  * Applies the pending versions in order, statement by statement, each recorded in the tracking
@@ -64,9 +66,18 @@ export async function applyChanges(run: ApplyRun): Promise<ChangesReport> {
 async function awaitMutations(run: ApplyRun, version: PlannedVersion, index: number, applied: AppliedStatement): Promise<void> {
   if (applied.mutations.length === 0) return;
   const current = run.state.changes.current;
+  let since = { partsLeft: -1, at: Date.now() };
+  let warned = false;
   for (let pause = 500; ; pause = Math.min(pause * 2, MUTATION_POLL_MAX_MS)) {
     const progress = await scan.mutationProgress({ target: run.input.target, database: run.input.database, mutations: applied.mutations });
     if (current) current.mutationPartsLeft = progress.partsLeft;
+    if (progress.partsLeft !== since.partsLeft) since = { partsLeft: progress.partsLeft, at: Date.now() };
+    if (!warned && !progress.failuresKnown && Date.now() - since.at > MUTATION_STALL_WARNING_MS) {
+      warned = true;
+      run.state.warnings.push(
+        `version ${version.version} (${version.name}), statement ${index}: its mutation has had ${progress.partsLeft} parts left for ${MUTATION_STALL_WARNING_MS / 60_000} minutes; this server (before 20.x) does not say whether a mutation keeps failing (see its error log), so cancel the run to roll it back if it does`,
+      );
+    }
     showDetails(run.state);
     if (progress.failed) {
       throw ApplicationFailure.create({

@@ -167,6 +167,8 @@ export interface MutationProgress {
   partsLeft: number;
   running: number;
   failed: { table: string; mutationId: string; reason: string } | null;
+  /** The server says why a mutation fails (`latest_fail_reason`, 20.x on); before that, one that keeps failing only stops progressing. */
+  failuresKnown?: boolean;
 }
 
 /** The migration step's report. */

@@ -87,8 +87,14 @@ export async function createAccounts(conn: ClickHouseConnection, database: strin
   await conn.exec(`CREATE TABLE ${qualifiedName(database, 'audit')} (at DateTime, what String) ENGINE = Log`);
   await conn.exec(`INSERT INTO ${qualifiedName(database, 'audit')} SELECT toDateTime('2024-01-01 00:00:00') + number, 'login' FROM system.numbers LIMIT 300`);
   await conn.exec(`CREATE TABLE ${qualifiedName(database, 'ledger')} (id UInt64, amount UInt64) ENGINE = MergeTree ORDER BY id`);
-  await conn.exec(`INSERT INTO ${qualifiedName(database, 'ledger')} SELECT number, number FROM system.numbers LIMIT 50000`);
+  // 24 parts of 8,000 rows: a mutation that sleeps 0.25 ms a row takes 2 s a part (18.16 refuses more than 3 s of sleep in one block, and mutates a small part as one block).
+  for (let part = 0; part < 24; part++) {
+    await conn.exec(`INSERT INTO ${qualifiedName(database, 'ledger')} SELECT number, number FROM system.numbers LIMIT ${part * 8000}, 8000`);
+  }
 }
+
+/** A mutation of every part of `ledger` (see {@link createAccounts}) that takes seconds and rewrites every row. */
+export const SLOW_LEDGER_UPDATE = 'ALTER TABLE ledger UPDATE amount = amount + 1 + sleepEachRow(0.00025) WHERE 1';
 
 /** Three versions: a new table with seed rows, a new column, and a type change of `orders.amount`. */
 export const THREE_VERSIONS: Change[] = [

@@ -15,7 +15,7 @@ import { temporalBinary } from '../../src/dev/temporal-server';
 import { approveUpdate } from '../../src/workflows';
 import type { Change, ChangesInput, ChangesState } from '../../src/workflows/changes-types';
 import type { MigrationStatus } from '../../src/workflows/types';
-import { changesInput, changesState, createAccounts, createReadings, createShop, ended, startChanges, THREE_VERSIONS } from '../integration/changes-helpers';
+import { changesInput, changesState, createAccounts, createReadings, createShop, ended, SLOW_LEDGER_UPDATE, startChanges, THREE_VERSIONS } from '../integration/changes-helpers';
 import { createDemoLike } from '../integration/fixtures';
 import globalSetup from '../integration/global-setup';
 import globalTeardown from '../integration/global-teardown';
@@ -106,13 +106,13 @@ const FAILS_ON_TARGET: Change[] = [
   },
 ];
 
-/** A second version whose last statement is a mutation of some 15 s on `ledger` (see `createAccounts`). */
+/** A second version whose last statement is a mutation of seconds on `ledger` (see `createAccounts`). */
 const SLOW_MUTATION: Change[] = [
   { version: '001', name: 'baseline', sql: "ALTER TABLE accounts ADD COLUMN note String DEFAULT ''" },
   {
     version: '002',
     name: 'reshape',
-    sql: ['ALTER TABLE accounts MODIFY COLUMN balance UInt64', 'DROP TABLE audit', 'ALTER TABLE ledger UPDATE amount = amount + 1 + sleepEachRow(0.0003) WHERE 1'].join(';\n'),
+    sql: ['ALTER TABLE accounts MODIFY COLUMN balance UInt64', 'DROP TABLE audit', SLOW_LEDGER_UPDATE].join(';\n'),
   },
 ];
 

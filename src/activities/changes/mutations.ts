@@ -40,8 +40,9 @@ function saysWhy(conn: ClickHouseConnection): Promise<boolean> {
 
 /** How far `mutations` of `database` have got: parts left, how many still run, and the first that fails. */
 export async function mutationProgress(conn: ClickHouseConnection, database: string, mutations: readonly MutationRef[]): Promise<MutationProgress> {
-  if (mutations.length === 0) return { partsLeft: 0, running: 0, failed: null };
-  const reason = (await saysWhy(conn)) ? 'latest_fail_reason' : "''";
+  const failuresKnown = await saysWhy(conn);
+  if (mutations.length === 0) return { partsLeft: 0, running: 0, failed: null, failuresKnown };
+  const reason = failuresKnown ? 'latest_fail_reason' : "''";
   const rows = await conn.rows<{ table: string; mutation_id: string; parts_to_do: string; is_done: string | number; reason: string }>(
     `SELECT table, mutation_id, parts_to_do, is_done, ${reason} AS reason FROM system.mutations
      WHERE database = ${quoteString(database)} AND (${mutations.map((m) => `(table = ${quoteString(m.table)} AND mutation_id = ${quoteString(m.mutationId)})`).join(' OR ')})`,
@@ -52,6 +53,7 @@ export async function mutationProgress(conn: ClickHouseConnection, database: str
     partsLeft: running.reduce((n, r) => n + Number(r.parts_to_do), 0),
     running: running.length,
     failed: failing ? { table: failing.table, mutationId: failing.mutation_id, reason: failing.reason } : null,
+    failuresKnown,
   };
 }
 
