@@ -29,4 +29,9 @@ export const PATCHES = {
    * leftover or a mismatch ends the run as `rollback_incomplete`.
    */
   exactRollback: 'exact-rollback',
+  /**
+   * Runs of schema changes plan again when their migration step starts, and refuse to apply if
+   * what is pending changed since configure (a version applied or edited meanwhile).
+   */
+  changesReplan: 'changes-replan',
 } as const;

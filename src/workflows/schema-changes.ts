@@ -1,14 +1,15 @@
-import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { long, scan } from './activity-stubs';
 import { applyChanges } from './apply-changes';
 import { handleApprovals } from './approvals';
-import { CHANGES_FAILURE_TYPES, TRACKING_TABLE, type ChangesInput, type ChangesState } from './changes-types';
+import { CHANGES_FAILURE_TYPES, TRACKING_TABLE, type ChangesInput, type ChangesPlan, type ChangesState } from './changes-types';
 import { describeFailure } from './failures';
 import { firstLines } from './bounded';
 import { stateQuery, tablesQuery } from './messages';
 import { finishCleanly, takeRestorePoint, type RunEnding } from './recovery';
 import { initialState, runKeyOf } from './state';
 import { now, Rejected, stepsOf } from './steps';
+import { PATCHES } from './patches';
 import { lockTargets } from './target-lock';
 import { DETAIL_LIMIT, FAILURE_TYPES, type MigrationStatus } from './types';
 
@@ -45,6 +46,7 @@ export async function schemaChanges(input: ChangesInput): Promise<ChangesState> 
     await runStep('validation', () => long.stageChanges.executeWithOptions({ summary: `stage ${plan.pendingStatements} statements on a shadow of ${database}` }, [{ runKey, target, database, plan }]));
     await gate('migration');
     await runStep('migration', async () => {
+      if (patched(PATCHES.changesReplan)) await assertPlanHolds(input, plan);
       await takeRestorePoint(ending, { target, databases });
       touched.add(TRACKING_TABLE);
       const report = await applyChanges({ input, state, plan, runId, touched });
@@ -130,4 +132,23 @@ async function endChanges(run: RunEnding, input: ChangesInput, touched: Readonly
     };
     return point && touched.size > 0 ? 'rollback_incomplete' : 'failed';
   }
+}
+
+/**
+ * The plan approved at configure, checked again as the migration step starts: a version applied,
+ * edited or left dirty since (by hand, or by another tool) fails the step before anything changes.
+ */
+async function assertPlanHolds(input: ChangesInput, approved: ChangesPlan): Promise<void> {
+  const now = await scan.planChanges.executeWithOptions({ summary: `check that nothing pending in ${input.database} changed since configure` }, [
+    { target: input.target, database: input.database, changes: input.changes },
+  ]);
+  const pending = (plan: ChangesPlan) => plan.versions.map((v) => `${v.version} ${v.status} from statement ${v.from}`);
+  const [was, is] = [pending(approved), pending(now)];
+  const changed = is.filter((line, i) => line !== was[i]);
+  if (changed.length === 0) return;
+  throw ApplicationFailure.create({
+    type: CHANGES_FAILURE_TYPES.drift,
+    message: `drift: ${TRACKING_TABLE} of ${input.database} changed since configure planned this run (now: ${changed.join('; ')}); start a new run to plan again`,
+    nonRetryable: true,
+  });
 }

@@ -3,8 +3,8 @@
  * apply and re-run, drift, untracked changes, resume after a stop.
  */
 import { qualifiedName } from '../../src/clickhouse/sql';
-import { approveThrough, changesInput, columnType, createShop, startChanges, THREE_VERSIONS, trackedVersions } from './changes-helpers';
-import { tableDigest, uniqueName, useTestServers } from './harness';
+import { approveThrough, changesInput, changesState, columnType, createShop, ended, startChanges, THREE_VERSIONS, trackedVersions } from './changes-helpers';
+import { tableDigest, uniqueName, useTestServers, waitFor } from './harness';
 
 const servers = useTestServers({ worker: true });
 
@@ -51,5 +51,30 @@ describe('schema changes', () => {
     expect(plan.pendingVersions).toBe(0);
     const again = await servers.target.rows<{ n: string }>(`SELECT count() AS n FROM ${qualifiedName(db, 'regions')}`);
     expect(again[0].n).toBe('2');
+  });
+
+  it('when a version is recorded by someone else while the run waits for the migration approval, the migration step refuses to apply anything', async () => {
+    const db = servers.database('chg_race');
+    await createShop(servers.target, db, { badAmount: false });
+    const changes = THREE_VERSIONS.slice(0, 2);
+    // The tracking table exists (one version applied), so another tool can record the next one by hand.
+    expect((await approveThrough(await startChanges(servers.client, changesInput(uniqueName('chg'), db, changes.slice(0, 1))))).status).toBe('completed');
+    const handle = await startChanges(servers.client, changesInput(uniqueName('chg'), db, changes));
+    for (const step of ['configure', 'validation'] as const) {
+      await waitFor(() => changesState(handle), (s) => s.awaitingApproval?.step === step, `approval of ${step}`);
+      await handle.signal('approve', { step, by: 'reviewer' });
+    }
+    await waitFor(() => changesState(handle), (s) => s.awaitingApproval?.step === 'migration', 'approval of migration');
+    await servers.target.exec(
+      `INSERT INTO ${qualifiedName(db, 'schema_migrations')} (version, name, checksum, statements_applied, statements_total, dirty, recorded_at) VALUES ('002', 'by hand', 'x', 1, 1, 0, 1)`,
+    );
+    const before = await tableDigest(servers.target, db, 'customers');
+    await handle.signal('approve', { step: 'migration', by: 'reviewer' });
+    const state = await ended(handle);
+    expect(state.status).toBe('failed');
+    expect(state.error?.type).toBe('ChangesDrift');
+    expect(state.error?.message).toMatch(/version 002 \(add_region_to_customers\) was applied by run/);
+    expect(await columnType(servers.target, db, 'customers', 'region')).toBeNull();
+    expect(await tableDigest(servers.target, db, 'customers')).toEqual(before);
   });
 });
