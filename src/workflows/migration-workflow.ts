@@ -1,6 +1,5 @@
-import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { long, scan } from './activity-stubs';
-import { describeFailure } from './failures';
 import { migrateData } from './migrate';
 import { migrateDataPaged } from './migrate-paged';
 import { TableDetails } from './table-details';
@@ -8,10 +7,10 @@ import { PATCHES } from './patches';
 import { lockTargets } from './target-lock';
 import { handleApprovals } from './approvals';
 import { stateQuery, tablesQuery } from './messages';
-import { now, Rejected, stepsOf } from './steps';
-import { fingerprintWhileWaiting, finishCleanly, recover, takeRestorePoint, type RunEnding } from './recovery';
+import { now, stepsOf } from './steps';
+import { fingerprintWhileWaiting, recover, runToEnd, takeRestorePoint, type RunEnding } from './recovery';
 import { initialState, runKeyOf } from './state';
-import { FAILURE_TYPES, type MigrationInput, type MigrationState, type RestorePoint } from './types';
+import type { MigrationInput, MigrationState, RestorePoint } from './types';
 import { namedList } from './markdown';
 
 /**
@@ -39,7 +38,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   if (manifest && patched(PATCHES.exactRollback)) ending.exact = true;
   const inManifest = manifest ? { manifest: true } : {};
   let migrationStarted = false;
-  try {
+  const steps = async () => {
     if (patched(PATCHES.targetLocks)) await lockTargets(input, runId, state, ending.exact);
     const fresh = patched(PATCHES.freshRestorePoint);
     const point = await runStep('backup', () => long.takeRestorePoint.executeWithOptions({ summary: `${fresh ? 'rehearse' : 'take'} the restore point of ${dbs}` }, [{ runKey, target: input.target, databases: input.databases, ...inManifest }]));
@@ -73,32 +72,9 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
       if (ending.exact && CancellationScope.current().consideredCancelled) throw new CancelledFailure('the run was cancelled during its migration step');
       return report;
     });
-    state.currentStep = null;
-    // Verified: the run is complete whatever the clean-up meets, even a cancellation.
-    await CancellationScope.nonCancellable(() => finishCleanly(ending)).catch((err: unknown) => {
-      state.warnings.push(`the migration is verified, but its clean-up failed after retries: ${describeFailure(err).message}; run the janitor to remove what is left`);
-    });
-    setStatus('completed');
-    return state;
-  } catch (err) {
-    if (err instanceof Rejected) {
-      await finishCleanly(ending);
-      setStatus('rejected');
-      return state;
-    }
-    state.error = describeFailure(err);
-    // A cancelled run whose activity failed otherwise (timed out on a dead worker, say) was still cancelled.
-    const cancelled = isCancellation(err) || (ending.exact === true && CancellationScope.current().consideredCancelled);
-    const endStatus = await CancellationScope.nonCancellable(() => recover(ending, migrationStarted, cancelled));
-    setStatus(endStatus);
-    if (isCancellation(err)) throw err;
-    if (cancelled) throw new CancelledFailure(state.error.message);
-    throw ApplicationFailure.create({
-      type: endStatus === 'rolled_back' ? FAILURE_TYPES.migrationRolledBack : FAILURE_TYPES.migrationFailed,
-      message: `${endStatus}: ${state.error.message}`,
-      nonRetryable: true,
-    });
-  }
+  };
+  await runToEnd(ending, setStatus, 'the migration is verified', steps, (cancelled) => recover(ending, migrationStarted, cancelled));
+  return state;
 }
 
 /** How many tables a restore point captured (runs that predate the manifest carry the list). */

@@ -1,4 +1,6 @@
+import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation } from '@temporalio/workflow';
 import { long, scan } from './activity-stubs';
+import { Rejected } from './steps';
 import { describeFailure } from './failures';
 import { firstLines } from './bounded';
 import { DETAIL_LIMIT, FAILURE_TYPES, type RollbackScope, type EndpointRef, type MigrationState, type MigrationStatus, type RestorePoint, type RestorePointDigests } from './types';
@@ -83,10 +85,7 @@ export async function recover(run: RunEnding, changed: boolean, cancelled: boole
     await scan.dropRestorePoint(dropPoint);
     return cancelled ? 'cancelled' : 'rolled_back';
   } catch (err) {
-    state.error = {
-      type: FAILURE_TYPES.rollbackIncomplete,
-      message: `${state.error?.message ?? ''}; then recovery failed: ${describeFailure(err).message}${point ? ` (restore point ${point.database} is kept)` : ''}`,
-    };
+    recoveryFailed(state, err, point);
     return run.exact && changed ? 'rollback_incomplete' : 'failed';
   }
 }
@@ -115,3 +114,55 @@ async function rollBackAndProve(run: RunEnding, point: RestorePoint, cancelled: 
   return cancelled ? 'cancelled' : 'rolled_back';
 }
 
+
+/** Records that the recovery of a run failed too: the run's error, then the recovery's, and the restore point kept. */
+export function recoveryFailed(state: MigrationState, err: unknown, point: RestorePoint | null): void {
+  state.error = {
+    type: FAILURE_TYPES.rollbackIncomplete,
+    message: `${state.error?.message ?? ''}; then recovery failed: ${describeFailure(err).message}${point ? ` (restore point ${point.database} is kept)` : ''}`,
+  };
+}
+
+/**
+ * Runs the steps of a run, of either kind, and ends it: `completed` once `steps` return (a
+ * clean-up that fails then only warns, as `done` says), `rejected` after a rejection (cleaned up),
+ * or as `recoverAfter` decides after a failure or a cancellation; a run that did not complete
+ * then fails (or is cancelled) as a workflow, its state still queryable.
+ */
+export async function runToEnd(
+  run: RunEnding,
+  setStatus: (status: MigrationStatus) => void,
+  done: string,
+  steps: () => Promise<void>,
+  recoverAfter: (cancelled: boolean) => Promise<MigrationStatus>,
+): Promise<void> {
+  const { state } = run;
+  try {
+    await steps();
+    state.currentStep = null;
+    // Done: the run is complete whatever the clean-up meets, even a cancellation.
+    await CancellationScope.nonCancellable(() => finishCleanly(run)).catch((err: unknown) => {
+      state.warnings.push(`${done}, but the clean-up failed after retries: ${describeFailure(err).message}; run the janitor to remove what is left`);
+    });
+    setStatus('completed');
+  } catch (err) {
+    if (err instanceof Rejected) {
+      await finishCleanly(run);
+      setStatus('rejected');
+      return;
+    }
+    state.error = describeFailure(err);
+    // A cancelled run whose activity failed otherwise (timed out on a dead worker, say) was still cancelled.
+    const cancelled = isCancellation(err) || (run.exact === true && CancellationScope.current().consideredCancelled);
+    const endStatus = await CancellationScope.nonCancellable(() => recoverAfter(cancelled));
+    setStatus(endStatus);
+    const message = state.error?.message ?? '';
+    if (isCancellation(err)) throw err;
+    if (cancelled) throw new CancelledFailure(message);
+    throw ApplicationFailure.create({
+      type: endStatus === 'rolled_back' ? FAILURE_TYPES.migrationRolledBack : FAILURE_TYPES.migrationFailed,
+      message: `${endStatus}: ${message}`,
+      nonRetryable: true,
+    });
+  }
+}

@@ -1,14 +1,13 @@
-import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, CancelledFailure, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { long, scan } from './activity-stubs';
 import { applyChanges } from './apply-changes';
 import { handleApprovals } from './approvals';
 import { CHANGES_FAILURE_TYPES, TRACKING_TABLE, type ChangesInput, type ChangesPlan, type ChangesState } from './changes-types';
-import { describeFailure } from './failures';
 import { firstLines } from './bounded';
 import { stateQuery, tablesQuery } from './messages';
-import { finishCleanly, takeRestorePoint, type RunEnding } from './recovery';
+import { recoveryFailed, runToEnd, takeRestorePoint, type RunEnding } from './recovery';
 import { initialState, runKeyOf } from './state';
-import { now, Rejected, stepsOf } from './steps';
+import { now, stepsOf } from './steps';
 import { PATCHES } from './patches';
 import { lockTargets } from './target-lock';
 import { DETAIL_LIMIT, FAILURE_TYPES, type MigrationStatus } from './types';
@@ -36,7 +35,7 @@ export async function schemaChanges(input: ChangesInput): Promise<ChangesState> 
   const databases = [database];
   const ending: RunEnding = { runKey, target, databases, state, restorePoint: null, fingerprint: null, manifest: true, exact: true };
   const touched = new Set<string>();
-  try {
+  const steps = async () => {
     await lockTargets({ id: input.id, target, databases }, runId, state, true);
     const rehearsal = await runStep('backup', () => long.takeRestorePoint.executeWithOptions({ summary: `rehearse the restore point of ${database}` }, [{ runKey, target, databases, manifest: true }]));
     await scan.dropRestorePoint.executeWithOptions({ summary: 'drop the rehearsal restore point' }, [{ target, restorePoint: rehearsal, manifestOf: runKey }]);
@@ -53,30 +52,9 @@ export async function schemaChanges(input: ChangesInput): Promise<ChangesState> 
       if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('the run was cancelled during its migration step');
       return report;
     });
-    state.currentStep = null;
-    await CancellationScope.nonCancellable(() => finishCleanly(ending)).catch((err: unknown) => {
-      state.warnings.push(`the changes are applied, but the clean-up failed after retries: ${describeFailure(err).message}; run the janitor to remove what is left`);
-    });
-    setStatus('completed');
-    return state;
-  } catch (err) {
-    if (err instanceof Rejected) {
-      await finishCleanly(ending);
-      setStatus('rejected');
-      return state;
-    }
-    state.error = describeFailure(err);
-    const cancelled = isCancellation(err) || CancellationScope.current().consideredCancelled;
-    const endStatus = await CancellationScope.nonCancellable(() => endChanges(ending, input, touched, cancelled));
-    setStatus(endStatus);
-    if (isCancellation(err)) throw err;
-    if (cancelled) throw new CancelledFailure(state.error?.message ?? 'cancelled');
-    throw ApplicationFailure.create({
-      type: endStatus === 'rolled_back' ? FAILURE_TYPES.migrationRolledBack : FAILURE_TYPES.migrationFailed,
-      message: `${endStatus}: ${state.error?.message ?? ''}`,
-      nonRetryable: true,
-    });
-  }
+  };
+  await runToEnd(ending, setStatus, 'the changes are applied', steps, (cancelled) => endChanges(ending, input, touched, cancelled));
+  return state;
 }
 
 /**
@@ -126,10 +104,7 @@ async function endChanges(run: RunEnding, input: ChangesInput, touched: Readonly
     await scan.dropRestorePoint(dropPoint);
     return cancelled ? 'cancelled' : 'rolled_back';
   } catch (err) {
-    state.error = {
-      type: FAILURE_TYPES.rollbackIncomplete,
-      message: `${state.error?.message ?? ''}; then recovery failed: ${describeFailure(err).message}${point ? ` (restore point ${point.database} is kept)` : ''}`,
-    };
+    recoveryFailed(state, err, point);
     return point && touched.size > 0 ? 'rollback_incomplete' : 'failed';
   }
 }
