@@ -244,6 +244,15 @@ export function describeStatement(statement: string): StatementInfo {
     const name = cursor.name();
     return result(kind, name ? [name] : []);
   };
+  /** `CREATE INDEX [IF NOT EXISTS] i ON t …`, `DROP INDEX [IF EXISTS] i ON t` (newer servers): they change the table `t`. */
+  const indexStatement = (kind: string, guard: string): StatementInfo => {
+    cursor.accept('INDEX');
+    cursor.accept(guard);
+    cursor.name();
+    if (!cursor.accept('ON')) return outside(kind);
+    const table = cursor.name();
+    return result(kind, table ? [table] : []);
+  };
 
   if (READS.has(verb)) return result(verb, [], { scope: 'read' });
   switch (verb) {
@@ -252,6 +261,7 @@ export function describeStatement(statement: string): StatementInfo {
     case 'REPLACE': {
       cursor.accept('OR REPLACE');
       cursor.accept('TEMPORARY');
+      if (verb === 'CREATE' && cursor.word() === 'INDEX') return indexStatement('CREATE INDEX', 'IF NOT EXISTS');
       const object = cursor.acceptOne(CREATED_OBJECTS);
       if (!object) return outside(unrecognisedKind(verb, cursor));
       cursor.accept('IF NOT EXISTS');
@@ -263,6 +273,7 @@ export function describeStatement(statement: string): StatementInfo {
     case 'DETACH':
     case 'UNDROP': {
       cursor.accept('TEMPORARY');
+      if (verb === 'DROP' && cursor.word() === 'INDEX') return indexStatement('DROP INDEX', 'IF EXISTS');
       const object = cursor.acceptOne(['TABLE', 'VIEW', 'DICTIONARY']);
       if (!object) return outside(unrecognisedKind(verb, cursor));
       cursor.accept('IF EXISTS');

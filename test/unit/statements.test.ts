@@ -159,6 +159,8 @@ describe('describing a statement', () => {
     ['ATTACH TABLE shop.events', 'ATTACH TABLE', [['shop', 'events']]],
     ['DETACH VIEW shop.v PERMANENTLY', 'DETACH VIEW', [['shop', 'v']]],
     ['DETACH DICTIONARY d', 'DETACH DICTIONARY', [[null, 'd']]],
+    ['CREATE INDEX IF NOT EXISTS idx_amount ON shop.orders (amount) TYPE minmax', 'CREATE INDEX', [['shop', 'orders']]],
+    ['DROP INDEX idx_amount ON orders', 'DROP INDEX', [[null, 'orders']]],
   ])('%j changes objects of a database (%s)', (sql, kind, writes) => {
     const info = describeStatement(sql);
     expect(info).toMatchObject({ kind, scope: 'database' });
