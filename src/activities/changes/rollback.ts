@@ -96,7 +96,9 @@ function reachedBy(touched: readonly string[], captured: readonly RestorePointTa
       }
     }
   }
+  // A view and its inner table go together: dropping the view drops the table, and the table comes back with its view.
   for (const name of [...scope]) if (name.startsWith('.inner.')) scope.add(name.slice('.inner.'.length));
+  for (const view of views) if (scope.has(view.name) && captured.some((t) => t.name === `.inner.${view.name}`)) scope.add(`.inner.${view.name}`);
   return scope;
 }
 
