@@ -330,3 +330,69 @@ export function describeStatement(statement: string): StatementInfo {
       return outside(unrecognisedKind(verb, cursor));
   }
 }
+
+/** Words whose next string literal is a credential (dictionary sources, named collections, users): `PASSWORD 'x'`. */
+const SECRET_WORDS = new Set(['PASSWORD', 'SECRET', 'SECRET_ACCESS_KEY', 'ACCESS_KEY_ID', 'SESSION_TOKEN', 'ACCOUNT_KEY', 'BEARER_TOKEN']);
+/**
+ * Table functions that take credentials, and which of their arguments (from 0) may hold them:
+ * `remote(address, db, table, user, password)`, `s3(url, key id, secret, …)` and the like.
+ */
+const CREDENTIAL_ARGUMENTS = new Map<string, [number, number]>([
+  ['REMOTE', [3, 4]],
+  ['REMOTESECURE', [3, 4]],
+  ['MYSQL', [3, 4]],
+  ['POSTGRESQL', [3, 4]],
+  ['MONGODB', [3, 4]],
+  ['REDIS', [4, 4]],
+  ['S3', [1, 2]],
+  ['GCS', [1, 2]],
+  ['OSS', [1, 2]],
+  ['COSN', [1, 2]],
+  ['S3CLUSTER', [2, 3]],
+  ['AZUREBLOBSTORAGE', [3, 4]],
+]);
+
+/**
+ * The string literals of a statement that may be credentials: the one after `PASSWORD` (and the
+ * like), and the user, password or key arguments of a table function that connects elsewhere
+ * (`remote`, `mysql`, `s3`…). Messages and logs that quote a user's statement leave them out.
+ */
+export function secretLiterals(statement: string): Token[] {
+  const tokens = tokenize(statement).filter(isSignificant);
+  const secrets: Token[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const word = tokens[i].kind === 'word' ? tokens[i].text.toUpperCase() : null;
+    if (word && SECRET_WORDS.has(word)) {
+      const next = tokens[i + 1]?.text === '=' ? tokens[i + 2] : tokens[i + 1];
+      if (next?.kind === 'string') secrets.push(next);
+    } else if (word && CREDENTIAL_ARGUMENTS.has(word) && tokens[i + 1]?.text === '(') {
+      const [first, last] = CREDENTIAL_ARGUMENTS.get(word) as [number, number];
+      let depth = 0;
+      let argument = 0;
+      for (let j = i + 1; j < tokens.length; j++) {
+        const text = tokens[j].text;
+        if (text === '(' || text === '[') depth++;
+        else if (text === ')' || text === ']') {
+          if (--depth === 0) break;
+        } else if (depth === 1 && text === ',') argument++;
+        else if (depth === 1 && argument >= first && argument <= last && tokens[j].kind === 'string') secrets.push(tokens[j]);
+      }
+    }
+  }
+  return secrets;
+}
+
+/** `statement` with every {@link secretLiterals} literal shown as `'***'`. */
+export function maskSecrets(statement: string): string {
+  let masked = statement;
+  for (const token of secretLiterals(statement).sort((a, b) => b.start - a.start)) masked = `${masked.slice(0, token.start)}'***'${masked.slice(token.end)}`;
+  return masked;
+}
+
+/** The values of a statement's {@link secretLiterals}, as written and unescaped: what to redact from a server's message about it. */
+export function secretValues(statement: string): string[] {
+  return secretLiterals(statement).flatMap((token) => {
+    const inner = token.text.slice(1, -1);
+    return [inner, inner.replace(/''/g, "'").replace(/\\(.)/g, '$1')].filter((value) => value.length > 0);
+  });
+}

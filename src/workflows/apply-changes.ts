@@ -1,7 +1,7 @@
 import { ApplicationFailure, sleep } from '@temporalio/workflow';
 import { long, scan } from './activity-stubs';
 import { showDetails } from './details';
-import { CHANGES_FAILURE_TYPES, type AppliedStatement, type ChangesInput, type ChangesPlan, type ChangesReport, type ChangesState, type PlannedVersion, type TrackingRecord } from './changes-types';
+import { CHANGES_FAILURE_TYPES, type AppliedStatement, type ChangesInput, type ChangesPlan, type ChangesReport, type ChangesState, type PlannedVersion, type TrackingRecord, type Change } from './changes-types';
 
 /** What the migration step of a run of changes works with. */
 export interface ApplyRun {
@@ -42,13 +42,14 @@ export async function applyChanges(run: ApplyRun): Promise<ChangesReport> {
       finishedAt: applied < version.statements ? null : seconds(),
     });
     const target = { target: input.target, database: input.database };
+    const change = input.changes.find((c) => c.version === version.version) as Change;
     await scan.recordVersion({ ...target, record: record(version.from - 1) });
     for (const statement of version.pending) {
       state.changes.current = { version: version.version, name: version.name, statement: statement.index, statements: version.statements, sql: statement.sql.slice(0, 200), mutationPartsLeft: null };
       showDetails(state);
       for (const t of statement.touches) run.touched.add(t.table);
       const applied = await long.applyStatement.executeWithOptions({ summary: `version ${version.version}, statement ${statement.index} of ${version.statements}` }, [
-        { ...target, version: version.version, name: version.name, index: statement.index, sql: statement.sql },
+        { ...target, change, version: { ...version, pending: [] }, index: statement.index },
       ]);
       await awaitMutations(run, version, statement.index, applied);
       await scan.recordVersion({ ...target, record: record(statement.index) });

@@ -99,6 +99,11 @@ export interface TouchedTable {
 export interface PlannedStatement {
   /** 1-based, within its version. */
   index: number;
+  /**
+   * The statement as the plan shows it: literals that may be credentials (`PASSWORD '…'`, the user
+   * and password of `remote(…)`) as `'***'`. The statement itself is read from the run's input,
+   * and checked against its checksum, by the activity that runs it.
+   */
   sql: string;
   kind: string;
   touches: TouchedTable[];

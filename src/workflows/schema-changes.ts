@@ -42,7 +42,7 @@ export async function schemaChanges(input: ChangesInput): Promise<ChangesState> 
     await gate('configure');
     const plan = await runStep('configure', () => scan.planChanges.executeWithOptions({ summary: `plan ${input.changes.length} versions against ${database}` }, [{ target, database, changes: input.changes }]));
     await gate('validation');
-    await runStep('validation', () => long.stageChanges.executeWithOptions({ summary: `stage ${plan.pendingStatements} statements on a shadow of ${database}` }, [{ runKey, target, database, plan }]));
+    await runStep('validation', () => long.stageChanges.executeWithOptions({ summary: `stage ${plan.pendingStatements} statements on a shadow of ${database}` }, [{ runKey, target, database, plan, changes: input.changes }]));
     await gate('migration');
     await runStep('migration', async () => {
       if (patched(PATCHES.changesReplan)) await assertPlanHolds(input, plan);

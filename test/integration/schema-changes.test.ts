@@ -77,4 +77,19 @@ describe('schema changes', () => {
     expect(await columnType(servers.target, db, 'customers', 'region')).toBeNull();
     expect(await tableDigest(servers.target, db, 'customers')).toEqual(before);
   });
+
+  it('when a statement that names a password fails on the shadow, neither the state, the history nor the message holds the password', async () => {
+    const db = servers.database('chg_secret');
+    await createShop(servers.target, db, { badAmount: false });
+    const password = 'hunter2-never-shown';
+    // A closed loopback port: the statement fails with the server's words about the connection.
+    const changes = [{ version: '001', name: 'pull_rows', sql: `INSERT INTO customers SELECT * FROM remote('127.0.0.1:1', 'other', 'customers', 'reader', '${password}')` }];
+    const handle = await startChanges(servers.client, changesInput(uniqueName('chg'), db, changes));
+    const state = await approveThrough(handle, 'validation');
+    expect(state.status).toBe('failed');
+    expect(state.error?.message).toMatch(/version 001 \(pull_rows\), statement 1 failed on the staging copy/);
+    expect(state.error?.message).toContain("'***'");
+    const history = JSON.stringify(await handle.fetchHistory());
+    for (const text of [JSON.stringify(state), history]) expect(text).not.toContain(password);
+  });
 });

@@ -1,5 +1,5 @@
 import { quoteIdentifier } from '../../src/clickhouse/sql';
-import { describeStatement, redirectDatabase, splitStatements, StatementSyntaxError, tokenize } from '../../src/clickhouse/statements';
+import { describeStatement, redirectDatabase, splitStatements, StatementSyntaxError, tokenize, maskSecrets, secretValues } from '../../src/clickhouse/statements';
 
 const HOSTILE = ["it's", 'back`tick', 'with space', 'semi;colon', 'back\\slash', 'üñï 名前', "'; DROP TABLE x; --", 'dash--dash', 'star/*'];
 
@@ -257,5 +257,21 @@ describe('describing a statement', () => {
       { database: name, name },
       { database: name, name: 'x' },
     ]);
+  });
+});
+
+describe('credentials in a statement', () => {
+  it('masks the literal after PASSWORD and the user, password or key arguments of functions that connect elsewhere', () => {
+    expect(maskSecrets("SOURCE(CLICKHOUSE(HOST 'h' USER 'u' PASSWORD 'p@ss''w;1' DB 'x'))")).toBe("SOURCE(CLICKHOUSE(HOST 'h' USER 'u' PASSWORD '***' DB 'x'))");
+    expect(maskSecrets("INSERT INTO t SELECT * FROM remote('127.0.0.1:9000', db, tbl, 'reader', 's3cr3t') WHERE s = 'kept'")).toBe(
+      "INSERT INTO t SELECT * FROM remote('127.0.0.1:9000', db, tbl, '***', '***') WHERE s = 'kept'",
+    );
+    expect(maskSecrets("SELECT * FROM s3('https://bucket/x.csv', 'AKIA1', 'wJal', 'CSV')")).toBe("SELECT * FROM s3('https://bucket/x.csv', '***', '***', 'CSV')");
+    expect(maskSecrets("SELECT * FROM remote('h:9000', 'db', 't', 'u', 'p')")).toBe("SELECT * FROM remote('h:9000', 'db', 't', '***', '***')");
+  });
+
+  it('leaves a statement without credentials as it is, and gives each secret as written and unescaped', () => {
+    expect(maskSecrets("INSERT INTO t VALUES ('password', 'remote')")).toBe("INSERT INTO t VALUES ('password', 'remote')");
+    expect(secretValues("CREATE USER x IDENTIFIED BY 'a' PASSWORD 'it''s'")).toEqual(["it''s", "it's"]);
   });
 });

@@ -5,13 +5,15 @@ import {
   type AppliedStatement,
   type ChangesPlan,
   type MutationProgress,
+  type PlannedVersion,
   type StagingReport,
   type TrackingRecord,
 } from '../../workflows/changes-types';
 import { FAILURE_TYPES, type EndpointRef, type RestorePoint, type RollbackReport } from '../../workflows/types';
 import { currentAttempt, heartbeating, heartbeatNow, permanent, previousHeartbeat, withConnections, type ActivityDeps } from '../context';
 import { mutationProgress, mutationsOf, parseMutationKey, type MutationRef } from './mutations';
-import { planChanges } from './plan';
+import { statementFailure } from './failures';
+import { planChanges, plannedStatement } from './plan';
 import { rollbackChanges } from './rollback';
 import { stageChanges } from './staging';
 import { ensureTracking, recordVersion } from './tracking';
@@ -39,9 +41,9 @@ export function createChangesActivities(deps: ActivityDeps) {
     },
 
     /** The validation step: every pending statement on a shadow of the database, loaded with a sample of its rows (see `stageChanges`). */
-    async stageChanges(req: { runKey: string; target: EndpointRef; database: string; plan: ChangesPlan }): Promise<StagingReport> {
+    async stageChanges(req: { runKey: string; target: EndpointRef; database: string; plan: ChangesPlan; changes: Change[] }): Promise<StagingReport> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
-        heartbeating(() => ({ step: 'staging' }), () => stageChanges(target, req.runKey, req.database, req.plan)),
+        heartbeating(() => ({ step: 'staging' }), () => stageChanges(target, req.runKey, req.database, req.plan, req.changes)),
       );
     },
 
@@ -50,17 +52,18 @@ export function createChangesActivities(deps: ActivityDeps) {
      * follows one which may have sent the statement (its worker was lost) cannot know whether the
      * statement ran, so it fails without retrying rather than run it twice.
      */
-    async applyStatement(req: { target: EndpointRef; database: string; version: string; name: string; index: number; sql: string }): Promise<AppliedStatement> {
-      const where = `version ${req.version} (${req.name}), statement ${req.index}`;
+    async applyStatement(req: { target: EndpointRef; database: string; change: Change; version: PlannedVersion; index: number }): Promise<AppliedStatement> {
+      const where = `version ${req.version.version} (${req.version.name}), statement ${req.index}`;
+      const sql = plannedStatement(req.change, req.version, req.index);
       if (currentAttempt() > 1 && previousHeartbeat<ApplyBeat>()?.sent) {
         throw permanent(CHANGES_FAILURE_TYPES.changeFailed, `${where} may have run in an earlier attempt whose worker was lost, so it is not sent again`);
       }
       return withConnections(deps, { target: req.target }, async ({ target }) => {
         const before = await mutationsOf(target, req.database);
         heartbeatNow({ sent: true } satisfies ApplyBeat);
-        await heartbeating(() => ({ sent: true }) satisfies ApplyBeat, () => target.exec(req.sql, { database: req.database })).catch((err: unknown) => {
+        await heartbeating(() => ({ sent: true }) satisfies ApplyBeat, () => target.exec(sql, { database: req.database })).catch((err: unknown) => {
           if (refusedStatement(err)) {
-            throw permanent(CHANGES_FAILURE_TYPES.changeFailed, `${where} failed on ${req.database}: ${req.sql.length > 500 ? `${req.sql.slice(0, 500)}…` : req.sql}: ${err.message}`);
+            throw permanent(CHANGES_FAILURE_TYPES.changeFailed, statementFailure(`${where} failed on ${req.database}`, sql, err.message));
           }
           throw err;
         });

@@ -64,3 +64,4 @@ export async function killMutations(conn: ClickHouseConnection, database: string
     .exec(`KILL MUTATION WHERE database = ${quoteString(database)} AND table IN (${tables.map(quoteString).join(', ')}) SYNC`)
     .catch(() => undefined);
 }
+

@@ -5,9 +5,10 @@
 import { changeSetProblems, compareVersions, statementsOf, type Change } from '../../changes/change-set';
 import { countRows, listTables } from '../../clickhouse/catalog';
 import type { ClickHouseConnection } from '../../clickhouse/connection';
-import { describeStatement, type StatementInfo } from '../../clickhouse/statements';
+import { describeStatement, maskSecrets, type StatementInfo } from '../../clickhouse/statements';
 import { quoteString } from '../../clickhouse/sql';
-import { TRACKING_TABLE, type ChangesPlan, type PlannedStatement, type PlannedVersion, type TouchedTable, type TrackedVersion } from '../../workflows/changes-types';
+import { permanent } from '../context';
+import { CHANGES_FAILURE_TYPES, TRACKING_TABLE, type ChangesPlan, type PlannedStatement, type PlannedVersion, type TouchedTable, type TrackedVersion } from '../../workflows/changes-types';
 import { readTracking, schemaShape, sha256, untrackedChanges } from './tracking';
 
 /** A version of the change set with its checksums: what the plan compares with the tracking table. */
@@ -20,6 +21,18 @@ export interface ChecksummedChange extends Change {
 export function checksummed(change: Change): ChecksummedChange {
   const statements = statementsOf(change);
   return { ...change, checksum: sha256(change.sql), statements, statementChecksums: statements.map(sha256) };
+}
+
+/**
+ * Statement `index` (from 1) of a version as configure planned it: the text must still give the
+ * statement with the checksum the plan recorded, or nothing runs.
+ */
+export function plannedStatement(change: Change | undefined, version: Pick<PlannedVersion, 'version' | 'statementChecksums'>, index: number): string {
+  const statement = change ? statementsOf(change)[index - 1] : undefined;
+  if (statement === undefined || sha256(statement) !== version.statementChecksums[index - 1]) {
+    throw permanent(CHANGES_FAILURE_TYPES.drift, `drift: statement ${index} of version ${version.version} is not the one configure planned`);
+  }
+  return statement;
 }
 
 /** Reads the target and plans the change set against it. */
@@ -109,7 +122,7 @@ function plannedStatements(change: ChecksummedChange, from: number, sizes: Map<s
       const size = sizes.get(w.name);
       return { table: w.name, rows: size?.rows ?? null, bytes: size?.bytes ?? null };
     });
-    return { index: from + i, sql, kind: info.kind, touches, heavy: heavyOf(info, sizes) };
+    return { index: from + i, sql: maskSecrets(sql), kind: info.kind, touches, heavy: heavyOf(info, sizes) };
   });
 }
 

@@ -9,9 +9,11 @@ import { refusedStatement } from '../../clickhouse/errors';
 import { shadowDatabase, withScratchDatabase } from '../../clickhouse/scratch';
 import { qualifiedName, quoteString } from '../../clickhouse/sql';
 import { redirectDatabase } from '../../clickhouse/statements';
-import { CHANGES_FAILURE_TYPES, SAMPLE_ROWS_PER_PARTITION, TRACKING_TABLE, type ChangesPlan, type StagingReport } from '../../workflows/changes-types';
+import { CHANGES_FAILURE_TYPES, SAMPLE_ROWS_PER_PARTITION, TRACKING_TABLE, type Change, type ChangesPlan, type StagingReport } from '../../workflows/changes-types';
+import { plannedStatement } from './plan';
 import { DDL_CONCURRENCY, forEachConcurrently, heartbeatNow, permanent } from '../context';
 import { mutationProgress, mutationsOf, parseMutationKey } from './mutations';
+import { statementFailure } from './failures';
 
 /** How long staging waits for the mutations a statement starts on the sample, before it calls the statement failed. */
 const STAGING_MUTATION_TIMEOUT_MS = 120_000;
@@ -26,7 +28,7 @@ function stageable(table: TableInfo): boolean {
  * the database redirected to the shadow. A statement that fails ends the step without retrying,
  * naming the version, the statement and the server's words. The shadow is dropped either way.
  */
-export async function stageChanges(target: ClickHouseConnection, runKey: string, database: string, plan: ChangesPlan): Promise<StagingReport> {
+export async function stageChanges(target: ClickHouseConnection, runKey: string, database: string, plan: ChangesPlan, changes: readonly Change[]): Promise<StagingReport> {
   const shadow = shadowDatabase(runKey);
   return withScratchDatabase(target, shadow, async () => {
     const report: StagingReport = { shadowDatabase: shadow, tables: 0, sampledRows: 0, rowsPerPartition: SAMPLE_ROWS_PER_PARTITION, statements: 0, notStaged: [] };
@@ -44,18 +46,20 @@ export async function stageChanges(target: ClickHouseConnection, runKey: string,
     await createViews(target, staged.filter((t) => t.kind === 'view' || t.kind === 'materialized-view'), shadowDdl, report);
     report.tables = staged.length;
     for (const version of plan.versions) {
-      for (const statement of version.pending) {
-        heartbeatNow({ step: 'staging', version: version.version, statement: statement.index });
-        const where = `version ${version.version} (${version.name}), statement ${statement.index}`;
+      const change = changes.find((c) => c.version === version.version);
+      for (const { index } of version.pending) {
+        heartbeatNow({ step: 'staging', version: version.version, statement: index });
+        const where = `version ${version.version} (${version.name}), statement ${index}`;
+        const sql = plannedStatement(change, version, index);
         const before = await mutationsOf(target, shadow);
         try {
-          await target.exec(redirectDatabase(statement.sql, database, shadow), { database: shadow });
+          await target.exec(redirectDatabase(sql, database, shadow), { database: shadow });
         } catch (err) {
           if (!refusedStatement(err)) throw err;
-          throw stagingFailure(where, statement.sql, database, err.message);
+          throw stagingFailure(where, sql, database, err.message);
         }
         const failure = await awaitMutations(target, shadow, before);
-        if (failure) throw stagingFailure(where, statement.sql, database, failure);
+        if (failure) throw stagingFailure(where, sql, database, failure);
         report.statements++;
       }
     }
@@ -64,10 +68,7 @@ export async function stageChanges(target: ClickHouseConnection, runKey: string,
 }
 
 function stagingFailure(where: string, sql: string, database: string, reason: string) {
-  return permanent(
-    CHANGES_FAILURE_TYPES.stagingFailed,
-    `${where} failed on the staging copy of ${database}, so nothing real was changed: ${sql.length > 500 ? `${sql.slice(0, 500)}…` : sql}: ${reason}`,
-  );
+  return permanent(CHANGES_FAILURE_TYPES.stagingFailed, statementFailure(`${where} failed on the staging copy of ${database}, so nothing real was changed`, sql, reason));
 }
 
 /** Copies up to SAMPLE_ROWS_PER_PARTITION rows of each partition (of the whole table, for engines without partitions) into the shadow. */
