@@ -75,7 +75,8 @@ const id = named('MigrationId', migrationIdSchema);
 const endpoint = named('Endpoint', startMigrationSchema.shape.source);
 /** The two shapes of a start request, each its own component, for the narrowing to an allowlist. */
 const startShapes = [named('StartTransferRequest', startMigrationSchema), named('StartChangesRequest', startChangesSchema)];
-const state = named('MigrationState', responses.migrationStateSchema);
+/** The state document: a transfer's, or a run of changes' (told apart by `kind`). */
+const states = [named('MigrationState', responses.migrationStateSchema), named('ChangesState', responses.changesStateSchema)];
 const idFromBody = { id: '$response.body#/id' };
 /** The runs a started migration leads to, for clients (and schemathesis) that follow links. */
 const runLinks = {
@@ -87,7 +88,7 @@ const runLinks = {
 const notFound: Answer = { description: 'No migration has that id.', bodies: [named('NotFound', responses.notFoundSchema)] };
 /** What approve and reject answer besides the answers of every route of their kind. */
 const decisionAnswers: Record<number, Answer> = {
-  202: { description: 'The decision is recorded; the state after it.', bodies: [state] },
+  202: { description: 'The decision is recorded; the state after it.', bodies: states },
   403: { description: 'The subject started the run (four eyes).', bodies: [named('FourEyes', responses.fourEyesSchema)] },
   404: notFound,
   409: {
@@ -152,7 +153,7 @@ export const ROUTES: RouteSpec[] = [
     role: 'viewer',
     params: { id },
     temporal: true,
-    answers: { 200: { description: 'The state document.', bodies: [state] }, 404: notFound },
+    answers: { 200: { description: 'The state document.', bodies: states }, 404: notFound },
   },
   {
     method: 'get',

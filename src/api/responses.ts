@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ROLES } from '../config';
+import type { ChangesState } from '../workflows/changes-types';
 import { MIGRATION_STATUSES, STEPS, type MigrationState, type TablesPage } from '../workflows/types';
 
 const step = z.enum(STEPS);
@@ -202,6 +203,22 @@ export const errorBodySchema = z.discriminatedUnion('error', [
 ]);
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
+/** The state document of a run of schema changes: a transfer's, with the changes' own progress. */
+export const changesStateSchema = migrationStateSchema.extend({
+  kind: z.literal('changes'),
+  changes: z.strictObject({
+    database: z.string(),
+    versionsTotal: count,
+    versionsDone: count,
+    /** The statement at work; `sql` shows it with literals that may be credentials masked. */
+    current: z
+      .strictObject({ version: z.string(), name: z.string(), statement: count, statements: count, sql: z.string(), mutationPartsLeft: count.nullable() })
+      .nullable(),
+    /** A version left dirty by a failure under `onFailure: "stop"`. */
+    stopped: z.strictObject({ version: z.string(), applied: count, statements: count }).nullable(),
+  }),
+});
+
 /** `true` when A and B are exactly the same type. */
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Assert<T extends true> = T;
@@ -209,3 +226,5 @@ type Assert<T extends true> = T;
 export type StateSchemaMatchesWorkflow = Assert<Same<z.infer<typeof migrationStateSchema>, MigrationState>>;
 /** The same for the pages of the `tables` query. */
 export type TablesPageSchemaMatchesWorkflow = Assert<Same<z.infer<typeof tablesPageSchema>, TablesPage>>;
+/** The same for the state document of a run of changes. */
+export type ChangesStateSchemaMatchesWorkflow = Assert<Same<z.infer<typeof changesStateSchema>, ChangesState>>;
