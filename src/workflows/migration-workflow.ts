@@ -73,7 +73,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
       return report;
     });
   };
-  await runToEnd(ending, setStatus, 'the migration is verified', steps, (cancelled) => recover(ending, migrationStarted, cancelled));
+  await runToEnd(ending, setStatus, 'the migration is verified, but its clean-up', steps, (cancelled) => recover(ending, migrationStarted, cancelled));
   return state;
 }
 

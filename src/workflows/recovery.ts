@@ -125,7 +125,7 @@ export function recoveryFailed(state: MigrationState, err: unknown, point: Resto
 
 /**
  * Runs the steps of a run, of either kind, and ends it: `completed` once `steps` return (a
- * clean-up that fails then only warns, as `done` says), `rejected` after a rejection (cleaned up),
+ * clean-up that fails then only warns: `done` begins the warning, up to its clean-up), `rejected` after a rejection (cleaned up),
  * or as `recoverAfter` decides after a failure or a cancellation; a run that did not complete
  * then fails (or is cancelled) as a workflow, its state still queryable.
  */
@@ -142,7 +142,7 @@ export async function runToEnd(
     state.currentStep = null;
     // Done: the run is complete whatever the clean-up meets, even a cancellation.
     await CancellationScope.nonCancellable(() => finishCleanly(run)).catch((err: unknown) => {
-      state.warnings.push(`${done}, but the clean-up failed after retries: ${describeFailure(err).message}; run the janitor to remove what is left`);
+      state.warnings.push(`${done} failed after retries: ${describeFailure(err).message}; run the janitor to remove what is left`);
     });
     setStatus('completed');
   } catch (err) {

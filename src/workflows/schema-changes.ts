@@ -53,7 +53,7 @@ export async function schemaChanges(input: ChangesInput): Promise<ChangesState> 
       return report;
     });
   };
-  await runToEnd(ending, setStatus, 'the changes are applied', steps, (cancelled) => endChanges(ending, input, touched, cancelled));
+  await runToEnd(ending, setStatus, "the changes are applied, but the run's clean-up", steps, (cancelled) => endChanges(ending, input, touched, cancelled));
   return state;
 }
 
