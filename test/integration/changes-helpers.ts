@@ -4,10 +4,11 @@
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
-import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
+import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
 import { seal } from '../../src/secrets';
 import { CHANGES_WORKFLOW_TYPE, SAMPLE_ROWS_PER_PARTITION, type Change, type ChangesInput, type ChangesState, type TrackedVersion } from '../../src/workflows/changes-types';
 import { STEPS, TASK_QUEUE } from '../../src/workflows/types';
+import { holdsRows, tableDigest } from './corpus/compare';
 import { queryState, TEST_KEY, waitFor } from './harness';
 import { testStack } from './stack-env';
 
@@ -125,4 +126,31 @@ export async function columnType(conn: ClickHouseConnection, database: string, t
     `SELECT type FROM system.columns WHERE database = '${database}' AND table = '${table}' AND name = '${column}'`,
   );
   return rows[0]?.type ?? null;
+}
+
+/** Engines whose rows a SELECT reads without reaching outside the server: their own, or those of another table of it. */
+const READABLE_ENGINES = ['View', 'MaterializedView', 'Merge', 'Buffer', 'Distributed', 'Null'];
+
+/** One object of {@link snapshotOf}: its DDL, and for what can be read, its rows by the test's own digest. */
+export interface ObjectSnapshot {
+  ddl: string;
+  rows?: number;
+  sha256?: string;
+}
+
+/**
+ * Everything a user reads of a database: each object's DDL, and the rows of every object that
+ * can be read (the corpus's text digest, states finalized). Objects that cannot be read back
+ * (Set, the engines of outside systems, Dictionary) are compared by their DDL alone.
+ */
+export async function snapshotOf(conn: ClickHouseConnection, database: string): Promise<Record<string, ObjectSnapshot>> {
+  const objects = await conn.rows<{ name: string; create_table_query: string; engine: string }>(
+    `SELECT name, create_table_query, engine FROM system.tables WHERE database = ${quoteString(database)} ORDER BY name`,
+  );
+  const out: Record<string, ObjectSnapshot> = {};
+  for (const o of objects) {
+    const readable = holdsRows(o.engine) || READABLE_ENGINES.includes(o.engine);
+    out[o.name] = { ddl: o.create_table_query, ...(readable ? await tableDigest(conn, conn, database, o.name) : {}) };
+  }
+  return out;
 }

@@ -3,23 +3,12 @@
  * a version dirty and a later run that resumes after what was applied, and a cancel during a
  * mutation that rolls back column types, a dropped table, rewritten rows and the tracking table.
  */
-import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName } from '../../src/clickhouse/sql';
 import type { Change, ChangesPlan } from '../../src/workflows/changes-types';
-import { approveThrough, changesInput, changesState, columnType, createAccounts, createReadings, ended, SLOW_LEDGER_UPDATE, startChanges, trackedVersions } from './changes-helpers';
-import { tableDigest, uniqueName, useTestServers, waitFor } from './harness';
+import { approveThrough, changesInput, changesState, columnType, createAccounts, createReadings, ended, SLOW_LEDGER_UPDATE, snapshotOf, startChanges, trackedVersions } from './changes-helpers';
+import { uniqueName, useTestServers, waitFor } from './harness';
 
 const servers = useTestServers({ worker: true });
-
-/** Everything a user reads of a database: each table's DDL, and its rows by the test's own digest. */
-async function snapshotOf(conn: ClickHouseConnection, database: string): Promise<Record<string, { ddl: string; rows: number; checksum: string }>> {
-  const tables = await conn.rows<{ name: string; create_table_query: string; engine: string }>(
-    `SELECT name, create_table_query, engine FROM system.tables WHERE database = '${database}' ORDER BY name`,
-  );
-  const out: Record<string, { ddl: string; rows: number; checksum: string }> = {};
-  for (const t of tables) out[t.name] = { ddl: t.create_table_query, ...(await tableDigest(conn, database, t.name)) };
-  return out;
-}
 
 describe('schema changes that fail or are cancelled', () => {
   it('with onFailure "stop", a version whose fourth statement fails stays dirty at 3, and the next run resumes at statement 4', async () => {

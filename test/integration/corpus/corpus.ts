@@ -36,7 +36,7 @@ export async function createCorpus(conn: ClickHouseConnection, database: string)
  * Drops the probe database. A refused CREATE may have left a directory behind, so that DROP
  * fails with "Directory not empty" after it has removed the database: that counts as dropped.
  */
-async function dropProbeDatabase(conn: ClickHouseConnection, probeDb: string): Promise<void> {
+export async function dropProbeDatabase(conn: ClickHouseConnection, probeDb: string): Promise<void> {
   try {
     await conn.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(probeDb)}`);
   } catch (err) {
