@@ -80,7 +80,11 @@ async function generateChanges(db: string, scratch: string): Promise<GeneratedCh
   };
   // Rows first: once a TO table of a materialized view has a column more, 18.16 refuses inserts into what the view reads.
   const inserts: string[] = [];
-  for (const o of candidates) inserts.push(...(await accepted(o, 'INSERT … SELECT', (table) => `INSERT INTO ${table} SELECT * FROM ${table} LIMIT 3`)));
+  for (const o of candidates) {
+    // 18.16 never answers a Join table that reads itself with rows in it, and KILL QUERY cannot stop that statement.
+    if (o.engine === 'Join') generated.excluded.push({ object: o.name, engine: o.engine, reason: 'INSERT … SELECT from itself: 18.16 never answers it on a Join table with rows, and cannot kill it' });
+    else inserts.push(...(await accepted(o, 'INSERT … SELECT', (table) => `INSERT INTO ${table} SELECT * FROM ${table} LIMIT 3`)));
+  }
   const addColumns: string[] = [];
   for (const [n, o] of candidates.filter((c) => mergeOrLogFamily(c.engine)).entries()) {
     addColumns.push(...(await accepted(o, 'ADD COLUMN', (table) => `ALTER TABLE ${table} ADD COLUMN note_${n} String DEFAULT 'x'`)));
@@ -161,6 +165,8 @@ describe('schema changes over a table of every engine, generated from the catalo
     expect(actions.filter((a) => a === 'ADD COLUMN').length).toBeGreaterThan(5);
     expect(actions.filter((a) => a === 'INSERT … SELECT').length).toBeGreaterThan(5);
     expect(actions.filter((a) => a === 'DROP')).toHaveLength(2);
+    // A probe the server never answered would leave a stuck statement (and the copy) behind.
+    expect(generated.hung).toEqual([]);
   });
 
   it('the staging shadow accepts every statement, so validation passes', () => {
