@@ -397,3 +397,26 @@ export function retried(attempts: Record<string, number[]>): string {
     .map(([type, list]) => `${type} ${list.join(',')}`);
   return lines.length > 0 ? lines.join('; ') : 'none';
 }
+
+/**
+ * Registers a file's beforeAll/afterAll: its own fault stack, and the worker processes the file
+ * spawns into `workers`, killed at the end. Read `stack` inside tests (it exists from beforeAll on).
+ */
+export function useFaultStack(): { readonly stack: FaultStack; workers: FaultProcess[] } {
+  let stack: FaultStack | undefined;
+  const workers: FaultProcess[] = [];
+  beforeAll(async () => {
+    stack = await startFaultStack();
+  }, 240_000);
+  afterAll(async () => {
+    for (const worker of workers) await worker.kill();
+    await stack?.close();
+  });
+  return {
+    get stack(): FaultStack {
+      if (!stack) throw new Error('the fault stack starts in beforeAll');
+      return stack;
+    },
+    workers,
+  };
+}

@@ -16,37 +16,27 @@ import {
   retried,
   runningStatements,
   spawnWorker,
-  startFaultStack,
   stateOf,
   waitForState,
   type FaultProcess,
-  type FaultStack,
   FAULT_TEST_TIMEOUT_MS,
+  useFaultStack,
 } from './fault-harness';
 import { tableDigest, TEST_KEY, uniqueName, waitFor } from './harness';
 
-let stack: FaultStack;
-const workers: FaultProcess[] = [];
-
-beforeAll(async () => {
-  stack = await startFaultStack();
-}, 240_000);
-
-afterAll(async () => {
-  for (const worker of workers) await worker.kill();
-  await stack?.close();
-});
+const faults = useFaultStack();
+const { workers } = faults;
 
 /** One worker, and only one: the kill lands on the worker that runs the statement. */
 async function onlyWorker(): Promise<FaultProcess> {
   await Promise.all(workers.splice(0).map((worker) => worker.kill()));
-  workers.push(await spawnWorker(stack));
+  workers.push(await spawnWorker(faults.stack));
   return workers[0];
 }
 
 /** A run of `changes` on the fault stack's target, approvals off (the target's password sealed as `faultInput` seals it). */
 function changesOnTarget(id: string, database: string, changes: Change[], onFailure: ChangesFailurePolicy): ChangesInput {
-  const { target } = stack;
+  const { target } = faults.stack;
   return {
     id,
     target: { url: target.url, username: target.username, password: seal(target.password, TEST_KEY), nativePort: target.nativePort },
@@ -58,7 +48,7 @@ function changesOnTarget(id: string, database: string, changes: Change[], onFail
 }
 
 function startRun(input: ChangesInput): Promise<WorkflowHandle> {
-  return stack.client.workflow.start(CHANGES_WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: input.id, args: [input] });
+  return faults.stack.client.workflow.start(CHANGES_WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: input.id, args: [input] });
 }
 
 /** Waits for the run to end, whatever way, and returns its final state (a worker must be up to answer). */
@@ -121,7 +111,7 @@ async function killDuringBulkInsert(onFailure: ChangesFailurePolicy, conn: Click
   await worker.kill();
   const seedAtKill = (await tableDigest(conn, db, 'seed')).rows;
   console.log(`${onFailure}: killed the worker with the INSERT ${running[0].elapsed}s in (query ${running[0].query_id}); seed had ${seedAtKill} rows`);
-  workers.push(await spawnWorker(stack));
+  workers.push(await spawnWorker(faults.stack));
   const final = await finalState(handle);
   console.log(`${onFailure}: end ${final.status}: ${final.error?.message}; activities retried: ${retried(await activityAttempts(handle))}`);
   return { handle, final, id: input.id };
@@ -145,7 +135,7 @@ async function createLedger(conn: ClickHouseConnection, db: string): Promise<voi
 describe('a run of schema changes whose worker is killed with SIGKILL', () => {
   it('while a long INSERT runs, with onFailure rollback, does not send it again and rolls the database back to exactly what it was', async () => {
     const db = uniqueName('faults_chg_rb');
-    const conn = stack.target.connect();
+    const conn = faults.stack.target.connect();
     try {
       await createSeedDatabase(conn, db);
       const before = await snapshotOf(conn, db);
@@ -157,7 +147,7 @@ describe('a run of schema changes whose worker is killed with SIGKILL', () => {
       expect(await snapshotOf(conn, db)).toEqual(before);
       expect(await tableDigest(conn, db, 'seed')).toEqual({ rows: SEED_ROWS, checksum: before.seed.checksum });
       expect(await migratorDatabases(conn)).toEqual([]);
-      expect(await runningStatements(stack.target, id)).toBe(0);
+      expect(await runningStatements(faults.stack.target, id)).toBe(0);
     } finally {
       await conn.close();
     }
@@ -165,7 +155,7 @@ describe('a run of schema changes whose worker is killed with SIGKILL', () => {
 
   it('while a long INSERT runs, with onFailure stop, does not send it again and leaves the version dirty after the statements before it', async () => {
     const db = uniqueName('faults_chg_stop');
-    const conn = stack.target.connect();
+    const conn = faults.stack.target.connect();
     try {
       await createSeedDatabase(conn, db);
 
@@ -176,7 +166,7 @@ describe('a run of schema changes whose worker is killed with SIGKILL', () => {
       expect(final.changes.stopped).toEqual({ version: '001', applied: 1, statements: 3 });
       expect(await trackedVersions(conn, db)).toEqual([expect.objectContaining({ version: '001', statementsApplied: 1, dirty: true })]);
       // The run has ended: none of its statements may still write.
-      expect(await runningStatements(stack.target, id)).toBe(0);
+      expect(await runningStatements(faults.stack.target, id)).toBe(0);
       const [seed] = await conn.rows<{ rows: string; ids: string }>(`SELECT count() AS rows, uniqExact(id) AS ids FROM ${qualifiedName(db, 'seed')}`);
       const landed = Number(seed.rows) - SEED_ROWS;
       console.log(`stop: the killed INSERT ${landed === 0 ? 'did not land' : landed === BULK_ROWS ? 'landed once, whole' : `landed ${landed} of ${BULK_ROWS} rows`} (seed: ${seed.rows} rows, ${seed.ids} distinct ids)`);
@@ -193,7 +183,7 @@ describe('a run of schema changes whose worker is killed with SIGKILL', () => {
 
   it('while the run waits for a mutation, is resumed by a new worker and completes with every row rewritten once', async () => {
     const db = uniqueName('faults_chg_mut');
-    const conn = stack.target.connect();
+    const conn = faults.stack.target.connect();
     try {
       await createLedger(conn, db);
       const worker = await onlyWorker();
@@ -205,7 +195,7 @@ describe('a run of schema changes whose worker is killed with SIGKILL', () => {
       await worker.kill();
       const [mutation] = await conn.rows<{ n: string }>(`SELECT count() AS n FROM system.mutations WHERE database = ${quoteString(db)} AND table = 'ledger' AND is_done = 0`);
       console.log(`mutation: killed the worker between polls (unfinished mutations on the server: ${mutation.n})`);
-      workers.push(await spawnWorker(stack));
+      workers.push(await spawnWorker(faults.stack));
 
       const final = await finalState(handle);
       console.log(`mutation: end ${final.status}${final.error ? `: ${final.error.message}` : ''}; activities retried: ${retried(await activityAttempts(handle))}`);
@@ -216,7 +206,7 @@ describe('a run of schema changes whose worker is killed with SIGKILL', () => {
       const [rows] = await conn.rows<{ rows: string; wrong: string }>(`SELECT count() AS rows, countIf(amount != id + 1) AS wrong FROM ${qualifiedName(db, 'ledger')}`);
       expect({ rows: Number(rows.rows), wrong: Number(rows.wrong) }).toEqual({ rows: LEDGER_ROWS, wrong: 0 });
       expect(await migratorDatabases(conn)).toEqual([]);
-      expect(await runningStatements(stack.target, input.id)).toBe(0);
+      expect(await runningStatements(faults.stack.target, input.id)).toBe(0);
     } finally {
       await conn.close();
     }

@@ -14,11 +14,9 @@ import {
   faultInput,
   retried,
   spawnWorker,
-  startFaultStack,
   stateOf,
-  type FaultProcess,
-  type FaultStack,
   FAULT_TEST_TIMEOUT_MS,
+  useFaultStack,
 } from './fault-harness';
 
 /** Where a kill lands: a step, or the copy once `fraction` of its units are done, or the verification after it. */
@@ -89,17 +87,8 @@ async function untilMoment(handle: WorkflowHandle, moment: Moment | null, timeou
   throw new Error(`timed out waiting for the moment ${JSON.stringify(moment)}; last state: ${last ? where(last) : 'none'}`);
 }
 
-let stack: FaultStack;
-const workers: FaultProcess[] = [];
-
-beforeAll(async () => {
-  stack = await startFaultStack();
-}, 240_000);
-
-afterAll(async () => {
-  for (const worker of workers) await worker.kill();
-  await stack?.close();
-});
+const faults = useFaultStack();
+const { workers } = faults;
 
 describe('a worker killed with SIGKILL', () => {
   it('at five random moments of one run, with a new worker each time, loses and duplicates no row', async () => {
@@ -108,11 +97,11 @@ describe('a worker killed with SIGKILL', () => {
     console.log(`worker kills: seed ${seed} (FAULT_SEED=${seed} replays it), moments ${moments.map((m) => m.phase + (m.fraction ? `@${m.fraction.toFixed(2)}` : '')).join(', ')}`);
 
     const db = uniqueName('faults_worker');
-    const source = stack.source.connect();
+    const source = faults.stack.source.connect();
     const tables = await createFaultData(source, db, 300_000).finally(() => source.close());
-    const input = faultInput(stack, uniqueName('kill5'), [db], { options: { parallelism: 2, unitBytes: 1 } });
-    workers.push(await spawnWorker(stack));
-    const handle = await stack.client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: input.id, args: [input] });
+    const input = faultInput(faults.stack, uniqueName('kill5'), [db], { options: { parallelism: 2, unitBytes: 1 } });
+    workers.push(await spawnWorker(faults.stack));
+    const handle = await faults.stack.client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: input.id, args: [input] });
 
     const kills: string[] = [];
     for (const moment of moments) {
@@ -120,7 +109,7 @@ describe('a worker killed with SIGKILL', () => {
       if (seen.status !== 'running') break;
       await workers[workers.length - 1].kill();
       kills.push(`${moment.phase}${moment.fraction ? `@${moment.fraction.toFixed(2)}` : ''} (seen: ${where(seen)})`);
-      workers.push(await spawnWorker(stack));
+      workers.push(await spawnWorker(faults.stack));
     }
     const final = await untilMoment(handle, null, 900_000);
     const attempts = await activityAttempts(handle);
@@ -128,14 +117,14 @@ describe('a worker killed with SIGKILL', () => {
 
     expect(kills).toHaveLength(5);
     expect(final.status).toBe('completed');
-    await expectExactData(stack, db, tables);
-    expect(await leftOnTarget(stack, [], final.runId)).toEqual([]);
+    await expectExactData(faults.stack, db, tables);
+    expect(await leftOnTarget(faults.stack, [], final.runId)).toEqual([]);
   }, FAULT_TEST_TIMEOUT_MS);
 
   it('during schema creation, then the run cancelled: the rollback drops every table the run created and nothing of anyone else', async () => {
     const db = uniqueName('faults_schema');
-    const source = stack.source.connect();
-    const target = stack.target.connect();
+    const source = faults.stack.source.connect();
+    const target = faults.stack.target.connect();
     try {
       await createFaultData(source, db, 30_000);
       // Enough tables that creating them takes a while: the kill lands among them.
@@ -146,11 +135,11 @@ describe('a worker killed with SIGKILL', () => {
       await target.exec(`CREATE TABLE ${qualifiedName(db, 'app_notes')} (note String) ENGINE = TinyLog`);
       await target.exec(`INSERT INTO ${qualifiedName(db, 'app_notes')} VALUES ('theirs')`);
       const notes = await checkTable(target, db, 'app_notes');
-      const input = faultInput(stack, uniqueName('killschema'), [db], { approvals: { required: false } });
+      const input = faultInput(faults.stack, uniqueName('killschema'), [db], { approvals: { required: false } });
       // One worker only, so the kill lands on the one creating the schema (the test before leaves its last worker running).
       await Promise.all(workers.splice(0).map((worker) => worker.kill()));
-      workers.push(await spawnWorker(stack));
-      const handle = await stack.client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: input.id, args: [input] });
+      workers.push(await spawnWorker(faults.stack));
+      const handle = await faults.stack.client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: input.id, args: [input] });
       const tablesNow = async () => Number((await target.rows<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = ${quoteString(db)}`))[0].n);
       const seen = await waitForValue(tablesNow, (n) => n >= 40, 'the run creating its tables');
       await workers[workers.length - 1].kill();
@@ -158,7 +147,7 @@ describe('a worker killed with SIGKILL', () => {
       await target.exec(`CREATE TABLE ${qualifiedName(db, 'their_new')} (x UInt8) ENGINE = TinyLog`);
       await target.exec(`INSERT INTO ${qualifiedName(db, 'their_new')} VALUES (7)`);
       await handle.cancel();
-      workers.push(await spawnWorker(stack));
+      workers.push(await spawnWorker(faults.stack));
       const final = await untilMoment(handle, null, 600_000);
       const attempts = await activityAttempts(handle);
       console.log(`schema kill: killed at ${seen} to ${atKill} tables on the target; end: ${where(final)}; rollback dropped ${final.rollback?.counts?.dropped}; activities: ${JSON.stringify(attempts)}`);
@@ -172,7 +161,7 @@ describe('a worker killed with SIGKILL', () => {
       expect(attempts.createSchemaPaged).toBeDefined();
       expect(await checkTable(target, db, 'app_notes')).toEqual(notes);
       expect(await target.text(`SELECT x FROM ${qualifiedName(db, 'their_new')} FORMAT TSV`)).toBe('7\n');
-      expect(await leftOnTarget(stack, [], final.runId)).toEqual([]);
+      expect(await leftOnTarget(faults.stack, [], final.runId)).toEqual([]);
     } finally {
       await Promise.all([source.close(), target.close()]);
     }
