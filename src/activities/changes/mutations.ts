@@ -15,7 +15,7 @@ export async function mutationsOf(conn: ClickHouseConnection, database: string):
   return new Set(rows.map((r) => mutationKey({ table: r.table, mutationId: r.mutation_id })));
 }
 
-export function mutationKey(m: MutationRef): string {
+function mutationKey(m: MutationRef): string {
   return `${m.table}\u0000${m.mutationId}`;
 }
 

@@ -164,12 +164,3 @@ async function tableSizes(target: ClickHouseConnection, database: string): Promi
   }
   return sizes;
 }
-
-/** The objects of the database that a change set's statements write (unqualified names). */
-export function writtenObjects(statements: readonly string[], database: string): Set<string> {
-  const names = new Set<string>([TRACKING_TABLE]);
-  for (const sql of statements) {
-    for (const w of describeStatement(sql).writes) if (w.database === null || w.database === database) names.add(w.name);
-  }
-  return names;
-}
