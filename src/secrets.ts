@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { SealedSecret } from './workflows/types';
 
 /**
@@ -35,6 +35,14 @@ export class SecretKeyError extends Error {
 /** The AES-256 key of a passphrase (MIGRATOR_SECRET_KEY and friends). */
 export function deriveKey(secret: string): Buffer {
   return createHash('sha256').update(secret, 'utf8').digest();
+}
+
+/** What a key derived from a deployment key is for: each purpose gets a key of its own. */
+export type KeyPurpose = 'payload' | 'seal' | 'manifest';
+
+/** The 32-byte key of `purpose` under `key`: HKDF-SHA256 with a distinct `info` per purpose. */
+export function purposeKey(key: SecretKey, purpose: KeyPurpose): Buffer {
+  return Buffer.from(hkdfSync('sha256', key.key, Buffer.alloc(0), `clickhouse-migrator ${purpose}`, 32));
 }
 
 /** `k` and 12 hex digits of an HMAC of a fixed label: names a key without telling anything about it. */
