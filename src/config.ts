@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { keyringOf, type Keyring } from './secrets';
+import { DEFAULT_SECRET_SALT, keyringOf, keySettingIssue, type Keyring } from './secrets';
 import { LOG_LEVELS } from './logging';
 
 /** Thrown when the environment does not describe a usable configuration. */
@@ -12,6 +12,12 @@ export class ConfigError extends Error {
 }
 
 const port = z.coerce.number().int().min(1).max(65535);
+
+/** A key setting's issue, without the setting: it is a secret. */
+function keySetting(setting: string, ctx: z.RefinementCtx): void {
+  const issue = keySettingIssue(setting);
+  if (issue) ctx.addIssue({ code: 'custom', message: issue });
+}
 
 /** Every environment variable the worker and the API read. */
 const envSchema = z.object({
@@ -26,20 +32,29 @@ const envSchema = z.object({
   /** @default 3000 */
   API_PORT: port.default(3000),
   /**
-   * Passphrase of the active key: the payload codec encrypts every payload of every run with it
-   * (src/codec), and ClickHouse passwords are sealed with it. The API, every worker and every
-   * client of the deployment must share it. Required: at least 16 characters.
+   * The active key: the payload codec encrypts every payload of every run under it (src/codec),
+   * and ClickHouse passwords are sealed under it, each use with a key of its own derived from it.
+   * A raw key (64 hex digits, or `base64:` and 32 bytes) is used as it is; anything else is a
+   * passphrase, stretched with scrypt under MIGRATOR_SECRET_SALT. The API, every worker and every
+   * client of the deployment must share it. Required: a raw key, or at least 16 characters.
    */
-  MIGRATOR_SECRET_KEY: z.string().min(16, 'must be at least 16 characters'),
+  MIGRATOR_SECRET_KEY: z.string().superRefine(keySetting),
   /**
-   * Passphrases of earlier keys, comma separated: they decrypt, never encrypt. To rotate, move the
-   * old MIGRATOR_SECRET_KEY here and set a new one, on every process. @default none
+   * Earlier keys, comma separated, written as MIGRATOR_SECRET_KEY is: they decrypt, never encrypt.
+   * To rotate, move the old MIGRATOR_SECRET_KEY here and set a new one, on every process. @default none
    */
   MIGRATOR_PREVIOUS_SECRET_KEYS: z
     .string()
     .default('')
     .transform((list) => list.split(',').map((s) => s.trim()).filter(Boolean))
-    .refine((keys) => keys.every((k) => k.length >= 16), 'each key must be at least 16 characters'),
+    .superRefine((keys, ctx) => keys.forEach((k) => keySetting(k, ctx))),
+  /**
+   * The salt passphrase keys are stretched with. Not secret, but the same on every process of the
+   * deployment (they must all derive the same keys); set a value of your own, once, before the
+   * first run (changing it later strands the runs made under a passphrase since). Raw keys ignore
+   * it. @default clickhouse-migrator
+   */
+  MIGRATOR_SECRET_SALT: z.string().min(1).default(DEFAULT_SECRET_SALT),
   /**
    * Where a worker resolves an endpoint's `passwordRef`: a file of that name in this directory
    * (as Docker and Kubernetes mount secrets), else the environment variable
@@ -99,8 +114,8 @@ export function codecCorsOrigins(config: Pick<Config, 'TEMPORAL_UI_URL'> & Parti
 }
 
 /** The keyring of the configuration: the active key first, then the previous ones. */
-export function keyringOfConfig(config: Pick<Config, 'MIGRATOR_SECRET_KEY'> & Partial<Pick<Config, 'MIGRATOR_PREVIOUS_SECRET_KEYS'>>): Keyring {
-  return keyringOf(config.MIGRATOR_SECRET_KEY, config.MIGRATOR_PREVIOUS_SECRET_KEYS ?? []);
+export function keyringOfConfig(config: Pick<Config, 'MIGRATOR_SECRET_KEY'> & Partial<Pick<Config, 'MIGRATOR_PREVIOUS_SECRET_KEYS' | 'MIGRATOR_SECRET_SALT'>>): Keyring {
+  return keyringOf(config.MIGRATOR_SECRET_KEY, config.MIGRATOR_PREVIOUS_SECRET_KEYS ?? [], config.MIGRATOR_SECRET_SALT ?? DEFAULT_SECRET_SALT);
 }
 
 /** Names of every environment variable the worker and the API read. */

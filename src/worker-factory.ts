@@ -58,7 +58,7 @@ const HEARTBEAT_THROTTLE = '2s';
 /** A worker for the migration task queue; the caller runs and shuts it down. */
 export async function createWorker(
   config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'MIGRATOR_SECRET_KEY' | 'WORKER_MAX_CONCURRENT_ACTIVITIES'> &
-    Partial<Pick<Config, 'WORKFLOW_BUNDLE_PATH' | 'MIGRATOR_ENDPOINT_ALLOWLIST' | 'MIGRATOR_PREVIOUS_SECRET_KEYS' | 'MIGRATOR_SECRETS_DIR'>>,
+    Partial<Pick<Config, 'WORKFLOW_BUNDLE_PATH' | 'MIGRATOR_ENDPOINT_ALLOWLIST' | 'MIGRATOR_PREVIOUS_SECRET_KEYS' | 'MIGRATOR_SECRET_SALT' | 'MIGRATOR_SECRETS_DIR'>>,
   /** Wraps the activities before the worker registers them (fault injection in tests). */
   wrapActivities: (activities: MigrationActivities) => MigrationActivities = (activities) => activities,
 ): Promise<{ worker: Worker; connection: NativeConnection; client: Client }> {

@@ -2,6 +2,7 @@ import express, { Router, type RequestHandler } from 'express';
 import type { Payload } from '@temporalio/common';
 import { z } from 'zod';
 import { EncryptionCodec } from '../codec';
+import { SecretKeyError } from '../secrets';
 import { InvalidRequestError } from '../errors';
 import type { AppDeps } from './app';
 import { authenticate, requireRole } from './auth';
@@ -60,13 +61,27 @@ const tokenFromPath: RequestHandler = (req, _res, next) => {
 };
 
 /**
+ * Why the codec endpoint refuses a payload it could not decode, or undefined when it returns the
+ * payload as it was (a key this process lacks, or no encrypted payload at all).
+ */
+function refusalOf(err: unknown): string | undefined {
+  if (!(err instanceof SecretKeyError) || err.reason === 'missing') return undefined;
+  if (err.reason === 'legacy') {
+    return `key ${err.keyId} is a legacy key: the codec endpoint does not decode under it, because sealed passwords shared it (workers still read these payloads)`;
+  }
+  return `did not open as a payload under key ${err.keyId}: the codec endpoint decodes payloads only, never a sealed password or altered data`;
+}
+
+/**
  * Temporal's remote codec endpoint, so that the Web UI and `temporal` CLI show decoded runs.
  * Decoding needs the role viewer: it shows what a run carries (never an inline password, which
- * stays sealed inside). Encoding needs operator. A payload under a key this process lacks is
- * returned as it is, so one old payload does not blank a whole page.
+ * stays sealed inside, under a key of its own). Encoding needs operator. A payload under a key
+ * this process lacks is returned as it is, so one old payload does not blank a whole page. A
+ * payload that does not open as a payload (a sealed password's body, altered data), or that is
+ * under a legacy key, is refused with a 400 naming it: nothing of the request is decoded.
  */
 export function codecRoutes(deps: Pick<AppDeps, 'keyring' | 'auth' | 'codecCorsOrigins' | 'temporalUiUrl'>): Router {
-  const codec = new EncryptionCodec(deps.keyring);
+  const codec = new EncryptionCodec(deps.keyring, 'refuse');
   const origins = deps.codecCorsOrigins ?? [new URL(deps.temporalUiUrl).origin];
   const router = Router({ mergeParams: true });
   const body = (value: unknown) => {
@@ -74,7 +89,23 @@ export function codecRoutes(deps: Pick<AppDeps, 'keyring' | 'auth' | 'codecCorsO
     if (parsed.success) return parsed.data.payloads.map(fromJson);
     throw new InvalidRequestError(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
   };
-  const decodeEach = (payloads: Payload[]) => Promise.all(payloads.map((p) => codec.decode([p]).then(([d]) => d, () => p)));
+  const decodeEach = async (payloads: Payload[]) => {
+    const issues: { path: string; message: string }[] = [];
+    const decoded = await Promise.all(
+      payloads.map((p, i) =>
+        codec.decode([p]).then(
+          ([d]) => d,
+          (err: unknown) => {
+            const refusal = refusalOf(err);
+            if (refusal) issues.push({ path: `payloads.${i}`, message: refusal });
+            return p;
+          },
+        ),
+      ),
+    );
+    if (issues.length > 0) throw new InvalidRequestError(issues);
+    return decoded;
+  };
   const allowBrowser = cors(origins);
   const guard = [allowBrowser, tokenFromPath, authenticate(deps.auth), express.json({ limit: '8mb' })];
   for (const prefix of ['', '/t/:token']) {

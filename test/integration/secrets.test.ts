@@ -265,6 +265,10 @@ describe('a key rotation', () => {
       const keyIds = new Set<string>();
       collectKeyIds(await after.workflow.getHandle(id).fetchHistory(), keyIds);
       expect([...keyIds].sort()).toEqual([oldKeys.active.id, newKeys.active.id].sort());
+
+      // The old key dropped: the run's result, made under the new key, still reads.
+      const newOnly = await clientWith(keyringOf(NEW));
+      await expect(newOnly.workflow.getHandle(id).result()).resolves.toMatchObject({ status: 'completed' });
     } finally {
       await Promise.all(clients.map((c) => c.connection.close()));
     }

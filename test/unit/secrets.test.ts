@@ -1,7 +1,7 @@
 import { ClickHouseQueryError, redact, toClickHouseQueryError } from '../../src/clickhouse/errors';
-import { createCipheriv, randomBytes } from 'node:crypto';
-import { deriveKey, keyringOf, seal, SecretKeyError, unseal } from '../../src/secrets';
+import { deploymentKey, keyringOf, legacyKey, purposeKey, seal, SecretKeyError, unseal } from '../../src/secrets';
 import { inspect } from 'node:util';
+import { previousKeyId, previousSeal } from './previous-release';
 
 describe('sealed secrets', () => {
   const key = keyringOf('a test key of some length');
@@ -9,7 +9,7 @@ describe('sealed secrets', () => {
   it('when sealed and opened with the same key, the password comes back', () => {
     const sealed = seal("p@ss'word\\", key);
     expect(sealed.sealed).not.toContain('p@ss');
-    expect(sealed.sealed.split('.').slice(0, 2)).toEqual(['v2', key.active.id]);
+    expect(sealed.sealed.split('.').slice(0, 2)).toEqual(['v3', key.active.id]);
     expect(unseal(sealed, key)).toBe("p@ss'word\\");
   });
 
@@ -43,14 +43,12 @@ describe('sealed secrets', () => {
     expect(() => unseal({ sealed: `${v}.${id}.${raw.toString('base64')}` }, key)).toThrow(/did not open/);
   });
 
-  it('opens version 1 seals (no key id) with whichever key made them', () => {
-    const legacy = deriveKey('an old deployment key');
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', legacy, iv);
-    const body = Buffer.concat([cipher.update('v1 password', 'utf8'), cipher.final()]);
-    const sealed = { sealed: `v1.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')}` };
-    expect(unseal(sealed, keyringOf('the current key of the deployment', ['an old deployment key']))).toBe('v1 password');
-    expect(() => unseal(sealed, key)).toThrow(SecretKeyError);
+  it('opens seals of the previous release with its legacy keys: version 2 by key id, version 1 with whichever made it', () => {
+    const upgraded = keyringOf('the current key of the deployment', ['an old deployment key']);
+    expect(unseal(previousSeal('an old deployment key', 'v2 password'), upgraded)).toBe('v2 password');
+    expect(unseal(previousSeal('an old deployment key', 'v1 password', 'v1'), upgraded)).toBe('v1 password');
+    expect(() => unseal(previousSeal('an old deployment key', 'v1 password', 'v1'), key)).toThrow(SecretKeyError);
+    expect(() => unseal(previousSeal('an old deployment key', 'v2 password'), key)).toThrow(new SecretKeyError(previousKeyId('an old deployment key'), 'missing'));
   });
 
   it('seals the same password differently each time', () => {
@@ -83,9 +81,10 @@ describe('redaction', () => {
 describe('a keyring written out', () => {
   it('shows its key ids and never its key bytes, as JSON or as util.inspect prints it', () => {
     const keyring = keyringOf('the-active-passphrase', ['the-previous-passphrase']);
-    const written = [JSON.stringify(keyring), JSON.stringify([...keyring.byId.values()]), inspect(keyring, { depth: 10 })];
-    for (const secret of ['the-active-passphrase', 'the-previous-passphrase']) {
-      const key = deriveKey(secret);
+    const written = [JSON.stringify(keyring), JSON.stringify([...keyring.byId.values(), ...keyring.legacyById.values()]), inspect(keyring, { depth: 10 })];
+    const keys = ['the-active-passphrase', 'the-previous-passphrase'].flatMap((secret) => [deploymentKey(secret), legacyKey(secret)]);
+    keys.push(...(['payload', 'seal', 'manifest'] as const).map((purpose) => purposeKey(keyring.active, purpose)));
+    for (const key of keys) {
       for (const text of written) {
         expect(text).not.toContain(key.toString('hex'));
         expect(text).not.toContain(key.toString('base64'));
@@ -93,6 +92,6 @@ describe('a keyring written out', () => {
       }
     }
     expect(written[2]).toContain(keyring.active.id);
-    expect(keyring.active.key.equals(deriveKey('the-active-passphrase'))).toBe(true);
+    expect(keyring.active.key.equals(deploymentKey('the-active-passphrase'))).toBe(true);
   });
 });
