@@ -28,11 +28,13 @@ export function createJanitorActivities(deps: ActivityDeps) {
     /**
      * Sweeps the targets of the runs of the last WINDOW_DAYS days. Staging tables and scratch
      * databases of runs that are no longer open are dropped. A restore point is dropped only when
-     * its run ended cleanly; one whose run failed, was terminated or is unknown may be the only
-     * way back, so it is kept and listed.
+     * its run ended cleanly; one whose run failed or was terminated may be the only way back, so
+     * it is kept and listed. An object whose run key names none of the namespace's runs (another
+     * namespace's run on a shared target, or a run older than the window) is kept and listed.
      */
     async sweepScratch(): Promise<JanitorReport> {
       if (!deps.temporal) throw new Error('the janitor needs a Temporal client in the worker');
+      const namespace = deps.temporal.options.namespace;
       const runs = await knownRuns(deps.temporal);
       const report: JanitorReport = { targets: 0, removed: [], kept: [], unreachable: [] };
       for (const candidates of targetServers([...runs.values()])) {
@@ -45,7 +47,7 @@ export function createJanitorActivities(deps: ActivityDeps) {
               const tables = await conn.rows<{ database: string; name: string }>(
                 `SELECT database, name FROM system.tables WHERE startsWith(name, ${prefix}) AND NOT startsWith(database, ${prefix})`,
               );
-              for (const object of [...tables, ...databases.map((d) => ({ database: d.name, name: '' }))]) await sweepOne(conn, object, runs, target.url, report);
+              for (const object of [...tables, ...databases.map((d) => ({ database: d.name, name: '' }))]) await sweepOne(conn, object, runs, namespace, target.url, report);
             }),
           ),
         );
@@ -60,6 +62,7 @@ async function sweepOne(
   conn: { exec(sql: string): Promise<void> },
   object: { database: string; name: string },
   runs: Map<string, KnownRun>,
+  namespace: string,
   url: string,
   report: JanitorReport,
 ): Promise<void> {
@@ -68,13 +71,24 @@ async function sweepOne(
   const run = runs.get(scratch.runKey);
   if (run?.open) return;
   const where = `${url} ${object.name ? `${object.database}.${object.name}` : object.database}`;
+  // Only a run this namespace knows is attributed: the target may be shared with the runs of
+  // another namespace, whose objects (open runs' among them) are theirs to sweep.
+  if (!run) {
+    report.kept.push({ object: where, reason: unattributed(namespace, scratch.runKey) });
+    return;
+  }
   // A manifest names the tables of its run's restore point: the two are kept, or dropped, together.
-  if ((scratch.kind === 'restore' || scratch.kind === 'manifest') && !(run && CLEAN_ENDINGS.has(run.status))) {
-    report.kept.push({ object: where, reason: run ? `run ${run.id} ended ${run.status}: the restore point may be the only way back` : 'no run of the last days owns it' });
+  if ((scratch.kind === 'restore' || scratch.kind === 'manifest') && !CLEAN_ENDINGS.has(run.status)) {
+    report.kept.push({ object: where, reason: `run ${run.id} ended ${run.status}: the restore point may be the only way back` });
     return;
   }
   await conn.exec(object.name ? `DROP TABLE IF EXISTS ${qualifiedName(object.database, object.name)}` : `DROP DATABASE IF EXISTS ${quoteIdentifier(object.database)}`);
   report.removed.push(where);
+}
+
+/** Why an object whose run key names no run of the namespace's window is kept. */
+function unattributed(namespace: string, runKey: string): string {
+  return `no run of namespace ${namespace} has run key ${runKey}: it may belong to another namespace or to a run older than ${WINDOW_DAYS} days`;
 }
 
 /** The runs of the window, keyed by run key, with their status and target (read from their input). */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { restorePointDatabase, stagingTable, trialDatabase } from '../../src/clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
@@ -11,7 +12,7 @@ import { awaitingApproval, migrationInput, startMigration, uniqueName, useTestSe
 const servers = useTestServers({ worker: true });
 
 /** Scratch objects named as a run names them, standing for what a crash left behind. */
-async function leaveBehind(handle: WorkflowHandleWithFirstExecutionRunId, db: string): Promise<{ staging: string; trial: string; restore: string }> {
+async function leaveBehind(handle: WorkflowHandleWithFirstExecutionRunId | { firstExecutionRunId: string }, db: string): Promise<{ staging: string; trial: string; restore: string }> {
   const runKey = runKeyOf(handle.firstExecutionRunId);
   const names = { staging: stagingTable(runKey, '1', db, 'events', 'all'), trial: trialDatabase(runKey), restore: restorePointDatabase(runKey) };
   await servers.target.exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(db)}`);
@@ -59,6 +60,28 @@ describe('the janitor', () => {
     await open.handle.signal('reject', { step: 'configure', by: 'jest', reason: 'done' });
     expect(((await open.handle.result()) as MigrationState).status).toBe('rejected');
     for (const name of [terminated.left.restore, open.left.restore, open.left.trial]) await servers.target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
+  });
+
+  it('when a target holds scratch objects of a run its namespace does not know (as another namespace sharing the target leaves them), it keeps and lists them, and still removes a closed run\'s', async () => {
+    const db = servers.database('shared');
+    await createDemoLike(servers.source, db, 100);
+    const handle = await startMigration(servers.client, migrationInput(uniqueName('closed'), [db]));
+    await awaitingApproval(handle, 'configure');
+    await handle.signal('reject', { step: 'configure', by: 'jest', reason: 'not now' });
+    await handle.result();
+    const closed = await leaveBehind(handle, db);
+    // A run id no run of this namespace has: the objects of a run of another namespace, on the same target.
+    const foreignRunId = randomUUID();
+    const foreign = await leaveBehind({ firstExecutionRunId: foreignRunId }, db);
+
+    const report = await waitFor<JanitorReport>(runJanitor, (r) => r.removed.some((o) => o.endsWith(closed.trial)), 'the janitor to sweep the closed run');
+
+    expect([await exists(closed.staging, db), await exists(closed.trial), await exists(closed.restore)]).toEqual([false, false, false]);
+    expect([await exists(foreign.staging, db), await exists(foreign.trial), await exists(foreign.restore)]).toEqual([true, true, true]);
+    const reason = `no run of namespace default has run key ${runKeyOf(foreignRunId)}: it may belong to another namespace or to a run older than 14 days`;
+    for (const object of [`${db}.${foreign.staging}`, foreign.trial, foreign.restore]) expect(report.kept).toContainEqual({ object: expect.stringMatching(new RegExp(`${object.replace(/\./g, '\\.')}$`)), reason });
+    expect(report.removed.filter((o) => o.includes(runKeyOf(foreignRunId)))).toEqual([]);
+    for (const name of [foreign.trial, foreign.restore]) await servers.target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
   });
 
   it('is scheduled at worker start, and the schedule runs it at once', async () => {
