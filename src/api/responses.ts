@@ -92,6 +92,8 @@ export const migrationStateSchema = z.strictObject({
   fourEyes: z.boolean(),
   transferPath: z.enum(['server', 'worker']).nullable(),
   ignoredSignals: z.array(z.strictObject({ name: z.string(), step: z.string(), reason: z.string(), at: timestamp })),
+  /** How many earlier ignored signals the list above no longer holds (it keeps the latest 20); absent while none. */
+  ignoredSignalsDropped: count.optional(),
   rejection: z.strictObject({ step, by: z.string().nullable(), reason: z.string(), at: timestamp, via: decisionVia }).nullable(),
   restorePoint: z
     .strictObject({

@@ -213,7 +213,10 @@ export function formatState(state: MigrationState, now: Date, rates: Rates = { r
     const c = r.counts ?? { dropped: r.dropped.length, restored: r.restored.length, verified: r.verified.length, matched: r.verified.filter((v) => v.match).length };
     lines.push(`  rollback:   dropped ${c.dropped} objects, restored ${c.restored} tables, ${c.matched}/${c.verified} verified against the restore point`);
   }
-  if (state.ignoredSignals.length > 0) lines.push(`  ignored signals: ${state.ignoredSignals.map((s) => `${s.name} ${s.step} (${s.reason})`).join('; ')}`);
+  if (state.ignoredSignals.length > 0) {
+    const earlier = state.ignoredSignalsDropped ? ` (and ${state.ignoredSignalsDropped} earlier)` : '';
+    lines.push(`  ignored signals: ${state.ignoredSignals.map((s) => `${s.name} ${s.step} (${s.reason})`).join('; ')}${earlier}`);
+  }
   for (const w of state.warnings) lines.push(`  warning:    ${w}`);
   const verification = formatVerification(state);
   if (verification.length > 0) lines.push('  tables:', ...verification.map((l) => `  ${l}`));

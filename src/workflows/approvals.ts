@@ -1,23 +1,26 @@
-import { setHandler } from '@temporalio/workflow';
+import { patched, setHandler } from '@temporalio/workflow';
 import { approveSignal, approveUpdate, rejectSignal, rejectUpdate } from './messages';
-import { decisionRefusal, optionalText, type GateState } from './state';
+import { PATCHES } from './patches';
+import { decisionRefusal, optionalText, recordIgnoredSignal, type GateState } from './state';
 import type { MigrationInput, MigrationState, StepName } from './types';
 
 /**
  * Registers the approval handlers of a run. `approve` and `reject` exist twice, with one rule:
  * as Updates, whose validator refuses what does not fit (nothing reaches the history, and the
  * caller learns why), and as signals, for the Temporal CLI and Web UI, which cannot be refused:
- * one that does not fit is recorded in `ignoredSignals`. Returns the steps approved so far.
+ * one that does not fit is recorded in `ignoredSignals`. Once a decision rejects the run, no
+ * other is taken, even one that arrives in the same workflow task. Returns the steps approved so far.
  */
 export function handleApprovals(input: Pick<MigrationInput, 'requestedBy'>, state: MigrationState, now: () => string): ReadonlySet<StepName> {
   const approved = new Set<StepName>();
-  const gate = (): GateState => ({
+  const gate = (via: 'update' | 'signal'): GateState => ({
     awaiting: state.awaitingApproval?.step ?? null,
     approved,
     barred: state.fourEyes ? (input.requestedBy ?? null) : null,
+    rejected: state.rejection && barsLaterDecisions(via) ? state.rejection.step : null,
   });
   const refuse = (payload: unknown) => {
-    const reason = decisionRefusal(payload, gate());
+    const reason = decisionRefusal(payload, gate('update'));
     if (reason) throw new Error(reason);
   };
   const approve = (payload: { step: StepName }, via: 'update' | 'signal') => {
@@ -28,10 +31,10 @@ export function handleApprovals(input: Pick<MigrationInput, 'requestedBy'>, stat
     state.rejection = { step: payload.step, by: optionalText(payload, 'by'), reason: optionalText(payload, 'reason') ?? '', at: now(), via };
   };
   const ignored = (name: string, payload: unknown): string | null => {
-    const reason = decisionRefusal(payload, gate());
+    const reason = decisionRefusal(payload, gate('signal'));
     if (!reason) return null;
     const step = (payload as { step?: unknown } | null)?.step;
-    state.ignoredSignals.push({ name, step: typeof step === 'string' ? step : String(step), reason, at: now() });
+    recordIgnoredSignal(state, { name, step: typeof step === 'string' ? step : String(step), reason, at: now() });
     return reason;
   };
 
@@ -44,4 +47,15 @@ export function handleApprovals(input: Pick<MigrationInput, 'requestedBy'>, stat
     if (!ignored('reject', payload)) reject(payload, 'signal');
   });
   return approved;
+}
+
+/**
+ * Whether a rejection bars the decisions that follow it in the same workflow task. Signals of runs
+ * recorded before {@link PATCHES.decisionsAfterRejection} still count (an approve beside a reject
+ * was recorded, a second reject replaced the first), so that they replay as they ran. An Update's
+ * validator does not run on replay, so Updates are always refused. Asked only once a run is
+ * rejected: the patch's marker is written only in runs where it matters.
+ */
+function barsLaterDecisions(via: 'update' | 'signal'): boolean {
+  return via === 'update' || patched(PATCHES.decisionsAfterRejection);
 }

@@ -34,4 +34,9 @@ export const PATCHES = {
    * what is pending changed since configure (a version applied or edited meanwhile).
    */
   changesReplan: 'changes-replan',
+  /**
+   * Once a run is rejected, an approve or reject signal of the same workflow task is ignored
+   * (recorded in `ignoredSignals`) rather than counted as a decision.
+   */
+  decisionsAfterRejection: 'decisions-after-rejection',
 } as const;

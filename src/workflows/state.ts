@@ -46,14 +46,18 @@ export interface GateState {
   approved: ReadonlySet<StepName>;
   /** The subject barred from deciding (the run's starter, under four eyes), or null. */
   barred: string | null;
+  /** The step a rejection ended the run at, or null: after a rejection, no decision is taken. */
+  rejected: StepName | null;
 }
 
 /**
- * Why an approval or rejection cannot be accepted now (null when it can): a step that is not a
+ * Why an approval or rejection cannot be accepted now (null when it can): a run already rejected
+ * (a later decision of the same workflow task would otherwise still count), a step that is not a
  * step, one already approved, one whose gate has not come (or has passed), or a decider the
  * four-eyes rule bars. Updates refuse with this reason; signals record it and are ignored.
  */
 export function decisionRefusal(payload: unknown, gate: GateState): string | null {
+  if (gate.rejected !== null) return `the run was rejected at step "${gate.rejected}"`;
   const step = (payload as { step?: unknown } | null)?.step;
   if (typeof step !== 'string' || !(STEPS as readonly string[]).includes(step)) return `"step" must be one of ${STEPS.join(', ')}`;
   if (gate.approved.has(step as StepName)) return `"${step}" is already approved`;
@@ -62,6 +66,22 @@ export function decisionRefusal(payload: unknown, gate: GateState): string | nul
   const by = optionalText(payload, 'by');
   if (gate.barred !== null && by === gate.barred) return `"${by}" started this run and may not decide its steps (four eyes)`;
   return null;
+}
+
+/** How many ignored signals a run's state keeps: the latest ones; the others are only counted. */
+export const IGNORED_SIGNALS_KEPT = 20;
+
+/**
+ * Records a signal the run ignored, keeping the latest {@link IGNORED_SIGNALS_KEPT} and counting
+ * those it lets go in `ignoredSignalsDropped`: whoever can signal the run cannot grow its state
+ * (and every query and Update result) without bound.
+ */
+export function recordIgnoredSignal(state: Pick<MigrationState, 'ignoredSignals' | 'ignoredSignalsDropped'>, entry: MigrationState['ignoredSignals'][number]): void {
+  state.ignoredSignals.push(entry);
+  const excess = state.ignoredSignals.length - IGNORED_SIGNALS_KEPT;
+  if (excess <= 0) return;
+  state.ignoredSignals.splice(0, excess);
+  state.ignoredSignalsDropped = (state.ignoredSignalsDropped ?? 0) + excess;
 }
 
 /** Optional string fields of a signal payload, or null when absent or of the wrong type. */

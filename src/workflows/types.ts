@@ -560,8 +560,10 @@ export interface MigrationState {
   requestedBy: string | null;
   fourEyes: boolean;
   transferPath: TransferPath | null;
-  /** Signals that were received but did not fit the run's state, and why. */
+  /** Signals that were received but did not fit the run's state, and why: the latest 20. */
   ignoredSignals: { name: string; step: string; reason: string; at: string }[];
+  /** How many earlier ignored signals `ignoredSignals` no longer lists (absent while none). */
+  ignoredSignalsDropped?: number;
   rejection: { step: StepName; by: string | null; reason: string; at: string; via: 'update' | 'signal' } | null;
   /** The restore point and the digests recorded from it, once they are known. */
   restorePoint: { database: string; takenAt: string; totalRows: number; digests: RestorePointDigests } | null;

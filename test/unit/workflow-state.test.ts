@@ -1,9 +1,14 @@
 import { legacyTargetLockId, lockedResource, targetLockId } from '../../src/workflows/target-lock';
-import { decisionRefusal, fourEyesOn, inBatches, initialState, optionalText, type GateState } from '../../src/workflows/state';
-import type { MigrationInput, StepName } from '../../src/workflows/types';
+import { decisionRefusal, fourEyesOn, IGNORED_SIGNALS_KEPT, inBatches, initialState, optionalText, recordIgnoredSignal, type GateState } from '../../src/workflows/state';
+import type { MigrationInput, MigrationState, StepName } from '../../src/workflows/types';
 
 describe('decisionRefusal', () => {
-  const gate = (awaiting: StepName | null, approved: StepName[] = [], barred: string | null = null): GateState => ({ awaiting, approved: new Set(approved), barred });
+  const gate = (awaiting: StepName | null, approved: StepName[] = [], barred: string | null = null, rejected: StepName | null = null): GateState => ({
+    awaiting,
+    approved: new Set(approved),
+    barred,
+    rejected,
+  });
 
   it('when the decision names the step the run waits for, it fits', () => {
     expect(decisionRefusal({ step: 'configure', by: 'ana' }, gate('configure'))).toBeNull();
@@ -27,6 +32,30 @@ describe('decisionRefusal', () => {
   it('when the starter of the run decides under four eyes, it is refused; anyone else is not', () => {
     expect(decisionRefusal({ step: 'configure', by: 'olga' }, gate('configure', [], 'olga'))).toMatch(/olga.*four eyes/);
     expect(decisionRefusal({ step: 'configure', by: 'ana' }, gate('configure', [], 'olga'))).toBeNull();
+  });
+
+  it('when the run was rejected, even while its gate is still open (a decision of the same workflow task), any decision is refused with the rejected step', () => {
+    expect(decisionRefusal({ step: 'configure', by: 'ana' }, gate('configure', [], null, 'configure'))).toBe('the run was rejected at step "configure"');
+    expect(decisionRefusal({ step: 'validation' }, gate('validation', ['configure'], null, 'validation'))).toBe('the run was rejected at step "validation"');
+    expect(decisionRefusal(null, gate('configure', [], null, 'configure'))).toBe('the run was rejected at step "configure"');
+  });
+});
+
+describe('recordIgnoredSignal', () => {
+  const entry = (i: number) => ({ name: 'approve', step: `s${i}`, reason: 'no', at: `t${i}` });
+
+  it('when fewer signals than it keeps are ignored, it lists them all and counts none dropped', () => {
+    const state: Pick<MigrationState, 'ignoredSignals' | 'ignoredSignalsDropped'> = { ignoredSignals: [] };
+    for (let i = 0; i < IGNORED_SIGNALS_KEPT; i++) recordIgnoredSignal(state, entry(i));
+    expect(state.ignoredSignals).toHaveLength(IGNORED_SIGNALS_KEPT);
+    expect(state.ignoredSignalsDropped).toBeUndefined();
+  });
+
+  it('when 100 signals are ignored, it keeps the latest 20 in order and counts the 80 it let go', () => {
+    const state: Pick<MigrationState, 'ignoredSignals' | 'ignoredSignalsDropped'> = { ignoredSignals: [] };
+    for (let i = 0; i < 100; i++) recordIgnoredSignal(state, entry(i));
+    expect(state.ignoredSignals.map((e) => e.step)).toEqual(Array.from({ length: 20 }, (_, i) => `s${80 + i}`));
+    expect(state.ignoredSignalsDropped).toBe(80);
   });
 });
 
