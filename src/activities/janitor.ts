@@ -14,12 +14,12 @@ const WINDOW_DAYS = 14;
 /** How a run ended, when it ended cleanly: its restore point is no longer needed. */
 const CLEAN_ENDINGS = new Set(['completed', 'rejected', 'rolled_back', 'cancelled']);
 
-/** What the janitor knows of a run: whether it is open, how it ended, and its target. */
+/** What the janitor knows of a run: whether it is open, how it ended, and its target (null when its input is sealed under a key this worker lacks). */
 interface KnownRun {
   id: string;
   open: boolean;
   status: string;
-  target: EndpointRef;
+  target: EndpointRef | null;
 }
 
 /** The janitor: finds the scratch objects of closed runs on their targets and removes them. */
@@ -97,9 +97,9 @@ async function knownRuns(client: Client): Promise<Map<string, KnownRun>> {
   const runs = new Map<string, KnownRun>();
   const query = `${RUN_TYPES_CLAUSE} AND (ExecutionStatus = 'Running' OR CloseTime > ${quoteString(since)})`;
   for await (const info of client.workflow.list({ query })) {
+    // A run whose input this worker cannot read still owns its objects: an open one's are left alone.
     const input = await firstInput(client, info.workflowId, info.runId);
-    if (!input) continue;
-    runs.set(runKeyOf(info.runId), { id: info.workflowId, open: info.status.name === 'RUNNING', status: listedStatus(info), target: input.target });
+    runs.set(runKeyOf(info.runId), { id: info.workflowId, open: info.status.name === 'RUNNING', status: listedStatus(info), target: input?.target ?? null });
   }
   return runs;
 }
@@ -124,10 +124,11 @@ async function firstInput(client: Client, workflowId: string, runId: string): Pr
  */
 function targetServers(runs: KnownRun[]): EndpointRef[][] {
   const byServer = new Map<string, Map<string, EndpointRef>>();
-  for (const run of runs) {
-    const credentials = byServer.get(run.target.url) ?? new Map<string, EndpointRef>();
-    credentials.set(JSON.stringify([run.target.username, run.target.password, run.target.passwordRef]), run.target);
-    byServer.set(run.target.url, credentials);
+  for (const { target } of runs) {
+    if (!target) continue;
+    const credentials = byServer.get(target.url) ?? new Map<string, EndpointRef>();
+    credentials.set(JSON.stringify([target.username, target.password, target.passwordRef]), target);
+    byServer.set(target.url, credentials);
   }
   return [...byServer.values()].map((credentials) => [...credentials.values()]);
 }

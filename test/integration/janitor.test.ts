@@ -3,11 +3,14 @@ import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { restorePointDatabase, stagingTable, trialDatabase } from '../../src/clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
 import { ensureJanitor } from '../../src/janitor-schedule';
+import { keyringOf } from '../../src/secrets';
+import { connectClient } from '../../src/temporal';
 import { migrationJanitor } from '../../src/workflows';
 import { runKeyOf } from '../../src/workflows/state';
 import { JANITOR_SCHEDULE_ID, JANITOR_WORKFLOW_TYPE, TASK_QUEUE, type JanitorReport, type MigrationState } from '../../src/workflows/types';
 import { createDemoLike } from './fixtures';
 import { awaitingApproval, migrationInput, startMigration, uniqueName, useTestServers, waitFor } from './harness';
+import { testStack } from './stack-env';
 
 const servers = useTestServers({ worker: true });
 
@@ -62,7 +65,7 @@ describe('the janitor', () => {
     for (const name of [terminated.left.restore, open.left.restore, open.left.trial]) await servers.target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
   });
 
-  it('when a target holds scratch objects of a run its namespace does not know (as another namespace sharing the target leaves them), it keeps and lists them, and still removes a closed run\'s', async () => {
+  it('when a target holds scratch objects of a run its namespace does not know (as another namespace sharing the target leaves them), it keeps and lists them, leaves an open run\'s alone even when it cannot read its input, and still removes a closed run\'s', async () => {
     const db = servers.database('shared');
     await createDemoLike(servers.source, db, 100);
     const handle = await startMigration(servers.client, migrationInput(uniqueName('closed'), [db]));
@@ -73,6 +76,10 @@ describe('the janitor', () => {
     // A run id no run of this namespace has: the objects of a run of another namespace, on the same target.
     const foreignRunId = randomUUID();
     const foreign = await leaveBehind({ firstExecutionRunId: foreignRunId }, db);
+    // An open run of this namespace whose input is sealed under a key the janitor's worker lacks.
+    const stranger = await connectClient({ TEMPORAL_ADDRESS: testStack().temporalAddress, TEMPORAL_NAMESPACE: 'default' }, keyringOf('a key the janitor never saw'));
+    const sealedRun = await startMigration(stranger, migrationInput(uniqueName('sealed'), [db])).finally(() => stranger.connection.close());
+    const sealed = await leaveBehind(sealedRun, db);
 
     const report = await waitFor<JanitorReport>(runJanitor, (r) => r.removed.some((o) => o.endsWith(closed.trial)), 'the janitor to sweep the closed run');
 
@@ -81,7 +88,10 @@ describe('the janitor', () => {
     const reason = `no run of namespace default has run key ${runKeyOf(foreignRunId)}: it may belong to another namespace or to a run older than 14 days`;
     for (const object of [`${db}.${foreign.staging}`, foreign.trial, foreign.restore]) expect(report.kept).toContainEqual({ object: expect.stringMatching(new RegExp(`${object.replace(/\./g, '\\.')}$`)), reason });
     expect(report.removed.filter((o) => o.includes(runKeyOf(foreignRunId)))).toEqual([]);
-    for (const name of [foreign.trial, foreign.restore]) await servers.target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
+    expect([await exists(sealed.staging, db), await exists(sealed.trial), await exists(sealed.restore)]).toEqual([true, true, true]);
+    expect([...report.removed, ...report.kept.map((k) => k.object)].filter((o) => o.includes(runKeyOf(sealedRun.firstExecutionRunId)))).toEqual([]);
+    await servers.client.workflow.getHandle(sealedRun.workflowId).terminate('the test is over');
+    for (const name of [foreign.trial, foreign.restore, sealed.trial, sealed.restore]) await servers.target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
   });
 
   it('is scheduled at worker start, and the schedule runs it at once', async () => {
