@@ -2,7 +2,9 @@ import type { ClickHouseConnection } from './connection';
 import { partitionKeyOf } from './ddl';
 import type { StoredColumn } from './fingerprint';
 import { INTERNAL_PREFIX } from './scratch';
-import { qualifiedName, quoteString, quoteStringList, splitTopLevel } from './sql';
+import { literalOfPartitionText, literalOfTypedValue } from './partition-values';
+import { qualifiedName, quoteString, quoteStringList } from './sql';
+import { objectKey, tableKey } from '../workflows/table-key';
 
 
 /** How an object's data moves, decided by its engine. */
@@ -147,7 +149,7 @@ function toColumnInfo(row: ColumnRow): ColumnInfo {
 /** Active partitions of a MergeTree-family table with their sizes, from metadata only. */
 export async function partitionSizes(conn: ClickHouseConnection, database: string, table: string): Promise<PartitionSize[]> {
   const byTable = await partitionsWhere(conn, `database = ${quoteString(database)} AND table = ${quoteString(table)}`);
-  return byTable.get(`${database}\u0000${table}`) ?? [];
+  return byTable.get(tableKey(database, table)) ?? [];
 }
 
 /** Active partitions of every MergeTree-family table in `databases`, keyed by database NUL table: one query. */
@@ -187,7 +189,7 @@ async function partitionsWhere(conn: ClickHouseConnection, where: string): Promi
   );
   const byTable = new Map<string, PartitionSize[]>();
   for (const r of rows) {
-    const key = `${r.database}\u0000${r.table}`;
+    const key = tableKey(r.database, r.table);
     const list = byTable.get(key) ?? [];
     list.push({ partitionId: r.partition_id, rows: Number(r.rows), bytesOnDisk: Number(r.bytes_on_disk), bytesUncompressed: Number(r.bytes_uncompressed) });
     byTable.set(key, list);
@@ -228,7 +230,7 @@ export async function tablesWithViews(conn: ClickHouseConnection, databases: rea
   const rows = await conn.rows<{ database: string; name: string }>(
     `SELECT database, name FROM system.tables WHERE database IN (${quoteStringList(databases)}) AND notEmpty(dependencies_table)`,
   );
-  return new Set(rows.map((r) => `${r.database}\u0000${r.name}`));
+  return new Set(rows.map(objectKey));
 }
 
 /**
@@ -237,13 +239,13 @@ export async function tablesWithViews(conn: ClickHouseConnection, databases: rea
  * servers evaluate row by row over every part, the server prunes parts with it, so a copy of
  * one partition reads that partition only.
  *
- * The literals are written by the server itself, then proved: a partition gets a selector only
- * if the selector finds exactly as many rows as the partition holds. They come first from
- * `system.parts.partition` (the server's own text of each partition's value, which costs no scan);
- * the partitions whose text does not prove are asked again through `FORMAT Values` of the key's
- * value in each partition (one scan more). Partitions without one (no partition key, a key the DDL
- * does not state plainly, a value that does not round-trip) are selected by `_partition_id`,
- * which is slower and always right.
+ * Each literal is written here from the partition's value (see `partition-values.ts`), never
+ * taken as the server's text, then proved: a partition gets a selector only if the selector finds
+ * exactly as many rows as the partition holds. The values come first from
+ * `system.parts.partition` (which costs no scan), read as literals where that text is one; the
+ * partitions not proved that way are asked again for the key's value and its type, as JSON (one
+ * scan more). Partitions without one (no partition key, a key the DDL does not state plainly, a
+ * value that does not round-trip) are selected by `_partition_id`, which is slower and always right.
  */
 export async function partitionSelectors(
   conn: ClickHouseConnection,
@@ -255,23 +257,18 @@ export async function partitionSelectors(
   const key = partitionKeyOf(createTableQuery);
   if (!key) return selectors;
   const name = qualifiedName(database, table);
-  const fromParts = await conn.rows<{ id: string; rows: string; literal: string }>(
-    `SELECT partition_id AS id, toString(sum(rows)) AS rows, any(partition) AS literal FROM system.parts
+  const fromParts = await conn.rows<{ id: string; rows: string; text: string }>(
+    `SELECT partition_id AS id, toString(sum(rows)) AS rows, any(partition) AS text FROM system.parts
      WHERE active AND database = ${quoteString(database)} AND table = ${quoteString(table)} GROUP BY partition_id`,
   );
-  // 18.16 writes a lone Date or String value there unquoted (`2024-01-01`, `it's`): only texts
-  // that read as literals are tried, so that such a table is not scanned for nothing.
-  await proveSelectors(conn, name, key, fromParts.filter((p) => LITERAL_START.test(p.literal)), selectors).catch(() => undefined);
+  const readable = fromParts.map((p) => ({ ...p, literal: literalOfPartitionText(p.text) })).filter(hasLiteral);
+  await proveSelectors(conn, name, key, readable, selectors).catch(() => undefined);
   if (selectors.size === fromParts.length) return selectors;
   try {
-    // Rows of `FORMAT Values`: ('<id>',<count>,<key value as a literal>)
-    const values = await conn.text(`SELECT _partition_id, count(), any((${key})) FROM ${name} GROUP BY _partition_id FORMAT Values`);
-    const partitions = splitTopLevel(values.trim(), ',')
-      .filter((row) => row.startsWith('(') && row.endsWith(')'))
-      .map((row) => splitTopLevel(row.slice(1, -1), ','))
-      .filter((fields) => fields.length === 3 && /^'[\w-]+'$/.test(fields[0]) && fields[2] !== 'NULL')
-      .map(([id, rows, literal]) => ({ id: id.slice(1, -1), rows, literal }))
-      .filter((p) => !selectors.has(p.id));
+    const typed = await conn.rows<{ id: string; rows: string; value: unknown; type: string }>(
+      `SELECT _partition_id AS id, toString(count()) AS rows, any((${key})) AS value, toTypeName(any((${key}))) AS type FROM ${name} GROUP BY _partition_id`,
+    );
+    const partitions = typed.filter((p) => !selectors.has(p.id)).map((p) => ({ ...p, literal: literalOfTypedValue(p.value, p.type) })).filter(hasLiteral);
     await proveSelectors(conn, name, key, partitions, selectors);
   } catch {
     // A key the server will not evaluate this way: the partitions not proved yet are selected by their id.
@@ -279,8 +276,9 @@ export async function partitionSelectors(
   return selectors;
 }
 
-/** The start of a partition's text that can be a literal as it stands: a number, a quoted string, a tuple. */
-const LITERAL_START = /^(-?\d+(\.\d+)?$|'|\()/;
+function hasLiteral<T extends { literal: string | null }>(p: T): p is T & { literal: string } {
+  return p.literal !== null;
+}
 
 /** Adds to `selectors` each of `partitions` whose `(key) = literal` finds exactly its rows (one scan of `name`). */
 async function proveSelectors(
@@ -332,7 +330,7 @@ export async function listAllColumns(conn: ClickHouseConnection, databases: read
 function columnsByTable(rows: (ColumnRow & { database: string; table: string })[]): Map<string, ColumnInfo[]> {
   const byTable = new Map<string, ColumnInfo[]>();
   for (const row of rows.filter(isStored)) {
-    const key = `${row.database}\u0000${row.table}`;
+    const key = tableKey(row.database, row.table);
     const list = byTable.get(key) ?? [];
     list.push(toColumnInfo(row));
     byTable.set(key, list);

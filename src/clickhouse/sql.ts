@@ -55,24 +55,38 @@ export function quoteStringList(values: readonly string[]): string {
 export function readIdentifier(text: string): { name: string; rest: string } | null {
   const bare = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text);
   if (bare) return { name: bare[0], rest: text.slice(bare[0].length) };
+  if (text[0] !== '`' && text[0] !== '"') return null;
+  const read = readQuoted(text);
+  return read && { name: read.value, rest: read.rest };
+}
+
+/**
+ * Reads one '…' string literal (backslash escapes, doubled quotes) from the start of `text`.
+ * Returns its value and the rest of the text, or null when `text` does not start with one.
+ */
+export function readStringLiteral(text: string): { value: string; rest: string } | null {
+  return text[0] === "'" ? readQuoted(text) : null;
+}
+
+/** Reads the quoted token that opens `text` with its first character as the quote. */
+function readQuoted(text: string): { value: string; rest: string } | null {
   const quote = text[0];
-  if (quote !== '`' && quote !== '"') return null;
   const unescape: Record<string, string> = { '0': '\0', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
-  let name = '';
+  let value = '';
   for (let i = 1; i < text.length; i++) {
     const ch = text[i];
     if (ch === '\\' && i + 1 < text.length) {
       const next = text[++i];
-      name += unescape[next] ?? next;
+      value += unescape[next] ?? next;
     } else if (ch === quote) {
       if (text[i + 1] === quote) {
-        name += quote;
+        value += quote;
         i++;
       } else {
-        return { name, rest: text.slice(i + 1) };
+        return { value, rest: text.slice(i + 1) };
       }
     } else {
-      name += ch;
+      value += ch;
     }
   }
   return null;

@@ -1,6 +1,8 @@
 import { listTables, partitionSelectors, partitionSizes } from '../../src/clickhouse/catalog';
+import { partitionKeyOf } from '../../src/clickhouse/ddl';
 import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
 import { HOSTILE_TABLE } from './fixtures';
+import { createHostilePartitions, HOSTILE_PARTITIONED } from './hostile-partitions';
 import { useTestServers } from './harness';
 
 const servers = useTestServers({ worker: false });
@@ -62,5 +64,37 @@ describe('partition selectors on the real source', () => {
     // so no single-value selector finds all its rows, and the proof refuses it one.
     const other = `CREATE TABLE ${qualifiedName(db, 't')} (d Date, k UInt64) ENGINE = MergeTree PARTITION BY k ORDER BY k`;
     expect((await partitionSelectors(servers.source, db, 't', other)).has('202401')).toBe(false);
+  });
+});
+
+describe('partition selectors of hostile partition values', () => {
+  it('write each String value as a literal that reads back as that value, never as SQL, and select exactly its partition', async () => {
+    const db = servers.database('selectors_hostile');
+    await servers.source.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
+    await createHostilePartitions(servers.source, db);
+
+    const seen: unknown[] = [];
+    const expected: unknown[] = [];
+    for (const table of Object.keys(HOSTILE_PARTITIONED)) {
+      const [info] = (await listTables(servers.source, [db])).filter((t) => t.name === table);
+      const selectors = await partitionSelectors(servers.source, db, table, info.createTableQuery);
+      const prefix = `(${partitionKeyOf(info.createTableQuery)}) = `;
+      // The test reads each partition's value itself, and the server reads the selector's literal back.
+      const partitions = await servers.source.rows<{ id: string; rows: string; s: string; n: number }>(
+        `SELECT _partition_id AS id, count() AS rows, any(s) AS s, any(n) AS n FROM ${qualifiedName(db, table)} GROUP BY id ORDER BY id`,
+      );
+      for (const p of partitions) {
+        const selector = selectors.get(p.id) ?? '';
+        const literal = selector.startsWith(prefix) ? selector.slice(prefix.length) : selector;
+        const [read] = await servers.source.rows<{ v: unknown }>(`SELECT ${literal} AS v`).catch((err: Error) => [{ v: `refused: ${err.message.slice(0, 60)}` }]);
+        const [found] = await servers.source.rows<{ rows: string; ids: string[] }>(
+          `SELECT count() AS rows, groupUniqArray(_partition_id) AS ids FROM ${qualifiedName(db, table)} WHERE ${selector}`,
+        );
+        seen.push({ table, value: p.s, literal, readsAs: read.v, rows: Number(found.rows), ids: found.ids });
+        expected.push({ table, value: p.s, literal, readsAs: table === 'pair' ? [p.s, p.n] : p.s, rows: Number(p.rows), ids: [p.id] });
+      }
+    }
+    expect(seen).toEqual(expected);
+    expect(await servers.source.text(`SELECT x FROM ${qualifiedName(db, 'bystander')} ORDER BY x FORMAT TSV`)).toBe('1\n2\n');
   });
 });
