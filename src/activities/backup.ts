@@ -12,6 +12,7 @@ import { heartbeating, withConnections, type ActivityDeps } from './context';
 import { isView } from './inventory';
 import { dropManifest, MANIFEST_LISTS, readList, writeList } from './manifest';
 import { proveRecordedRollback, rollbackRecordedRun } from './rollback';
+import { namesTable, objectKey } from '../workflows/table-key';
 
 
 /** Backup and rollback: zero-copy partition snapshots on the target. */
@@ -168,10 +169,10 @@ async function rollbackWithoutManifest(
   const tables = point.tables ?? [];
   const scope = req.scope && 'tables' in req.scope ? req.scope : undefined;
   const report: RollbackReport = { dropped: [], restored: [], verified: [] };
-  const captured = new Map(tables.map((t) => [`${t.database}.${t.name}`, t]));
+  const captured = new Map(tables.map((t) => [objectKey(t), t]));
   const present = await listTables(target, await existingDatabases(target, req.databases));
   const createdByRun = scope?.created ? new Set(scope.created) : null;
-  const created = present.filter((t) => !captured.has(`${t.database}.${t.name}`) && !t.inner && (createdByRun?.has(`${t.database}.${t.name}`) ?? true));
+  const created = present.filter((t) => !captured.has(objectKey(t)) && !t.inner && (createdByRun ? namesTable(createdByRun, t.database, t.name) : true));
   for (const table of [...created].sort((a, b) => Number(isView(b)) - Number(isView(a)))) {
     await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(table.database, table.name)}`);
     report.dropped.push(`${table.database}.${table.name}`);
@@ -182,10 +183,10 @@ async function rollbackWithoutManifest(
     await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
     report.dropped.push(database);
   }
-  const stillPresent = new Set(present.map((t) => `${t.database}.${t.name}`));
+  const stillPresent = new Set(present.map(objectKey));
   const copied = scope ? new Set(scope.tables) : null;
-  for (const table of tables.filter((t) => copied?.has(`${t.database}.${t.name}`) ?? true)) {
-    if (!stillPresent.has(`${table.database}.${table.name}`) && !table.name.startsWith('.inner')) {
+  for (const table of tables.filter((t) => (copied ? namesTable(copied, t.database, t.name) : true))) {
+    if (!stillPresent.has(objectKey(table)) && !table.name.startsWith('.inner')) {
       await execDdl(target, rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
     }
     if (!table.snapshotTable) continue;

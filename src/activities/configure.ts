@@ -11,6 +11,7 @@ import { namedList } from '../workflows/markdown';
 import { DETAIL_LIMIT, FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type TableConflict, type TargetReport } from '../workflows/types';
 import { DDL_CONCURRENCY, forEachConcurrently, heartbeating, permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView, takeInventory } from './inventory';
+import { objectKey } from '../workflows/table-key';
 
 /** Headroom on top of the source's on-disk size: merges and replaced parts need room while they settle. */
 const DISK_HEADROOM = 1.2;
@@ -103,7 +104,7 @@ async function checkSchema(target: ClickHouseConnection, scratch: string, object
     return `the target refuses to create ${refused.object}: ${refused.message}${why.length > 0 ? ` (it does not accept ${why.join(', ')})` : ''}`;
   });
   if (!capabilities.insertMaterialized) {
-    const materialized = objects.filter((o) => holdsData(o) && sourceColumns.get(`${o.database}\u0000${o.name}`)?.some((c) => c.defaultKind === 'MATERIALIZED'));
+    const materialized = objects.filter((o) => holdsData(o) && sourceColumns.get(objectKey(o))?.some((c) => c.defaultKind === 'MATERIALIZED'));
     for (const object of materialized) {
       problems.push(`the target (ClickHouse ${version}) cannot store the source's values of MATERIALIZED columns (no insert_allow_materialized_columns), used by ${object.database}.${object.name}`);
     }
@@ -166,11 +167,11 @@ async function findConflicts(
   sourceColumns: Map<string, { name: string; type: string }[]>,
   databases: string[],
 ): Promise<TableConflict[]> {
-  const existing = new Map((await listTables(target, databases)).map((t) => [`${t.database}\u0000${t.name}`, t]));
+  const existing = new Map((await listTables(target, databases)).map((t) => [objectKey(t), t]));
   const targetColumns = await listAllColumns(target, databases);
   const conflicts: TableConflict[] = [];
   for (const object of objects.filter(holdsData)) {
-    const match = existing.get(`${object.database}\u0000${object.name}`);
+    const match = existing.get(objectKey(object));
     if (!match) continue;
     const rows =
       match.kind === 'partitioned'
@@ -178,7 +179,7 @@ async function findConflicts(
         : match.kind === 'whole-table'
           ? await countRows(target, match.database, match.name)
           : 0;
-    const key = `${object.database}\u0000${object.name}`;
+    const key = objectKey(object);
     const sameSchema =
       match.engine === object.engine && JSON.stringify(targetColumns.get(key)) === JSON.stringify(sourceColumns.get(key));
     if (rows > 0 || !sameSchema) conflicts.push({ database: object.database, table: object.name, rows, sameSchema });

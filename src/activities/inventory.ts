@@ -1,6 +1,7 @@
 import { countRows, listTables, partitionSizesIn, type TableInfo } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import type { PlannedObject } from '../workflows/types';
+import { objectKey } from '../workflows/table-key';
 
 /** Creation order: tables, then objects that only hold schema, then views, then materialized views. */
 const CREATION_ORDER: Record<TableInfo['kind'], number> = {
@@ -35,7 +36,7 @@ export async function takeInventory(source: ClickHouseConnection, databases: rea
   const partitions = await partitionSizesIn(source, databases);
   const objects: PlannedObject[] = [];
   for (const table of inCreationOrder(tables.filter((t) => t.kind !== 'unsupported'))) {
-    const sizes = table.kind === 'partitioned' ? (partitions.get(`${table.database}\u0000${table.name}`) ?? []) : [];
+    const sizes = table.kind === 'partitioned' ? (partitions.get(objectKey(table)) ?? []) : [];
     const rows = table.kind === 'whole-table' ? await countRows(source, table.database, table.name) : sizes.reduce((n, p) => n + p.rows, 0);
     objects.push({
       database: table.database,

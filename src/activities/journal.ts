@@ -12,6 +12,7 @@ import { manifestDatabase, restorePointDatabase, snapshotTableName } from '../cl
 import { qualifiedName, quoteString, quoteStringList } from '../clickhouse/sql';
 import { alterPartitions, copyRowsWithin } from '../clickhouse/table-ops';
 import { MANIFEST_LISTS } from '../workflows/types';
+import { tableKey } from '../workflows/table-key';
 
 /** One partition the run wrote: the rows it held just before, and whether the restore point took it then. */
 export interface JournalEntry {
@@ -54,7 +55,7 @@ export async function openJournal(target: ClickHouseConnection, runKey: string, 
       : (await target.rows<{ name: string }>(`SELECT name FROM system.tables WHERE database = ${quoteString(pointDb)} AND name IN (${quoteStringList([...snapshots.keys()])})`)).map((r) => r.name),
   );
   const noted = new Set<string>();
-  const key = (database: string, table: string, id: string) => `${database}\u0000${table}\u0000${id}`;
+  const key = (database: string, table: string, id: string) => `${tableKey(database, table)}\u0000${id}`;
   if (held.size > 0) {
     await target.exec(`CREATE TABLE IF NOT EXISTS ${journalTable(runKey)} (database String, table String, partition_id String, rows_before UInt64, retaken UInt8) ENGINE = Log`);
     const ours = [...held].map((name) => snapshots.get(name) as Table);
@@ -98,7 +99,7 @@ async function rowsNowAndAtRestorePoint(target: ClickHouseConnection, live: Tabl
     return { now: () => now, atPoint: () => atPoint };
   }
   const parts = await partitionSizesOf(target, [live, snapshot]);
-  const rowsOf = (t: Table) => new Map((parts.get(`${t.database}\u0000${t.table}`) ?? []).map((p) => [p.partitionId, p.rows]));
+  const rowsOf = (t: Table) => new Map((parts.get(tableKey(t.database, t.table)) ?? []).map((p) => [p.partitionId, p.rows]));
   const [now, atPoint] = [rowsOf(live), rowsOf(snapshot)];
   return { now: (id: string) => now.get(id) ?? 0, atPoint: (id: string) => atPoint.get(id) ?? 0 };
 }

@@ -28,6 +28,7 @@ import { isView } from './inventory';
 import { readJournal, type JournalEntry } from './journal';
 import { listsNamed, readList, readListIfAny } from './manifest';
 import { objectName } from './schema';
+import { namesTable, objectKey, tableKey } from '../workflows/table-key';
 
 /** A rollback of a run with a manifest: the run, its restore point, and the databases in scope. */
 export interface RecordedRun {
@@ -80,7 +81,7 @@ export async function rollbackRecordedRun(target: ClickHouseConnection, run: Rec
   const record = await readRunRecord(target, run);
   const report: Required<Omit<RollbackReport, 'counts'>> = { dropped: [], restored: [], verified: [], kept: [], discarded: [], leftovers: [] };
   const present = await listTables(target, await existingDatabases(target, run.databases));
-  const theRuns = present.filter((t) => !t.inner && record.created.objects.has(objectName(t)));
+  const theRuns = present.filter((t) => !t.inner && namesTable(record.created.objects, t.database, t.name));
   // Views first: a materialized view goes before the tables it reads from.
   for (const object of theRuns.sort((a, b) => Number(isView(b)) - Number(isView(a)))) {
     await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(object.database, object.name)}`);
@@ -95,18 +96,18 @@ export async function rollbackRecordedRun(target: ClickHouseConnection, run: Rec
     await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
     report.dropped.push(database);
   }
-  const stillPresent = new Set(present.map(objectName));
+  const stillPresent = new Set(present.map(objectKey));
   const restored = writtenTables(record);
   // What the written tables hold now, in one query: the rows each partition put back discards.
-  const now = await partitionSizesOf(target, restored.filter((t) => stillPresent.has(objectName(t))).map(tableName));
+  const now = await partitionSizesOf(target, restored.filter((t) => stillPresent.has(objectKey(t))).map(tableName));
   const discarded: RollbackDiscard[][] = new Array(restored.length);
   await forEachConcurrently(restored.map((table, i) => ({ table, i })), DDL_CONCURRENCY, async ({ table, i }) => {
-    if (!stillPresent.has(objectName(table))) await execDdl(target, rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
-    const written = record.written.get(objectName(table)) as Written;
-    discarded[i] = await restoreWritten(target, run, table, written, now.get(tableKey(table)) ?? []);
+    if (!stillPresent.has(objectKey(table))) await execDdl(target, rewriteCreateStatement(table.createTableQuery, table.database, table.name).sql);
+    const written = record.written.get(objectKey(table)) as Written;
+    discarded[i] = await restoreWritten(target, run, table, written, now.get(objectKey(table)) ?? []);
   });
   report.discarded.push(...discarded.flat());
-  report.restored.push(...restored.map((t) => ({ database: t.database, table: t.name, partitions: record.written.get(objectName(t))?.size ?? 0 })));
+  report.restored.push(...restored.map((t) => ({ database: t.database, table: t.name, partitions: record.written.get(objectKey(t))?.size ?? 0 })));
   if (prove) {
     const proof = await proveRecord(target, run, record);
     report.verified = proof.verified;
@@ -130,7 +131,7 @@ export async function proveRecordedRollback(target: ClickHouseConnection, run: R
 async function proveRecord(target: ClickHouseConnection, run: RecordedRun, record: RunRecord): Promise<RollbackProof> {
   const inScope = await existingDatabases(target, run.databases);
   const present = await listTables(target, inScope);
-  const leftovers = present.filter((t) => !t.inner && record.created.objects.has(objectName(t))).map(objectName);
+  const leftovers = present.filter((t) => !t.inner && namesTable(record.created.objects, t.database, t.name)).map(objectName);
   for (const database of await existingDatabases(target, record.created.databases)) {
     if ((await listTables(target, [database])).length === 0) leftovers.push(database);
   }
@@ -141,25 +142,25 @@ async function proveRecord(target: ClickHouseConnection, run: RecordedRun, recor
     );
     leftovers.push(...staging.map(objectName));
   }
-  const presentNames = new Set(present.map(objectName));
-  const engines = new Map(present.map((t) => [objectName(t), t.engine]));
+  const presentNames = new Set(present.map(objectKey));
+  const engines = new Map(present.map((t) => [objectKey(t), t.engine]));
   const restored = writtenTables(record);
   // The columns of every restored table in one query; a few tables are fingerprinted at once.
-  const columns = await columnsOf(target, restored.filter((t) => presentNames.has(objectName(t))).map(tableName));
+  const columns = await columnsOf(target, restored.filter((t) => presentNames.has(objectKey(t))).map(tableName));
   const verified: RollbackProof['verified'] = new Array(restored.length);
   await forEachConcurrently(restored.map((table, i) => ({ table, i })), PROOF_CONCURRENCY, async ({ table, i }) => {
-    const written = record.written.get(objectName(table)) as Written;
-    const isThere = presentNames.has(objectName(table));
+    const written = record.written.get(objectKey(table)) as Written;
+    const isThere = presentNames.has(objectKey(table));
     const before = await expectedDigests(target, run, table, record.digests, written);
     const digestsOf = (database: string, name: string, final: boolean) =>
-      partitionDigests(target, database, name, columns.get(tableKey(table)) ?? [], { partitioned: table.kind === 'partitioned', partitionIds: [...written.keys()].sort(), final });
+      partitionDigests(target, database, name, columns.get(objectKey(table)) ?? [], { partitioned: table.kind === 'partitioned', partitionIds: [...written.keys()].sort(), final });
     const after = isThere ? await digestsOf(table.database, table.name, false) : [];
     const rows = rowsToRestore(table, written);
     // Where the engine merges rows by their order, what users read (FINAL) is what must be back:
     // the restore point's hard-linked parts read as the table did. Their rows are shown but not
     // required equal: a merge, on the table or on the restore point, may have merged some already,
     // and a merge changes rows, not what FINAL reads.
-    const engine = engines.get(objectName(table)) ?? '';
+    const engine = engines.get(objectKey(table)) ?? '';
     const final = isThere && mergesByOrder(engine) && (await readsFinal(target, table.database, table.name, engine))
       ? { before: await digestsOf(run.restorePoint.database, table.snapshotTable as string, true), after: await digestsOf(table.database, table.name, true) }
       : undefined;
@@ -192,7 +193,7 @@ async function readRunRecord(target: ClickHouseConnection, run: RecordedRun): Pr
 function writtenByJournal(journal: JournalEntry[]): RunRecord['written'] {
   const written = new Map<string, Written>();
   for (const entry of journal) {
-    const key = objectName({ database: entry.database, name: entry.table });
+    const key = tableKey(entry.database, entry.table);
     written.set(key, (written.get(key) ?? new Map()).set(entry.partitionId, entry.retaken ? entry.rowsBefore : null));
   }
   return written;
@@ -207,7 +208,7 @@ async function writtenByPlan(target: ClickHouseConnection, runKey: string): Prom
   const lists = (await listsNamed(target, runKey, '')).filter((name) => name === MANIFEST_LISTS.units || name.startsWith(RESYNC_PREFIX));
   for (const list of lists) {
     for (const unit of await readList<ManifestUnit>(target, runKey, list)) {
-      const key = objectName({ database: unit.database, name: unit.table });
+      const key = tableKey(unit.database, unit.table);
       const ids = written.get(key) ?? new Map<string, number | null>();
       for (const id of partitionIdsOf(unit)) ids.set(id, null);
       written.set(key, ids);
@@ -218,7 +219,7 @@ async function writtenByPlan(target: ClickHouseConnection, runKey: string): Prom
 
 /** The objects and databases an intent names. */
 function createdByIntent(intent: IntentEntry[]): RunRecord['created'] {
-  const objects = intent.filter((e) => e.name !== undefined).map((e) => objectName(e as Required<IntentEntry>));
+  const objects = intent.filter((e) => e.name !== undefined).map((e) => objectKey(e as Required<IntentEntry>));
   return { objects: new Set(objects), databases: intent.filter((e) => e.name === undefined).map((e) => e.database) };
 }
 
@@ -231,9 +232,9 @@ async function createdBeforeIntents(target: ClickHouseConnection, run: RecordedR
   const databases = run.databases.filter((d) => !run.restorePoint.existingDatabases.includes(d));
   const listed = await readListIfAny<string>(target, run.runKey, MANIFEST_LISTS.created);
   if (listed) return { objects: new Set(listed), databases };
-  const captured = new Set(restore.map(objectName));
+  const captured = new Set(restore.map(objectKey));
   const planned = (await readListIfAny<PlannedObject>(target, run.runKey, MANIFEST_LISTS.objects)) ?? [];
-  return { objects: new Set(planned.filter((o) => !o.inner && !captured.has(objectName(o))).map(objectName)), databases };
+  return { objects: new Set(planned.filter((o) => !o.inner && !captured.has(objectKey(o))).map(objectKey)), databases };
 }
 
 /**
@@ -300,12 +301,11 @@ async function expectedDigests(
 
 /** The restore point's tables that the run wrote to (and that the restore point holds data of). */
 function writtenTables(record: RunRecord): RestorePointTable[] {
-  return record.restore.filter((t) => t.snapshotTable && record.written.has(objectName(t)));
+  return record.restore.filter((t) => t.snapshotTable && record.written.has(objectKey(t)));
 }
 
 const tableName = (t: RestorePointTable): TableName => ({ database: t.database, table: t.name });
 /** The key of a table in the catalogue's maps (database NUL table). */
-const tableKey = (t: RestorePointTable): string => `${t.database}\u0000${t.name}`;
 
 /** Verdicts cut to what the state document holds: those that do not match first. */
 function boundedVerdicts(verified: RollbackReport['verified']): RollbackReport['verified'] {

@@ -5,6 +5,7 @@ import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { ClickHouseQueryError } from '../clickhouse/errors';
 import { quoteIdentifier } from '../clickhouse/sql';
 import { firstLines } from '../workflows/bounded';
+import { objectKey, splitTableKey } from '../workflows/table-key';
 import { DETAIL_LIMIT, FAILURE_TYPES, MANIFEST_LISTS, type ConflictPolicy, type IntentEntry, type PlannedObject, type RestorePointTable } from '../workflows/types';
 import { DDL_CONCURRENCY, forEachConcurrently, permanent } from './context';
 import { holdsData, isView } from './inventory';
@@ -16,19 +17,26 @@ const MAX_VIEW_PASSES = 10;
 /** ClickHouse's codes for "that table (or database) already exists". */
 const ALREADY_EXISTS_CODES = new Set([57, 82]);
 
-/** `db.name` of an object of the plan or of the target. */
+/** `db.name` of an object of the plan or of the target, for people to read (never a key: see `objectKey`). */
 export function objectName(object: { database: string; name: string }): string {
   return `${object.database}.${object.name}`;
+}
+
+/** `db.name` of an object's key (see `objectKey`); a database's name as it stands. */
+export function nameOfKey(key: string): string {
+  if (!key.includes('\u0000')) return key;
+  const { database, table } = splitTableKey(key);
+  return objectName({ database, name: table });
 }
 
 /** Creates the databases and objects of the plan (see `createSchema`); returns those that did not exist before. */
 export async function createSchemaOf(target: ClickHouseConnection, objects: PlannedObject[]): Promise<string[]> {
   const databases = [...new Set(objects.map((o) => o.database))];
   for (const database of databases) await target.exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
-  const before = new Set((await listTables(target, databases)).map(objectName));
+  const before = new Set((await listTables(target, databases)).map(objectKey));
   const toCreate = objects.filter((o) => !o.inner);
   await createInOrder(target, toCreate, { ifNotExists: true });
-  return toCreate.map(objectName).filter((name) => !before.has(name));
+  return toCreate.filter((o) => !before.has(objectKey(o))).map(objectName);
 }
 
 /**
@@ -44,24 +52,25 @@ export async function createRecordedSchema(target: ClickHouseConnection, runKey:
   let intent = await readListIfAny<IntentEntry>(target, runKey, MANIFEST_LISTS.intent);
   if (!intent) {
     await checkConflictsAgain(target, runKey, objects, onConflict);
-    const present = new Set([...(await existingDatabases(target, databases)), ...(await listTables(target, databases)).map(objectName)]);
+    const presentDatabases = new Set(await existingDatabases(target, databases));
+    const present = new Set((await listTables(target, databases)).map(objectKey));
     intent = [
-      ...databases.filter((d) => !present.has(d)).map((database) => ({ database })),
-      ...objects.filter((o) => !o.inner && !present.has(objectName(o))).map((o) => ({ database: o.database, name: o.name })),
+      ...databases.filter((d) => !presentDatabases.has(d)).map((database) => ({ database })),
+      ...objects.filter((o) => !o.inner && !present.has(objectKey(o))).map((o) => ({ database: o.database, name: o.name })),
     ];
     await publishList(target, runKey, MANIFEST_LISTS.intent, intent);
   }
   const entries = intent;
-  const intended = new Set(entries.filter((e) => e.name !== undefined).map((e) => objectName(e as Required<IntentEntry>)));
+  const intended = new Set(entries.filter((e) => e.name !== undefined).map((e) => objectKey(e as Required<IntentEntry>)));
   const conflicts: string[] = [];
   const existing = new Set(await existingDatabases(target, databases));
   for (const { database } of entries.filter((e) => e.name === undefined && !existing.has(e.database))) {
     await createOrNote(() => target.exec(`CREATE DATABASE ${quoteIdentifier(database)}`), database, conflicts);
   }
   if (conflicts.length === 0) {
-    const present = new Set((await listTables(target, databases)).map(objectName));
-    const toCreate = objects.filter((o) => intended.has(objectName(o)) && !present.has(objectName(o)));
-    await createInOrder(target, toCreate, { ifNotExists: false, alreadyExists: (o) => conflicts.push(objectName(o)) });
+    const present = new Set((await listTables(target, databases)).map(objectKey));
+    const toCreate = objects.filter((o) => intended.has(objectKey(o)) && !present.has(objectKey(o)));
+    await createInOrder(target, toCreate, { ifNotExists: false, alreadyExists: (o) => conflicts.push(objectKey(o)) });
   }
   if (conflicts.length > 0) await refuseTaken(target, runKey, entries, conflicts);
   return [...intended];
@@ -73,9 +82,9 @@ export async function createRecordedSchema(target: ClickHouseConnection, runKey:
  */
 async function refuseTaken(target: ClickHouseConnection, runKey: string, entries: IntentEntry[], taken: string[]): Promise<never> {
   const theirs = new Set(taken);
-  const entryName = (e: IntentEntry) => (e.name === undefined ? e.database : objectName(e as Required<IntentEntry>));
-  await publishList(target, runKey, MANIFEST_LISTS.intent, entries.filter((e) => !theirs.has(entryName(e))));
-  throw permanent(FAILURE_TYPES.targetConflict, `someone else created ${firstLines(taken, DETAIL_LIMIT).join(', ')} on the target while the run was creating its schema; nothing of theirs was changed`);
+  const entryKey = (e: IntentEntry) => (e.name === undefined ? e.database : objectKey(e as Required<IntentEntry>));
+  await publishList(target, runKey, MANIFEST_LISTS.intent, entries.filter((e) => !theirs.has(entryKey(e))));
+  throw permanent(FAILURE_TYPES.targetConflict, `someone else created ${firstLines(taken.map(nameOfKey), DETAIL_LIMIT).join(', ')} on the target while the run was creating its schema; nothing of theirs was changed`);
 }
 
 /**
@@ -86,14 +95,14 @@ async function refuseTaken(target: ClickHouseConnection, runKey: string, entries
  */
 async function checkConflictsAgain(target: ClickHouseConnection, runKey: string, objects: PlannedObject[], onConflict: ConflictPolicy | undefined): Promise<void> {
   const restorePoint = await readList<RestorePointTable>(target, runKey, MANIFEST_LISTS.restore);
-  const captured = new Map(restorePoint.map((t) => [objectName(t), t]));
-  const present = new Set((await listTables(target, [...new Set(objects.map((o) => o.database))])).map(objectName));
+  const captured = new Map(restorePoint.map((t) => [objectKey(t), t]));
+  const present = new Set((await listTables(target, [...new Set(objects.map((o) => o.database))])).map(objectKey));
   const problems: string[] = [];
   for (const object of objects.filter(holdsData)) {
     const name = objectName(object);
-    const table = captured.get(name);
+    const table = captured.get(objectKey(object));
     const rows = table?.partitions.reduce((n, p) => n + p.rows, 0) ?? 0;
-    if (!table && present.has(name)) problems.push(`${name} appeared on the target after the restore point was taken, so a rollback could not restore it`);
+    if (!table && present.has(objectKey(object))) problems.push(`${name} appeared on the target after the restore point was taken, so a rollback could not restore it`);
     else if (onConflict === 'fail' && rows > 0) problems.push(`${name} holds ${rows} rows on the target since configure checked it (set "onConflict": "replace" to overwrite them)`);
   }
   if (problems.length > 0) throw permanent(FAILURE_TYPES.targetConflict, `the target changed after configure: ${firstLines(problems, DETAIL_LIMIT).join('; ')}`);

@@ -28,7 +28,7 @@ import {
   type TransferPath,
   type VerificationReport,
 } from '../workflows/types';
-import { createRecordedSchema, createSchemaOf } from './schema';
+import { createRecordedSchema, createSchemaOf, nameOfKey } from './schema';
 import { currentAttempt, forEachConcurrently, stopRunStatements, heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
 import { holdsData } from './inventory';
 import { remoteSource } from './remote';
@@ -36,6 +36,7 @@ import { partitionIdsOf, partRounds, planUnits } from './copy-plan';
 import { openJournal, type BatchJournal } from './journal';
 import { MANIFEST_LISTS, readList, resyncList, writeList } from './manifest';
 import { copyLabel, rangeCuts, rangesAt } from '../workflows/ranges';
+import { namesTable, objectKey, splitTableKey, tableKey } from '../workflows/table-key';
 
 /** The migration step: schema, data, verification, and cleanup of staging. */
 export function createTransferActivities(deps: ActivityDeps) {
@@ -60,7 +61,7 @@ export function createTransferActivities(deps: ActivityDeps) {
         heartbeating(() => ({ step: 'schema' }), async () => {
           const created = await createRecordedSchema(target, req.runKey, req.onConflict);
           await writeList(target, req.runKey, MANIFEST_LISTS.created, created);
-          return { created: created.length, names: firstOf(created, DETAIL_LIMIT) };
+          return { created: created.length, names: firstOf(created, DETAIL_LIMIT).map(nameOfKey) };
         }),
       );
     },
@@ -125,7 +126,7 @@ export function createTransferActivities(deps: ActivityDeps) {
         const units = await readList<ManifestUnit>(target, req.runKey, req.range.list, req.range);
         const progress = await copyBatch(source, target, req, units);
         const tables = Object.entries(progress.tables ?? {}).map(([key, rows]) => {
-          const [database, table] = key.split('\u0000');
+          const { database, table } = splitTableKey(key);
           return { database, table, rows, bytes: progress.tableBytes?.[key] ?? 0 };
         });
         return { rows: progress.rows, bytes: progress.bytes, units: progress.done.length, tablesDone: units.filter((u) => u.last).length, tables };
@@ -201,7 +202,7 @@ async function planCopyOf(source: ClickHouseConnection, target: ClickHouseConnec
   const createdSet = new Set(created);
   const units: CopyUnit[] = [];
   for (const object of objects) {
-    const key = `${object.database}\u0000${object.name}`;
+    const key = objectKey(object);
     if (object.kind === 'whole-table') {
       units.push({ database: object.database, table: object.name, partitionId: 'all', partitioned: false, rows: await countRows(source, object.database, object.name), bytes: 0 });
       continue;
@@ -215,7 +216,7 @@ async function planCopyOf(source: ClickHouseConnection, target: ClickHouseConnec
       partitions,
       extraOnTarget: (onTarget.get(key) ?? []).map((p) => p.partitionId).filter((id) => !known.has(id)),
       // An ordered copy checks what it staged against the source's parts before it swaps it in.
-      direct: !ordered && createdSet.has(`${object.database}.${object.name}`) && read !== null && !read.has(key),
+      direct: !ordered && namesTable(createdSet, object.database, object.name) && read !== null && !read.has(key),
     }, unitBytes);
     if (ordered) for (const unit of planned) unit.ordered = true;
     // Only a unit that is part of a table needs a condition; the server helps it prune parts.
@@ -240,7 +241,7 @@ function largestFirst(units: CopyUnit[]): CopyUnit[] {
 }
 
 function tableKeyOf(unit: CopyUnit): string {
-  return `${unit.database}\u0000${unit.table}`;
+  return tableKey(unit.database, unit.table);
 }
 
 /**
@@ -348,7 +349,7 @@ async function verifyObjects(source: ClickHouseConnection, target: ClickHouseCon
   const columns = await columnsOf(source, objects.map((o) => ({ database: o.database, table: o.name })));
   const perTable: VerificationReport[] = new Array(objects.length);
   await forEachConcurrently(objects.map((object, i) => ({ object, i })), VERIFY_CONCURRENCY, async ({ object, i }) => {
-    perTable[i] = await verifyTable(source, target, object, columns.get(`${object.database}\u0000${object.name}`) ?? []);
+    perTable[i] = await verifyTable(source, target, object, columns.get(objectKey(object)) ?? []);
   });
   return {
     tables: perTable.flatMap((r) => r.tables),
@@ -424,7 +425,7 @@ interface BatchProgress {
 }
 
 function unitKey(unit: CopyUnit): string {
-  return `${unit.database}\u0000${unit.table}\u0000${unit.partitionId}`;
+  return `${tableKey(unit.database, unit.table)}\u0000${unit.partitionId}`;
 }
 
 /** The condition of a group: every partition's selector (when all have one), or nothing. */

@@ -13,6 +13,7 @@ import { forEachConcurrently, heartbeating, permanent, withConnections, type Act
 import { holdsData, isView, takeInventory } from './inventory';
 import { streamNative } from './transfer';
 import { MANIFEST_LISTS, writeList } from './manifest';
+import { objectKey } from '../workflows/table-key';
 
 /** Rows of each table that the trial copies and fingerprints on both sides. */
 const TRIAL_ROWS = 20;
@@ -52,7 +53,7 @@ export function createValidationActivities(deps: ActivityDeps) {
           const { objects, unsupported } = await takeInventory(source, req.databases);
           const dataObjects = objects.filter(holdsData);
           await requireReadable(source, dataObjects);
-          const transfer = await chooseTransferPath(source, target, req.source);
+          const transfer = await chooseTransferPath(source, target, req.source, req.databases);
           const inventoryMs = Date.now() - began;
           const tried = await oneTablePerShape(source, dataObjects);
           const trial = await trialCopy(source, target, trialDatabase(req.runKey), tried, {
@@ -116,7 +117,7 @@ async function oneTablePerShape(source: ClickHouseConnection, objects: PlannedOb
   const columns = await listAllColumns(source, [...new Set(objects.map((o) => o.database))]);
   const shapes = new Map<string, PlannedObject>();
   for (const object of objects) {
-    const key = `${object.database}\u0000${object.name}`;
+    const key = objectKey(object);
     const own = PLAIN_NAME.test(object.database) && PLAIN_NAME.test(object.name) ? '' : key;
     const shape = JSON.stringify([own, object.engine, object.kind, columns.get(key)?.map((c) => [c.name, c.type, c.defaultKind])]);
     if (!shapes.has(shape)) shapes.set(shape, object);
@@ -184,12 +185,19 @@ function single(digests: PartitionDigest[]): { rows: number; checksum: string } 
   return digests[0] ?? { rows: 0, checksum: '0' };
 }
 
-/** Server to server when the target can pull from the source with `remote()`, else through the worker. */
+/**
+ * Server to server when the target can pull from the source with `remote()`, else through the
+ * worker. `remote()` splits a database name at its first dot (`remote(addr, 'a.b', 'c', …)` reads
+ * table `b` of `a`, then `c` as the user), so a database whose name holds a dot is copied by the worker.
+ */
 async function chooseTransferPath(
   source: ClickHouseConnection,
   target: ClickHouseConnection,
   sourceRef: EndpointRef,
+  databases: readonly string[],
 ): Promise<{ path: TransferPath; reason: string }> {
+  const dotted = databases.find((d) => d.includes('.'));
+  if (dotted !== undefined) return { path: 'worker', reason: `remote() cannot name a table of the database ${dotted}, whose name holds a dot` };
   const remote = await remoteSource(source, target, sourceRef);
   if (!remote.ok) return { path: 'worker', reason: remote.reason };
   try {

@@ -2,6 +2,7 @@ import { long } from './activity-stubs';
 import { MAX_COPY_ACTIVITIES } from './ranges';
 import { inBatches } from './state';
 import type { CopyResult, CopyUnit, EndpointRef, Progress, RangeCopyResult, TransferPath, UnitRange } from './types';
+import { tableKey } from './table-key';
 
 /** What a copy pass needs to know about its run. */
 export interface CopyPass {
@@ -17,7 +18,7 @@ export interface CopyPass {
 /** Progress at the start of the bulk copy of `units`. */
 export function progressOf(units: readonly CopyUnit[]): Progress {
   return {
-    tablesTotal: new Set(units.map(tableKey)).size,
+    tablesTotal: new Set(units.map(keyOf)).size,
     tablesDone: 0,
     unitsTotal: units.length,
     unitsDone: 0,
@@ -50,7 +51,7 @@ export async function inLanes<J>(jobs: readonly J[], parallelism: number, work: 
 /** Copies units in batches (see {@link inLanes}), updating progress as each batch lands. */
 export async function copyAll(units: CopyUnit[], pass: CopyPass): Promise<CopyResult> {
   const remaining = new Map<string, number>();
-  for (const unit of units) remaining.set(tableKey(unit), (remaining.get(tableKey(unit)) ?? 0) + 1);
+  for (const unit of units) remaining.set(keyOf(unit), (remaining.get(keyOf(unit)) ?? 0) + 1);
   const batches = inBatches(units, Math.ceil(units.length / MAX_COPY_ACTIVITIES));
   const total: CopyResult = { rows: 0, bytes: 0 };
   await inLanes(batches, pass.parallelism, async (batch) => {
@@ -91,12 +92,12 @@ function advance(progress: Progress, batch: CopyUnit[], result: CopyResult, rema
   progress.bytesCopied += result.bytes;
   progress.unitsDone += batch.length;
   for (const unit of batch) {
-    const left = (remaining.get(tableKey(unit)) ?? 1) - 1;
-    remaining.set(tableKey(unit), left);
+    const left = (remaining.get(keyOf(unit)) ?? 1) - 1;
+    remaining.set(keyOf(unit), left);
     if (left === 0) progress.tablesDone = Math.min(progress.tablesTotal, progress.tablesDone + 1);
   }
 }
 
-function tableKey(unit: CopyUnit): string {
-  return `${unit.database}\u0000${unit.table}`;
+function keyOf(unit: CopyUnit): string {
+  return tableKey(unit.database, unit.table);
 }

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import { long, scan } from './activity-stubs';
 import { copyAll, progressOf, type CopyPass } from './copy-scheduler';
 import { holdsData } from './objects';
+import { objectKey } from './table-key';
 import type { RunEnding } from './recovery';
 import { FAILURE_TYPES, type MigrationInput, type MigrationReport, type MigrationState, type ValidationReport } from './types';
 
@@ -19,7 +20,7 @@ export async function migrateData(
   const path = plan.transfer.path;
   const began = Date.now();
   // What a rollback undoes: the tables copied into, and (once the schema is created) the new objects.
-  run.ending.scope = { created: null, tables: objects.filter(holdsData).map((o) => `${o.database}.${o.name}`) };
+  run.ending.scope = { created: null, tables: objects.filter(holdsData).map(objectKey) };
   const created = await scan.createSchema({ target: input.target, objects });
   run.ending.scope.created = created;
   const units = await scan.planCopy({ ...endpoints, objects, created, unitBytes: input.options.unitBytes });

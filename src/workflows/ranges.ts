@@ -3,6 +3,7 @@
  * workflow schedules the ranges, and the activity that plans the copy names them.
  */
 import type { CopyUnit, UnitRange } from './types';
+import { tableKey } from './table-key';
 
 /**
  * Most copy activities one pass schedules. Beyond this many units, units are batched so that
@@ -69,7 +70,7 @@ export function copyLabel(units: readonly Pick<CopyUnit, 'database' | 'table' | 
   const ofFirst = units.filter((u) => u.database === first.database && u.table === first.table);
   const partitions = ofFirst.flatMap((u) => u.partitionIds ?? [u.partitionId]);
   const span = !first.partitioned ? '' : partitions.length === 1 ? ` ${partitions[0]}` : ` ${partitions[0]}–${partitions[partitions.length - 1]}`;
-  const tables = new Set(units.map((u) => `${u.database}\u0000${u.table}`)).size;
+  const tables = new Set(units.map((u) => tableKey(u.database, u.table))).size;
   const more = tables > 1 ? ` and ${tables - 1} more table${tables > 2 ? 's' : ''}` : '';
   return `copy ${first.database}.${first.table}${span}${more} (${countLabel(units.reduce((n, u) => n + u.rows, 0))} rows)`;
 }

@@ -1,4 +1,5 @@
 import type { RangeCopyResult, TableDetail, TableProgress, TablesPage, TablesPageRequest, TableVerification } from './types';
+import { tableKey } from './table-key';
 
 /** Tables a page of the `tables` query holds at most, and by default. */
 export const TABLES_PAGE_MAX = 1_000;
@@ -15,7 +16,7 @@ export class TableDetails {
   private sorted: TableDetail[] | null = null;
 
   private entry(database: string, table: string): TableDetail {
-    const key = `${database}\u0000${table}`;
+    const key = tableKey(database, table);
     let found = this.byKey.get(key);
     if (!found) {
       found = { database, table, rowsCopied: 0, sourceRows: null, targetRows: null, match: null };

@@ -375,9 +375,10 @@ export interface IntentEntry {
 }
 
 /**
- * What a rollback undoes: the objects the run created (null when unknown) and the tables it
- * copied into (`db.name`); or, for a run with a manifest, whether its schema step finished (then
- * the manifest lists what it created) — the tables copied into are the plan's.
+ * What a rollback undoes: the objects the run created (`db.name`, null when unknown) and the
+ * tables it copied into (`tableKey`s; `db.name` in runs before them); or, for a run with a
+ * manifest, whether its schema step finished (then the manifest lists what it created) — the
+ * tables copied into are the plan's.
  */
 export type RollbackScope = { created: string[] | null; tables: string[] } | { manifest: true; schemaCreated: boolean };
 
