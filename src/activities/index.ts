@@ -1,6 +1,7 @@
 import { createBackupActivities } from './backup';
 import { createChangesActivities } from './changes';
 import { createConfigureActivities } from './configure';
+import { createIdentityActivities } from './identity';
 import { createJanitorActivities } from './janitor';
 import type { ActivityDeps } from './context';
 import { createTransferActivities } from './transfer';
@@ -17,6 +18,7 @@ export function createMigrationActivities(deps: ActivityDeps) {
     ...createTransferActivities(deps),
     ...createJanitorActivities(deps),
     ...createChangesActivities(deps),
+    ...createIdentityActivities(deps),
   };
 }
 

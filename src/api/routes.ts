@@ -5,7 +5,7 @@ import { FourEyesError, InvalidRequestError, MigrationNotFoundError, MigrationSt
 import { seal, type Keyring } from '../secrets';
 import { statusKey, stepKey } from '../workflows/search-attributes';
 import { approveUpdate, rejectUpdate, stateQuery, tablesQuery } from '../workflows/messages';
-import { STEPS, TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationState, type StepName } from '../workflows/types';
+import { FAILURE_TYPES, STEPS, TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationState, type StepName } from '../workflows/types';
 import { refusedAddress, type EndpointAllowlist } from '../endpoint-allowlist';
 import { REQUEST_LOCALS } from '../logging';
 import { changesDetails, changesSummary, listedStatus, runDetails, runSummary } from '../temporal';
@@ -174,15 +174,19 @@ const LOCK_WAIT_MS = 10_000;
 
 /**
  * Waits until a new run holds the lock of every target database, so that a start that overlaps
- * an open run is answered 409, naming that run. The lock itself lives in Temporal (see
- * `src/workflows/target-lock.ts`): if no worker picks the run up in time, the run still refuses
- * to proceed later, and this answers 201.
+ * an open run is answered 409, naming that run, and one whose source and target turn out to be
+ * one server (the run asks the servers before it locks) is answered 400 on `target.url`. The lock
+ * itself lives in Temporal (see `src/workflows/target-lock.ts`): if no worker picks the run up in
+ * time, the run still refuses to proceed later, and this answers 201.
  */
 async function awaitLocks(client: Client, handle: WorkflowHandle, databases: number): Promise<void> {
   const deadline = Date.now() + LOCK_WAIT_MS;
   while (Date.now() < deadline) {
     const state = await handle.query(stateQuery).catch(() => null);
     if (state?.locks.length === databases) return;
+    if (state?.error?.type === FAILURE_TYPES.sameServer) {
+      throw new InvalidRequestError([{ path: 'target.url', message: `must be a different server from the source: ${state.error.message}` }]);
+    }
     if (state?.lockConflict) {
       const lock = state.lockConflict;
       const owner = await client.workflow.getHandle(lock).describe().then((d) => d.memo?.owner, () => undefined);

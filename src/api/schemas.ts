@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { changeSetProblems, VERSION_PATTERN, type ChangeProblem } from '../changes/change-set';
+import { sameOrigin } from '../clickhouse/identity';
 import { INTERNAL_PREFIX } from '../clickhouse/scratch';
 import { MIGRATION_STATUSES, PASSWORD_REF_PATTERN, STEPS } from '../workflows/types';
 import { TABLES_PAGE_DEFAULT, TABLES_PAGE_MAX } from '../workflows/table-details';
@@ -131,7 +132,8 @@ export const startMigrationSchema = z
       .default({ onConflict: 'fail', parallelism: 2, syncPasses: 3 }),
   })
   .superRefine((body, ctx) => {
-    if (sameServer(body.source.url, body.target.url)) {
+    // The cheap check, at once; the run asks the servers themselves too (src/clickhouse/identity.ts).
+    if (sameOrigin(body.source.url, body.target.url)) {
       ctx.addIssue({ code: 'custom', path: ['target', 'url'], message: 'must be a different server from the source' });
     }
   });
@@ -221,14 +223,6 @@ export function startRequestKind(body: unknown): 'transfer' | 'changes' | 'mixed
   const transfer = 'source' in body || 'databases' in body;
   if ('changes' in body) return transfer ? 'mixed' : 'changes';
   return !transfer && 'database' in body ? 'changes' : 'transfer';
-}
-
-function sameServer(a: string, b: string): boolean {
-  try {
-    return new URL(a).origin === new URL(b).origin;
-  } catch {
-    return false;
-  }
 }
 
 const stepSchema = z.enum(STEPS);

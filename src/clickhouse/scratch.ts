@@ -10,6 +10,16 @@ import { quoteIdentifier } from './sql';
 /** Databases and tables whose names start with this are the migrator's own. */
 export const INTERNAL_PREFIX = '__migrator_';
 
+/**
+ * The database that holds the server's identity marker (table `server`, one row: a random id the
+ * first run to reach the server created). It belongs to no run: {@link parseScratchName} does
+ * not read it as a run's object, so no cleanup drops it.
+ */
+export const IDENTITY_DATABASE = `${INTERNAL_PREFIX}identity`;
+
+/** The table of {@link IDENTITY_DATABASE} that holds the server's id. */
+export const IDENTITY_TABLE = 'server';
+
 /** The database that holds a run's restore point. */
 export function restorePointDatabase(runKey: string): string {
   return `${INTERNAL_PREFIX}restore_${runKey}`;
@@ -90,7 +100,7 @@ export async function withScratchDatabase<T>(conn: ClickHouseConnection, name: s
 /** The kinds of scratch objects, as their names say. */
 export type ScratchKind = 'restore' | 'manifest' | 'probe' | 'trial' | 'shadow' | 'stage';
 
-/** The run key a scratch object's name holds, and what kind of object it is; null for other names. */
+/** The run key a scratch object's name holds, and what kind of object it is; null for other names (and {@link IDENTITY_DATABASE}). */
 export function parseScratchName(name: string): { runKey: string; kind: ScratchKind } | null {
   const match = new RegExp(`^${INTERNAL_PREFIX}(restore|manifest|probe|trial|shadow|stage)_([0-9a-f]{16})(?:_|$)`).exec(name);
   return match ? { kind: match[1] as ScratchKind, runKey: match[2] } : null;

@@ -4,7 +4,7 @@ import { migrateData } from './migrate';
 import { migrateDataPaged } from './migrate-paged';
 import { TableDetails } from './table-details';
 import { PATCHES } from './patches';
-import { lockTargets } from './target-lock';
+import { HeldLocks, lockTargets } from './target-lock';
 import { handleApprovals } from './approvals';
 import { stateQuery, tablesQuery } from './messages';
 import { now, stepsOf } from './steps';
@@ -30,7 +30,8 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   setHandler(tablesQuery, (request) => details.page(request));
   const approved = handleApprovals(input, state, now);
 
-  const { setStatus, runStep, gate } = stepsOf(input, state, approved);
+  const held = new HeldLocks();
+  const { setStatus, runStep, gate } = stepsOf(input, state, approved, held);
 
   // Runs with a manifest keep their plan on the target and hand activities ranges of it.
   const manifest = patched(PATCHES.runManifest);
@@ -39,7 +40,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   const inManifest = manifest ? { manifest: true } : {};
   let migrationStarted = false;
   const steps = async () => {
-    if (patched(PATCHES.targetLocks)) await lockTargets(input, runId, state, ending.exact);
+    if (patched(PATCHES.targetLocks)) await lockTargets(input, runId, state, { holdThroughCancellation: ending.exact, held });
     const fresh = patched(PATCHES.freshRestorePoint);
     const point = await runStep('backup', () => long.takeRestorePoint.executeWithOptions({ summary: `${fresh ? 'rehearse' : 'take'} the restore point of ${dbs}` }, [{ runKey, target: input.target, databases: input.databases, ...inManifest }]));
     if (fresh) {

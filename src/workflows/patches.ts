@@ -39,4 +39,10 @@ export const PATCHES = {
    * (recorded in `ignoredSignals`) rather than counted as a decision.
    */
   decisionsAfterRejection: 'decisions-after-rejection',
+  /**
+   * Runs ask the target which server it is (a marker with a random id on it) before taking their
+   * locks, fail when the source holds the same id, and name each lock by that id and the database,
+   * not by the URL; a lock terminated while the run holds it stops the run at its next step.
+   */
+  serverIdentityLocks: 'server-identity-locks',
 } as const;

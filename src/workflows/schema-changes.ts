@@ -9,7 +9,7 @@ import { recoveryFailed, runToEnd, takeRestorePoint, type RunEnding } from './re
 import { initialState, runKeyOf } from './state';
 import { now, stepsOf } from './steps';
 import { PATCHES } from './patches';
-import { lockTargets } from './target-lock';
+import { HeldLocks, lockTargets } from './target-lock';
 import { DETAIL_LIMIT, FAILURE_TYPES, type MigrationStatus } from './types';
 
 /**
@@ -30,13 +30,14 @@ export async function schemaChanges(input: ChangesInput): Promise<ChangesState> 
   setHandler(stateQuery, () => state);
   setHandler(tablesQuery, () => ({ tables: [], nextCursor: null, total: 0 }));
   const approved = handleApprovals(input, state, now);
-  const { setStatus, runStep, gate } = stepsOf(input, state, approved);
+  const held = new HeldLocks();
+  const { setStatus, runStep, gate } = stepsOf(input, state, approved, held);
   const { target, database } = input;
   const databases = [database];
   const ending: RunEnding = { runKey, target, databases, state, restorePoint: null, fingerprint: null, manifest: true, exact: true };
   const touched = new Set<string>();
   const steps = async () => {
-    await lockTargets({ id: input.id, target, databases }, runId, state, true);
+    await lockTargets({ id: input.id, target, databases }, runId, state, { holdThroughCancellation: true, held });
     const rehearsal = await runStep('backup', () => long.takeRestorePoint.executeWithOptions({ summary: `rehearse the restore point of ${database}` }, [{ runKey, target, databases, manifest: true }]));
     await scan.dropRestorePoint.executeWithOptions({ summary: 'drop the rehearsal restore point' }, [{ target, restorePoint: rehearsal, manifestOf: runKey }]);
     await gate('configure');

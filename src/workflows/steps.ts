@@ -12,11 +12,19 @@ export function now(): string {
   return new Date().toISOString();
 }
 
+/** What may stop a run between its steps (a lock it lost): checked before each step, and while it waits for an approval. */
+export interface StepGuard {
+  /** Whether the run must stop; a wait for an approval wakes up when this turns true. */
+  readonly broken: boolean;
+  /** Throws the failure that stops the run, if it must stop. */
+  check(): void;
+}
+
 /**
  * The bookkeeping of a run's steps: status and search attributes, each step's timing, result and
  * error, and the approval gates between steps.
  */
-export function stepsOf(input: Pick<MigrationInput, 'approvals'>, state: MigrationState, approved: ReadonlySet<StepName>) {
+export function stepsOf(input: Pick<MigrationInput, 'approvals'>, state: MigrationState, approved: ReadonlySet<StepName>, guard?: StepGuard) {
   function setStatus(status: MigrationStatus): void {
     state.status = status;
     upsertSearchAttributes([
@@ -34,6 +42,7 @@ export function stepsOf(input: Pick<MigrationInput, 'approvals'>, state: Migrati
 
   /** Runs one step's body, recording its status, timing, result or error. */
   async function runStep<T>(name: StepName, body: () => Promise<T>): Promise<T> {
+    guard?.check();
     const current = step(name);
     state.currentStep = name;
     current.status = 'running';
@@ -61,13 +70,14 @@ export function stepsOf(input: Pick<MigrationInput, 'approvals'>, state: Migrati
     state.awaitingApproval = { step: next };
     state.currentStep = next;
     setStatus('awaiting_approval');
-    await condition(() => approved.has(next) || state.rejection !== null);
+    await condition(() => approved.has(next) || state.rejection !== null || guard?.broken === true);
     state.awaitingApproval = null;
     if (state.rejection) {
       current.status = 'rejected';
       throw new Rejected();
     }
     current.status = 'pending';
+    guard?.check();
   }
 
   return { setStatus, runStep, gate };

@@ -65,6 +65,10 @@ export const FAILURE_TYPES = {
   endpointNotAllowed: 'EndpointNotAllowed',
   /** Another open run holds the lock of a target database. */
   targetLocked: 'TargetLocked',
+  /** The source and the target are one server (under two names): the server's identity marker says so. */
+  sameServer: 'SameServer',
+  /** The lock of a target database was terminated while the run held it: the run stops at its next step. */
+  lockLost: 'LockLost',
   /** A server did not answer or broke off: retried with backoff. */
   clickhouseUnavailable: 'ClickHouseUnavailable',
   cancelled: 'Cancelled',

@@ -7,9 +7,8 @@ import type { AuthConfig, Role } from '../../src/config';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import type { MigrationState } from '../../src/workflows/types';
 import { createDemoLike, DEMO_DATA_TABLES } from './fixtures';
-import { apiEndpoint, connect, dropDatabase, startWorker, tableDigest, testClient, TEST_KEY, uniqueName, waitFor } from './harness';
+import { apiEndpoint, connect, dropDatabase, lockIdOn, startWorker, tableDigest, testClient, TEST_KEY, uniqueName, waitFor } from './harness';
 import { testStack } from './stack-env';
-import { targetLockId } from '../../src/workflows/target-lock';
 
 let client: Client;
 let app: Express;
@@ -340,6 +339,32 @@ describe('authentication and roles', () => {
     const overlapping = await start(body(db, { id: uniqueName('second') }));
 
     expect(overlapping.status).toBe(409);
-    expect(overlapping.body).toMatchObject({ error: 'target_locked', run: holder, lock: targetLockId(testStack().target.url, db) });
+    expect(overlapping.body).toMatchObject({ error: 'target_locked', run: holder, lock: await lockIdOn(target, db) });
+  });
+
+  it('when a start names the target database of an open run by another name of its server (localhost for 127.0.0.1), the answer is 409 naming that run', async () => {
+    const db = await emptyDatabase('alias');
+    const holder = uniqueName('holder');
+    expect((await start(body(db, { id: holder }))).status).toBe(201);
+    const byName = { ...apiEndpoint(testStack().target), url: testStack().target.url.replace('127.0.0.1', 'localhost') };
+
+    const overlapping = await start(body(db, { id: uniqueName('alias'), target: byName }));
+
+    expect(byName.url).toMatch(/^http:\/\/localhost:\d+$/);
+    expect(overlapping.status).toBe(409);
+    expect(overlapping.body).toMatchObject({ error: 'target_locked', run: holder, lock: await lockIdOn(target, db) });
+  });
+
+  it('when the source and the target are one server under two names (localhost and 127.0.0.1), the start is a 400 naming target.url', async () => {
+    const db = uniqueName('same');
+    const server = apiEndpoint(testStack().target);
+    const sameByName = { ...server, url: server.url.replace('127.0.0.1', 'localhost') };
+
+    const res = await start({ source: sameByName, target: server, databases: [db] });
+
+    expect(sameByName.url).not.toBe(server.url);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: 'invalid_request', issues: [{ path: 'target.url', message: expect.stringContaining('must be a different server from the source') }] });
+    expect(JSON.stringify(res.body)).not.toContain(server.password);
   });
 });

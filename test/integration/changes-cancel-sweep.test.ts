@@ -11,7 +11,7 @@ import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhous
 import type { Change } from '../../src/workflows/changes-types';
 import { runKeyOf } from '../../src/workflows/state';
 import { approveThrough, changesInput, changesState, ended, startChanges, trackedVersions } from './changes-helpers';
-import { startWorker, tableDigest, uniqueName, useTestServers, waitFor } from './harness';
+import { startWorker, tableDigest, uniqueName, useTestServers, waitFor, RUN_DATABASES } from './harness';
 import { ActivityTracker, renderTable, type ActivityRecord } from './rollback-helpers';
 
 const servers = useTestServers({ worker: false });
@@ -298,7 +298,7 @@ describe('a run of schema changes cancelled at any moment of its migration step 
   it('most cancels of the sweep land in the migration step, and no scratch database of any run is left', async () => {
     const swept = matrix.filter((r) => r.name.startsWith('sweep'));
     expect(swept.filter((r) => r.status === 'cancelled').length).toBeGreaterThan(swept.length / 2);
-    const scratch = await servers.target.rows<{ name: string }>(`SELECT name FROM system.databases WHERE startsWith(name, '__migrator_')`);
+    const scratch = await servers.target.rows<{ name: string }>(`SELECT name FROM system.databases WHERE ${RUN_DATABASES}`);
     expect(scratch).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ import { dropProbeDatabase } from './corpus/corpus';
 import { createEngineTables, type EngineCoverage } from './corpus/engines';
 import { holdsRows } from './corpus/compare';
 import { serverMessage } from './corpus/server';
-import { uniqueName, useTestServers } from './harness';
+import { uniqueName, useTestServers, RUN_DATABASES } from './harness';
 
 const servers = useTestServers({ worker: true });
 
@@ -192,7 +192,7 @@ describe('schema changes over a table of every engine, generated from the catalo
   });
 
   it('no scratch database of the migrator remains', async () => {
-    const scratch = await servers.target.rows<{ name: string }>(`SELECT name FROM system.databases WHERE name LIKE '__migrator_%'`);
+    const scratch = await servers.target.rows<{ name: string }>(`SELECT name FROM system.databases WHERE ${RUN_DATABASES}`);
 
     expect(scratch).toEqual([]);
   });

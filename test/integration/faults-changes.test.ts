@@ -22,7 +22,7 @@ import {
   FAULT_TEST_TIMEOUT_MS,
   useFaultStack,
 } from './fault-harness';
-import { tableDigest, TEST_KEY, uniqueName, waitFor } from './harness';
+import { tableDigest, TEST_KEY, uniqueName, waitFor, RUN_DATABASES } from './harness';
 
 const faults = useFaultStack();
 const { workers } = faults;
@@ -66,7 +66,7 @@ async function snapshotOf(conn: ClickHouseConnection, db: string): Promise<Recor
 }
 
 async function migratorDatabases(conn: ClickHouseConnection): Promise<string[]> {
-  const rows = await conn.rows<{ name: string }>(`SELECT name FROM system.databases WHERE startsWith(name, '__migrator_')`);
+  const rows = await conn.rows<{ name: string }>(`SELECT name FROM system.databases WHERE ${RUN_DATABASES}`);
   return rows.map((r) => r.name);
 }
 

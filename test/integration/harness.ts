@@ -9,11 +9,14 @@ import { createApp, type AppDeps } from '../../src/api/app';
 import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { ClickHouseConnection } from '../../src/clickhouse/connection';
+import { READ_SERVER_ID_SQL } from '../../src/clickhouse/identity';
+import { IDENTITY_DATABASE, INTERNAL_PREFIX } from '../../src/clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
 import { keyringOf, seal } from '../../src/secrets';
 import { connectClient } from '../../src/temporal';
 import { createWorker } from '../../src/worker-factory';
 import type { stateQuery } from '../../src/workflows';
+import { serverLockId } from '../../src/workflows/target-lock';
 import { TASK_QUEUE, WORKFLOW_TYPE, type MigrationInput, type MigrationOptions, type MigrationState } from '../../src/workflows/types';
 import { testStack, type TestClickHouse } from './stack-env';
 
@@ -150,6 +153,15 @@ export async function tableDigest(conn: ClickHouseConnection, database: string, 
     `SELECT count() AS rows, toString(sum(cityHash64(${stored.join(', ')}))) AS checksum FROM ${qualifiedName(database, table)}`,
   );
   return { rows: Number(row.rows), checksum: row.checksum };
+}
+
+/** A `system.databases` condition for the databases of runs: the migrator's own, but its identity marker, which stays on purpose. */
+export const RUN_DATABASES = `startsWith(name, ${quoteString(INTERNAL_PREFIX)}) AND name != ${quoteString(IDENTITY_DATABASE)}`;
+
+/** The lock id runs take for `database` on the server `conn` reaches (from its identity marker, which the first run there created). */
+export async function lockIdOn(conn: ClickHouseConnection, database: string): Promise<string> {
+  const [row] = await conn.rows<{ id: string }>(READ_SERVER_ID_SQL);
+  return serverLockId(row.id, database);
 }
 
 export async function dropDatabase(conn: ClickHouseConnection, database: string): Promise<void> {

@@ -1,14 +1,15 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
+import { IDENTITY_DATABASE } from '../../src/clickhouse/scratch';
 import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
 import { ownCluster } from '../../src/dev/clickhouse-server';
 import { seal } from '../../src/secrets';
 import { approveUpdate, rejectUpdate } from '../../src/workflows';
-import { targetLockId } from '../../src/workflows/target-lock';
 import { STEPS, type MigrationState, type TargetReport } from '../../src/workflows/types';
 import { createDemoLike, DEMO_DATA_TABLES } from './fixtures';
 import {
   awaitingApproval,
+  lockIdOn,
   migrationInput,
   queryState,
   startMigration,
@@ -39,7 +40,8 @@ async function targetHoldsEvents(db: string, rows: number): Promise<void> {
 }
 
 async function targetDatabases(): Promise<string[]> {
-  return (await servers.target.rows<{ name: string }>('SELECT name FROM system.databases')).map((r) => r.name);
+  // The identity marker stays on purpose: it is the server's, not a run's.
+  return (await servers.target.rows<{ name: string }>('SELECT name FROM system.databases')).map((r) => r.name).filter((name) => name !== IDENTITY_DATABASE);
 }
 
 async function tableNames(conn: ClickHouseConnection, db: string): Promise<string[]> {
@@ -230,6 +232,20 @@ describe('the migration workflow on real servers', () => {
     expect(state.fourEyes).toBe(true);
   });
 
+  it('when the lock of a run waiting for an approval is terminated, the run fails at its next step, naming the lock', async () => {
+    const db = await demoDatabase(100);
+    const handle = await startMigration(servers.client, migrationInput(uniqueName('lost'), [db]));
+    const waiting = await awaitingApproval(handle, 'configure');
+
+    await servers.client.workflow.getHandle(waiting.locks[0]).terminate('a person freed the lock by hand');
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    const final = await queryState(handle);
+
+    expect(final.status).toBe('failed');
+    expect(final.error).toMatchObject({ type: 'LockLost', message: expect.stringContaining(`the lock ${waiting.locks[0]} of ${db} was terminated while this run held it`) });
+    expect(final.steps.find((s) => s.name === 'configure')?.status).not.toBe('completed');
+  });
+
   it('when a second run would migrate a database that an open run is migrating into the same target, it fails at once, naming the lock; once the first ends, the lock is free', async () => {
     const db = await demoDatabase(100);
     const other = await demoDatabase(100);
@@ -241,9 +257,10 @@ describe('the migration workflow on real servers', () => {
     const refused = await queryState(second);
 
     expect(refused.status).toBe('failed');
-    expect(refused.error).toMatchObject({ type: 'TargetLocked', message: expect.stringContaining(targetLockId(testStack().target.url, db)) });
+    const lock = await lockIdOn(servers.target, db);
+    expect(refused.error).toMatchObject({ type: 'TargetLocked', message: expect.stringContaining(lock) });
     expect(refused.steps.every((s) => s.status === 'pending')).toBe(true);
-    expect((await queryState(first)).locks).toEqual([targetLockId(testStack().target.url, db)]);
+    expect((await queryState(first)).locks).toEqual([lock]);
 
     await first.signal('reject', { step: 'configure', by: 'jest', reason: 'make room' });
     await first.result();

@@ -6,7 +6,7 @@
 import { qualifiedName } from '../../src/clickhouse/sql';
 import type { Change, ChangesPlan } from '../../src/workflows/changes-types';
 import { approveThrough, changesInput, changesState, columnType, createAccounts, createReadings, ended, SLOW_LEDGER_UPDATE, snapshotOf, startChanges, trackedVersions } from './changes-helpers';
-import { uniqueName, useTestServers, waitFor } from './harness';
+import { uniqueName, useTestServers, waitFor, RUN_DATABASES } from './harness';
 
 const servers = useTestServers({ worker: true });
 
@@ -89,7 +89,7 @@ describe('schema changes that fail or are cancelled', () => {
     expect(await t.rows(`SELECT * FROM ${qualifiedName(db, 'schema_migrations')} ORDER BY recorded_at`)).toEqual(trackingBefore);
     const unfinished = await t.rows(`SELECT table FROM system.mutations WHERE database = '${db}' AND is_done = 0`);
     expect(unfinished).toEqual([]);
-    const scratch = await t.rows<{ name: string }>(`SELECT name FROM system.databases WHERE name LIKE '__migrator_%'`);
+    const scratch = await t.rows<{ name: string }>(`SELECT name FROM system.databases WHERE ${RUN_DATABASES}`);
     expect(scratch).toEqual([]);
   });
 

@@ -1,4 +1,4 @@
-import { legacyTargetLockId, lockedResource, targetLockId } from '../../src/workflows/target-lock';
+import { legacyTargetLockId, lockedResource, serverLockId, targetLockId } from '../../src/workflows/target-lock';
 import { decisionRefusal, fourEyesOn, IGNORED_SIGNALS_KEPT, inBatches, initialState, optionalText, recordIgnoredSignal, type GateState } from '../../src/workflows/state';
 import type { MigrationInput, MigrationState, StepName } from '../../src/workflows/types';
 
@@ -115,6 +115,15 @@ describe('lock ids', () => {
     const id = targetLockId('http://ch.example:8123', 'shop');
     expect(id).toMatch(/^migration-lock-[0-9a-f]{16}$/);
     expect(id).not.toMatch(/ch\.example|shop|8123/);
+  });
+
+  it('of a server that said who it is name it by its id, whatever URL reached it, and hide the id and the database', () => {
+    const id = serverLockId('5b0c7a4e-1f7e-4a51-9d43-0e6f2f1f8a10', 'shop');
+    expect(id).toMatch(/^migration-lock-[0-9a-f]{16}$/);
+    expect(id).not.toMatch(/5b0c7a4e|shop/);
+    expect(serverLockId('5b0c7a4e-1f7e-4a51-9d43-0e6f2f1f8a10', 'shop')).toBe(id);
+    expect(serverLockId('5b0c7a4e-1f7e-4a51-9d43-0e6f2f1f8a10', 'shop2')).not.toBe(id);
+    expect(serverLockId('another-server', 'shop')).not.toBe(id);
   });
 
   it('differ for every database of a large estate', () => {
