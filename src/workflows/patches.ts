@@ -42,7 +42,8 @@ export const PATCHES = {
   /**
    * Runs ask the target which server it is (a marker with a random id on it) before taking their
    * locks, fail when the source holds the same id, and name each lock by that id and the database,
-   * not by the URL; a lock terminated while the run holds it stops the run at its next step.
+   * not by the URL; a lock terminated while the run holds it stops the run at its next step. While
+   * runs from before and after it are open, a run of one kind does not see the other's locks.
    */
   serverIdentityLocks: 'server-identity-locks',
 } as const;

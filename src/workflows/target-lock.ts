@@ -124,7 +124,8 @@ export async function lockTargets(run: LockedRun, runId: string, state: Pick<Mig
  */
 async function identifyTarget(run: LockedRun): Promise<string> {
   const source = run.source ? { source: run.source } : {};
-  const found = await scan.identifyServers.executeWithOptions({ summary: 'ask the target which server it is' }, [{ target: run.target, ...source }]);
+  const summary = run.source ? 'ask the target which server it is, and the source whether it is that one' : 'ask the target which server it is';
+  const found = await scan.identifyServers.executeWithOptions({ summary }, [{ target: run.target, ...source }]);
   if (found.sameServer) {
     throw ApplicationFailure.create({
       type: FAILURE_TYPES.sameServer,
