@@ -8,9 +8,10 @@ import { restorePointDatabase, snapshotTableName } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
 import { DETAIL_LIMIT, DIGEST_LIMIT, type EndpointRef, type RestorePoint, type RestorePointDigests, type RestorePointTable, type RollbackProof, type RollbackReport, type RollbackScope } from '../workflows/types';
 import { firstOf } from '../workflows/bounded';
+import type { Keyring } from '../secrets';
 import { heartbeating, withConnections, type ActivityDeps } from './context';
 import { isView } from './inventory';
-import { dropManifest, MANIFEST_LISTS, readList, writeList } from './manifest';
+import { dropManifest, Manifest, MANIFEST_LISTS } from './manifest';
 import { proveRecordedRollback, rollbackRecordedRun } from './rollback';
 import { namesTable, objectKey } from '../workflows/table-key';
 
@@ -56,7 +57,7 @@ export function createBackupActivities(deps: ActivityDeps) {
             }
             captured.push(entry);
           }
-          if (req.manifest) await writeList(target, req.runKey, MANIFEST_LISTS.restore, captured);
+          if (req.manifest) await new Manifest(target, req.runKey, deps.keyring).write(MANIFEST_LISTS.restore, captured);
           return {
             database,
             takenAt: new Date().toISOString(),
@@ -96,7 +97,7 @@ export function createBackupActivities(deps: ActivityDeps) {
     }): Promise<RollbackReport> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
         heartbeating(() => ({ step: 'rollback' }), async () => {
-          if (req.runKey) return rollbackRecordedRun(target, { ...req, runKey: req.runKey }, req.prove ?? true);
+          if (req.runKey) return rollbackRecordedRun(target, { ...req, runKey: req.runKey }, req.prove ?? true, deps.keyring);
           return rollbackWithoutManifest(target, req);
         }),
       );
@@ -108,7 +109,7 @@ export function createBackupActivities(deps: ActivityDeps) {
      */
     async proveRollback(req: { target: EndpointRef; restorePoint: RestorePoint; databases: string[]; runKey: string; recordsIntent?: boolean }): Promise<RollbackProof> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
-        heartbeating(() => ({ step: 'prove rollback' }), () => proveRecordedRollback(target, req)),
+        heartbeating(() => ({ step: 'prove rollback' }), () => proveRecordedRollback(target, req, deps.keyring)),
       );
     },
 
@@ -122,7 +123,7 @@ export function createBackupActivities(deps: ActivityDeps) {
       return withConnections(deps, { target: req.target }, ({ target }) =>
         heartbeating(() => ({ step: 'fingerprint' }), async () => {
           const digests: RestorePointDigests = [];
-          for (const table of await restorePointTables(target, req.restorePoint, req.runKey)) {
+          for (const table of await restorePointTables(target, req.restorePoint, req.runKey, deps.keyring)) {
             if (!table.snapshotTable) continue;
             const columns = await listColumns(target, req.restorePoint.database, table.snapshotTable);
             const partitions = await partitionDigests(target, req.restorePoint.database, table.snapshotTable, columns, {
@@ -132,7 +133,7 @@ export function createBackupActivities(deps: ActivityDeps) {
           }
           if (!req.runKey) return digests;
           // The full record stays in the manifest, for the rollback; the run keeps the first few.
-          await writeList(target, req.runKey, MANIFEST_LISTS.digests, digests);
+          await new Manifest(target, req.runKey, deps.keyring).write(MANIFEST_LISTS.digests, digests);
           return firstOf(digests, DETAIL_LIMIT).map((d) => ({ ...d, partitions: firstOf(d.partitions, DIGEST_LIMIT) }));
         }),
       );
@@ -151,9 +152,9 @@ export function createBackupActivities(deps: ActivityDeps) {
 }
 
 /** The tables of a restore point: carried by it (older runs), or read from the run's manifest. */
-async function restorePointTables(target: ClickHouseConnection, point: RestorePoint, runKey: string | undefined): Promise<RestorePointTable[]> {
+async function restorePointTables(target: ClickHouseConnection, point: RestorePoint, runKey: string | undefined, keyring: Keyring): Promise<RestorePointTable[]> {
   if (point.tables || !runKey) return point.tables ?? [];
-  return readList<RestorePointTable>(target, runKey, MANIFEST_LISTS.restore);
+  return new Manifest(target, runKey, keyring).read<RestorePointTable>(MANIFEST_LISTS.restore);
 }
 
 /**

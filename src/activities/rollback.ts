@@ -26,7 +26,8 @@ import { DDL_CONCURRENCY, forEachConcurrently, stopRunStatements } from './conte
 import { partitionIdsOf } from './copy-plan';
 import { isView } from './inventory';
 import { readJournal, type JournalEntry } from './journal';
-import { listsNamed, readList, readListIfAny } from './manifest';
+import { Manifest, refuseOutsideRun } from './manifest';
+import type { Keyring } from '../secrets';
 import { objectName } from './schema';
 import { namesTable, objectKey, tableKey } from '../workflows/table-key';
 
@@ -76,9 +77,9 @@ const PROOF_CONCURRENCY = 4;
  * others wrote, and a restored table never disappears. With `prove`, the proof follows (see
  * {@link proveRecordedRollback}). Safe to retry.
  */
-export async function rollbackRecordedRun(target: ClickHouseConnection, run: RecordedRun, prove: boolean): Promise<RollbackReport> {
+export async function rollbackRecordedRun(target: ClickHouseConnection, run: RecordedRun, prove: boolean, keyring: Keyring): Promise<RollbackReport> {
   await stopRunStatements(target);
-  const record = await readRunRecord(target, run);
+  const record = await readRunRecord(new Manifest(target, run.runKey, keyring), run);
   const report: Required<Omit<RollbackReport, 'counts'>> = { dropped: [], restored: [], verified: [], kept: [], discarded: [], leftovers: [] };
   const present = await listTables(target, await existingDatabases(target, run.databases));
   const theRuns = present.filter((t) => !t.inner && namesTable(record.created.objects, t.database, t.name));
@@ -123,8 +124,8 @@ export async function rollbackRecordedRun(target: ClickHouseConnection, run: Rec
  * must hold again what the restore point recorded, by count and checksum. Objects others created
  * are not the run's and are left out. Reads only.
  */
-export async function proveRecordedRollback(target: ClickHouseConnection, run: RecordedRun): Promise<RollbackProof> {
-  const proof = await proveRecord(target, run, await readRunRecord(target, run));
+export async function proveRecordedRollback(target: ClickHouseConnection, run: RecordedRun, keyring: Keyring): Promise<RollbackProof> {
+  const proof = await proveRecord(target, run, await readRunRecord(new Manifest(target, run.runKey, keyring), run));
   return { ...proof, verified: boundedVerdicts(proof.verified) };
 }
 
@@ -176,16 +177,17 @@ async function proveRecord(target: ClickHouseConnection, run: RecordedRun, recor
 }
 
 /** The run's record in its manifest (see {@link RunRecord}). */
-async function readRunRecord(target: ClickHouseConnection, run: RecordedRun): Promise<RunRecord> {
-  const { runKey } = run;
+async function readRunRecord(manifest: Manifest, run: RecordedRun): Promise<RunRecord> {
+  const { runKey, conn: target } = manifest;
+  const ours = <T extends { database: string }>(list: string, items: T[] | null) => items && refuseOutsideRun(runKey, list, items, run.databases);
   const [restore, digests, intent] = await Promise.all([
-    readList<RestorePointTable>(target, runKey, MANIFEST_LISTS.restore),
-    readListIfAny<RestorePointDigests[number]>(target, runKey, MANIFEST_LISTS.digests),
-    readListIfAny<IntentEntry>(target, runKey, MANIFEST_LISTS.intent),
+    manifest.read<RestorePointTable>(MANIFEST_LISTS.restore).then((items) => ours(MANIFEST_LISTS.restore, items) as RestorePointTable[]),
+    manifest.readIfAny<RestorePointDigests[number]>(MANIFEST_LISTS.digests).then((items) => ours(MANIFEST_LISTS.digests, items)),
+    manifest.readIfAny<IntentEntry>(MANIFEST_LISTS.intent).then((items) => ours(MANIFEST_LISTS.intent, items)),
   ]);
-  const created = intent || run.recordsIntent ? createdByIntent(intent ?? []) : await createdBeforeIntents(target, run, restore);
-  const journal = await readJournal(target, runKey);
-  const written = journal || run.recordsIntent ? writtenByJournal(journal ?? []) : await writtenByPlan(target, runKey);
+  const created = intent || run.recordsIntent ? createdByIntent(intent ?? []) : await createdBeforeIntents(manifest, run, restore);
+  const journal = ours(MANIFEST_LISTS.journal, await readJournal(target, runKey));
+  const written = journal || run.recordsIntent ? writtenByJournal(journal ?? []) : await writtenByPlan(manifest, run);
   return { restore, digests, created, written };
 }
 
@@ -203,11 +205,11 @@ function writtenByJournal(journal: JournalEntry[]): RunRecord['written'] {
  * What a run that kept no journal may have written (it began copying on a worker that wrote
  * none): every partition of its bulk copy and sync passes, whose lists it recorded before copying.
  */
-async function writtenByPlan(target: ClickHouseConnection, runKey: string): Promise<RunRecord['written']> {
+async function writtenByPlan(manifest: Manifest, run: RecordedRun): Promise<RunRecord['written']> {
   const written = new Map<string, Written>();
-  const lists = (await listsNamed(target, runKey, '')).filter((name) => name === MANIFEST_LISTS.units || name.startsWith(RESYNC_PREFIX));
+  const lists = (await manifest.listsNamed('')).filter((name) => name === MANIFEST_LISTS.units || name.startsWith(RESYNC_PREFIX));
   for (const list of lists) {
-    for (const unit of await readList<ManifestUnit>(target, runKey, list)) {
+    for (const unit of refuseOutsideRun(run.runKey, list, await manifest.read<ManifestUnit>(list), run.databases)) {
       const key = tableKey(unit.database, unit.table);
       const ids = written.get(key) ?? new Map<string, number | null>();
       for (const id of partitionIdsOf(unit)) ids.set(id, null);
@@ -228,12 +230,12 @@ function createdByIntent(intent: IntentEntry[]): RunRecord['created'] {
  * objects it wrote down after creating them or, if it wrote none, the objects of its plan that the
  * restore point did not hold.
  */
-async function createdBeforeIntents(target: ClickHouseConnection, run: RecordedRun, restore: RestorePointTable[]): Promise<RunRecord['created']> {
+async function createdBeforeIntents(manifest: Manifest, run: RecordedRun, restore: RestorePointTable[]): Promise<RunRecord['created']> {
   const databases = run.databases.filter((d) => !run.restorePoint.existingDatabases.includes(d));
-  const listed = await readListIfAny<string>(target, run.runKey, MANIFEST_LISTS.created);
+  const listed = await manifest.readIfAny<string>(MANIFEST_LISTS.created);
   if (listed) return { objects: new Set(listed), databases };
   const captured = new Set(restore.map(objectKey));
-  const planned = (await readListIfAny<PlannedObject>(target, run.runKey, MANIFEST_LISTS.objects)) ?? [];
+  const planned = refuseOutsideRun(run.runKey, MANIFEST_LISTS.objects, (await manifest.readIfAny<PlannedObject>(MANIFEST_LISTS.objects)) ?? [], run.databases);
   return { objects: new Set(planned.filter((o) => !o.inner && !captured.has(objectKey(o))).map(objectKey)), databases };
 }
 

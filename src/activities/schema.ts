@@ -9,7 +9,7 @@ import { objectKey, splitTableKey } from '../workflows/table-key';
 import { DETAIL_LIMIT, FAILURE_TYPES, MANIFEST_LISTS, type ConflictPolicy, type IntentEntry, type PlannedObject, type RestorePointTable } from '../workflows/types';
 import { DDL_CONCURRENCY, forEachConcurrently, permanent } from './context';
 import { holdsData, isView } from './inventory';
-import { publishList, readList, readListIfAny } from './manifest';
+import type { Manifest } from './manifest';
 
 /** Passes over views that failed because a view they read from did not exist yet. */
 const MAX_VIEW_PASSES = 10;
@@ -46,19 +46,20 @@ export async function createSchemaOf(target: ClickHouseConnection, objects: Plan
  * record names and the target still lacks, with plain `CREATE` (an object someone else made in
  * the meantime is an error, not silently taken as the run's). Returns the recorded objects.
  */
-export async function createRecordedSchema(target: ClickHouseConnection, runKey: string, onConflict: ConflictPolicy | undefined): Promise<string[]> {
-  const objects = await readList<PlannedObject>(target, runKey, MANIFEST_LISTS.objects);
+export async function createRecordedSchema(manifest: Manifest, onConflict: ConflictPolicy | undefined): Promise<string[]> {
+  const target = manifest.conn;
+  const objects = await manifest.read<PlannedObject>(MANIFEST_LISTS.objects);
   const databases = [...new Set(objects.map((o) => o.database))];
-  let intent = await readListIfAny<IntentEntry>(target, runKey, MANIFEST_LISTS.intent);
+  let intent = await manifest.readIfAny<IntentEntry>(MANIFEST_LISTS.intent);
   if (!intent) {
-    await checkConflictsAgain(target, runKey, objects, onConflict);
+    await checkConflictsAgain(manifest, objects, onConflict);
     const presentDatabases = new Set(await existingDatabases(target, databases));
     const present = new Set((await listTables(target, databases)).map(objectKey));
     intent = [
       ...databases.filter((d) => !presentDatabases.has(d)).map((database) => ({ database })),
       ...objects.filter((o) => !o.inner && !present.has(objectKey(o))).map((o) => ({ database: o.database, name: o.name })),
     ];
-    await publishList(target, runKey, MANIFEST_LISTS.intent, intent);
+    await manifest.publish(MANIFEST_LISTS.intent, intent);
   }
   const entries = intent;
   const intended = new Set(entries.filter((e) => e.name !== undefined).map((e) => objectKey(e as Required<IntentEntry>)));
@@ -72,7 +73,7 @@ export async function createRecordedSchema(target: ClickHouseConnection, runKey:
     const toCreate = objects.filter((o) => intended.has(objectKey(o)) && !present.has(objectKey(o)));
     await createInOrder(target, toCreate, { ifNotExists: false, alreadyExists: (o) => conflicts.push(objectKey(o)) });
   }
-  if (conflicts.length > 0) await refuseTaken(target, runKey, entries, conflicts);
+  if (conflicts.length > 0) await refuseTaken(manifest, entries, conflicts);
   return [...intended];
 }
 
@@ -80,10 +81,10 @@ export async function createRecordedSchema(target: ClickHouseConnection, runKey:
  * What someone else created while the run created its schema is not the run's: the record stops
  * naming it, so no rollback drops it, and the run fails as a conflict.
  */
-async function refuseTaken(target: ClickHouseConnection, runKey: string, entries: IntentEntry[], taken: string[]): Promise<never> {
+async function refuseTaken(manifest: Manifest, entries: IntentEntry[], taken: string[]): Promise<never> {
   const theirs = new Set(taken);
   const entryKey = (e: IntentEntry) => (e.name === undefined ? e.database : objectKey(e as Required<IntentEntry>));
-  await publishList(target, runKey, MANIFEST_LISTS.intent, entries.filter((e) => !theirs.has(entryKey(e))));
+  await manifest.publish(MANIFEST_LISTS.intent, entries.filter((e) => !theirs.has(entryKey(e))));
   throw permanent(FAILURE_TYPES.targetConflict, `someone else created ${firstLines(taken.map(nameOfKey), DETAIL_LIMIT).join(', ')} on the target while the run was creating its schema; nothing of theirs was changed`);
 }
 
@@ -93,8 +94,9 @@ async function refuseTaken(target: ClickHouseConnection, runKey: string, entries
  * `onConflict: "fail"`, a table of the plan that holds rows (it may have been empty when
  * configure looked) is a conflict too.
  */
-async function checkConflictsAgain(target: ClickHouseConnection, runKey: string, objects: PlannedObject[], onConflict: ConflictPolicy | undefined): Promise<void> {
-  const restorePoint = await readList<RestorePointTable>(target, runKey, MANIFEST_LISTS.restore);
+async function checkConflictsAgain(manifest: Manifest, objects: PlannedObject[], onConflict: ConflictPolicy | undefined): Promise<void> {
+  const target = manifest.conn;
+  const restorePoint = await manifest.read<RestorePointTable>(MANIFEST_LISTS.restore);
   const captured = new Map(restorePoint.map((t) => [objectKey(t), t]));
   const present = new Set((await listTables(target, [...new Set(objects.map((o) => o.database))])).map(objectKey));
   const problems: string[] = [];

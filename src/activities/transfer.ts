@@ -34,7 +34,7 @@ import { holdsData } from './inventory';
 import { remoteSource } from './remote';
 import { partitionIdsOf, partRounds, planUnits } from './copy-plan';
 import { openJournal, type BatchJournal } from './journal';
-import { MANIFEST_LISTS, readList, resyncList, writeList } from './manifest';
+import { Manifest, MANIFEST_LISTS, resyncList } from './manifest';
 import { copyLabel, rangeCuts, rangesAt } from '../workflows/ranges';
 import { namesTable, objectKey, splitTableKey, tableKey } from '../workflows/table-key';
 
@@ -59,8 +59,9 @@ export function createTransferActivities(deps: ActivityDeps) {
     async createSchemaPaged(req: { runKey: string; target: EndpointRef; onConflict?: ConflictPolicy }): Promise<{ created: number; names: string[] }> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
         heartbeating(() => ({ step: 'schema' }), async () => {
-          const created = await createRecordedSchema(target, req.runKey, req.onConflict);
-          await writeList(target, req.runKey, MANIFEST_LISTS.created, created);
+          const manifest = new Manifest(target, req.runKey, deps.keyring);
+          const created = await createRecordedSchema(manifest, req.onConflict);
+          await manifest.write(MANIFEST_LISTS.created, created);
           return { created: created.length, names: firstOf(created, DETAIL_LIMIT).map(nameOfKey) };
         }),
       );
@@ -86,15 +87,13 @@ export function createTransferActivities(deps: ActivityDeps) {
     async planCopyPaged(req: { runKey: string; source: EndpointRef; target: EndpointRef; unitBytes?: number; parallelism?: number }): Promise<CopyPlanSummary> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => ({ step: 'plan' }), async () => {
-          const [objects, created] = await Promise.all([
-            readList<PlannedObject>(target, req.runKey, MANIFEST_LISTS.objects),
-            readList<string>(target, req.runKey, MANIFEST_LISTS.created),
-          ]);
+          const manifest = new Manifest(target, req.runKey, deps.keyring);
+          const [objects, created] = await Promise.all([manifest.read<PlannedObject>(MANIFEST_LISTS.objects), manifest.read<string>(MANIFEST_LISTS.created)]);
           const units: ManifestUnit[] = await planCopyOf(source, target, objects, created, req.unitBytes);
           units.forEach((unit, i) => {
             if (i === units.length - 1 || tableKeyOf(units[i + 1]) !== tableKeyOf(unit)) unit.last = true;
           });
-          await writeList(target, req.runKey, MANIFEST_LISTS.units, units);
+          await manifest.write(MANIFEST_LISTS.units, units);
           const cuts = rangeCuts(units, req.parallelism ?? 1);
           const labels = rangesAt(MANIFEST_LISTS.units, cuts).map((r) => copyLabel(units.slice(r.from, r.to)));
           const totals = { rows: units.reduce((n, u) => n + u.rows, 0), bytes: units.reduce((n, u) => n + u.bytes, 0) };
@@ -123,7 +122,7 @@ export function createTransferActivities(deps: ActivityDeps) {
      */
     async copyUnitRange(req: { runKey: string; source: EndpointRef; target: EndpointRef; range: UnitRange; path: TransferPath }): Promise<RangeCopyResult> {
       return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
-        const units = await readList<ManifestUnit>(target, req.runKey, req.range.list, req.range);
+        const units = await new Manifest(target, req.runKey, deps.keyring).read<ManifestUnit>(req.range.list, req.range);
         const progress = await copyBatch(source, target, req, units);
         const tables = Object.entries(progress.tables ?? {}).map(([key, rows]) => {
           const { database, table } = splitTableKey(key);
@@ -151,11 +150,12 @@ export function createTransferActivities(deps: ActivityDeps) {
     async verifyPage(req: { runKey: string; source: EndpointRef; target: EndpointRef; from: number; to: number; pass: number; page: number }): Promise<VerifyPageResult> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => ({ step: 'verify', page: req.page }), async () => {
-          const objects = await readList<PlannedObject>(target, req.runKey, MANIFEST_LISTS.objects, req);
+          const manifest = new Manifest(target, req.runKey, deps.keyring);
+          const objects = await manifest.read<PlannedObject>(MANIFEST_LISTS.objects, req);
           const report = await verifyObjects(source, target, objects);
           const again = [...report.mismatched, ...report.extra];
           const list = resyncList(req.pass, req.page);
-          if (again.length > 0) await writeList(target, req.runKey, list, again);
+          if (again.length > 0) await manifest.write(list, again);
           const sample = firstOf(again, DETAIL_LIMIT).map((u) => ({ database: u.database, table: u.table, partitionId: u.partitionId }));
           return { tables: report.tables, resync: { list, units: again.length, sample } };
         }),

@@ -12,7 +12,7 @@ import { remoteSource, type RemoteSource } from './remote';
 import { forEachConcurrently, heartbeating, permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView, takeInventory } from './inventory';
 import { streamNative } from './transfer';
-import { MANIFEST_LISTS, writeList } from './manifest';
+import { Manifest, MANIFEST_LISTS } from './manifest';
 import { objectKey } from '../workflows/table-key';
 
 /** Rows of each table that the trial copies and fingerprints on both sides. */
@@ -64,7 +64,7 @@ export function createValidationActivities(deps: ActivityDeps) {
           });
           if (trial.problems.length > 0) throw permanent(FAILURE_TYPES.trialFailed, `the trial copy failed: ${firstLines(trial.problems, DETAIL_LIMIT).join('; ')}`);
           // The plan goes to the run's manifest on the target; the step's result is its summary.
-          if (req.manifest) await writeList(target, req.runKey, MANIFEST_LISTS.objects, objects);
+          if (req.manifest) await new Manifest(target, req.runKey, deps.keyring).write(MANIFEST_LISTS.objects, objects);
           return {
             sourceVersion: sourceInfo.version,
             ...(req.manifest ? {} : { objects }),

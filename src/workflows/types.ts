@@ -69,6 +69,8 @@ export const FAILURE_TYPES = {
   sameServer: 'SameServer',
   /** The lock of a target database was terminated while the run held it: the run stops at its next step. */
   lockLost: 'LockLost',
+  /** The run's manifest on the target holds a row its worker did not sign, or lacks one: the run stops without acting on it. */
+  manifestTampered: 'ManifestTampered',
   /** A server did not answer or broke off: retried with backoff. */
   clickhouseUnavailable: 'ClickHouseUnavailable',
   cancelled: 'Cancelled',

@@ -88,7 +88,7 @@ export function createChangesActivities(deps: ActivityDeps) {
     /** Puts what the run's statements touched back as the restore point has it, and proves it (see `rollbackChanges`). */
     async rollbackChanges(req: { runKey: string; target: EndpointRef; database: string; restorePoint: RestorePoint; touched: string[] }): Promise<RollbackReport> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
-        heartbeating(() => ({ step: 'rollback changes' }), () => rollbackChanges(target, req)),
+        heartbeating(() => ({ step: 'rollback changes' }), () => rollbackChanges(target, req, deps.keyring)),
       );
     },
   };

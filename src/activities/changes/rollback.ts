@@ -13,7 +13,8 @@ import { alterPartitions, copyRowsWithin } from '../../clickhouse/table-ops';
 import { MANIFEST_LISTS, type RestorePoint, type RestorePointDigests, type RestorePointTable, type RollbackReport } from '../../workflows/types';
 import { stopRunStatements } from '../context';
 import { isView } from '../inventory';
-import { readList } from '../manifest';
+import { Manifest, refuseOutsideRun } from '../manifest';
+import type { Keyring } from '../../secrets';
 import { killMutations } from './mutations';
 
 /** What a rollback of changes works from. */
@@ -32,10 +33,11 @@ export interface ChangesRollback {
  * too, then refilled from the snapshot by hard links. Tables the run did not touch are left as
  * they are. Then proves it: same DDL, same per-partition digests. Safe to retry.
  */
-export async function rollbackChanges(target: ClickHouseConnection, run: ChangesRollback): Promise<RollbackReport> {
+export async function rollbackChanges(target: ClickHouseConnection, run: ChangesRollback, keyring: Keyring): Promise<RollbackReport> {
   await stopRunStatements(target);
-  const captured = await readList<RestorePointTable>(target, run.runKey, MANIFEST_LISTS.restore);
-  const recorded = await readList<RestorePointDigests[number]>(target, run.runKey, MANIFEST_LISTS.digests);
+  const manifest = new Manifest(target, run.runKey, keyring);
+  const captured = refuseOutsideRun(run.runKey, MANIFEST_LISTS.restore, await manifest.read<RestorePointTable>(MANIFEST_LISTS.restore), [run.database]);
+  const recorded = refuseOutsideRun(run.runKey, MANIFEST_LISTS.digests, await manifest.read<RestorePointDigests[number]>(MANIFEST_LISTS.digests), [run.database]);
   const byName = new Map(captured.filter((t) => t.database === run.database).map((t) => [t.name, t]));
   const present = new Map((await listTables(target, [run.database])).map((t) => [t.name, t]));
   const scope = reachedBy(run.touched, captured, run.database);
