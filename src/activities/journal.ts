@@ -3,7 +3,8 @@
  * replaces a partition of such a table, the partition is noted here, and if others wrote to it
  * since the restore point was taken (its rows differ from the snapshot's), the restore point takes
  * it as it is now (hard links), so a rollback brings back their rows too. A rollback restores
- * exactly the partitions the journal names.
+ * exactly the partitions the journal names. Each entry is signed like the rest of the manifest
+ * (see `signRecord`): an entry someone else added stops the run.
  */
 import { Readable } from 'node:stream';
 import { countRows, partitionSizesOf } from '../clickhouse/catalog';
@@ -11,8 +12,11 @@ import type { ClickHouseConnection } from '../clickhouse/connection';
 import { manifestDatabase, restorePointDatabase, snapshotTableName } from '../clickhouse/scratch';
 import { qualifiedName, quoteString, quoteStringList } from '../clickhouse/sql';
 import { alterPartitions, copyRowsWithin } from '../clickhouse/table-ops';
+import type { Keyring } from '../secrets';
 import { MANIFEST_LISTS } from '../workflows/types';
 import { tableKey } from '../workflows/table-key';
+import { asManifestFailure } from './manifest';
+import { checkRecord, signRecord } from './manifest-signing';
 
 /** One partition the run wrote: the rows it held just before, and whether the restore point took it then. */
 export interface JournalEntry {
@@ -28,6 +32,29 @@ const JOURNAL = MANIFEST_LISTS.journal;
 
 function journalTable(runKey: string): string {
   return qualifiedName(manifestDatabase(runKey), JOURNAL);
+}
+
+/** An entry's signed fields, in order. */
+function signedFields(e: JournalEntry): unknown[] {
+  return [e.database, e.table, e.partitionId, e.rowsBefore, e.retaken];
+}
+
+/** The entries of the journal (those of `tables`, or all), each signature checked. */
+async function readEntries(target: ClickHouseConnection, runKey: string, keyring: Keyring, tables?: readonly Table[]): Promise<JournalEntry[]> {
+  const where = tables ? ` WHERE ${tables.map((t) => `(database = ${quoteString(t.database)} AND table = ${quoteString(t.table)})`).join(' OR ')}` : '';
+  const name = `${manifestDatabase(runKey)}.${JOURNAL}`;
+  try {
+    const rows = await target.rows<{ database: string; table: string; partition_id: string; rows_before: string; retaken: number; key_id: string; mac: string }>(
+      `SELECT database, table, partition_id, rows_before, retaken, key_id, mac FROM ${journalTable(runKey)}${where}`,
+    );
+    return rows.map((r) => {
+      const entry = { database: r.database, table: r.table, partitionId: r.partition_id, rowsBefore: Number(r.rows_before), retaken: Number(r.retaken) === 1 };
+      checkRecord(r, signedFields(entry), { runKey, list: JOURNAL }, keyring, name, `the entry of ${entry.database}.${entry.table} partition ${entry.partitionId}`);
+      return entry;
+    });
+  } catch (err) {
+    throw asManifestFailure(err, name);
+  }
 }
 
 /** The journal as one copy activity keeps it: see {@link openJournal}. */
@@ -46,7 +73,7 @@ export interface BatchJournal {
  * journal already names of them, read once; each unit then costs a read of its partitions' rows
  * and the note itself, written before the unit replaces anything.
  */
-export async function openJournal(target: ClickHouseConnection, runKey: string, tables: readonly Table[]): Promise<BatchJournal> {
+export async function openJournal(target: ClickHouseConnection, runKey: string, tables: readonly Table[], keyring: Keyring): Promise<BatchJournal> {
   const pointDb = restorePointDatabase(runKey);
   const snapshots = new Map(tables.map((t) => [snapshotTableName(t.database, t.table), t]));
   const held = new Set(
@@ -57,12 +84,11 @@ export async function openJournal(target: ClickHouseConnection, runKey: string, 
   const noted = new Set<string>();
   const key = (database: string, table: string, id: string) => `${tableKey(database, table)}\u0000${id}`;
   if (held.size > 0) {
-    await target.exec(`CREATE TABLE IF NOT EXISTS ${journalTable(runKey)} (database String, table String, partition_id String, rows_before UInt64, retaken UInt8) ENGINE = Log`);
-    const ours = [...held].map((name) => snapshots.get(name) as Table);
-    const rows = await target.rows<{ database: string; table: string; id: string }>(
-      `SELECT database, table, partition_id AS id FROM ${journalTable(runKey)} WHERE ${ours.map((t) => `(database = ${quoteString(t.database)} AND table = ${quoteString(t.table)})`).join(' OR ')}`,
+    await target.exec(
+      `CREATE TABLE IF NOT EXISTS ${journalTable(runKey)} (database String, table String, partition_id String, rows_before UInt64, retaken UInt8, key_id String, mac String) ENGINE = Log`,
     );
-    for (const r of rows) noted.add(key(r.database, r.table, r.id));
+    const ours = [...held].map((name) => snapshots.get(name) as Table);
+    for (const e of await readEntries(target, runKey, keyring, ours)) noted.add(key(e.database, e.table, e.partitionId));
   }
   return {
     async beforeReplacing(database, table, partitionIds) {
@@ -73,7 +99,11 @@ export async function openJournal(target: ClickHouseConnection, runKey: string, 
       const rows = await rowsNowAndAtRestorePoint(target, { database, table }, { database: pointDb, table: snapshot }, todo);
       const changed = todo.filter((id) => rows.now(id) !== rows.atPoint(id));
       if (changed.length > 0) await retake(target, { database, table }, { database: pointDb, table: snapshot }, changed);
-      const lines = todo.map((id) => JSON.stringify({ database, table, partition_id: id, rows_before: rows.now(id), retaken: changed.includes(id) ? 1 : 0 }));
+      const lines = todo.map((id) => {
+        const entry: JournalEntry = { database, table, partitionId: id, rowsBefore: rows.now(id), retaken: changed.includes(id) };
+        const signature = signRecord(signedFields(entry), { runKey, list: JOURNAL }, keyring.active);
+        return JSON.stringify({ database, table, partition_id: id, rows_before: entry.rowsBefore, retaken: entry.retaken ? 1 : 0, ...signature });
+      });
       await target.insertStream(`INSERT INTO ${journalTable(runKey)} FORMAT JSONEachRow`, Readable.from([lines.join('\n')]));
       for (const id of todo) noted.add(key(database, table, id));
     },
@@ -81,13 +111,10 @@ export async function openJournal(target: ClickHouseConnection, runKey: string, 
 }
 
 /** What the journal names, or null when the run wrote to no table of its restore point. */
-export async function readJournal(target: ClickHouseConnection, runKey: string): Promise<JournalEntry[] | null> {
+export async function readJournal(target: ClickHouseConnection, runKey: string, keyring: Keyring): Promise<JournalEntry[] | null> {
   const [exists] = await target.rows<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = ${quoteString(manifestDatabase(runKey))} AND name = ${quoteString(JOURNAL)}`);
   if (Number(exists.n) === 0) return null;
-  const rows = await target.rows<{ database: string; table: string; partition_id: string; rows_before: string; retaken: number }>(
-    `SELECT database, table, partition_id, rows_before, retaken FROM ${journalTable(runKey)}`,
-  );
-  return rows.map((r) => ({ database: r.database, table: r.table, partitionId: r.partition_id, rowsBefore: Number(r.rows_before), retaken: Number(r.retaken) === 1 }));
+  return readEntries(target, runKey, keyring);
 }
 
 type Table = { database: string; table: string };

@@ -30,7 +30,7 @@ export class ManifestTamperedError extends Error {
     readonly seq: number | null,
     reason: string,
   ) {
-    super(`the run's manifest table ${table} ${seq === null ? '' : `at seq ${seq} `}${reason}: refusing to act on it (someone or something other than the migrator wrote to it)`);
+    super(`the run's manifest table ${table}${seq === null ? ':' : ` at seq ${seq}`} ${reason}: refusing to act on it (someone or something other than the migrator wrote to it)`);
     this.name = 'ManifestTamperedError';
   }
 }
@@ -41,6 +41,34 @@ const LABEL = 'clickhouse-migrator manifest row v1';
 export function rowMac(key: Buffer, where: ListName, seq: number, total: number, body: string | null): string {
   const message = JSON.stringify([LABEL, where.runKey, where.list, seq, total, seq === total ? null : body]);
   return createHmac('sha256', key).update(message, 'utf8').digest('hex');
+}
+
+const RECORD_LABEL = 'clickhouse-migrator manifest record v1';
+
+/**
+ * The signature of a record of a flat manifest table (the journal), which rows are added to one
+ * by one: over the run, the table and the record's fields, in order.
+ */
+export function signRecord(fields: readonly unknown[], where: ListName, key: SecretKey): { key_id: string; mac: string } {
+  return { key_id: key.id, mac: recordMac(purposeKey(key, 'manifest'), where, fields) };
+}
+
+/** Checks a record that {@link signRecord} signed; `what` names it in the error. */
+export function checkRecord(row: { key_id: string; mac: string }, fields: readonly unknown[], where: ListName, keyring: Keyring, table: string, what: string): void {
+  const refuse = (reason: string) => new ManifestTamperedError(table, null, `${what} ${reason}`);
+  if (!row.key_id || !row.mac) throw refuse('is not signed');
+  let key: Buffer;
+  try {
+    key = purposeKey(keyById(keyring, row.key_id), 'manifest');
+  } catch (err) {
+    if (err instanceof SecretKeyError) throw refuse(`names key id ${row.key_id}, which this worker does not hold`);
+    throw err;
+  }
+  if (!sameMac(row.mac, recordMac(key, where, fields))) throw refuse('fails its signature check');
+}
+
+function recordMac(key: Buffer, where: ListName, fields: readonly unknown[]): string {
+  return createHmac('sha256', key).update(JSON.stringify([RECORD_LABEL, where.runKey, where.list, ...fields]), 'utf8').digest('hex');
 }
 
 /** The signed rows of a list of documents (already JSON), its end row last. */
@@ -96,7 +124,10 @@ function macKey(keyring: Keyring, keys: Map<string, Buffer>, row: SignedRow, tab
 }
 
 function checkMac(row: SignedRow, where: ListName, key: Buffer, table: string): void {
-  const expected = Buffer.from(rowMac(key, where, row.seq, row.total, row.body), 'hex');
-  const actual = Buffer.from(row.mac, 'hex');
-  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) throw new ManifestTamperedError(table, row.seq, 'fails its signature check');
+  if (!sameMac(row.mac, rowMac(key, where, row.seq, row.total, row.body))) throw new ManifestTamperedError(table, row.seq, 'fails its signature check');
+}
+
+function sameMac(given: string, computed: string): boolean {
+  const [actual, expected] = [Buffer.from(given, 'hex'), Buffer.from(computed, 'hex')];
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
 }

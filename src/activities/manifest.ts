@@ -31,7 +31,7 @@ export class Manifest {
   constructor(
     readonly conn: ClickHouseConnection,
     readonly runKey: string,
-    private readonly keyring: Keyring,
+    readonly keyring: Keyring,
   ) {}
 
   /** Replaces `list` with `items`, signed under the active key; returns how many it holds. Safe to retry. */
@@ -70,14 +70,7 @@ export class Manifest {
       const rows = await this.conn.rows<SignedRow>(`SELECT seq, body, total, key_id, mac FROM ${this.table(list)} WHERE ${where} ORDER BY seq`);
       return verifyRows(rows, { runKey: this.runKey, list }, this.keyring, table, range).map((body) => JSON.parse(body) as T);
     } catch (err) {
-      if (err instanceof ManifestTamperedError) throw permanent(FAILURE_TYPES.manifestTampered, err.message);
-      if (err instanceof ClickHouseQueryError && err.code === UNKNOWN_IDENTIFIER) {
-        throw permanent(
-          FAILURE_TYPES.manifestTampered,
-          `the run's manifest table ${table} has no signatures: it was written before this version, which refuses unsigned manifests; end the run and start it again`,
-        );
-      }
-      throw err;
+      throw asManifestFailure(err, table);
     }
   }
 
@@ -97,6 +90,22 @@ export class Manifest {
   private table(list: string): string {
     return qualifiedName(manifestDatabase(this.runKey), list);
   }
+}
+
+/**
+ * What a failed read of manifest table `table` becomes: a refusal of a tampered manifest, or of
+ * one written before rows were signed (a run started before the upgrade), stops the run; other
+ * errors are left as they are.
+ */
+export function asManifestFailure(err: unknown, table: string): unknown {
+  if (err instanceof ManifestTamperedError) return permanent(FAILURE_TYPES.manifestTampered, err.message);
+  if (err instanceof ClickHouseQueryError && err.code === UNKNOWN_IDENTIFIER) {
+    return permanent(
+      FAILURE_TYPES.manifestTampered,
+      `the run's manifest table ${table} has no signatures: it was written before this version, which refuses unsigned manifests; end the run and start it again`,
+    );
+  }
+  return err;
 }
 
 /**

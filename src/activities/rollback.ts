@@ -186,7 +186,7 @@ async function readRunRecord(manifest: Manifest, run: RecordedRun): Promise<RunR
     manifest.readIfAny<IntentEntry>(MANIFEST_LISTS.intent).then((items) => ours(MANIFEST_LISTS.intent, items)),
   ]);
   const created = intent || run.recordsIntent ? createdByIntent(intent ?? []) : await createdBeforeIntents(manifest, run, restore);
-  const journal = ours(MANIFEST_LISTS.journal, await readJournal(target, runKey));
+  const journal = ours(MANIFEST_LISTS.journal, await readJournal(target, runKey, manifest.keyring));
   const written = journal || run.recordsIntent ? writtenByJournal(journal ?? []) : await writtenByPlan(manifest, run);
   return { restore, digests, created, written };
 }

@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import { copySettings, execDdl } from '../clickhouse/capabilities';
 import { activeParts, columnsOf, countRows, existingDatabases, mergesByOrder, listColumns, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
+import type { Keyring } from '../secrets';
 import { swapIn } from '../clickhouse/table-ops';
 import { ClickHouseQueryError } from '../clickhouse/errors';
 import { combinedChecksum, partitionDigests, readsFinal, type PartitionDigest } from '../clickhouse/fingerprint';
@@ -111,7 +112,7 @@ export function createTransferActivities(deps: ActivityDeps) {
      */
     async copyUnits(req: { runKey: string; source: EndpointRef; target: EndpointRef; units: CopyUnit[]; path: TransferPath }): Promise<CopyResult & { units: number }> {
       return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
-        const progress = await copyBatch(source, target, req, req.units);
+        const progress = await copyBatch(source, target, req, req.units, deps.keyring);
         return { rows: progress.rows, bytes: progress.bytes, units: progress.done.length };
       });
     },
@@ -123,7 +124,7 @@ export function createTransferActivities(deps: ActivityDeps) {
     async copyUnitRange(req: { runKey: string; source: EndpointRef; target: EndpointRef; range: UnitRange; path: TransferPath }): Promise<RangeCopyResult> {
       return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
         const units = await new Manifest(target, req.runKey, deps.keyring).read<ManifestUnit>(req.range.list, req.range);
-        const progress = await copyBatch(source, target, req, units);
+        const progress = await copyBatch(source, target, req, units, deps.keyring);
         const tables = Object.entries(progress.tables ?? {}).map(([key, rows]) => {
           const { database, table } = splitTableKey(key);
           return { database, table, rows, bytes: progress.tableBytes?.[key] ?? 0 };
@@ -259,6 +260,7 @@ async function copyBatch(
   target: ClickHouseConnection,
   req: { runKey: string; source: EndpointRef; path: TransferPath },
   units: CopyUnit[],
+  keyring: Keyring,
 ): Promise<BatchProgress> {
   const previous = previousHeartbeat<BatchProgress>();
   const progress: BatchProgress = previous?.done ? previous : { done: [], rows: 0, bytes: 0, tables: {}, tableBytes: {} };
@@ -280,7 +282,7 @@ async function copyBatch(
     const [copy, leftOnTarget, journal] = await Promise.all([
       copier(source, target, req, todo),
       partitionSizesOf(target, todo.filter((u) => u.direct)),
-      openJournal(target, req.runKey, uniqueTables(staged)),
+      openJournal(target, req.runKey, uniqueTables(staged), keyring),
     ]);
     let uncounted: CopyUnit[] = [];
     const settle = async () => {

@@ -105,20 +105,29 @@ describe('a run refuses a manifest that someone else wrote to', () => {
     },
   );
 
-  it('when the restore point list is signed again with a table of another database, the rollback refuses it and that table is untouched', async () => {
+  const forgeries = {
+    // A worker's key signs it: only the check against the run's databases can refuse it.
+    'the restore point list, signed again, names a table of another database': async (runKey: string, other: string) => {
+      const manifest = new Manifest(servers.target, runKey, TEST_KEY);
+      const restore = await manifest.read<RestorePointTable>('restore');
+      await manifest.write('restore', [...restore, { ...restore[0], database: other, name: 'keep' }]);
+      return `names database ${other}, which is not one of the run's`;
+    },
+    'the journal gains an entry written with plain SQL': async (runKey: string, other: string) => {
+      const journal = qualifiedName(manifestDatabase(runKey), 'journal');
+      await servers.target.exec(`INSERT INTO ${journal} (database, table, partition_id, rows_before, retaken) VALUES ('${other}', 'keep', '202502', 0, 1)`);
+      return `${manifestDatabase(runKey)}.journal: the entry of ${other}.keep partition 202502 is not signed`;
+    },
+  };
+
+  it.each(Object.keys(forgeries) as (keyof typeof forgeries)[])('when %s, the rollback refuses it and that table is untouched', async (how) => {
     const [db, other] = [await runDatabase(), await bystander()];
     const before = await bystanderNow(other);
-    let forged = false;
+    let refusal: string | undefined;
     const wrap = (activities: MigrationActivities): MigrationActivities => ({
       ...activities,
       async rollbackToRestorePoint(req) {
-        if (req.runKey && !forged) {
-          forged = true;
-          // A worker's key signs it: only the check against the run's databases can refuse it.
-          const manifest = new Manifest(servers.target, req.runKey, TEST_KEY);
-          const restore = await manifest.read<RestorePointTable>('restore');
-          await manifest.write('restore', [...restore, { ...restore[0], database: other, name: 'keep' }]);
-        }
+        if (req.runKey && refusal === undefined) refusal = await forgeries[how](req.runKey, other);
         return activities.rollbackToRestorePoint(req);
       },
     });
@@ -131,9 +140,8 @@ describe('a run refuses a manifest that someone else wrote to', () => {
       return finalState(handle);
     });
 
-    expect(forged).toBe(true);
     expect(final.status).toBe('rollback_incomplete');
-    expect(final.error?.message).toContain(`names database ${other}, which is not one of the run's`);
+    expect(final.error?.message).toContain(refusal);
     expect(await bystanderNow(other)).toEqual(before);
     await servers.target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(restorePointDatabase(runKeyOf(final.runId)))}`);
     await servers.target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(manifestDatabase(runKeyOf(final.runId)))}`);

@@ -1,4 +1,4 @@
-import { ManifestTamperedError, signList, verifyRows, type SignedRow } from '../../src/activities/manifest-signing';
+import { checkRecord, ManifestTamperedError, signList, signRecord, verifyRows, type SignedRow } from '../../src/activities/manifest-signing';
 import { keyringOf } from '../../src/secrets';
 
 const keyring = keyringOf('manifest signing test key');
@@ -79,5 +79,26 @@ describe('manifest rows are signed and checked', () => {
   it('when the end row and a longer list are forged around a truncated one, the old rows do not fit', () => {
     const longer = signList([...bodies, '{"database":"app","table":"d"}'], where, keyring.active);
     expect(refusal([...signed.slice(0, 3), longer[4]]).message).toMatch(/signed for a list of 3 rows, not 4/);
+  });
+});
+
+describe('journal records are signed and checked', () => {
+  const at = { runKey: '0123456789abcdef', list: 'journal' };
+  const fields = ['app', 'events', '202501', 120, false];
+  const check = (row: { key_id: string; mac: string }, f: unknown[] = fields, ring = keyring) => () => checkRecord(row, f, at, ring, 'db.journal', 'the entry of app.events partition 202501');
+
+  it('when a record is as signed, it passes, also after the key rotated', () => {
+    const row = signRecord(fields, at, keyring.active);
+    expect(check(row)).not.toThrow();
+    expect(check(row, fields, keyringOf('a newer key', ['manifest signing test key']))).not.toThrow();
+  });
+
+  it('when a field, the run or the signature changes, or it is unsigned, the record is refused', () => {
+    const row = signRecord(fields, at, keyring.active);
+    expect(check(row, ['other', 'events', '202501', 120, false])).toThrow(ManifestTamperedError);
+    expect(check(row, ['app', 'events', '202501', 120, true])).toThrow(/fails its signature check/);
+    expect(() => checkRecord(row, fields, { ...at, runKey: 'fedcba9876543210' }, keyring, 'db.journal', 'x')).toThrow(ManifestTamperedError);
+    expect(check({ ...row, mac: '00'.repeat(32) })).toThrow(/fails its signature check/);
+    expect(check({ key_id: '', mac: '' })).toThrow(/the entry of app.events partition 202501 is not signed/);
   });
 });
