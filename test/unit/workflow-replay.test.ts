@@ -28,8 +28,8 @@ describe('the workflow code replays the recorded histories of real runs', () => 
     }
 
     const recorded = (tags: string[], endings: string[]) => tags.flatMap((tag) => endings.map((ending) => `${tag}-${ending}.json`));
-    const transfers = recorded(['v1', 'v2', 'v3', 'v4', 'v5', 'v6'], ['cancelled', 'completed', 'rejected', 'rolled-back']);
-    const changes = recorded(['changes-v1', 'changes-v2'], ['cancelled', 'completed', 'rejected', 'rolled-back', 'stopped']);
+    const transfers = recorded(['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'], ['cancelled', 'completed', 'rejected', 'rolled-back']);
+    const changes = recorded(['changes-v1', 'changes-v2', 'changes-v3'], ['cancelled', 'completed', 'rejected', 'rolled-back', 'stopped']);
     expect(files).toEqual([...transfers, ...changes].sort());
     expect(results).toEqual(files.map((f) => ({ workflowId: f.replace(/\.json$/, '') })));
   });
