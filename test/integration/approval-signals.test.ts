@@ -5,7 +5,7 @@ import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/worker-factory';
 import { PATCHES } from '../../src/workflows/patches';
 import type { MigrationState } from '../../src/workflows/types';
 import { createDemoLike } from './fixtures';
-import { awaitingApproval, migrationInput, queryState, startMigration, startWorker, TEST_KEY, uniqueName, useTestServers, waitFor } from './harness';
+import { awaitingApproval, inOneTask, migrationInput, queryState, startMigration, startWorker, TEST_KEY, uniqueName, useTestServers, waitFor } from './harness';
 
 // No worker of the file's own: each test starts one, and stops it so that signals wait for the next.
 const servers = useTestServers({ worker: false });
@@ -16,27 +16,6 @@ async function runAwaitingConfigure(prefix: string): Promise<WorkflowHandleWithF
   const handle = await startMigration(servers.client, migrationInput(uniqueName(prefix), [db]));
   await awaitingApproval(handle, 'configure');
   return handle;
-}
-
-/**
- * Stops `worker` and sends `signals` while no worker polls, so that they land in one workflow task;
- * then starts a worker again, waits until the history shows that task completed, and returns it.
- */
-async function inOneTask(handle: WorkflowHandleWithFirstExecutionRunId, worker: { stop(): Promise<void> }, signals: [string, object][]): Promise<{ stop(): Promise<void> }> {
-  await worker.stop();
-  for (const [name, payload] of signals) await handle.signal(name, payload);
-  const restarted = await startWorker();
-  await waitFor(() => signalsShareATask(handle, signals.length), (together) => together, 'the signals to be handled in one workflow task');
-  return restarted;
-}
-
-/** Whether the last `count` signals of the history were delivered to one workflow task, and it completed. */
-async function signalsShareATask(handle: WorkflowHandleWithFirstExecutionRunId, count: number): Promise<boolean> {
-  const events = (await handle.fetchHistory()).events ?? [];
-  const signalled = events.flatMap((e, i) => (e.workflowExecutionSignaledEventAttributes ? [i] : [])).slice(-count);
-  const between = events.slice(signalled[0], signalled[signalled.length - 1]);
-  const after = events.slice(signalled[signalled.length - 1]);
-  return signalled.length === count && !between.some((e) => e.workflowTaskStartedEventAttributes) && after.some((e) => e.workflowTaskCompletedEventAttributes);
 }
 
 describe('approval signals', () => {

@@ -143,6 +143,27 @@ export function awaitingApproval(handle: WorkflowHandle, step: string): Promise<
   return waitFor(() => queryState(handle), (s) => s.awaitingApproval?.step === step, `approval of ${step}`);
 }
 
+/**
+ * Stops `worker` and sends `signals` while no worker polls, so that they land in one workflow task;
+ * then starts a worker again, waits until the history shows that task completed, and returns it.
+ */
+export async function inOneTask(handle: WorkflowHandle, worker: { stop(): Promise<void> }, signals: [string, object][]): Promise<{ stop(): Promise<void> }> {
+  await worker.stop();
+  for (const [name, payload] of signals) await handle.signal(name, payload);
+  const restarted = await startWorker();
+  await waitFor(() => signalsShareATask(handle, signals.length), (together) => together, 'the signals to be handled in one workflow task');
+  return restarted;
+}
+
+/** Whether the last `count` signals of the history were delivered to one workflow task, and it completed. */
+async function signalsShareATask(handle: WorkflowHandle, count: number): Promise<boolean> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const signalled = events.flatMap((e, i) => (e.workflowExecutionSignaledEventAttributes ? [i] : [])).slice(-count);
+  const between = events.slice(signalled[0], signalled[signalled.length - 1]);
+  const after = events.slice(signalled[signalled.length - 1]);
+  return signalled.length === count && !between.some((e) => e.workflowTaskStartedEventAttributes) && after.some((e) => e.workflowTaskCompletedEventAttributes);
+}
+
 /** Per-table row counts and checksums, computed the same way on either server. */
 export async function tableDigest(conn: ClickHouseConnection, database: string, table: string): Promise<{ rows: number; checksum: string }> {
   const columns = await conn.rows<{ name: string; default_kind: string }>(
