@@ -2,7 +2,10 @@
  * Records the histories that `test/unit/workflow-replay.test.ts` replays: one run of each ending
  * on real servers, saved as JSON in `test/replay/histories/` under a tag (`HISTORY_TAG`).
  * `HISTORY_KIND` picks the workflow: `transfer` (the default; completed, rejected, rolled back,
- * cancelled) or `changes` (the same four, and stopped). Record a new tag after a change to the
+ * cancelled, and rejected-then-approved: signals after a rejection in one workflow task) or
+ * `changes` (completed, rejected, rolled back, cancelled and stopped). `HISTORY_ENDINGS` (a comma
+ * list, e.g. `rejected-then-approved`; all by default) records only those endings, so that adding
+ * one to a tag leaves its other files as they are. Record a new tag after a change to the
  * workflow that adds a `patched()` path, so that both paths are replayed; never re-record to make
  * a failing replay pass.
  */
@@ -14,12 +17,12 @@ import { qualifiedName } from '../../src/clickhouse/sql';
 import { temporalBinary } from '../../src/dev/temporal-server';
 import { approveUpdate } from '../../src/workflows';
 import type { Change, ChangesInput, ChangesState } from '../../src/workflows/changes-types';
-import type { MigrationStatus } from '../../src/workflows/types';
+import type { MigrationState, MigrationStatus } from '../../src/workflows/types';
 import { changesInput, changesState, createAccounts, createReadings, createShop, ended, SLOW_LEDGER_UPDATE, startChanges, THREE_VERSIONS } from '../integration/changes-helpers';
 import { createDemoLike } from '../integration/fixtures';
 import globalSetup from '../integration/global-setup';
 import globalTeardown from '../integration/global-teardown';
-import { awaitingApproval, connect, dropDatabase, migrationInput, queryState, startMigration, startWorker, testClient, uniqueName, waitFor } from '../integration/harness';
+import { awaitingApproval, connect, dropDatabase, inOneTask, migrationInput, queryState, startMigration, startWorker, testClient, uniqueName, waitFor } from '../integration/harness';
 import { testStack } from '../integration/stack-env';
 
 const OUT = join(__dirname, 'histories');
@@ -31,6 +34,19 @@ const KIND = process.env.HISTORY_KIND ?? 'transfer';
  * workflow code stay beside it.
  */
 const TAG = process.env.HISTORY_TAG ?? (KIND === 'changes' ? 'changes-v1' : 'v2');
+/** The endings to record (`HISTORY_ENDINGS`, a comma list); all when unset. */
+const ENDINGS = process.env.HISTORY_ENDINGS?.split(',').map((e) => e.trim()).filter((e) => e !== '') ?? null;
+/** The endings this process recorded, so that a misspelt `HISTORY_ENDINGS` entry fails the recording. */
+const recordedEndings = new Set<string>();
+
+/** The in-process worker, held so that a drive can stop it and start another. */
+interface WorkerHolder {
+  current: { stop(): Promise<void> };
+}
+
+function wanted(ending: string): boolean {
+  return ENDINGS === null || ENDINGS.includes(ending);
+}
 
 /** The run's history as the Temporal CLI prints it: the JSON form that replay reads. */
 function historyJson(workflowId: string): string {
@@ -40,6 +56,7 @@ function historyJson(workflowId: string): string {
 
 function save(ending: string, workflowId: string): void {
   writeFileSync(join(OUT, `${TAG}-${ending}.json`), historyJson(workflowId));
+  recordedEndings.add(ending);
   console.log(`recorded ${TAG}-${ending}`);
 }
 
@@ -49,10 +66,11 @@ async function approve(handle: WorkflowHandle, step: 'configure' | 'validation' 
   await handle.executeUpdate(approveUpdate, { args: [{ step, by: 'approver' }] });
 }
 
-async function recordTransfers(client: Client): Promise<void> {
+async function recordTransfers(client: Client, worker: WorkerHolder): Promise<void> {
   const source = connect(testStack().source, 'source');
   try {
     const run = async (ending: string, drive: (handle: WorkflowHandle, db: string) => Promise<void>) => {
+      if (!wanted(ending)) return;
       const db = uniqueName(`replay_${ending}`);
       await createDemoLike(source, db, 2_000);
       const handle = await startMigration(client, migrationInput(`replay-${ending}`, [db], { requestedBy: 'recorder' }));
@@ -85,6 +103,20 @@ async function recordTransfers(client: Client): Promise<void> {
       await approve(handle, 'migration');
       await waitFor(() => queryState(handle), (s) => s.currentStep === 'migration' && s.restorePoint !== null, 'the restore point of the migration step');
       await handle.cancel();
+    });
+    // The signals after the rejection are ignored under the decisions-after-rejection patch, whose marker only such a task writes.
+    await run('rejected-then-approved', async (handle) => {
+      await approve(handle, 'configure');
+      await awaitingApproval(handle, 'validation');
+      worker.current = await inOneTask(handle, worker.current, [
+        ['reject', { step: 'validation', by: 'cli', reason: 'not today' }],
+        ['approve', { step: 'validation', by: 'cli' }],
+        ['reject', { step: 'validation', by: 'cli', reason: 'nor tomorrow' }],
+      ]);
+      const final = (await handle.result()) as MigrationState;
+      if (final.status !== 'rejected' || final.ignoredSignals.length !== 2) {
+        throw new Error(`the rejected-then-approved run ended ${final.status} with ${final.ignoredSignals.length} ignored signals`);
+      }
     });
   } finally {
     await source.close();
@@ -128,6 +160,7 @@ async function recordChanges(client: Client): Promise<void> {
       overrides: Partial<ChangesInput>,
       drive: (handle: WorkflowHandle) => Promise<void>,
     ) => {
+      if (!wanted(ending)) return;
       const db = uniqueName(`replay_changes_${ending.replace('-', '_')}`);
       databases.push(db);
       await arrange(db);
@@ -171,14 +204,16 @@ async function recordChanges(client: Client): Promise<void> {
 async function main(): Promise<void> {
   if (!(KINDS as readonly string[]).includes(KIND)) throw new Error(`HISTORY_KIND must be one of ${KINDS.join(', ')}, not ${KIND}`);
   await globalSetup();
-  const worker = await startWorker();
+  const worker: WorkerHolder = { current: await startWorker() };
   const client = await testClient();
   try {
     if (KIND === 'changes') await recordChanges(client);
-    else await recordTransfers(client);
+    else await recordTransfers(client, worker);
+    const missing = (ENDINGS ?? []).filter((e) => !recordedEndings.has(e));
+    if (missing.length > 0) throw new Error(`no ${KIND} ending is named ${missing.join(', ')}`);
   } finally {
     await client.connection.close();
-    await worker.stop();
+    await worker.current.stop();
     await globalTeardown();
   }
 }
