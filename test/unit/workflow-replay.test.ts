@@ -4,6 +4,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { encryptingDataConverter } from '../../src/codec';
 import { keyringOf } from '../../src/secrets';
 import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/worker-factory';
+import { PATCHES } from '../../src/workflows/patches';
 
 /**
  * The key the integration tests encrypt with (test/integration/harness.ts): histories from v3 on
@@ -13,13 +14,41 @@ const RECORDING_KEY = keyringOf('integration-tests-secret-key');
 
 const HISTORIES = join(__dirname, '..', 'replay', 'histories');
 
+/**
+ * Endings recorded for one tag only, beside its standard four: signals after a rejection in one
+ * workflow task (the only runs that write the decisions-after-rejection marker).
+ */
+const EXTRA_ENDINGS = ['v7-rejected-then-approved.json'];
+
+/**
+ * Patches that no stored history marks. Empty: every patch has a recording of its path, and a new
+ * patch needs one (record a new tag, or an extra ending with `HISTORY_ENDINGS`).
+ */
+const UNRECORDED_PATCHES: string[] = [];
+
+interface HistoryEvent {
+  markerRecordedEventAttributes?: { details?: Record<string, { payloads?: { data?: string }[] }> };
+}
+
+/** The patch ids whose markers a stored history holds (the marker's data is base64 JSON `{ id }`). */
+function patchMarkers(file: string): string[] {
+  const { events } = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) as { events: HistoryEvent[] };
+  return events.flatMap((e) =>
+    (e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads ?? []).map((p) => (JSON.parse(Buffer.from(p.data ?? '', 'base64').toString('utf8')) as { id: string }).id),
+  );
+}
+
+function historyFiles(): string[] {
+  return readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
+}
+
 describe('the workflow code replays the recorded histories of real runs', () => {
   beforeAll(() => {
     Runtime.install({ logger: new DefaultLogger('WARN') });
   });
 
   it('when the current code replays every recorded ending of each version of the transfer and of schema changes, none of them diverges', async () => {
-    const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
+    const files = historyFiles();
     const histories = files.map((file) => ({ workflowId: file.replace(/\.json$/, ''), history: JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) }));
     const results: { workflowId: string; error?: string }[] = [];
 
@@ -30,7 +59,15 @@ describe('the workflow code replays the recorded histories of real runs', () => 
     const recorded = (tags: string[], endings: string[]) => tags.flatMap((tag) => endings.map((ending) => `${tag}-${ending}.json`));
     const transfers = recorded(['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'], ['cancelled', 'completed', 'rejected', 'rolled-back']);
     const changes = recorded(['changes-v1', 'changes-v2', 'changes-v3'], ['cancelled', 'completed', 'rejected', 'rolled-back', 'stopped']);
-    expect(files).toEqual([...transfers, ...changes].sort());
+    expect(files).toEqual([...transfers, ...EXTRA_ENDINGS, ...changes].sort());
     expect(results).toEqual(files.map((f) => ({ workflowId: f.replace(/\.json$/, '') })));
+  });
+
+  it('when a patch is added to the workflows, a stored history holds its marker, so that its path is replayed', () => {
+    const marked = new Set(historyFiles().flatMap(patchMarkers));
+
+    const unmarked = Object.values(PATCHES).filter((id) => !marked.has(id));
+
+    expect(unmarked).toEqual(UNRECORDED_PATCHES);
   });
 });
