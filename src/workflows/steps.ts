@@ -1,4 +1,4 @@
-import { condition, isCancellation, upsertSearchAttributes } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, upsertSearchAttributes } from '@temporalio/workflow';
 import { showDetails } from './details';
 import { describeFailure } from './failures';
 import { statusKey, stepKey } from './search-attributes';
@@ -12,7 +12,7 @@ export function now(): string {
   return new Date().toISOString();
 }
 
-/** What may stop a run between its steps (a lock it lost): checked before each step, and while it waits for an approval. */
+/** What may stop a run (a lock it lost): checked before each step, while it waits for an approval, and while a step runs. */
 export interface StepGuard {
   /** Whether the run must stop; a wait for an approval wakes up when this turns true. */
   readonly broken: boolean;
@@ -49,7 +49,7 @@ export function stepsOf(input: Pick<MigrationInput, 'approvals'>, state: Migrati
     current.startedAt = now();
     setStatus('running');
     try {
-      const result = await body();
+      const result = await (guard ? guarded(guard, body) : body());
       current.status = 'completed';
       current.result = result;
       return result;
@@ -81,4 +81,34 @@ export function stepsOf(input: Pick<MigrationInput, 'approvals'>, state: Migrati
   }
 
   return { setStatus, runStep, gate };
+}
+
+/**
+ * Runs a step's body in a scope of its own, cancelled when `guard` breaks: the step then fails as
+ * the guard says (LockLost), not as a cancellation, and the run ends down its failure path
+ * (a rollback once the migration step has begun). A cancellation of the run reaches the body as
+ * before and stays a cancellation. The scope and the condition add no command to the history, and
+ * the guard breaks only under the patch `server-identity-locks`, so older histories replay as they were.
+ */
+async function guarded<T>(guard: StepGuard, body: () => Promise<T>): Promise<T> {
+  const outer = CancellationScope.current();
+  const scope = new CancellationScope();
+  let ended = false;
+  condition(() => ended || guard.broken).then(
+    () => {
+      if (!ended) scope.cancel();
+    },
+    () => undefined, // the run was cancelled: the scope hears of it from its parent
+  );
+  try {
+    const result = await scope.run(body);
+    // A body that finished although the lock was lost wrote without it: the step fails all the same.
+    if (!outer.consideredCancelled) guard.check();
+    return result;
+  } catch (err) {
+    if (!outer.consideredCancelled) guard.check();
+    throw err;
+  } finally {
+    ended = true;
+  }
 }
