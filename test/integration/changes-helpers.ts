@@ -98,6 +98,24 @@ export async function createAccounts(conn: ClickHouseConnection, database: strin
 /** A mutation of every part of `ledger` (see {@link createAccounts}) that takes seconds and rewrites every row. */
 export const SLOW_LEDGER_UPDATE = 'ALTER TABLE ledger UPDATE amount = amount + 1 + sleepEachRow(0.00025) WHERE 1';
 
+/** Rows of `ledger` that {@link SLOW_LEDGER_UPDATE} has rewritten so far. */
+export async function ledgerRowsRewritten(conn: ClickHouseConnection, database: string): Promise<number> {
+  return Number((await conn.rows<{ n: string }>(`SELECT count() AS n FROM ${qualifiedName(database, 'ledger')} WHERE amount != id`))[0].n);
+}
+
+/**
+ * Waits until the run waits for its slow `ledger` mutation with some of it done and parts left
+ * (or the run left its steps); returns that state and the rows rewritten then.
+ */
+export async function midMutation(handle: WorkflowHandle, conn: ClickHouseConnection, database: string): Promise<{ state: ChangesState; rewritten: number }> {
+  return waitFor(
+    async () => ({ state: await changesState(handle), rewritten: await ledgerRowsRewritten(conn, database) }),
+    ({ state: s, rewritten: n }) => ((s.changes.current?.mutationPartsLeft ?? 0) > 0 && n > 0) || !['running', 'awaiting_approval'].includes(s.status),
+    'the run waiting for its mutation, some of it done',
+    120_000,
+  );
+}
+
 /** Three versions: a new table with seed rows, a new column, and a type change of `orders.amount`. */
 export const THREE_VERSIONS: Change[] = [
   {

@@ -8,7 +8,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { MigrationActivities } from '../../src/activities';
 import { qualifiedName, quoteIdentifier } from '../../src/clickhouse/sql';
 import type { Change } from '../../src/workflows/changes-types';
-import { approveThrough, changesInput, changesState, createAccounts, ended, SLOW_LEDGER_UPDATE, snapshotOf, startChanges } from './changes-helpers';
+import { approveThrough, changesInput, createAccounts, ended, midMutation, SLOW_LEDGER_UPDATE, snapshotOf, startChanges } from './changes-helpers';
 import { createDemoLike } from './fixtures';
 import { awaitingApproval, migrationInput, queryState, startMigration, startWorker, tableDigest, uniqueName, useTestServers, waitFor } from './harness';
 
@@ -59,15 +59,9 @@ describe('a lock lost during the migration step', () => {
     const change: Change = { version: '001', name: 'reprice', sql: ['ALTER TABLE accounts MODIFY COLUMN balance UInt64', SLOW_LEDGER_UPDATE].join(';\n') };
     const handle = await startChanges(servers.client, changesInput(uniqueName('lock-lost'), db, [change]));
     const approving = approveThrough(handle);
-    const rewritten = async () => Number((await t.rows<{ n: string }>(`SELECT count() AS n FROM ${qualifiedName(db, 'ledger')} WHERE amount != id`))[0].n);
 
     // The lock goes once the mutation has rewritten some parts and has others left.
-    const waiting = await waitFor(
-      async () => ({ state: await changesState(handle), rewritten: await rewritten() }),
-      ({ state: s, rewritten: n }) => ((s.changes.current?.mutationPartsLeft ?? 0) > 0 && n > 0) || !['running', 'awaiting_approval'].includes(s.status),
-      'the run waiting for its mutation, some of it done',
-      120_000,
-    );
+    const waiting = await midMutation(handle, t, db);
     expect(waiting.state.changes.current).toEqual(expect.objectContaining({ version: '001', statement: 2 }));
     expect(waiting.state.changes.current?.mutationPartsLeft).toBeGreaterThan(0);
     const [lock] = waiting.state.locks;

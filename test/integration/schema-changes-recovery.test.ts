@@ -5,8 +5,8 @@
  */
 import { qualifiedName } from '../../src/clickhouse/sql';
 import type { Change, ChangesPlan } from '../../src/workflows/changes-types';
-import { approveThrough, changesInput, changesState, columnType, createAccounts, createReadings, ended, SLOW_LEDGER_UPDATE, snapshotOf, startChanges, trackedVersions } from './changes-helpers';
-import { uniqueName, useTestServers, waitFor, RUN_DATABASES } from './harness';
+import { approveThrough, changesInput, columnType, createAccounts, createReadings, ended, midMutation, SLOW_LEDGER_UPDATE, snapshotOf, startChanges, trackedVersions } from './changes-helpers';
+import { uniqueName, useTestServers, RUN_DATABASES } from './harness';
 
 const servers = useTestServers({ worker: true });
 
@@ -66,14 +66,8 @@ describe('schema changes that fail or are cancelled', () => {
     };
     const handle = await startChanges(servers.client, changesInput(uniqueName('chg'), db, [first, second]));
     const approving = approveThrough(handle);
-    const rewritten = async () => Number((await t.rows<{ n: string }>(`SELECT count() AS n FROM ${qualifiedName(db, 'ledger')} WHERE amount != id`))[0].n);
     // Cancelled once the mutation has rewritten some parts and has others left.
-    const waiting = await waitFor(
-      async () => ({ state: await changesState(handle), rewritten: await rewritten() }),
-      ({ state: s, rewritten: n }) => ((s.changes.current?.mutationPartsLeft ?? 0) > 0 && n > 0) || !['running', 'awaiting_approval'].includes(s.status),
-      'the run waiting for its mutation, some of it done',
-      120_000,
-    );
+    const waiting = await midMutation(handle, t, db);
     expect(waiting.state.changes.current).toEqual(expect.objectContaining({ version: '002', statement: 3 }));
     expect(waiting.state.changes.current?.mutationPartsLeft).toBeGreaterThan(0);
     expect(waiting.rewritten).toBeGreaterThan(0);
