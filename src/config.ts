@@ -58,7 +58,9 @@ const envSchema = z.object({
   /**
    * Where a worker resolves an endpoint's `passwordRef`: a file of that name in this directory
    * (as Docker and Kubernetes mount secrets), else the environment variable
-   * `MIGRATOR_PASSWORD_<REF>` (upper case, `.` and `-` as `_`). @default none: the environment only
+   * `MIGRATOR_PASSWORD_<REF>` (upper case, `.` and `-` as `_`). The servers each secret may be
+   * sent to: the file `<ref>.servers` here, else `MIGRATOR_PASSWORD_<REF>_SERVERS`; a secret
+   * that declares none is sent nowhere (src/activities/password-refs.ts). @default none: the environment only
    */
   MIGRATOR_SECRETS_DIR: z.string().min(1).optional(),
   /**

@@ -1,19 +1,19 @@
 import { setMaxListeners } from 'node:events';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { refusedAddress, type EndpointAllowlist } from '../endpoint-allowlist';
+import { hostAndPort, refusedAddress, type EndpointAllowlist } from '../endpoint-allowlist';
 import { ClickHouseConnection } from '../clickhouse/connection';
 import { ClickHouseQueryError, redact } from '../clickhouse/errors';
 import { quoteString } from '../clickhouse/sql';
 import { SecretKeyError, unseal, type Keyring } from '../secrets';
-import { PasswordRefError, passwordResolver, type PasswordResolver } from './password-refs';
+import { PasswordRefError, passwordResolver, requireDeclaredServer, SecretNotForServerError, type PasswordResolver } from './password-refs';
 import { FAILURE_TYPES, type EndpointRef } from '../workflows/types';
 
 /** What every activity needs from the worker. */
 export interface ActivityDeps {
   /** The keys that open the sealed passwords in workflow inputs. */
   keyring: Keyring;
-  /** Resolves an endpoint's `passwordRef`. @default the environment only */
+  /** Resolves an endpoint's `passwordRef`, and the servers its secret may be sent to. @default the environment only */
   passwords?: PasswordResolver;
   /** A Temporal client, for the janitor, which reads which runs are open and where their targets are. */
   temporal?: Client;
@@ -41,6 +41,8 @@ export async function withConnections<K extends string, T>(
     for (const name of names) {
       const refused = deps.allowEndpoint && refusedAddress(deps.allowEndpoint, endpoints[name]);
       if (refused) throw permanent(FAILURE_TYPES.endpointNotAllowed, `the ${name} ${refused} is not in this worker's MIGRATOR_ENDPOINT_ALLOWLIST`);
+      const { host, port } = hostAndPort(endpoints[name].url);
+      requirePasswordMayReach(deps, endpoints[name], host, port, `the ${name}'s HTTP address`);
     }
     const passwords = names.map((name) => passwordOf(deps, endpoints[name]));
     secrets = passwords.filter(Boolean);
@@ -82,8 +84,29 @@ async function stopAfterCancellation(server: { name: string; url: string; userna
 
 /** The password of an endpoint: resolved from its reference, or unsealed, or none. */
 function passwordOf(deps: ActivityDeps, endpoint: EndpointRef): string {
-  if (endpoint.passwordRef) return (deps.passwords ?? passwordResolver({}))(endpoint.passwordRef);
+  if (endpoint.passwordRef) return resolverOf(deps).password(endpoint.passwordRef);
   return endpoint.password ? unseal(endpoint.password, deps.keyring) : '';
+}
+
+function resolverOf(deps: ActivityDeps): PasswordResolver {
+  return deps.passwords ?? passwordResolver({});
+}
+
+/**
+ * Throws, before anything is sent, unless the password of `endpoint` may go to `host:port`:
+ * a password given by reference only to the servers its secret declares (a sealed password is
+ * bound to nothing but the allowlist). `what` names the use, for the message.
+ */
+export function requirePasswordMayReach(deps: ActivityDeps, endpoint: EndpointRef, host: string, port: number, what: string): void {
+  if (!endpoint.passwordRef) return;
+  requireDeclaredServer(resolverOf(deps).servers(endpoint.passwordRef), endpoint.passwordRef, host, port, what);
+}
+
+/** Throws unless this worker's MIGRATOR_ENDPOINT_ALLOWLIST lets `host:port` (`what`) be reached. */
+export function requireAllowed(deps: ActivityDeps, host: string, port: number, what: string): void {
+  if (deps.allowEndpoint && !deps.allowEndpoint(host, port)) {
+    throw permanent(FAILURE_TYPES.endpointNotAllowed, `${what} ${host}:${port} is not in this worker's MIGRATOR_ENDPOINT_ALLOWLIST`);
+  }
 }
 
 /**
@@ -167,6 +190,7 @@ export function toApplicationFailure(err: unknown, secrets: readonly string[]): 
   // Another worker may hold the key or the secret: these retry, and name the key id or the reference only.
   if (err instanceof SecretKeyError) return ApplicationFailure.retryable(err.message, FAILURE_TYPES.secretUnsealFailed);
   if (err instanceof PasswordRefError) return ApplicationFailure.retryable(err.message, FAILURE_TYPES.passwordRefUnresolved);
+  if (err instanceof SecretNotForServerError) return ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.secretNotForServer);
   if (err instanceof ClickHouseQueryError) {
     return err.permanentType
       ? ApplicationFailure.nonRetryable(err.message, err.permanentType)

@@ -2,7 +2,10 @@ import { unloggedSettings } from '../clickhouse/capabilities';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { ClickHouseQueryError, redact } from '../clickhouse/errors';
 import { quoteString } from '../clickhouse/sql';
+import { hostAndPort } from '../endpoint-allowlist';
 import type { EndpointRef } from '../workflows/types';
+import { requireAllowed, requirePasswordMayReach, type ActivityDeps } from './context';
+import { SecretNotForServerError } from './password-refs';
 
 /** Well-known HTTP ports and the native ports that usually sit beside them. */
 const NATIVE_PORT_BESIDE: Record<string, number> = { '8123': 9000, '8443': 9440 };
@@ -31,9 +34,13 @@ export type RemoteSource =
  * How the target would name a source table in a server-to-server copy: `remote()` (or
  * `remoteSecure()` for an https source) at the source's native address, with its credentials.
  * Not offered when the target user may not keep a statement out of its query log, since the
- * statement's text holds the source password.
+ * statement's text holds the source password, nor when the source's secret is not declared for
+ * the target, which receives that text. The native address must be in the worker's allowlist and
+ * among the servers the source's secret declares: else this throws, before any statement
+ * carries the password there.
  */
 export async function remoteSource(
+  deps: ActivityDeps,
   source: ClickHouseConnection,
   target: ClickHouseConnection,
   ref: EndpointRef,
@@ -53,8 +60,17 @@ export async function remoteSource(
         `and a ${fn}() statement would leave the source password in the target's system.query_log`,
     };
   }
+  const toTarget = hostAndPort(target.endpoint.url);
+  try {
+    requirePasswordMayReach(deps, ref, toTarget.host, toTarget.port, 'the target, which a server-to-server copy gives it inside remote()');
+  } catch (err) {
+    if (err instanceof SecretNotForServerError) return { ok: false, reason: err.message };
+    throw err;
+  }
   const port = ref.nativePort ?? (await askNativePort(source, secure)) ?? NATIVE_PORT_BESIDE[url.port || (secure ? '443' : '80')];
   if (!port) return { ok: false, reason: `the source's native port is unknown; pass "nativePort" with the source to copy server to server` };
+  requireAllowed(deps, url.hostname, port, "the source's native port");
+  requirePasswordMayReach(deps, ref, url.hostname, port, `the source's native port, which the target reaches with ${fn}()`);
   const address = `${url.hostname}:${port}`;
   const { username, password } = source.endpoint;
   const unlogged = unloggedSettings(capabilities);

@@ -3,7 +3,6 @@ import { PassThrough } from 'node:stream';
 import { copySettings, execDdl } from '../clickhouse/capabilities';
 import { activeParts, columnsOf, countRows, existingDatabases, mergesByOrder, listColumns, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
-import type { Keyring } from '../secrets';
 import { swapIn } from '../clickhouse/table-ops';
 import { ClickHouseQueryError } from '../clickhouse/errors';
 import { combinedChecksum, partitionDigests, readsFinal, type PartitionDigest } from '../clickhouse/fingerprint';
@@ -112,7 +111,7 @@ export function createTransferActivities(deps: ActivityDeps) {
      */
     async copyUnits(req: { runKey: string; source: EndpointRef; target: EndpointRef; units: CopyUnit[]; path: TransferPath }): Promise<CopyResult & { units: number }> {
       return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
-        const progress = await copyBatch(source, target, req, req.units, deps.keyring);
+        const progress = await copyBatch(deps, source, target, req, req.units);
         return { rows: progress.rows, bytes: progress.bytes, units: progress.done.length };
       });
     },
@@ -124,7 +123,7 @@ export function createTransferActivities(deps: ActivityDeps) {
     async copyUnitRange(req: { runKey: string; source: EndpointRef; target: EndpointRef; range: UnitRange; path: TransferPath }): Promise<RangeCopyResult> {
       return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
         const units = await new Manifest(target, req.runKey, deps.keyring).read<ManifestUnit>(req.range.list, req.range);
-        const progress = await copyBatch(source, target, req, units, deps.keyring);
+        const progress = await copyBatch(deps, source, target, req, units);
         const tables = Object.entries(progress.tables ?? {}).map(([key, rows]) => {
           const { database, table } = splitTableKey(key);
           return { database, table, rows, bytes: progress.tableBytes?.[key] ?? 0 };
@@ -256,11 +255,11 @@ function tableKeyOf(unit: CopyUnit): string {
  * that an earlier attempt wrote but did not count.
  */
 async function copyBatch(
+  deps: ActivityDeps,
   source: ClickHouseConnection,
   target: ClickHouseConnection,
   req: { runKey: string; source: EndpointRef; path: TransferPath },
   units: CopyUnit[],
-  keyring: Keyring,
 ): Promise<BatchProgress> {
   const previous = previousHeartbeat<BatchProgress>();
   const progress: BatchProgress = previous?.done ? previous : { done: [], rows: 0, bytes: 0, tables: {}, tableBytes: {} };
@@ -280,9 +279,9 @@ async function copyBatch(
     if (todo.length === 0) return progress;
     const staged = todo.filter((u) => !u.direct);
     const [copy, leftOnTarget, journal] = await Promise.all([
-      copier(source, target, req, todo),
+      copier(deps, source, target, req, todo),
       partitionSizesOf(target, todo.filter((u) => u.direct)),
-      openJournal(target, req.runKey, uniqueTables(staged), keyring),
+      openJournal(target, req.runKey, uniqueTables(staged), deps.keyring),
     ]);
     let uncounted: CopyUnit[] = [];
     const settle = async () => {
@@ -471,7 +470,7 @@ type Copier = (unit: CopyUnit, into: string, options?: { snapshot: boolean }) =>
  * place in the part's single-threaded read: one consistent view of the source whatever merges
  * meanwhile, for the price of a sort (spilled to disk past {@link SORT_IN_MEMORY}).
  */
-async function copier(source: ClickHouseConnection, target: ClickHouseConnection, req: { source: EndpointRef; path: TransferPath }, units: readonly CopyUnit[]): Promise<Copier> {
+async function copier(deps: ActivityDeps, source: ClickHouseConnection, target: ClickHouseConnection, req: { source: EndpointRef; path: TransferPath }, units: readonly CopyUnit[]): Promise<Copier> {
   const { capabilities } = await target.server();
   const settings = copySettings(capabilities);
   const oneThread = { max_threads: 1, max_bytes_before_external_sort: SORT_IN_MEMORY };
@@ -489,7 +488,7 @@ async function copier(source: ClickHouseConnection, target: ClickHouseConnection
   /** Copies the rows `tail` selects (a WHERE clause and more) of the unit's source table. */
   let insert: (unit: CopyUnit, into: string, columns: string, tail: string, ordered: boolean) => Promise<void>;
   if (req.path === 'server') {
-    const remote = await remoteSource(source, target, req.source);
+    const remote = await remoteSource(deps, source, target, req.source);
     if (!remote.ok) throw permanent(FAILURE_TYPES.transferPathUnavailable, remote.reason);
     // The source runs the SELECT with the INSERT's settings, `max_threads` included.
     insert = (unit, into, columns, tail, ordered) =>

@@ -53,11 +53,11 @@ export function createValidationActivities(deps: ActivityDeps) {
           const { objects, unsupported } = await takeInventory(source, req.databases);
           const dataObjects = objects.filter(holdsData);
           await requireReadable(source, dataObjects);
-          const transfer = await chooseTransferPath(source, target, req.source, req.databases);
+          const transfer = await chooseTransferPath(deps, source, target, req.source, req.databases);
           const inventoryMs = Date.now() - began;
           const tried = await oneTablePerShape(source, dataObjects);
           const trial = await trialCopy(source, target, trialDatabase(req.runKey), tried, {
-            remote: transfer.path === 'server' ? await remoteSource(source, target, req.source) : null,
+            remote: transfer.path === 'server' ? await remoteSource(deps, source, target, req.source) : null,
             sampleSettings: (await settingValue(source, 'readonly')) === '1' ? undefined : { max_threads: 1 },
             insertSettings: copySettings((await target.server()).capabilities),
             warnings: [],
@@ -191,6 +191,7 @@ function single(digests: PartitionDigest[]): { rows: number; checksum: string } 
  * table `b` of `a`, then `c` as the user), so a database whose name holds a dot is copied by the worker.
  */
 async function chooseTransferPath(
+  deps: ActivityDeps,
   source: ClickHouseConnection,
   target: ClickHouseConnection,
   sourceRef: EndpointRef,
@@ -198,7 +199,7 @@ async function chooseTransferPath(
 ): Promise<{ path: TransferPath; reason: string }> {
   const dotted = databases.find((d) => d.includes('.'));
   if (dotted !== undefined) return { path: 'worker', reason: `remote() cannot name a table of the database ${dotted}, whose name holds a dot` };
-  const remote = await remoteSource(source, target, sourceRef);
+  const remote = await remoteSource(deps, source, target, sourceRef);
   if (!remote.ok) return { path: 'worker', reason: remote.reason };
   try {
     await remote.rows((from) => `SELECT dummy FROM ${from('system', 'one')}`);

@@ -74,7 +74,7 @@ const endpointSchema = z
       .string()
       .min(1)
       .max(128)
-      .regex(PASSWORD_REF_PATTERN, 'may contain only letters, digits, ".", "_" and "-", and must start with a letter or digit')
+      .regex(PASSWORD_REF_PATTERN, 'may contain only letters, digits, ".", "_" and "-", must start with a letter or digit, and may not end in ".servers", "_servers" or "-servers"')
       .optional(),
     /** The server's native-protocol port, for server-to-server copies. */
     nativePort: z.number().int().min(1).max(65535).optional(),

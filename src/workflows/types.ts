@@ -63,6 +63,8 @@ export const FAILURE_TYPES = {
   passwordRefUnresolved: 'PasswordRefUnresolved',
   /** A source or target outside the worker's endpoint allowlist. */
   endpointNotAllowed: 'EndpointNotAllowed',
+  /** A `passwordRef` whose secret does not declare the server it would be sent to (or declares none). */
+  secretNotForServer: 'SecretNotForServer',
   /** Another open run holds the lock of a target database. */
   targetLocked: 'TargetLocked',
   /** The source and the target are one server (under two names): the server's identity marker says so. */
@@ -78,8 +80,12 @@ export const FAILURE_TYPES = {
   migrationFailed: 'MigrationFailed',
 } as const;
 
-/** What a `passwordRef` may look like: a file name in a secrets directory and part of an environment variable's name. */
-export const PASSWORD_REF_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/**
+ * What a `passwordRef` may look like: a file name in a secrets directory and part of an
+ * environment variable's name. It may not end in `.servers`, `_servers` or `-servers` (any case):
+ * those name where a secret declares its servers (`<ref>.servers`, `MIGRATOR_PASSWORD_<REF>_SERVERS`).
+ */
+export const PASSWORD_REF_PATTERN = /^(?!.*[._-][Ss][Ee][Rr][Vv][Ee][Rr][Ss]$)[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** A secret sealed with the deployment's key (AES-256-GCM); only workers can open it. */
 export interface SealedSecret {

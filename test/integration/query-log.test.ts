@@ -11,6 +11,7 @@ import { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
 import { startClickHouse, type LocalClickHouse } from '../../src/dev/clickhouse-server';
 import { freePort } from '../../src/dev/ports';
+import { keyringOf } from '../../src/secrets';
 import type { EndpointRef, MigrationState, ValidationReport } from '../../src/workflows/types';
 import { tableDigest } from './corpus/compare';
 import { createDemoLike, DEMO_DATA_TABLES } from './fixtures';
@@ -137,7 +138,7 @@ describe('the source password and the target query log', () => {
     const source = new ClickHouseConnection({ url: stack.source.url, username: stack.source.username, password }, { label: 'source', secrets: [password] });
     const withSecrets = new ClickHouseConnection({ ...target.endpoint }, { label: 'target', secrets: [password] });
     try {
-      const remote = await remoteSource(source, withSecrets, sourceRef);
+      const remote = await remoteSource({ keyring: keyringOf('query-log test, no sealed passwords') }, source, withSecrets, sourceRef);
       if (!remote.ok) throw new Error(remote.reason);
       // A stray comma: the server fails at remote( and quotes 160 characters from there, so the table name's length decides where the quote ends.
       const before = `remote(${[`127.0.0.1:${stack.source.nativePort}`, 'db', '', stack.source.username].map(quoteString).join(', ')}, '`.length;
@@ -179,7 +180,7 @@ describe('the source password and the target query log', () => {
       expect((await target.server()).capabilities.unloggedStatements).toBe(true);
       expect((await reader.server()).capabilities.unloggedStatements).toBe(false);
       const stack = testStack();
-      const remote = await remoteSource(source, reader, { url: stack.source.url, username: stack.source.username, password: null, nativePort: stack.source.nativePort });
+      const remote = await remoteSource({ keyring: keyringOf('query-log test, no sealed passwords') }, source, reader, { url: stack.source.url, username: stack.source.username, password: null, nativePort: stack.source.nativePort });
       expect(remote).toEqual({ ok: false, reason: expect.stringMatching(/user "reader" may not turn its query log off for one statement \(log_queries=0\)/) });
     } finally {
       await Promise.all([reader.close(), source.close()]);

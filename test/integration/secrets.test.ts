@@ -14,7 +14,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import type { Role } from '../../src/config';
 import { KEY_ID_METADATA } from '../../src/codec';
-import { passwordEnvName } from '../../src/activities/password-refs';
+import { passwordEnvName, serversEnvName } from '../../src/activities/password-refs';
 import { temporalBinary } from '../../src/dev/temporal-server';
 import { keyringOf, seal, type Keyring } from '../../src/secrets';
 import { connectClient } from '../../src/temporal';
@@ -178,7 +178,12 @@ describe('a password given by reference', () => {
   it('is resolved by the worker, retried while the secret is missing, and never enters the run', async () => {
     const secretsDir = mkdtempSync(join(tmpdir(), 'migrator-secrets-'));
     const sourceVar = passwordEnvName('source-db');
-    process.env[sourceVar] = stack().source.password;
+    const sourceServersVar = serversEnvName('source-db');
+    const { source: s, target: t } = stack();
+    process.env[sourceVar] = s.password;
+    // Where each secret may be sent: the source's password to its HTTP and native ports, and to the target inside remote().
+    process.env[sourceServersVar] = [new URL(s.url).host, `${new URL(s.url).hostname}:${s.nativePort}`, new URL(t.url).host].join(',');
+    writeFileSync(join(secretsDir, 'target-db.servers'), `# the test target\n${new URL(t.url).host}\n`);
     const worker = await startWorker(undefined, { MIGRATOR_SECRETS_DIR: secretsDir });
     try {
       const { db, table } = await sourceTable();
@@ -207,6 +212,7 @@ describe('a password given by reference', () => {
       expect(decoded).not.toContain(target.password);
     } finally {
       delete process.env[sourceVar];
+      delete process.env[sourceServersVar];
       await worker.stop();
       rmSync(secretsDir, { recursive: true, force: true });
     }

@@ -151,6 +151,7 @@ const startSamples: unknown[] = [
   validStart,
   { ...validStart, id: 'run-1', approvals: { required: false }, options: { onConflict: 'replace', parallelism: 16, syncPasses: 0 } },
   { ...validStart, source: { url: 'http://[::1]:8123', passwordRef: 'source.pw' } },
+  { ...validStart, source: { url: 'http://source:8123', passwordRef: 'source.Servers' } },
   { ...validStart, source: { url: 'http://10.0.0.5' }, target: { url: 'http://ch_1.internal:8123' } },
   { ...validStart, source: { url: 'http://source:8123', password: 'x', passwordRef: 'y' } },
   { ...validStart, source: { url: 'http://user:pw@source:8123' } },
