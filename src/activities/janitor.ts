@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { INTERNAL_PREFIX, parseScratchName } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
-import { runKeyOf } from '../workflows/state';
+import { legacyRunKeyOf, runKeyOf } from '../workflows/state';
 import { listedStatus } from '../temporal';
 import { RUN_TYPES_CLAUSE } from '../workflows/run-types';
 import { type EndpointRef, type JanitorReport, type MigrationInput } from '../workflows/types';
@@ -99,7 +99,9 @@ async function knownRuns(client: Client): Promise<Map<string, KnownRun>> {
   for await (const info of client.workflow.list({ query })) {
     // A run whose input this worker cannot read still owns its objects: an open one's are left alone.
     const input = await firstInput(client, info.workflowId, info.runId);
-    runs.set(runKeyOf(info.runId), { id: info.workflowId, open: info.status.name === 'RUNNING', status: listedStatus(info), target: input?.target ?? null });
+    const run = { id: info.workflowId, open: info.status.name === 'RUNNING', status: listedStatus(info), target: input?.target ?? null };
+    // The run's objects are named by one of its two keys, whichever its workflow code used.
+    for (const key of [runKeyOf(info.runId), legacyRunKeyOf(info.runId)]) runs.set(key, run);
   }
   return runs;
 }

@@ -7,9 +7,9 @@ import { PATCHES } from './patches';
 import { HeldLocks, lockTargets } from './target-lock';
 import { handleApprovals } from './approvals';
 import { stateQuery, tablesQuery } from './messages';
-import { now, stepsOf } from './steps';
+import { now, runKeyOfThisRun, stepsOf } from './steps';
 import { fingerprintWhileWaiting, recover, runToEnd, takeRestorePoint, type RunEnding } from './recovery';
-import { initialState, runKeyOf } from './state';
+import { initialState } from './state';
 import type { MigrationInput, MigrationState, RestorePoint } from './types';
 import { namedList } from './markdown';
 
@@ -20,7 +20,7 @@ import { namedList } from './markdown';
  */
 export async function clickhouseMigration(input: MigrationInput): Promise<MigrationState> {
   const { runId } = workflowInfo();
-  const runKey = runKeyOf(runId);
+  const runKey = runKeyOfThisRun(runId);
   const state = initialState(input, runId);
   const endpoints = { source: input.source, target: input.target };
   const dbs = namedList(input.databases);

@@ -46,4 +46,6 @@ export const PATCHES = {
    * runs from before and after it are open, a run of one kind does not see the other's locks.
    */
   serverIdentityLocks: 'server-identity-locks',
+  /** Run keys are the random end of the run id, not its time-ordered start (see `runKeyOf`). */
+  distinctRunKeys: 'distinct-run-keys',
 } as const;

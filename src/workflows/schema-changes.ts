@@ -6,8 +6,8 @@ import { CHANGES_FAILURE_TYPES, TRACKING_TABLE, type ChangesInput, type ChangesP
 import { firstLines } from './bounded';
 import { stateQuery, tablesQuery } from './messages';
 import { recoveryFailed, runToEnd, takeRestorePoint, type RunEnding } from './recovery';
-import { initialState, runKeyOf } from './state';
-import { now, stepsOf } from './steps';
+import { initialState } from './state';
+import { now, runKeyOfThisRun, stepsOf } from './steps';
 import { PATCHES } from './patches';
 import { HeldLocks, lockTargets } from './target-lock';
 import { DETAIL_LIMIT, FAILURE_TYPES, type MigrationStatus } from './types';
@@ -21,7 +21,7 @@ import { DETAIL_LIMIT, FAILURE_TYPES, type MigrationStatus } from './types';
  */
 export async function schemaChanges(input: ChangesInput): Promise<ChangesState> {
   const { runId } = workflowInfo();
-  const runKey = runKeyOf(runId);
+  const runKey = runKeyOfThisRun(runId);
   const state: ChangesState = {
     ...initialState(input, runId),
     kind: 'changes',

@@ -2,9 +2,20 @@ import { STEPS, type MigrationInput, type MigrationState, type StepName } from '
 
 /**
  * The short key that names a run's scratch objects on the target (restore point, staging tables,
- * probe and dry-run databases). Taken from the run id, so every run, and every retry of it, agrees.
+ * probe and dry-run databases): the last 16 hex digits of the run id, its random part. Temporal's
+ * run ids are time-ordered UUIDs (version 7), whose first digits are a timestamp. Taken from the
+ * run id, so every run, and every retry of it, agrees.
  */
 export function runKeyOf(runId: string): string {
+  return runId.replace(/-/g, '').slice(-16);
+}
+
+/**
+ * The run key of runs started before the patch `distinct-run-keys`: the first 16 hex digits of the
+ * run id, which for a version 7 UUID are a millisecond timestamp and only 12 random bits, so two
+ * runs started in one millisecond could share it.
+ */
+export function legacyRunKeyOf(runId: string): string {
   return runId.replace(/-/g, '').slice(0, 16);
 }
 

@@ -1,7 +1,9 @@
-import { CancellationScope, condition, isCancellation, upsertSearchAttributes } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, patched, upsertSearchAttributes } from '@temporalio/workflow';
 import { showDetails } from './details';
 import { describeFailure } from './failures';
+import { PATCHES } from './patches';
 import { statusKey, stepKey } from './search-attributes';
+import { legacyRunKeyOf, runKeyOf } from './state';
 import type { MigrationInput, MigrationState, MigrationStatus, StepName } from './types';
 
 /** Thrown inside the workflow when a person rejects a step. */
@@ -18,6 +20,11 @@ export interface StepGuard {
   readonly broken: boolean;
   /** Throws the failure that stops the run, if it must stop. */
   check(): void;
+}
+
+/** The key that names the run's objects on the target (patch `distinct-run-keys`). */
+export function runKeyOfThisRun(runId: string): string {
+  return patched(PATCHES.distinctRunKeys) ? runKeyOf(runId) : legacyRunKeyOf(runId);
 }
 
 /**

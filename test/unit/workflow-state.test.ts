@@ -1,5 +1,5 @@
 import { legacyTargetLockId, lockedResource, serverLockId, targetLockId } from '../../src/workflows/target-lock';
-import { decisionRefusal, fourEyesOn, IGNORED_SIGNALS_KEPT, inBatches, initialState, optionalText, recordIgnoredSignal, type GateState } from '../../src/workflows/state';
+import { decisionRefusal, fourEyesOn, IGNORED_SIGNALS_KEPT, inBatches, initialState, legacyRunKeyOf, optionalText, recordIgnoredSignal, runKeyOf, type GateState } from '../../src/workflows/state';
 import type { MigrationInput, MigrationState, StepName } from '../../src/workflows/types';
 
 describe('decisionRefusal', () => {
@@ -129,5 +129,21 @@ describe('lock ids', () => {
   it('differ for every database of a large estate', () => {
     const ids = new Set(Array.from({ length: 20_000 }, (_, i) => targetLockId('http://127.0.0.1:8123', `db_${i}`)));
     expect(ids.size).toBe(20_000);
+  });
+});
+
+describe('run keys', () => {
+  // Two version 7 run ids of one millisecond: the same timestamp, the same 12 bits of rand_a.
+  const first = '01a25194-cde8-7002-8488-fd7ac16ff3ce';
+  const second = '01a25194-cde8-7002-b920-041f6178f327';
+
+  it('when two runs start in one millisecond, their keys differ: the key is the random end of the run id', () => {
+    expect(runKeyOf(first)).toBe('8488fd7ac16ff3ce');
+    expect(runKeyOf(second)).not.toBe(runKeyOf(first));
+  });
+
+  it('runs from before the patch keep the key they named their objects by, which such runs could share', () => {
+    expect(legacyRunKeyOf(first)).toBe('01a25194cde87002');
+    expect(legacyRunKeyOf(second)).toBe(legacyRunKeyOf(first));
   });
 });
