@@ -85,7 +85,7 @@ export async function recover(run: RunEnding, changed: boolean, cancelled: boole
     await scan.dropRestorePoint(dropPoint);
     return cancelled ? 'cancelled' : 'rolled_back';
   } catch (err) {
-    recoveryFailed(state, err, point);
+    recoveryFailed(state, err, point, changed);
     return run.exact && changed ? 'rollback_incomplete' : 'failed';
   }
 }
@@ -115,12 +115,18 @@ async function rollBackAndProve(run: RunEnding, point: RestorePoint, cancelled: 
 }
 
 
-/** Records that the recovery of a run failed too: the run's error, then the recovery's, and the restore point kept. */
-export function recoveryFailed(state: MigrationState, err: unknown, point: RestorePoint | null): void {
-  state.error = {
-    type: FAILURE_TYPES.rollbackIncomplete,
-    message: `${state.error?.message ?? ''}; then recovery failed: ${describeFailure(err).message}${point ? ` (restore point ${point.database} is kept)` : ''}`,
-  };
+/**
+ * Records that the recovery of a run failed too: the run's error, then the recovery's, and the
+ * restore point kept. A run that had changed nothing on the target (`changed` false: its
+ * migration step never wrote) keeps the type of its own error: only its clean-up failed, and
+ * there was nothing to roll back.
+ */
+export function recoveryFailed(state: MigrationState, err: unknown, point: RestorePoint | null, changed: boolean): void {
+  const kept = point ? ` (restore point ${point.database} is kept)` : '';
+  const cause = describeFailure(err).message;
+  state.error = changed
+    ? { type: FAILURE_TYPES.rollbackIncomplete, message: `${state.error?.message ?? ''}; then recovery failed: ${cause}${kept}` }
+    : { type: state.error?.type ?? FAILURE_TYPES.migrationFailed, message: `${state.error?.message ?? ''}; then its clean-up failed (nothing of the run had changed the target): ${cause}${kept}` };
 }
 
 /**

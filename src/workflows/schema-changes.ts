@@ -105,8 +105,9 @@ async function endChanges(run: RunEnding, input: ChangesInput, touched: Readonly
     await scan.dropRestorePoint(dropPoint);
     return cancelled ? 'cancelled' : 'rolled_back';
   } catch (err) {
-    recoveryFailed(state, err, point);
-    return point && touched.size > 0 ? 'rollback_incomplete' : 'failed';
+    const changed = point !== null && touched.size > 0;
+    recoveryFailed(state, err, point, changed);
+    return changed ? 'rollback_incomplete' : 'failed';
   }
 }
 
