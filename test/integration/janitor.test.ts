@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { restorePointDatabase, stagingTable, trialDatabase } from '../../src/clickhouse/scratch';
+import { manifestDatabase, restorePointDatabase, stagingTable, trialDatabase } from '../../src/clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
 import { ensureJanitor } from '../../src/janitor-schedule';
 import { keyringOf } from '../../src/secrets';
@@ -62,7 +62,9 @@ describe('the janitor', () => {
 
     await open.handle.signal('reject', { step: 'configure', by: 'jest', reason: 'done' });
     expect(((await open.handle.result()) as MigrationState).status).toBe('rejected');
-    for (const name of [terminated.left.restore, open.left.restore, open.left.trial]) await servers.target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
+    // What the janitor rightly kept goes now, the terminated run's manifest with its restore point: later files share this target.
+    const manifests = [terminated, open].map((run) => manifestDatabase(runKeyOf(run.handle.firstExecutionRunId)));
+    for (const name of [terminated.left.restore, open.left.restore, open.left.trial, ...manifests]) await servers.target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
   });
 
   it('when a target holds scratch objects of a run its namespace does not know (as another namespace sharing the target leaves them), it keeps and lists them, leaves an open run\'s alone even when it cannot read its input, and still removes a closed run\'s', async () => {
