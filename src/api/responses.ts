@@ -129,6 +129,11 @@ export const migrationStateSchema = z.strictObject({
     .nullable(),
   error: failure.nullable(),
   warnings: z.array(z.string()),
+  scope: z.strictObject({ tables: count, rows: count, bytes: count, excluded: count }).optional(),
+  waitingForWindow: z.strictObject({ opensAt: z.string() }).nullable().optional(),
+  rate: z
+    .strictObject({ maxBytesPerSecond: count.nullable(), maxRowsPerSecond: count.nullable(), bytesPerSecond: z.number().nullable(), rowsPerSecond: z.number().nullable() })
+    .optional(),
 });
 
 /** `GET /migrations/{id}/tables`: a page of per-table detail, by database and table name. */

@@ -12,6 +12,7 @@ import { changesDetails, changesSummary, listedStatus, runDetails, runSummary } 
 import { CHANGES_WORKFLOW_TYPE, type ChangesInput } from '../workflows/changes-types';
 import { RUN_TYPES_CLAUSE, RUN_WORKFLOW_TYPES } from '../workflows/run-types';
 import type { AppDeps } from './app';
+import { databasePairs } from './transfer-schemas';
 import { assertRole, identityOf, requireRole, type Identity } from './auth';
 import type { CancelAccepted, MigrationStarted, MigrationSummary } from './responses';
 import {
@@ -67,10 +68,23 @@ function workflowInput(id: string, body: StartMigrationRequest, keyring: Keyring
     id,
     source: sealedEndpoint(body.source, keyring),
     target: sealedEndpoint(body.target, keyring),
-    databases: body.databases,
+    databases: databasePairs(body.databases).map((pair) => pair.source),
     approvals: { ...body.approvals, fourEyes: starter.fourEyes },
     requestedBy: starter.requestedBy,
     options: body.options,
+    ...scopeInput(body),
+  };
+}
+
+/** The optional parts of a transfer's input, only where given (a plain run's input stays as it was). */
+function scopeInput(body: StartMigrationRequest): Partial<MigrationInput> {
+  const renames = Object.fromEntries(databasePairs(body.databases).filter((p) => p.source !== p.target).map((p) => [p.source, p.target]));
+  return {
+    ...(Object.keys(renames).length > 0 ? { renames } : {}),
+    ...(body.include ? { include: body.include } : {}),
+    ...(body.exclude ? { exclude: body.exclude } : {}),
+    ...(body.mode !== 'full' ? { mode: body.mode } : {}),
+    ...(body.schedule ? { schedule: body.schedule } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import { changeSetProblems, VERSION_PATTERN, type ChangeProblem } from '../chang
 import { sameOrigin } from '../clickhouse/identity';
 import { INTERNAL_PREFIX } from '../clickhouse/scratch';
 import { MIGRATION_STATUSES, PASSWORD_REF_PATTERN, STEPS } from '../workflows/types';
+import { databaseEntrySchema, modeSchema, patternsSchema, scheduleSchema, scopeIssues } from './transfer-schemas';
 import { TABLES_PAGE_DEFAULT, TABLES_PAGE_MAX } from '../workflows/table-details';
 
 /**
@@ -111,12 +112,16 @@ export const startMigrationSchema = z
     id: migrationIdSchema.optional(),
     source: endpointSchema,
     target: endpointSchema,
-    databases: z
-      .array(databaseNameSchema)
-      .min(1, 'name at least one database')
-      .max(1000)
-      .refine((names) => new Set(names).size === names.length, 'must not repeat a database')
-      .meta({ uniqueItems: true }),
+    /** Source databases; an entry `{ "source": "shop", "target": "shop_v2" }` copies one under another name. */
+    databases: z.array(databaseEntrySchema(databaseNameSchema)).min(1, 'name at least one database').max(1000).meta({ uniqueItems: true }),
+    /** Only tables matching one of these globs on `database.table` (source names) are in scope. */
+    include: patternsSchema.optional(),
+    /** Tables matching one of these globs on `database.table` (source names) are left out. */
+    exclude: patternsSchema.optional(),
+    /** `full` (objects and rows), `schema` (objects only) or `data` (rows into tables that exist on the target). */
+    mode: modeSchema.default('full'),
+    /** When the migration step may run, after its approval: not before a time, and/or within a recurring window. */
+    schedule: scheduleSchema.optional(),
     approvals: z.strictObject({ required: z.boolean() }).default({ required: true }),
     options: z
       .strictObject({
@@ -128,6 +133,10 @@ export const startMigrationSchema = z
          * statement; a larger partition goes alone. Smaller means finer progress and retries. @default 64 MiB
          */
         unitBytes: z.number().int().min(1).max(2 ** 40).optional(),
+        /** The most uncompressed bytes per second the copy moves, on either path. */
+        maxBytesPerSecond: z.number().int().min(1024).max(2 ** 40).optional(),
+        /** The most rows per second the copy moves, on either path. */
+        maxRowsPerSecond: z.number().int().min(1).max(2 ** 40).optional(),
       })
       .default({ onConflict: 'fail', parallelism: 2, syncPasses: 3 }),
   })
@@ -136,6 +145,7 @@ export const startMigrationSchema = z
     if (sameOrigin(body.source.url, body.target.url)) {
       ctx.addIssue({ code: 'custom', path: ['target', 'url'], message: 'must be a different server from the source' });
     }
+    for (const issue of scopeIssues(body)) ctx.addIssue({ code: 'custom', ...issue });
   });
 
 export type StartMigrationRequest = z.infer<typeof startMigrationSchema>;

@@ -115,6 +115,41 @@ export interface MigrationOptions {
   syncPasses: number;
   /** Uncompressed bytes up to which small partitions of a table are copied together (see `GROUP_BYTES`). */
   unitBytes?: number;
+  /** The most bytes (uncompressed) per second the copy may move, on either path; absent for no limit. */
+  maxBytesPerSecond?: number;
+  /** The most rows per second the copy may move, on either path; absent for no limit. */
+  maxRowsPerSecond?: number;
+}
+
+/** What a transfer moves: objects and rows (`full`), objects only (`schema`), or rows into tables that exist (`data`). */
+export const TRANSFER_MODES = ['full', 'schema', 'data'] as const;
+export type TransferMode = (typeof TRANSFER_MODES)[number];
+
+/** What happens to a copy still running when its maintenance window closes. */
+export const WINDOW_END_POLICIES = ['pause', 'finish', 'fail'] as const;
+export type WindowEndPolicy = (typeof WINDOW_END_POLICIES)[number];
+
+/** The days of a recurring window, as ISO weekday abbreviations. */
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/** A recurring maintenance window: on `days`, from `start` (wall-clock time in `timeZone`) for `durationSeconds`. */
+export interface MaintenanceWindow {
+  days: Weekday[];
+  /** `HH:MM` or `HH:MM:SS`, on the clock of `timeZone`. */
+  start: string;
+  durationSeconds: number;
+  /** An IANA time zone, such as `Europe/Berlin`. */
+  timeZone: string;
+}
+
+/** When the migration step may run (see src/workflows/window.ts). */
+export interface MigrationSchedule {
+  /** An ISO time before which the migration step does not start. */
+  notBefore?: string;
+  window?: MaintenanceWindow;
+  /** @default 'pause' */
+  onWindowEnd?: WindowEndPolicy;
 }
 
 /** The workflow's input. */
@@ -134,6 +169,19 @@ export interface MigrationInput {
   /** The authenticated subject who started the run; absent when it was started outside the API. */
   requestedBy?: string;
   options: MigrationOptions;
+  /**
+   * Source databases copied under another name: source name → target name. A database not named
+   * here keeps its name. `databases` always holds the source names.
+   */
+  renames?: Record<string, string>;
+  /** Glob patterns on `database.table` (source names): only matching tables are in scope. Absent for every table. */
+  include?: string[];
+  /** Glob patterns on `database.table` (source names): matching tables are left out. */
+  exclude?: string[];
+  /** @default 'full' */
+  mode?: TransferMode;
+  /** When the migration step may run; absent for as soon as it is approved. */
+  schedule?: MigrationSchedule;
 }
 
 /** Payload of the `approve` signal: authorises `step` to run. */
@@ -584,4 +632,10 @@ export interface MigrationState {
   error: { type: string; message: string } | null;
   /** Things that went wrong without changing how the run ends, such as a clean-up that failed after verification. */
   warnings: string[];
+  /** What is in scope (and left out), known from the first gate on; per-table detail is served by the `tables` query. */
+  scope?: { tables: number; rows: number; bytes: number; excluded: number };
+  /** The approved migration step waits for its maintenance window (or `notBefore`) to open. */
+  waitingForWindow?: { opensAt: string } | null;
+  /** The configured limits of the copy and what it reached (bytes and rows per second, over the copy so far). */
+  rate?: { maxBytesPerSecond: number | null; maxRowsPerSecond: number | null; bytesPerSecond: number | null; rowsPerSecond: number | null };
 }
