@@ -12,6 +12,8 @@ import { DETAIL_LIMIT, FAILURE_TYPES, type ConflictPolicy, type EndpointRef, typ
 import { DDL_CONCURRENCY, forEachConcurrently, heartbeating, permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView, takeInventory } from './inventory';
 import { objectKey } from '../workflows/table-key';
+import { sourceDatabaseOf, targetDatabasesOf, type Renames } from '../workflows/database-map';
+import { planOnTarget, renameProblems } from './renames';
 
 /** Headroom on top of the source's on-disk size: merges and replaced parts need room while they settle. */
 const DISK_HEADROOM = 1.2;
@@ -28,6 +30,8 @@ export function createConfigureActivities(deps: ActivityDeps) {
       source: EndpointRef;
       target: EndpointRef;
       databases: string[];
+      /** Source databases copied under another name (see src/workflows/database-map.ts). */
+      renames?: Renames;
       onConflict: ConflictPolicy;
       /** What the backup step's rehearsal captured: a restore point can be taken on this target. */
       rehearsal?: { tables: number; rows: number };
@@ -40,15 +44,19 @@ export function createConfigureActivities(deps: ActivityDeps) {
         const readonly = await settingValue(target, 'readonly');
         if (readonly !== '0') problems.push(`the target user "${req.target.username}" is read-only (readonly=${readonly})`);
 
-        const { objects, unsupported } = await takeInventory(source, req.databases);
-        const sourceColumns = await listAllColumns(source, req.databases);
+        const { objects: onSource, unsupported } = await takeInventory(source, req.databases);
+        // From here on the objects are named as the target will have them (renamed databases).
+        const plan = planOnTarget(onSource, req.renames);
+        const objects = plan.objects;
+        const sourceColumns = keyedOnTarget(await listAllColumns(source, req.databases), objects);
+        problems.push(...(await renameProblems(source, target, plan, req.databases, req.renames)));
         const caps = targetInfo.capabilities;
         const schema = await checkSchema(target, probeDatabase(req.runKey), objects, sourceColumns);
         problems.push(...schema.problems);
         for (const object of unsupported) warnings.push(`${object.database}.${object.name} (${object.engine}) will not be migrated: ${object.unsupportedReason}`);
-        warnings.push(...(await unverifiableReads(source, objects)));
+        warnings.push(...(await unverifiableReads(source, onSource)));
 
-        const conflicts = await findConflicts(target, objects, sourceColumns, req.databases);
+        const conflicts = await findConflicts(target, objects, sourceColumns, targetDatabasesOf(req));
         for (const conflict of conflicts) {
           const name = `${conflict.database}.${conflict.table}`;
           if (!conflict.sameSchema) problems.push(`${name} exists on the target with a different schema and ${conflict.rows} rows`);
@@ -89,6 +97,17 @@ export function createConfigureActivities(deps: ActivityDeps) {
       );
     },
   };
+}
+
+/** The source's columns of each object, keyed by the object as the target names it. */
+function keyedOnTarget<T>(columns: Map<string, T>, objects: readonly PlannedObject[]): Map<string, T> {
+  if (!objects.some((o) => o.sourceDatabase !== undefined)) return columns;
+  const keyed = new Map<string, T>();
+  for (const object of objects) {
+    const found = columns.get(objectKey({ database: sourceDatabaseOf(object), name: object.name }));
+    if (found !== undefined) keyed.set(objectKey(object), found);
+  }
+  return keyed;
 }
 
 /**

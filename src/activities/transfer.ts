@@ -37,6 +37,7 @@ import { openJournal, type BatchJournal } from './journal';
 import { Manifest, MANIFEST_LISTS, resyncList } from './manifest';
 import { copyLabel, rangeCuts, rangesAt } from '../workflows/ranges';
 import { namesTable, objectKey, splitTableKey, tableKey } from '../workflows/table-key';
+import { sourceDatabaseOf } from '../workflows/database-map';
 
 /** The migration step: schema, data, verification, and cleanup of staging. */
 export function createTransferActivities(deps: ActivityDeps) {
@@ -198,16 +199,19 @@ export function createTransferActivities(deps: ActivityDeps) {
 async function planCopyOf(source: ClickHouseConnection, target: ClickHouseConnection, all: PlannedObject[], created: readonly string[], unitBytes: number | undefined): Promise<CopyUnit[]> {
   const objects = all.filter(holdsData);
   const databases = [...new Set(objects.map((o) => o.database))];
-  const [onSource, onTarget, read] = await Promise.all([partitionSizesIn(source, databases), partitionSizesIn(target, databases), tablesWithViews(target, databases)]);
+  const sourceDatabases = [...new Set(objects.map(sourceDatabaseOf))];
+  const [onSource, onTarget, read] = await Promise.all([partitionSizesIn(source, sourceDatabases), partitionSizesIn(target, databases), tablesWithViews(target, databases)]);
   const createdSet = new Set(created);
   const units: CopyUnit[] = [];
   for (const object of objects) {
     const key = objectKey(object);
+    const from = sourceDatabaseOf(object);
+    const renamed = object.sourceDatabase !== undefined ? { sourceDatabase: object.sourceDatabase } : {};
     if (object.kind === 'whole-table') {
-      units.push({ database: object.database, table: object.name, partitionId: 'all', partitioned: false, rows: await countRows(source, object.database, object.name), bytes: 0 });
+      units.push({ database: object.database, ...renamed, table: object.name, partitionId: 'all', partitioned: false, rows: await countRows(source, from, object.name), bytes: 0 });
       continue;
     }
-    const partitions = onSource.get(key) ?? [];
+    const partitions = onSource.get(tableKey(from, object.name)) ?? [];
     const known = new Set(partitions.map((p) => p.partitionId));
     const ordered = mergesByOrder(object.engine);
     const planned = planUnits({
@@ -218,10 +222,10 @@ async function planCopyOf(source: ClickHouseConnection, target: ClickHouseConnec
       // An ordered copy checks what it staged against the source's parts before it swaps it in.
       direct: !ordered && namesTable(createdSet, object.database, object.name) && read !== null && !read.has(key),
     }, unitBytes);
-    if (ordered) for (const unit of planned) unit.ordered = true;
+    for (const unit of planned) Object.assign(unit, renamed, ordered ? { ordered } : {});
     // Only a unit that is part of a table needs a condition; the server helps it prune parts.
     if (planned.some((u) => !u.whole && u.rows > 0)) {
-      const selectors = await partitionSelectors(source, object.database, object.name, object.createTableQuery);
+      const selectors = await partitionSelectors(source, from, object.name, object.createTableQuery);
       for (const unit of planned) {
         const selector = unit.whole ? undefined : groupSelector(partitionIdsOf(unit), selectors);
         if (selector) unit.selector = selector;
@@ -347,10 +351,10 @@ async function verifyObjects(source: ClickHouseConnection, target: ClickHouseCon
   const objects = all.filter(holdsData);
   // The source's columns of every table in one query (on 18.16 each query of system.columns
   // costs milliseconds of server time), and a few tables at once hide the round trips of small ones.
-  const columns = await columnsOf(source, objects.map((o) => ({ database: o.database, table: o.name })));
+  const columns = await columnsOf(source, objects.map((o) => ({ database: sourceDatabaseOf(o), table: o.name })));
   const perTable: VerificationReport[] = new Array(objects.length);
   await forEachConcurrently(objects.map((object, i) => ({ object, i })), VERIFY_CONCURRENCY, async ({ object, i }) => {
-    perTable[i] = await verifyTable(source, target, object, columns.get(objectKey(object)) ?? []);
+    perTable[i] = await verifyTable(source, target, object, columns.get(tableKey(sourceDatabaseOf(object), object.name)) ?? []);
   });
   return {
     tables: perTable.flatMap((r) => r.tables),
@@ -376,23 +380,25 @@ async function verifyTable(source: ClickHouseConnection, target: ClickHouseConne
   const partitioned = object.kind === 'partitioned';
   const ordered = mergesByOrder(object.engine);
   // Compared by FINAL where both servers read the engine with it (see the configure step's warning).
-  const final = ordered && (await readsFinal(source, object.database, object.name, object.engine)) && (await readsFinal(target, object.database, object.name, object.engine));
-  const digests = (conn: ClickHouseConnection, final: boolean) => partitionDigests(conn, object.database, object.name, columns, { partitioned, final });
+  const from = sourceDatabaseOf(object);
+  const renamed = object.sourceDatabase !== undefined ? { sourceDatabase: object.sourceDatabase } : {};
+  const final = ordered && (await readsFinal(source, from, object.name, object.engine)) && (await readsFinal(target, object.database, object.name, object.engine));
+  const digests = (conn: ClickHouseConnection, database: string, final: boolean) => partitionDigests(conn, database, object.name, columns, { partitioned, final });
   const [onSource, onTarget, finalOnSource, finalOnTarget] = await Promise.all([
-    digests(source, false),
-    digests(target, false),
-    final ? digests(source, true) : [],
-    final ? digests(target, true) : [],
+    digests(source, from, false),
+    digests(target, object.database, false),
+    final ? digests(source, from, true) : [],
+    final ? digests(target, object.database, true) : [],
   ]);
   const targetById = new Map(onTarget.map((d) => [d.partitionId, d]));
   const sourceIds = new Set(onSource.map((d) => d.partitionId));
   const readsAlike = sameReads(finalOnSource, finalOnTarget);
-  const unit = (d: PartitionDigest, rows: number): CopyUnit => ({ database: object.database, table: object.name, partitionId: d.partitionId, partitioned, rows, bytes: 0, ...(ordered ? { ordered } : {}) });
+  const unit = (d: PartitionDigest, rows: number): CopyUnit => ({ database: object.database, ...renamed, table: object.name, partitionId: d.partitionId, partitioned, rows, bytes: 0, ...(ordered ? { ordered } : {}) });
   const differing = onSource.filter((d) => {
     const t = targetById.get(d.partitionId);
     return final ? !readsAlike(d.partitionId) : !t || t.rows !== d.rows || t.checksum !== d.checksum;
   });
-  const selectors = differing.length > 0 && partitioned ? await partitionSelectors(source, object.database, object.name, object.createTableQuery) : new Map<string, string>();
+  const selectors = differing.length > 0 && partitioned ? await partitionSelectors(source, from, object.name, object.createTableQuery) : new Map<string, string>();
   return {
     tables: [tableVerification(object, { onSource, onTarget }, final ? { onSource: finalOnSource, onTarget: finalOnTarget } : undefined)],
     mismatched: differing.map((d) => ({ ...unit(d, d.rows), ...(selectors.has(d.partitionId) ? { selector: selectors.get(d.partitionId) } : {}) })),
@@ -492,16 +498,16 @@ async function copier(deps: ActivityDeps, source: ClickHouseConnection, target: 
     if (!remote.ok) throw permanent(FAILURE_TYPES.transferPathUnavailable, remote.reason);
     // The source runs the SELECT with the INSERT's settings, `max_threads` included.
     insert = (unit, into, columns, tail, ordered) =>
-      remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(unit.database, unit.table)}${tail}`, ordered ? inOrder : settings);
+      remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(sourceDatabaseOf(unit), unit.table)}${tail}`, ordered ? inOrder : settings);
   } else {
     insert = (unit, into, columns, tail, ordered) =>
-      streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(unit.database, unit.table)}${tail}`, `INSERT INTO ${into} (${columns})`, ordered ? inOrder : settings, ordered ? oneThread : undefined);
+      streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(sourceDatabaseOf(unit), unit.table)}${tail}`, `INSERT INTO ${into} (${columns})`, ordered ? inOrder : settings, ordered ? oneThread : undefined);
   }
   return async (unit, into, options) => {
     const columns = await columnsOfUnit(unit);
     if (!unit.ordered) return void (await insert(unit, into, columns, unitCondition(unit), false));
     if (options?.snapshot) return void (await insert(unit, into, columns, `${unitCondition(unit)} ORDER BY _part_index, rowNumberInAllBlocks()`, true));
-    const parts = await activeParts(source, unit.database, unit.table, unit.whole ? undefined : partitionIdsOf(unit));
+    const parts = await activeParts(source, sourceDatabaseOf(unit), unit.table, unit.whole ? undefined : partitionIdsOf(unit));
     for (const round of partRounds(parts)) await insert(unit, into, columns, ` WHERE _part IN (${quoteStringList(round)})`, true);
     return parts.reduce((n, p) => n + p.rows, 0);
   };

@@ -14,6 +14,8 @@ import { holdsData, isView, takeInventory } from './inventory';
 import { streamNative } from './transfer';
 import { Manifest, MANIFEST_LISTS } from './manifest';
 import { objectKey } from '../workflows/table-key';
+import type { Renames } from '../workflows/database-map';
+import { requireSafePlan } from './renames';
 
 /** Rows of each table that the trial copies and fingerprints on both sides. */
 const TRIAL_ROWS = 20;
@@ -41,7 +43,7 @@ export function createValidationActivities(deps: ActivityDeps) {
      * database on the target and fingerprints them on both sides. A table that cannot be read,
      * copied or fingerprinted fails the step here, before the migration is approved.
      */
-    async validateSource(req: { runKey: string; source: EndpointRef; target: EndpointRef; databases: string[]; manifest?: boolean }): Promise<ValidationReport> {
+    async validateSource(req: { runKey: string; source: EndpointRef; target: EndpointRef; databases: string[]; manifest?: boolean; renames?: Renames }): Promise<ValidationReport> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => ({ step: 'validation' }), async () => {
           const began = Date.now();
@@ -63,11 +65,13 @@ export function createValidationActivities(deps: ActivityDeps) {
             warnings: [],
           });
           if (trial.problems.length > 0) throw permanent(FAILURE_TYPES.trialFailed, `the trial copy failed: ${firstLines(trial.problems, DETAIL_LIMIT).join('; ')}`);
-          // The plan goes to the run's manifest on the target; the step's result is its summary.
-          if (req.manifest) await new Manifest(target, req.runKey, deps.keyring).write(MANIFEST_LISTS.objects, objects);
+          // The plan names objects as the target will have them (renamed databases), and goes to
+          // the run's manifest on the target; the step's result is its summary.
+          const plan = requireSafePlan(objects, req.renames);
+          if (req.manifest) await new Manifest(target, req.runKey, deps.keyring).write(MANIFEST_LISTS.objects, plan);
           return {
             sourceVersion: sourceInfo.version,
-            ...(req.manifest ? {} : { objects }),
+            ...(req.manifest ? {} : { objects: plan }),
             objectCount: objects.length,
             unsupported: firstOf(unsupported, req.manifest ? DETAIL_LIMIT : unsupported.length).map((t) => ({ database: t.database, name: t.name, engine: t.engine, reason: t.unsupportedReason ?? '' })),
             totals: {

@@ -12,6 +12,7 @@ import { fingerprintWhileWaiting, recover, runToEnd, takeRestorePoint, type RunE
 import { initialState } from './state';
 import type { MigrationInput, MigrationState, RestorePoint } from './types';
 import { namedList } from './markdown';
+import { targetDatabasesOf } from './database-map';
 
 /**
  * A ClickHouse migration in four approved steps: backup, configure, validation, migration.
@@ -24,6 +25,9 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   const state = initialState(input, runId);
   const endpoints = { source: input.source, target: input.target };
   const dbs = namedList(input.databases);
+  // Locks, the restore point, clean-up and rollback name the databases as the target has them.
+  const targetSide = { ...input, databases: targetDatabasesOf(input) };
+  const renames = input.renames ? { renames: input.renames } : {};
 
   const details = new TableDetails();
   setHandler(stateQuery, () => state);
@@ -35,14 +39,14 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
 
   // Runs with a manifest keep their plan on the target and hand activities ranges of it.
   const manifest = patched(PATCHES.runManifest);
-  const ending: RunEnding = { runKey, target: input.target, databases: input.databases, state, restorePoint: null, fingerprint: null, manifest };
+  const ending: RunEnding = { runKey, target: input.target, databases: targetSide.databases, state, restorePoint: null, fingerprint: null, manifest };
   if (manifest && patched(PATCHES.exactRollback)) ending.exact = true;
   const inManifest = manifest ? { manifest: true } : {};
   let migrationStarted = false;
   const steps = async () => {
-    if (patched(PATCHES.targetLocks)) await lockTargets(input, runId, state, { holdThroughCancellation: ending.exact, held });
+    if (patched(PATCHES.targetLocks)) await lockTargets(targetSide, runId, state, { holdThroughCancellation: ending.exact, held });
     const fresh = patched(PATCHES.freshRestorePoint);
-    const point = await runStep('backup', () => long.takeRestorePoint.executeWithOptions({ summary: `${fresh ? 'rehearse' : 'take'} the restore point of ${dbs}` }, [{ runKey, target: input.target, databases: input.databases, ...inManifest }]));
+    const point = await runStep('backup', () => long.takeRestorePoint.executeWithOptions({ summary: `${fresh ? 'rehearse' : 'take'} the restore point of ${namedList(targetSide.databases)}` }, [{ runKey, target: input.target, databases: targetSide.databases, ...inManifest }]));
     if (fresh) {
       // A rehearsal: the restore point a rollback uses is taken after the last approval, so it
       // holds every write the target gets while the run waits at its gates.
@@ -56,16 +60,17 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
         runKey,
         ...endpoints,
         databases: input.databases,
+        ...renames,
         onConflict: input.options.onConflict,
         rehearsal: { tables: tablesOf(point), rows: point.totalRows },
       }]),
     );
     await gate('validation');
-    const plan = await runStep('validation', () => long.validateSource.executeWithOptions({ summary: `validate the source and dry-run ${dbs}` }, [{ runKey, ...endpoints, databases: input.databases, ...inManifest }]));
+    const plan = await runStep('validation', () => long.validateSource.executeWithOptions({ summary: `validate the source and dry-run ${dbs}` }, [{ runKey, ...endpoints, databases: input.databases, ...inManifest, ...renames }]));
     state.transferPath = plan.transfer.path;
     await gate('migration');
     await runStep('migration', async () => {
-      if (fresh) await takeRestorePoint(ending, input);
+      if (fresh) await takeRestorePoint(ending, targetSide);
       else await ending.fingerprint;
       migrationStarted = true;
       const report = await (manifest ? migrateDataPaged({ runKey, input, state, ending, details }, plan) : migrateData({ runKey, input, state, ending }, plan));

@@ -267,7 +267,10 @@ export interface TargetReport {
 
 /** One object the migration will create, in creation order. */
 export interface PlannedObject {
+  /** The database on the target (see src/workflows/database-map.ts). */
   database: string;
+  /** The database on the source, where it is renamed (absent: `database`). */
+  sourceDatabase?: string;
   name: string;
   engine: string;
   kind: ObjectKind;
@@ -301,7 +304,10 @@ export interface ValidationReport {
 
 /** One unit of copy: a partition of a partitioned table, or a whole small table (`all`). */
 export interface CopyUnit {
+  /** The database on the target. */
   database: string;
+  /** The database on the source, where it is renamed (absent: `database`). */
+  sourceDatabase?: string;
   table: string;
   /** The unit's partition, or the first of its group (`all` for a table without partitions). */
   partitionId: string;
