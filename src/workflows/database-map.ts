@@ -34,9 +34,3 @@ export function onTargetSide<T extends { database: string }>(item: T, renames: R
   if (target === undefined || target === item.database) return item;
   return { ...item, database: target, sourceDatabase: item.database };
 }
-
-/** The renames that change a name, or undefined when there are none (a plain run). */
-export function effectiveRenames(renames: Renames | undefined): Renames | undefined {
-  const changed = Object.entries(renames ?? {}).filter(([from, to]) => from !== to);
-  return changed.length > 0 ? Object.fromEntries(changed) : undefined;
-}
