@@ -115,6 +115,8 @@ describe('a database copied under another name', () => {
     const final = await approvedRun(input, () => servers.source.exec(`ALTER TABLE ${qualifiedName(db, 'orders')} DROP COLUMN amount`));
 
     expect(final.status).toBe('rolled_back');
+    // The run had created its objects under the new name, and the rollback dropped them there.
+    expect(final.rollback?.dropped).toEqual(expect.arrayContaining([`${renamed}.orders`, `${renamed}.v`, `${renamed}.spread`]));
     expect(final.rollback?.leftovers).toEqual([]);
     expect(await createStatements(servers.target, renamed)).toEqual(before);
     expect(await reads(servers.target, renamed, 'theirs')).toEqual({ rows: 3, checksum: expect.any(String) });
