@@ -1,7 +1,7 @@
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { INTERNAL_PREFIX } from '../../src/clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
-import { LOCAL_CLUSTER } from '../../src/dev/clickhouse-server';
+import { LOCAL_CLUSTER, ownCluster } from '../../src/dev/clickhouse-server';
 import { runKeyOf } from '../../src/workflows/state';
 import type { MigrationInput, MigrationState } from '../../src/workflows/types';
 import { awaitingApproval, migrationInput, queryState, startMigration, uniqueName, useTestServers } from './harness';
@@ -130,6 +130,8 @@ describe('a database copied under another name', () => {
     const outside = servers.database('rn_out');
     await servers.source.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
     await servers.source.exec(`CREATE TABLE ${qualifiedName(db, 'notes')} (id UInt64, origin String DEFAULT ${quoteString(`${db}.dict`)}) ENGINE = MergeTree ORDER BY id`);
+    // A cluster only the source has: its servers would keep the old name.
+    await servers.source.exec(`CREATE TABLE ${qualifiedName(db, 'spread')} AS ${qualifiedName(db, 'notes')} ENGINE = Distributed(${ownCluster('source')}, ${quoteIdentifier(db)}, notes)`);
     await servers.source.exec(`CREATE DATABASE ${quoteIdentifier(outside)}`);
     await servers.source.exec(`CREATE VIEW ${qualifiedName(outside, 'reader')} AS SELECT id FROM ${qualifiedName(db, 'notes')}`);
     const handle = await startMigration(servers.client, migrationInput(uniqueName('rename-unsafe'), [db], { renames: { [db]: renamed } }));
@@ -142,6 +144,7 @@ describe('a database copied under another name', () => {
     const text = final.steps.find((s) => s.name === 'configure')?.error?.message ?? '';
     expect(text).toContain(`${db}.notes: the string '${db}.dict' may name the renamed database ${db}`);
     expect(text).toContain(`${outside}.reader on the source reads a renamed database but is not part of the run`);
+    expect(text).toContain(`the target has no cluster ${ownCluster('source')}, which the Distributed table ${db}.spread reads`);
     expect(await databaseExists(servers.target, renamed)).toBe(false);
     expect(await databaseExists(servers.target, db)).toBe(false);
     expect((await servers.target.rows(`SELECT name FROM system.tables WHERE startsWith(name, ${quoteString(INTERNAL_PREFIX)}) AND position(name, ${quoteString(runKeyOf(final.runId))}) > 0`)).length).toBe(0);
