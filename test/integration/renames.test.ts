@@ -1,10 +1,13 @@
+import request from 'supertest';
+import { createApp } from '../../src/api/app';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { INTERNAL_PREFIX } from '../../src/clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
 import { LOCAL_CLUSTER, ownCluster } from '../../src/dev/clickhouse-server';
 import { runKeyOf } from '../../src/workflows/state';
 import type { MigrationInput, MigrationState } from '../../src/workflows/types';
-import { awaitingApproval, migrationInput, queryState, startMigration, uniqueName, useTestServers } from './harness';
+import { apiEndpoint, awaitingApproval, migrationInput, queryState, startMigration, TEST_KEY, uniqueName, useTestServers, waitFor } from './harness';
+import { testStack } from './stack-env';
 
 const servers = useTestServers({ worker: true });
 
@@ -148,5 +151,25 @@ describe('a database copied under another name', () => {
     expect(await databaseExists(servers.target, renamed)).toBe(false);
     expect(await databaseExists(servers.target, db)).toBe(false);
     expect((await servers.target.rows(`SELECT name FROM system.tables WHERE startsWith(name, ${quoteString(INTERNAL_PREFIX)}) AND position(name, ${quoteString(runKeyOf(final.runId))}) > 0`)).length).toBe(0);
+  });
+
+  it('when POST /migrations names a database { source, target }, the run copies it under the target name', async () => {
+    const db = servers.database('rn');
+    const renamed = servers.database('rn_new');
+    await sourceDatabase(db);
+    const app = createApp({ client: servers.client, namespace: 'default', temporalUiUrl: testStack().temporalUiUrl, keyring: TEST_KEY, logger: { error: () => undefined }, auth: { mode: 'off', fourEyes: false } });
+    const { source, target } = testStack();
+
+    const res = await request(app)
+      .post('/migrations')
+      .send({ source: apiEndpoint(source), target: apiEndpoint(target), databases: [{ source: db, target: renamed }], approvals: { required: false } });
+
+    expect(res.status).toBe(201);
+    const handle = servers.client.workflow.getHandle(res.body.id);
+    await handle.result().catch(() => undefined);
+    const final = await waitFor(() => queryState(handle), (s) => s.status !== 'running', 'the run to end');
+    expect({ status: final.status, error: final.error }).toEqual({ status: 'completed', error: null });
+    expect(await databaseExists(servers.target, db)).toBe(false);
+    expect(await reads(servers.target, renamed, 'v')).toEqual(await reads(servers.source, db, 'v'));
   });
 });
