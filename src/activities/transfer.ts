@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Transform } from 'node:stream';
 import { copySettings, execDdl } from '../clickhouse/capabilities';
 import { activeParts, columnsOf, countRows, existingDatabases, mergesByOrder, listColumns, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
@@ -34,6 +34,9 @@ import { holdsData } from './inventory';
 import { remoteSource } from './remote';
 import { partitionIdsOf, partRounds, planUnits } from './copy-plan';
 import { openJournal, type BatchJournal } from './journal';
+import { pacedStream, pacerOf, settleUnit } from './paced';
+import type { Pacer } from './throttle';
+import type { LaneRate } from '../workflows/copy-scheduler';
 import { Manifest, MANIFEST_LISTS, resyncList } from './manifest';
 import { copyLabel, rangeCuts, rangesAt } from '../workflows/ranges';
 import { namesTable, objectKey, splitTableKey, tableKey } from '../workflows/table-key';
@@ -108,9 +111,10 @@ export function createTransferActivities(deps: ActivityDeps) {
      * heartbeats after each one: a retry (after a crash, say) skips the units already done.
      * A unit is copied into a fresh staging table, then swapped in (`REPLACE PARTITION`, or a
      * rename for small tables), so copying it twice leaves the target as copying it once.
-     * Never fires materialized views on the target.
+     * Never fires materialized views on the target. With `rate` (this activity's share of the
+     * run's limits), it keeps to it: see `throttle.ts`.
      */
-    async copyUnits(req: { runKey: string; source: EndpointRef; target: EndpointRef; units: CopyUnit[]; path: TransferPath }): Promise<CopyResult & { units: number }> {
+    async copyUnits(req: { runKey: string; source: EndpointRef; target: EndpointRef; units: CopyUnit[]; path: TransferPath; rate?: LaneRate }): Promise<CopyResult & { units: number }> {
       return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
         const progress = await copyBatch(deps, source, target, req, req.units);
         return { rows: progress.rows, bytes: progress.bytes, units: progress.done.length };
@@ -121,7 +125,7 @@ export function createTransferActivities(deps: ActivityDeps) {
      * `copyUnits` for a run with a manifest: the batch is a range of a manifest list. Returns, with
      * the totals, the tables whose last unit it copied and the rows it copied per table.
      */
-    async copyUnitRange(req: { runKey: string; source: EndpointRef; target: EndpointRef; range: UnitRange; path: TransferPath }): Promise<RangeCopyResult> {
+    async copyUnitRange(req: { runKey: string; source: EndpointRef; target: EndpointRef; range: UnitRange; path: TransferPath; rate?: LaneRate }): Promise<RangeCopyResult> {
       return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
         const units = await new Manifest(target, req.runKey, deps.keyring).read<ManifestUnit>(req.range.list, req.range);
         const progress = await copyBatch(deps, source, target, req, units);
@@ -262,7 +266,7 @@ async function copyBatch(
   deps: ActivityDeps,
   source: ClickHouseConnection,
   target: ClickHouseConnection,
-  req: { runKey: string; source: EndpointRef; path: TransferPath },
+  req: { runKey: string; source: EndpointRef; path: TransferPath; rate?: LaneRate },
   units: CopyUnit[],
 ): Promise<BatchProgress> {
   const previous = previousHeartbeat<BatchProgress>();
@@ -282,8 +286,9 @@ async function copyBatch(
     const todo = units.filter((u) => !finished.has(unitKey(u)));
     if (todo.length === 0) return progress;
     const staged = todo.filter((u) => !u.direct);
+    const pacer = pacerOf(req.rate);
     const [copy, leftOnTarget, journal] = await Promise.all([
-      copier(deps, source, target, req, todo),
+      copier(deps, source, target, req, todo, pacer),
       partitionSizesOf(target, todo.filter((u) => u.direct)),
       openJournal(target, req.runKey, uniqueTables(staged), deps.keyring),
     ]);
@@ -300,6 +305,7 @@ async function copyBatch(
         await settle();
         record(unit, await copyStaged(target, req.runKey, unit, copy, journal));
         heartbeatNow(progress);
+        await settleUnit(pacer, unit.bytes, unit.rows);
         continue;
       }
       // A direct unit goes straight into the live table: see `copyStaged` for why that is safe.
@@ -309,6 +315,7 @@ async function copyBatch(
       else for (const p of left) await target.exec(`ALTER TABLE ${live} DROP PARTITION ID ${quoteString(p.partitionId)}`);
       await copy(unit, live);
       uncounted.push(unit);
+      await settleUnit(pacer, unit.bytes, unit.rows);
       if (settleEvery(uncounted)) await settle();
     }
     await settle();
@@ -476,7 +483,14 @@ type Copier = (unit: CopyUnit, into: string, options?: { snapshot: boolean }) =>
  * place in the part's single-threaded read: one consistent view of the source whatever merges
  * meanwhile, for the price of a sort (spilled to disk past {@link SORT_IN_MEMORY}).
  */
-async function copier(deps: ActivityDeps, source: ClickHouseConnection, target: ClickHouseConnection, req: { source: EndpointRef; path: TransferPath }, units: readonly CopyUnit[]): Promise<Copier> {
+async function copier(
+  deps: ActivityDeps,
+  source: ClickHouseConnection,
+  target: ClickHouseConnection,
+  req: { source: EndpointRef; path: TransferPath },
+  units: readonly CopyUnit[],
+  pacer?: Pacer,
+): Promise<Copier> {
   const { capabilities } = await target.server();
   const settings = copySettings(capabilities);
   const oneThread = { max_threads: 1, max_bytes_before_external_sort: SORT_IN_MEMORY };
@@ -500,8 +514,10 @@ async function copier(deps: ActivityDeps, source: ClickHouseConnection, target: 
     insert = (unit, into, columns, tail, ordered) =>
       remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(sourceDatabaseOf(unit), unit.table)}${tail}`, ordered ? inOrder : settings);
   } else {
+    // Paced as it streams (see `pacedStream`); the server path is paced by whole units only.
+    const through = (unit: CopyUnit) => (pacer ? pacedStream(pacer, unit.rows / Math.max(1, unit.bytes)) : new PassThrough({ highWaterMark: 4 * 1024 * 1024 }));
     insert = (unit, into, columns, tail, ordered) =>
-      streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(sourceDatabaseOf(unit), unit.table)}${tail}`, `INSERT INTO ${into} (${columns})`, ordered ? inOrder : settings, ordered ? oneThread : undefined);
+      streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(sourceDatabaseOf(unit), unit.table)}${tail}`, `INSERT INTO ${into} (${columns})`, ordered ? inOrder : settings, ordered ? oneThread : undefined, through(unit));
   }
   return async (unit, into, options) => {
     const columns = await columnsOfUnit(unit);
@@ -583,8 +599,8 @@ export async function streamNative(
   insert: string,
   insertSettings: ConnectionSettings,
   selectSettings?: ConnectionSettings,
+  body: Transform = new PassThrough({ highWaterMark: 4 * 1024 * 1024 }),
 ): Promise<void> {
-  const body = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
   const rows = await source.stream(`${select} FORMAT Native`, selectSettings);
   await Promise.all([pipeline(rows, body), target.insertStream(`${insert} FORMAT Native`, body, insertSettings)]);
 }

@@ -1,7 +1,7 @@
 import { long } from './activity-stubs';
 import { MAX_COPY_ACTIVITIES } from './ranges';
 import { inBatches } from './state';
-import type { CopyResult, CopyUnit, EndpointRef, Progress, RangeCopyResult, TransferPath, UnitRange } from './types';
+import type { CopyResult, CopyUnit, EndpointRef, MigrationOptions, MigrationState, Progress, RangeCopyResult, TransferPath, UnitRange } from './types';
 import { tableKey } from './table-key';
 
 /** What a copy pass needs to know about its run. */
@@ -13,6 +13,44 @@ export interface CopyPass {
   parallelism: number;
   /** The run's progress, advanced as batches land; absent for sync passes, which report apart. */
   progress?: Progress;
+  /** The run's rate limits (`options`); each lane keeps its share (see {@link perLane}). */
+  limits?: Pick<MigrationOptions, 'maxBytesPerSecond' | 'maxRowsPerSecond'>;
+}
+
+/** The limits one copy activity keeps (see src/activities/throttle.ts). */
+export interface LaneRate {
+  bytesPerSecond?: number;
+  rowsPerSecond?: number;
+}
+
+/**
+ * Each lane's share of the run's limits: copies run `lanes` at once, possibly on several workers,
+ * each with buckets of its own, so that together they keep the run's limits. Undefined without limits.
+ */
+export function perLane(limits: CopyPass['limits'], lanes: number): LaneRate | undefined {
+  const n = Math.max(1, lanes);
+  const share: LaneRate = {
+    ...(limits?.maxBytesPerSecond ? { bytesPerSecond: limits.maxBytesPerSecond / n } : {}),
+    ...(limits?.maxRowsPerSecond ? { rowsPerSecond: limits.maxRowsPerSecond / n } : {}),
+  };
+  return share.bytesPerSecond || share.rowsPerSecond ? share : undefined;
+}
+
+/** The activity argument that carries a lane's share of the limits: nothing without limits, so a plain run's input stays as it was. */
+function rateOf(pass: CopyPass, jobs: number): { rate?: LaneRate } {
+  const rate = perLane(pass.limits, Math.min(pass.parallelism, jobs));
+  return rate ? { rate } : {};
+}
+
+/** `state.rate`: the run's limits, and what the bulk copy reached so far in `ms` (bytes as counted in `progress.bytesCopied`). */
+export function reachedRate(limits: CopyPass['limits'], progress: Progress, ms: number): NonNullable<MigrationState['rate']> {
+  const perSecond = (n: number) => (ms > 0 && progress.unitsDone > 0 ? Math.round((n / ms) * 1000) : null);
+  return {
+    maxBytesPerSecond: limits?.maxBytesPerSecond ?? null,
+    maxRowsPerSecond: limits?.maxRowsPerSecond ?? null,
+    bytesPerSecond: perSecond(progress.bytesCopied),
+    rowsPerSecond: perSecond(progress.rowsCopied),
+  };
 }
 
 /** Progress at the start of the bulk copy of `units`. */
@@ -54,8 +92,9 @@ export async function copyAll(units: CopyUnit[], pass: CopyPass): Promise<CopyRe
   for (const unit of units) remaining.set(keyOf(unit), (remaining.get(keyOf(unit)) ?? 0) + 1);
   const batches = inBatches(units, Math.ceil(units.length / MAX_COPY_ACTIVITIES));
   const total: CopyResult = { rows: 0, bytes: 0 };
+  const rate = rateOf(pass, batches.length);
   await inLanes(batches, pass.parallelism, async (batch) => {
-    const result = await long.copyUnits({ runKey: pass.runKey, source: pass.source, target: pass.target, units: batch, path: pass.path });
+    const result = await long.copyUnits({ runKey: pass.runKey, source: pass.source, target: pass.target, units: batch, path: pass.path, ...rate });
     total.rows += result.rows;
     total.bytes += result.bytes;
     if (pass.progress) advance(pass.progress, batch, result, remaining);
@@ -70,9 +109,10 @@ export async function copyAll(units: CopyUnit[], pass: CopyPass): Promise<CopyRe
  */
 export async function copyRanges(ranges: (UnitRange & { summary?: string })[], pass: CopyPass, landed: (result: RangeCopyResult) => void): Promise<CopyResult> {
   const total: CopyResult = { rows: 0, bytes: 0 };
+  const rate = rateOf(pass, ranges.length);
   await inLanes(ranges, pass.parallelism, async ({ summary, ...range }) => {
     const result = await long.copyUnitRange.executeWithOptions({ summary: summary ?? `copy units ${range.from + 1}–${range.to} of ${range.list}` }, [
-      { runKey: pass.runKey, source: pass.source, target: pass.target, range, path: pass.path },
+      { runKey: pass.runKey, source: pass.source, target: pass.target, range, path: pass.path, ...rate },
     ]);
     total.rows += result.rows;
     total.bytes += result.bytes;

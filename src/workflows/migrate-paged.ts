@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { long, scan, scanToEnd } from './activity-stubs';
 import { firstLines, firstOfSelectedFirst } from './bounded';
-import { copyRanges, inLanes, type CopyPass } from './copy-scheduler';
+import { copyRanges, inLanes, reachedRate, type CopyPass } from './copy-scheduler';
 import { rangesAt, rangesOf } from './ranges';
 import type { RunEnding } from './recovery';
 import { advanceTableProgress, type TableDetails } from './table-details';
@@ -52,14 +52,16 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
   ]);
   state.progress = { tablesTotal: planned.tables, tablesDone: 0, unitsTotal: planned.units, unitsDone: 0, rowsTotal: planned.rows, rowsCopied: 0, bytesCopied: 0 };
   if (planned.largest) state.tableProgress = planned.largest.map((t) => ({ ...t, rowsCopied: 0, bytesCopied: 0 }));
-  const pass: CopyPass = { runKey, ...endpoints, path: plan.transfer.path, parallelism: input.options.parallelism };
+  const pass: CopyPass = { runKey, ...endpoints, path: plan.transfer.path, parallelism: input.options.parallelism, limits: input.options };
   const copyBegan = Date.now();
+  state.rate = reachedRate(pass.limits, state.progress, 0);
   // Runs planned before ranges were sized by bytes recorded no cuts: they replay with `rangesOf`.
   const ranges = planned.cuts ? rangesAt(MANIFEST_LISTS.units, planned.cuts) : rangesOf([{ list: MANIFEST_LISTS.units, count: planned.units }]);
   const bulk = ranges.map((range, i) => ({ ...range, summary: planned.labels?.[i] }));
   const copied = await copyRanges(bulk, { ...pass, progress: state.progress }, (result) => {
     run.details.copied(result);
     advanceTableProgress(state.tableProgress, result);
+    state.rate = reachedRate(pass.limits, state.progress, Date.now() - copyBegan);
     showDetails(state);
   });
   const copyEnded = Date.now();
