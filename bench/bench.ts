@@ -4,7 +4,7 @@
  * each scenario's figures as it finishes and one summary line at the end; asserts nothing.
  *
  * BENCH_SCENARIOS picks a subset, in this order: big, many-tables, many-partitions, approvals, load,
- * rollback, replacing. By default (or `all`) every scenario runs but the opt-in ones (rollback,
+ * throttle, rollback, replacing. By default (or `all`) every scenario runs but the opt-in ones (rollback,
  * replacing), which run only when named.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -21,10 +21,11 @@ import { manyPartitionsScenario } from './scenarios/many-partitions';
 import { manyTablesScenario } from './scenarios/many-tables';
 import { replacingScenario } from './scenarios/replacing';
 import { rollbackScenario } from './scenarios/rollback';
+import { throttleScenario } from './scenarios/throttle';
 import type { Scenario } from './scenarios/scenario';
 import { PARALLELISM, Stack } from './stack';
 
-const SCENARIOS: Scenario[] = [bigScenario, manyTablesScenario, manyPartitionsScenario, approvalsScenario, loadScenario, rollbackScenario, replacingScenario];
+const SCENARIOS: Scenario[] = [bigScenario, manyTablesScenario, manyPartitionsScenario, approvalsScenario, loadScenario, throttleScenario, rollbackScenario, replacingScenario];
 
 function selectedScenarios(setting = process.env.BENCH_SCENARIOS): Scenario[] {
   if (!setting?.trim() || setting.trim() === 'all') return SCENARIOS.filter((s) => !s.optIn);

@@ -55,6 +55,8 @@ export const SUMMARY_FIELDS = [
   'order_copy_cost',
   'order_total_cost',
   'replacing_verify_s',
+  'throttle_server_ratio',
+  'throttle_worker_ratio',
 ] as const;
 export type SummaryField = (typeof SUMMARY_FIELDS)[number];
 export type Summary = Partial<Record<SummaryField, string>>;
