@@ -6,7 +6,7 @@ import { Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import type { LaneRate } from '../workflows/copy-scheduler';
-import { Pacer } from './throttle';
+import { Pacer, type PacedUnit } from './throttle';
 
 /** The pacer of one copy activity: none when it has no limits. */
 export function pacerOf(limits: LaneRate | undefined): Pacer | undefined {
@@ -14,14 +14,11 @@ export function pacerOf(limits: LaneRate | undefined): Pacer | undefined {
   return pacer?.limited ? pacer : undefined;
 }
 
-/**
- * A pass-through stream that holds each chunk until `pacer` allows it. Its rows are estimated
- * from the unit's planned rows per byte; the unit is settled as counted once it lands.
- */
-export function pacedStream(pacer: Pacer, rowsPerByte: number): Transform {
+/** A pass-through stream of `unit`'s rows that holds each chunk until `pacer` allows it; the unit is settled as counted once it lands. */
+export function pacedStream(pacer: Pacer, unit: PacedUnit): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      const wait = pacer.partial(chunk.length, chunk.length * rowsPerByte, performance.now());
+      const wait = pacer.partial(chunk.length, unit, performance.now());
       if (wait <= 0) return done(null, chunk);
       setTimeout(() => done(null, chunk), wait);
     },
@@ -29,8 +26,8 @@ export function pacedStream(pacer: Pacer, rowsPerByte: number): Transform {
 }
 
 /** Charges a landed unit to `pacer` as the run counts it, and waits as long as the pacer says. */
-export async function settleUnit(pacer: Pacer | undefined, bytes: number, rows: number): Promise<void> {
-  const wait = pacer?.settle(bytes, rows, performance.now()) ?? 0;
+export async function settleUnit(pacer: Pacer | undefined, unit: PacedUnit): Promise<void> {
+  const wait = pacer?.settle(unit, performance.now()) ?? 0;
   if (wait > 0) await pause(wait);
 }
 

@@ -305,7 +305,7 @@ async function copyBatch(
         await settle();
         record(unit, await copyStaged(target, req.runKey, unit, copy, journal));
         heartbeatNow(progress);
-        await settleUnit(pacer, unit.bytes, unit.rows);
+        await settleUnit(pacer, unit);
         continue;
       }
       // A direct unit goes straight into the live table: see `copyStaged` for why that is safe.
@@ -315,7 +315,7 @@ async function copyBatch(
       else for (const p of left) await target.exec(`ALTER TABLE ${live} DROP PARTITION ID ${quoteString(p.partitionId)}`);
       await copy(unit, live);
       uncounted.push(unit);
-      await settleUnit(pacer, unit.bytes, unit.rows);
+      await settleUnit(pacer, unit);
       if (settleEvery(uncounted)) await settle();
     }
     await settle();
@@ -515,7 +515,7 @@ async function copier(
       remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(sourceDatabaseOf(unit), unit.table)}${tail}`, ordered ? inOrder : settings);
   } else {
     // Paced as it streams (see `pacedStream`); the server path is paced by whole units only.
-    const through = (unit: CopyUnit) => (pacer ? pacedStream(pacer, unit.rows / Math.max(1, unit.bytes)) : new PassThrough({ highWaterMark: 4 * 1024 * 1024 }));
+    const through = (unit: CopyUnit) => (pacer ? pacedStream(pacer, unit) : new PassThrough({ highWaterMark: 4 * 1024 * 1024 }));
     insert = (unit, into, columns, tail, ordered) =>
       streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(sourceDatabaseOf(unit), unit.table)}${tail}`, `INSERT INTO ${into} (${columns})`, ordered ? inOrder : settings, ordered ? oneThread : undefined, through(unit));
   }

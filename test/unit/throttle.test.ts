@@ -11,6 +11,8 @@ interface SimUnit {
   /** Bytes its stream carries (worker path), in chunks of `chunk`; absent on the server path. */
   streamed?: number;
   chunk?: number;
+  /** Time the unit spends after its stream before it has landed (staging, swapping in). */
+  landingMs?: number;
 }
 
 /** Runs `units` one after the other against `pacer` on a virtual clock; returns the ms they took, waits included. */
@@ -22,12 +24,13 @@ function simulate(pacer: Pacer, units: readonly SimUnit[], pauseBetweenMs = 0): 
       for (let i = 0; i < chunks; i++) {
         const bytes = Math.min(unit.chunk ?? MiB, unit.streamed - i * (unit.chunk ?? MiB));
         now += unit.copyMs / chunks;
-        now += pacer.partial(bytes, (bytes * unit.rows) / unit.bytes, now);
+        now += pacer.partial(bytes, unit, now);
       }
     } else {
       now += unit.copyMs;
     }
-    now += pacer.settle(unit.bytes, unit.rows, now);
+    now += unit.landingMs ?? 0;
+    now += pacer.settle(unit, now);
     if (unit !== units[units.length - 1]) now += pauseBetweenMs;
   }
   return now;
@@ -102,9 +105,15 @@ describe('Pacer on the worker path (chunks paced as they stream, the unit settle
     expectNear(totalBytes(list) / (ms / 1000), 20 * MiB);
   });
 
+  it('when each unit spends seconds outside its stream (staging, swapping in), that time counts for the average, but for the last unit\'s', () => {
+    const list = units(12, () => ({ bytes: 54 * MiB, rows: 800_000, copyMs: 1500, streamed: 56 * MiB, chunk: 64 * 1024, landingMs: 1800 }));
+    const ms = simulate(new Pacer({ bytesPerSecond: 10 * MiB }, 0), list);
+    expectNear(ms, (totalBytes(list) / (10 * MiB)) * 1000 + 1800, 0.005);
+  });
+
   it('when it streams, no chunk waits for more than one chunk at the limit beyond its share', () => {
     const pacer = new Pacer({ bytesPerSecond: 10 * MiB }, 0);
-    const waits = Array.from({ length: 50 }, (_, i) => pacer.partial(MiB, 10, i));
+    const waits = Array.from({ length: 50 }, (_, i) => pacer.partial(MiB, { bytes: 50 * MiB, rows: 500 }, i));
     expect(Math.max(...waits.slice(1).map((w, i) => w - waits[i]))).toBeLessThanOrEqual(100);
   });
 
