@@ -26,7 +26,7 @@ export class TokenBucket {
     this.at = now;
   }
 
-  /** Takes `amount` at `now` (ms; a negative amount gives back), holding up to `holds` if more than the burst, and returns the ms to wait. */
+  /** Takes `amount` at `now` (ms), holding up to `holds` if that is more than the burst, and returns the ms to wait. */
   take(amount: number, now: number, holds = 0): number {
     const cap = Math.max(this.capacity, amount, holds);
     this.tokens = Math.min(cap, this.tokens + (Math.max(0, now - this.at) / 1000) * this.rate);
@@ -42,47 +42,59 @@ export interface PacedUnit {
   rows: number;
 }
 
-/**
- * The pace of one copy activity: a bucket per configured limit. While a unit streams (worker
- * path), its chunks are charged as they pass (`partial`); once it has landed, it is charged as the
- * run counts it (`settle`), less what its chunks paid already, so the bytes limited are the bytes
- * counted whatever the stream's format adds or leaves out. The buckets hold up to one unit: the
- * time a unit spends outside its stream (staging, swapping in) counts for the average, as it does
- * on the server path, where a unit is only paid for once it has landed.
- */
-export class Pacer {
+/** How much faster than its share a stream may pass while a unit copies (worker path); the unit's settlement keeps the average. */
+export const PEAK_FACTOR = 2;
+
+/** A bucket per configured limit, each at `factor` times it. */
+class Buckets {
   private readonly bytes?: TokenBucket;
   private readonly rows?: TokenBucket;
-  private paidBytes = 0;
-  private paidRows = 0;
+
+  constructor(limits: LaneRate, now: number, factor: number) {
+    if (limits.bytesPerSecond) this.bytes = new TokenBucket(limits.bytesPerSecond * factor, now);
+    if (limits.rowsPerSecond) this.rows = new TokenBucket(limits.rowsPerSecond * factor, now);
+  }
+
+  get any(): boolean {
+    return Boolean(this.bytes || this.rows);
+  }
+
+  /** Takes `bytes` and `rows`, holding up to `holds` of each; returns the longer wait. */
+  take(bytes: number, rows: number, now: number, holds?: PacedUnit): number {
+    return Math.max(this.bytes?.take(bytes, now, holds?.bytes) ?? 0, this.rows?.take(rows, now, holds?.rows) ?? 0);
+  }
+}
+
+/**
+ * The pace of one copy activity. Each unit is paid for once it has landed, as the run counts it
+ * (`settle`): the average, from the activity's start, stays at its share of the limits, the time
+ * a unit spends staging and swapping in included, whatever the stream's format adds or leaves out.
+ * The buckets of the average hold up to one unit, so a unit copied at full speed and then paid
+ * for is credited with the time its copy took. On the worker path the stream is smoothed as well
+ * (`partial`): it never passes faster than {@link PEAK_FACTOR} times the share, with a burst of
+ * {@link BURST_SECONDS}; on the server path the target copies each unit at its own speed.
+ */
+export class Pacer {
+  private readonly average: Buckets;
+  private readonly peak: Buckets;
 
   constructor(limits: LaneRate, now: number) {
-    if (limits.bytesPerSecond) this.bytes = new TokenBucket(limits.bytesPerSecond, now);
-    if (limits.rowsPerSecond) this.rows = new TokenBucket(limits.rowsPerSecond, now);
+    this.average = new Buckets(limits, now, 1);
+    this.peak = new Buckets(limits, now, PEAK_FACTOR);
   }
 
   /** Whether any limit applies. */
   get limited(): boolean {
-    return Boolean(this.bytes || this.rows);
+    return this.average.any;
   }
 
   /** Charges `bytes` of `unit`'s stream as they pass (its rows estimated from its plan); returns the ms to wait before passing them on. */
   partial(bytes: number, unit: PacedUnit, now: number): number {
-    const rows = (bytes * unit.rows) / Math.max(1, unit.bytes);
-    this.paidBytes += bytes;
-    this.paidRows += rows;
-    return this.charge(bytes, rows, unit, now);
+    return this.peak.take(bytes, (bytes * unit.rows) / Math.max(1, unit.bytes), now);
   }
 
-  /** Charges `unit`, landed, as counted, less what its stream paid; returns the ms to wait before the next. */
+  /** Charges `unit`, landed, as the run counts it; returns the ms to wait before the next. */
   settle(unit: PacedUnit, now: number): number {
-    const wait = this.charge(unit.bytes - this.paidBytes, unit.rows - this.paidRows, unit, now);
-    this.paidBytes = 0;
-    this.paidRows = 0;
-    return wait;
-  }
-
-  private charge(bytes: number, rows: number, unit: PacedUnit, now: number): number {
-    return Math.max(this.bytes?.take(bytes, now, unit.bytes) ?? 0, this.rows?.take(rows, now, unit.rows) ?? 0);
+    return this.average.take(unit.bytes, unit.rows, now, unit);
   }
 }
