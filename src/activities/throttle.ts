@@ -77,8 +77,11 @@ class Buckets {
 export class Pacer {
   private readonly average: Buckets;
   private readonly peak: Buckets;
+  /** The most bytes per second a unit's copy may move while it runs; undefined without a byte limit. */
+  readonly peakBytesPerSecond?: number;
 
   constructor(limits: LaneRate, now: number) {
+    if (limits.bytesPerSecond) this.peakBytesPerSecond = limits.bytesPerSecond * PEAK_FACTOR;
     this.average = new Buckets(limits, now, 1);
     this.peak = new Buckets(limits, now, PEAK_FACTOR);
   }

@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import { PassThrough, type Transform } from 'node:stream';
-import { copySettings, execDdl } from '../clickhouse/capabilities';
+import { copySettings, execDdl, type Capabilities } from '../clickhouse/capabilities';
 import { activeParts, columnsOf, countRows, existingDatabases, mergesByOrder, listColumns, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { swapIn } from '../clickhouse/table-ops';
@@ -511,8 +511,9 @@ async function copier(
     const remote = await remoteSource(deps, source, target, req.source);
     if (!remote.ok) throw permanent(FAILURE_TYPES.transferPathUnavailable, remote.reason);
     // The source runs the SELECT with the INSERT's settings, `max_threads` included.
+    const throttled = networkThrottle(capabilities, pacer);
     insert = (unit, into, columns, tail, ordered) =>
-      remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(sourceDatabaseOf(unit), unit.table)}${tail}`, ordered ? inOrder : settings);
+      remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(sourceDatabaseOf(unit), unit.table)}${tail}`, { ...(ordered ? inOrder : settings), ...throttled });
   } else {
     // Paced as it streams (see `pacedStream`); the server path is paced by whole units only.
     const through = (unit: CopyUnit) => (pacer ? pacedStream(pacer, unit) : new PassThrough({ highWaterMark: 4 * 1024 * 1024 }));
@@ -527,6 +528,15 @@ async function copier(
     for (const round of partRounds(parts)) await insert(unit, into, columns, ` WHERE _part IN (${quoteStringList(round)})`, true);
     return parts.reduce((n, p) => n + p.rows, 0);
   };
+}
+
+/**
+ * The server's own cap on a throttled copy's bursts, where it has `max_network_bandwidth`: it
+ * limits compressed bytes, so at the pacer's peak it never slows a copy below its share (the
+ * settlement of each unit keeps the average; see `throttle.ts`).
+ */
+function networkThrottle(capabilities: Capabilities, pacer: Pacer | undefined): ConnectionSettings {
+  return capabilities.networkBandwidth && pacer?.peakBytesPerSecond ? { max_network_bandwidth: Math.ceil(pacer.peakBytesPerSecond) } : {};
 }
 
 /** Bytes an ordered copy's sort holds in memory before it spills to disk. */

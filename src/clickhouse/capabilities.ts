@@ -8,6 +8,7 @@ const PROBED_SETTINGS = [
   'optimize_on_insert',
   'allow_experimental_low_cardinality_type',
   'log_query_threads',
+  'max_network_bandwidth',
 ];
 
 /** What a server can do, read from its own catalogue rather than inferred from its version. */
@@ -28,6 +29,11 @@ export interface Capabilities {
   lowCardinalityFlag: boolean;
   /** `log_query_threads` setting: the server may keep `system.query_thread_log`, which holds each statement's text too. */
   logQueryThreads: boolean;
+  /**
+   * `max_network_bandwidth` setting: the server throttles a query's native-protocol traffic. On
+   * 18.16 it limits the compressed bytes a `remote()` read receives, not the HTTP interface.
+   */
+  networkBandwidth: boolean;
   /**
    * This user may keep one statement out of the query log ({@link unloggedSettings} as request
    * settings). A read-only profile refuses it, and so do settings constraints (newer servers).
@@ -68,6 +74,7 @@ export async function detectServer(conn: ClickHouseConnection): Promise<ServerIn
       optimizeOnInsert: has(settings, 'optimize_on_insert'),
       lowCardinalityFlag: has(settings, 'allow_experimental_low_cardinality_type'),
       logQueryThreads,
+      networkBandwidth: has(settings, 'max_network_bandwidth'),
       unloggedStatements: await acceptsSettings(conn, unloggedSettings({ logQueryThreads })),
     },
   };
