@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { MIGRATION_STATUSES, STEPS, type MigrationStatus } from '../workflows/types';
+import { MIGRATION_STATUSES, STEPS, TRANSFER_MODES, WINDOW_END_POLICIES, type MigrationStatus } from '../workflows/types';
 import { createApiClient, type ApiClient } from './api-client';
 import { EXIT, exitCodeForError, UsageError } from './exit-codes';
 import { errorDocument, formatError, formatList, formatStarted, formatState } from './render';
@@ -110,36 +110,54 @@ function startCommand(cmd: Command): Command {
     .description(
       'start a migration, from flags or a JSON/YAML file with the fields of POST /migrations (flags override the file): a transfer from --source-… to --target-…, or, with --changes-dir, versioned schema changes to one --database of the target',
     )
-    .option('-f, --file <path>', 'JSON or YAML file: {id, source: {url, username, password|passwordRef, nativePort}, target: {…}, databases, approvals, options}')
+    .option('-f, --file <path>', 'JSON or YAML file: {id, source: {url, username, password|passwordRef, nativePort}, target: {…}, databases (names or {source, target}), include, exclude, mode, schedule, approvals, options}')
     .option('--id <id>', 'migration id (the API makes one up without it)');
   endpointOptions(cmd, 'source');
   endpointOptions(cmd, 'target');
-  return cmd
+  cmd
     .option('-d, --database <name>', 'a database to migrate (repeat for several; one with --changes-dir)', collect)
     .option('--changes-dir <dir>', 'apply the versioned SQL files of this folder (numbered, golang-migrate, goose or dbmate) to --database on the target; no --source-… flags')
     .addOption(new Option('--on-failure <policy>', 'with --changes-dir, a failed statement: rollback every table, or stop with the version recorded dirty').choices(['rollback', 'stop']))
     .addOption(new Option('--on-conflict <policy>', 'a table on the target already holds data: fail or replace').choices(['fail', 'replace']))
     .option('--parallelism <n>', 'partitions copied at once (1-16)', integer(1, 16))
     .option('--sync-passes <n>', 'verify-and-recopy passes after the copy (0-10)', integer(0, 10))
-    .option('--no-approvals', 'run the steps back to back without approvals (admins only)')
-    .action(
-      action(async (opts: StartFlags & { file?: string; approvals: boolean }, cmd: Command) => {
-        const { client, json } = clientOf(cmd);
-        const flags: StartFlags = { ...opts, approvalsRequired: cmd.getOptionValueSource('approvals') === 'cli' ? opts.approvals : undefined };
-        assertChangesFlags(flags, flags.changesDir !== undefined);
-        const file = opts.file === undefined ? undefined : parseStartFile(readText(opts.file), opts.file);
-        let changes;
-        if (flags.changesDir !== undefined) {
-          const read = await readChangesFolder(flags.changesDir);
-          process.stderr.write(`${describeChangesRead(flags.changesDir, read)}\n`);
-          changes = read.changes;
-        }
-        const { body, warnings } = buildStartRequest({ flags, file, env: process.env, stdin: await readStdin(flags), changes });
-        warnings.forEach(warn);
-        const answer = await client.start(body);
-        print(json, answer, () => formatStarted(answer, client.baseUrl));
-      }),
-    );
+    .option('--no-approvals', 'run the steps back to back without approvals (admins only)');
+  scopeOptions(cmd);
+  return cmd.action(
+    action(async (opts: StartFlags & { file?: string; approvals: boolean }, cmd: Command) => {
+      const { client, json } = clientOf(cmd);
+      const flags: StartFlags = { ...opts, approvalsRequired: cmd.getOptionValueSource('approvals') === 'cli' ? opts.approvals : undefined };
+      assertChangesFlags(flags, flags.changesDir !== undefined);
+      const file = opts.file === undefined ? undefined : parseStartFile(readText(opts.file), opts.file);
+      let changes;
+      if (flags.changesDir !== undefined) {
+        const read = await readChangesFolder(flags.changesDir);
+        process.stderr.write(`${describeChangesRead(flags.changesDir, read)}\n`);
+        changes = read.changes;
+      }
+      const { body, warnings } = buildStartRequest({ flags, file, env: process.env, stdin: await readStdin(flags), changes });
+      warnings.forEach(warn);
+      const answer = await client.start(body);
+      print(json, answer, () => formatStarted(answer, client.baseUrl));
+    }),
+  );
+}
+
+/** What a transfer moves and when: renames, filters, the mode, the schedule and rate limits (see docs/cli-scope.md). */
+function scopeOptions(cmd: Command): Command {
+  return cmd
+    .option('--rename <source=target>', 'copy a source database under another name on the target, e.g. shop=shop_v2 (repeatable; adds the database if not named)', collect)
+    .option('--include <glob>', 'only tables whose database.table (source names) matches, e.g. "shop.orders_*" (repeatable)', collect)
+    .option('--exclude <glob>', 'leave out tables whose database.table (source names) matches, e.g. "*.tmp_*" (repeatable)', collect)
+    .addOption(new Option('--mode <mode>', 'full: objects and rows; schema: objects only; data: rows into tables that exist on the target').choices(TRANSFER_MODES))
+    .option('--not-before <time>', 'the migration step starts no earlier than this ISO time, e.g. 2026-12-24T22:00:00Z')
+    .option('--window-days <days>', 'days of the maintenance window, e.g. mon,tue or mon-fri')
+    .option('--window-start <HH:MM>', 'when the window opens, on the clock of --window-tz')
+    .option('--window-duration <duration>', 'how long the window stays open, e.g. 2h, 90m or 7200s')
+    .option('--window-tz <zone>', 'IANA time zone of the window, e.g. Europe/Berlin or UTC')
+    .addOption(new Option('--on-window-end <policy>', 'a copy still running when the window closes: pause until the next, finish it, or fail').choices(WINDOW_END_POLICIES))
+    .option('--max-bytes-per-second <rate>', 'throttle the copy, e.g. 20MiB (powers of 1024) or 20MB (powers of 1000)')
+    .option('--max-rows-per-second <rate>', 'throttle the copy in rows, e.g. 50000 or 50k');
 }
 
 /** The package's version, from package.json (two levels up both from src/cli and from dist/cli). */

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Change } from '../changes/change-set';
 import type { StartRequest } from './api-client';
 import { UsageError } from './exit-codes';
+import { applyScopeFlags, SCOPE_FLAG_NAMES, type ScopeFlags } from './start-scope';
 
 /** Environment variables a password may come from, so that it stays out of argv and shell history. */
 export const PASSWORD_ENV = { source: 'MIGRATOR_SOURCE_PASSWORD', target: 'MIGRATOR_TARGET_PASSWORD' } as const;
@@ -15,8 +16,8 @@ export const PASSWORD_ENV = { source: 'MIGRATOR_SOURCE_PASSWORD', target: 'MIGRA
 export type Side = keyof typeof PASSWORD_ENV;
 export const SIDES: readonly Side[] = ['source', 'target'];
 
-/** The `start` flags, named as commander names them. */
-export interface StartFlags {
+/** The `start` flags, named as commander names them (the scope flags: see start-scope.ts). */
+export interface StartFlags extends ScopeFlags {
   id?: string;
   sourceUrl?: string;
   sourceUser?: string;
@@ -103,6 +104,7 @@ const TRANSFER_FLAGS: [keyof StartFlags, string][] = [
   ['onConflict', '--on-conflict'],
   ['parallelism', '--parallelism'],
   ['syncPasses', '--sync-passes'],
+  ...SCOPE_FLAG_NAMES,
 ];
 
 /**
@@ -114,7 +116,7 @@ export function assertChangesFlags(flags: StartFlags, changes: boolean): void {
     if (flags.onFailure !== undefined) throw new UsageError('--on-failure applies to a run of changes: give --changes-dir too');
     return;
   }
-  const given = TRANSFER_FLAGS.filter(([key]) => flags[key] !== undefined).map(([, name]) => name);
+  const given = TRANSFER_FLAGS.filter(([key]) => flags[key] !== undefined && !(Array.isArray(flags[key]) && flags[key].length === 0)).map(([, name]) => name);
   if (given.length > 0) throw new UsageError(`--changes-dir applies changes to the target only: leave out ${given.join(', ')} (a transfer followed by changes is not supported yet)`);
   if (flags.database && flags.database.length > 1) throw new UsageError(`--changes-dir applies to one database, but --database was given ${flags.database.length} times`);
 }
@@ -157,6 +159,7 @@ function buildRequest({ flags, file, env, stdin }: StartSources): BuiltStart {
     body.options = { ...(isRecord(body.options) ? body.options : {}), ...withoutUndefined(options) };
   }
   if (flags.approvalsRequired !== undefined) body.approvals = { required: flags.approvalsRequired };
+  applyScopeFlags(body, flags);
   return { body: body as StartRequest, warnings };
 }
 
