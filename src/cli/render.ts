@@ -43,11 +43,42 @@ export function whoMayApprove(state: Pick<MigrationState, 'fourEyes' | 'requeste
   return state.fourEyes && state.requestedBy ? `anyone with the approver role except ${state.requestedBy} (four eyes)` : 'anyone with the approver role';
 }
 
-/** What the run is doing now, in one line; null once it has ended (its status says how). */
-export function describeNow(state: MigrationState): string | null {
+/**
+ * What the run is doing now, in one line; null once it has ended (its status says how). With
+ * `now`, a wait for the maintenance window says how long it has left.
+ */
+export function describeNow(state: MigrationState, now?: Date): string | null {
   if (state.awaitingApproval) return `waiting for approval of "${state.awaitingApproval.step}" by ${whoMayApprove(state)}`;
+  if (state.status === 'running' && state.waitingForWindow) return describeWindowWait(state.waitingForWindow, now);
   if (state.status === 'running') return state.currentStep ? `running step "${state.currentStep}"` : 'starting';
   return null;
+}
+
+/** `waiting for its window: opens at 2026-12-07T22:00:00Z, in 28s` (the countdown only with `now`). */
+export function describeWindowWait(wait: { opensAt: string }, now?: Date): string {
+  const at = `waiting for its window: opens at ${wait.opensAt}`;
+  if (!now) return at;
+  const seconds = (Date.parse(wait.opensAt) - now.getTime()) / 1000;
+  if (Number.isNaN(seconds)) return at;
+  return `${at}, ${seconds >= 1 ? `in ${formatDuration(seconds)}` : 'any moment now'}`;
+}
+
+/** What is in scope: `12 tables (1,234 rows, 3.2 GiB) in scope, 2 left out by include/exclude`. */
+export function describeScope(scope: NonNullable<MigrationState['scope']>): string {
+  const tables = (n: number) => `${formatCount(n)} ${n === 1 ? 'table' : 'tables'}`;
+  return `${tables(scope.tables)} (${formatCount(scope.rows)} rows, ${formatBytes(scope.bytes)}) in scope, ${scope.excluded === 0 ? 'none' : formatCount(scope.excluded)} left out by include/exclude`;
+}
+
+/** The copy's limits and what it reached: `20.0 MiB/s limit, 19.6 MiB/s reached; 50,000 rows/s limit, 48,120 rows/s reached`. */
+export function describeRate(rate: NonNullable<MigrationState['rate']>): string {
+  const part = (limit: number | null, reached: number | null, format: (n: number) => string, unlimited: string) =>
+    `${limit === null ? unlimited : `${format(limit)}/s limit`}, ${reached === null ? 'not measured yet' : `${format(reached)}/s reached`}`;
+  const bytes = part(rate.maxBytesPerSecond, rate.bytesPerSecond, formatBytes, 'no byte limit');
+  const rows = part(rate.maxRowsPerSecond, rate.rowsPerSecond, (n) => `${formatCount(n)} rows`, 'no row limit');
+  // A limit on one measure only: the other says nothing the operator asked for.
+  if (rate.maxRowsPerSecond === null && rate.maxBytesPerSecond !== null) return bytes;
+  if (rate.maxBytesPerSecond === null && rate.maxRowsPerSecond !== null) return rows;
+  return `${bytes}; ${rows}`;
 }
 
 /** The copy's progress in one line: rows with percent, bytes, rates and ETA, tables and partitions. */
@@ -111,11 +142,16 @@ export function describeTable(table: TableProgress, rates: Rates | undefined): s
   ].join(', ');
 }
 
-/** One plain line per poll, for `watch` when stdout is not a terminal. */
-export function plainProgressLine(state: MigrationState, rates: Rates, at: Date): string {
-  const progress = state.status === 'running' && state.currentStep === 'migration' ? progressOf(state, rates) : null;
-  const doing = describeNow(state);
-  return `${at.toISOString().replace(/\.\d+Z$/, 'Z')} ${state.id} ${state.status}${doing ? `: ${doing}` : ''}${progress ? `; ${progress}` : ''}`;
+/**
+ * One plain line per poll, for `watch` when stdout is not a terminal. `countdown` false leaves out
+ * the time left to a window, so that lines which differ only by it can be told apart as the same.
+ */
+export function plainProgressLine(state: MigrationState, rates: Rates, at: Date, countdown = true): string {
+  const copying = state.status === 'running' && state.currentStep === 'migration';
+  const progress = copying ? progressOf(state, rates) : null;
+  const rate = copying && state.rate && !state.waitingForWindow ? describeRate(state.rate) : null;
+  const doing = describeNow(state, countdown ? at : undefined);
+  return `${at.toISOString().replace(/\.\d+Z$/, 'Z')} ${state.id} ${state.status}${doing ? `: ${doing}` : ''}${progress ? `; ${progress}` : ''}${rate ? `; ${rate}` : ''}`;
 }
 
 function elapsed(step: StepState, now: Date): string {
@@ -188,10 +224,12 @@ export function formatVerification(state: MigrationState): string[] {
 /** The state document for a person: status, what it waits for, steps, progress, decisions, errors. */
 export function formatState(state: MigrationState, now: Date, rates: Rates = { rowsPerSecond: null, bytesPerSecond: null }): string {
   const lines = [`${state.id}: ${state.status}`, `  run:        ${state.runId}`];
-  const doing = describeNow(state);
+  const doing = describeNow(state, now);
   if (doing) lines.push(`  now:        ${doing}`);
   if (state.requestedBy) lines.push(`  started by: ${state.requestedBy}${state.fourEyes ? ' (four eyes: may not approve)' : ''}`);
   if (state.transferPath) lines.push(`  transfer:   ${state.transferPath}`);
+  if (state.scope) lines.push(`  scope:      ${describeScope(state.scope)}`);
+  if (state.rate) lines.push(`  rate:       ${describeRate(state.rate)}`);
   lines.push('  steps:');
   for (const step of state.steps) {
     const took = elapsed(step, now);

@@ -8,7 +8,7 @@ import type { MigrationState, TableProgress } from '../workflows/types';
 import { ApiUnreachableError, type ApiClient } from './api-client';
 import { EXIT, exitCodeForRun, isFinal } from './exit-codes';
 import { etaSeconds, percent, RateWindow, type Rates } from './rates';
-import { describeChangesProgress, describeNow, describeTable, isChangesState, formatBytes, formatCount, formatEta, formatState, plainProgressLine, TABLES_SHOWN, tablesCopying } from './render';
+import { describeChangesProgress, describeNow, describeRate, describeScope, describeTable, isChangesState, formatBytes, formatCount, formatEta, formatState, plainProgressLine, TABLES_SHOWN, tablesCopying } from './render';
 
 /** The run's rates, and each followed table's by `database.table` (see `MigrationState.tableProgress`). */
 export interface WatchRates extends Rates {
@@ -127,7 +127,9 @@ export function plainView(out: Output, err: Output, heartbeatMs = 15_000): Watch
   return {
     update(state, rates, at) {
       const line = plainProgressLine(state, rates, at);
-      const key = line.slice(line.indexOf(' ') + 1);
+      // The same line but for its time (and a window's countdown) is not printed again before the heartbeat.
+      const same = plainProgressLine(state, rates, at, false);
+      const key = same.slice(same.indexOf(' ') + 1);
       if (key === lastKey && at.getTime() - lastAt < heartbeatMs) return;
       lastKey = key;
       lastAt = at.getTime();
@@ -154,11 +156,17 @@ export function barsView(stream: NodeJS.WriteStream): WatchView {
   const status = multi.create(1, 0, { line: '' }, textLine);
   const waiting = multi.create(1, 0, { line: '' }, textLine);
   let changesLine: SingleBar | null = null;
+  let scopeLine: SingleBar | null = null;
   let bars: { rows: SingleBar; tables: SingleBar; partitions: SingleBar; perTable: (SingleBar | null)[] } | null = null;
   return {
     update(state, rates, at) {
       status.update(0, { line: `${state.id}: ${state.status}${state.currentStep ? `, step ${state.currentStep}` : ''} (${at.toISOString().slice(11, 19)} UTC)` });
-      waiting.update(0, { line: `  ${describeNow(state) ?? 'ended'}` });
+      waiting.update(0, { line: `  ${describeNow(state, at) ?? 'ended'}` });
+      const about = [state.scope && describeScope(state.scope), state.rate && describeRate(state.rate)].filter(Boolean).join('; ');
+      if (about) {
+        scopeLine ??= multi.create(1, 0, { line: '' }, textLine);
+        scopeLine.update(0, { line: `  ${about}` });
+      }
       if (isChangesState(state)) {
         changesLine ??= multi.create(1, 0, { line: '' }, textLine);
         changesLine.update(0, { line: `  ${describeChangesProgress(state)}` });

@@ -15,7 +15,7 @@ export function showDetails(state: MigrationState): void {
  */
 export function currentDetails(state: MigrationState): string {
   const progress = 'changes' in state ? changesTable(state as ChangesState) : progressTable(state);
-  return [headline(state), '', stepsTable(state), '', progress].join('\n');
+  return [headline(state), '', stepsTable(state), '', progress, ...transferLines(state)].join('\n');
 }
 
 function headline(state: MigrationState): string {
@@ -28,6 +28,9 @@ function headline(state: MigrationState): string {
       `- Who may approve: a token with the role approver or admin${barred}.`,
       `- How: \`clickhouse-migrator approve ${state.id} ${step}\`, \`POST /migrations/${state.id}/approve\` with \`{"step":"${step}"}\`, or the signal \`approve\` with the same payload.`,
     ].join('\n');
+  }
+  if (state.waitingForWindow && state.status === 'running') {
+    return `**Waiting for its window: opens at ${markdownText(state.waitingForWindow.opensAt)}.**`;
   }
   if (state.currentStep && state.status === 'running') return `**Running \`${state.currentStep}\`.**`;
   const error = state.error ? `: ${state.error.message.split('\n')[0]}` : '';
@@ -61,4 +64,25 @@ function changesTable(state: ChangesState): string {
   }
   if (c.stopped) rows.push(`| stopped | version ${markdownText(c.stopped.version)} dirty with ${c.stopped.applied} of ${c.stopped.statements} statements applied |`);
   return rows.join('\n');
+}
+
+/** What a transfer has in scope and its rate limits, when the run knows them (each a table after the progress). */
+function transferLines(state: MigrationState): string[] {
+  const lines: string[] = [];
+  if (state.scope) {
+    const { tables, rows, bytes, excluded } = state.scope;
+    lines.push('', '| in scope | |', '|---|---:|', `| tables | ${tables} |`, `| rows | ${rows} |`, `| bytes | ${bytes} |`, `| tables left out by include/exclude | ${excluded} |`);
+  }
+  if (state.rate) {
+    const r = state.rate;
+    const cell = (n: number | null, none: string) => (n === null ? none : String(Math.round(n)));
+    lines.push(
+      '',
+      '| rate | limit | reached |',
+      '|---|---:|---:|',
+      `| bytes per second | ${cell(r.maxBytesPerSecond, 'none')} | ${cell(r.bytesPerSecond, 'not yet')} |`,
+      `| rows per second | ${cell(r.maxRowsPerSecond, 'none')} | ${cell(r.rowsPerSecond, 'not yet')} |`,
+    );
+  }
+  return lines;
 }

@@ -1,6 +1,6 @@
 import { ApiError, ApiUnreachableError } from '../../src/cli/api-client';
 import { UsageError } from '../../src/cli/exit-codes';
-import { describeChangesProgress, describeProgress, errorDocument, formatBytes, formatDuration, formatError, formatList, formatState, isChangesState, plainProgressLine, whoMayApprove } from '../../src/cli/render';
+import { describeChangesProgress, describeNow, describeProgress, describeRate, describeScope, errorDocument, formatBytes, formatDuration, formatError, formatList, formatState, isChangesState, plainProgressLine, whoMayApprove } from '../../src/cli/render';
 import type { ChangesState } from '../../src/workflows/changes-types';
 import { initialState } from '../../src/workflows/state';
 import type { MigrationInput, MigrationState } from '../../src/workflows/types';
@@ -223,5 +223,44 @@ describe('a run of changes', () => {
 
   it('tells a transfer from a run of changes', () => {
     expect([isChangesState(copying()), isChangesState(applyingChanges())]).toEqual([false, true]);
+  });
+});
+
+describe('the scope, window and rate of a transfer', () => {
+  it('shows what is in scope and how many tables the filters left out', () => {
+    expect(describeScope({ tables: 12, rows: 1_234_567, bytes: 3.2 * 1024 ** 3, excluded: 2 })).toBe('12 tables (1,234,567 rows, 3.2 GiB) in scope, 2 left out by include/exclude');
+    expect(describeScope({ tables: 1, rows: 0, bytes: 0, excluded: 0 })).toBe('1 table (0 rows, 0 B) in scope, none left out by include/exclude');
+    const text = formatState(state({ status: 'awaiting_approval', awaitingApproval: { step: 'configure' }, scope: { tables: 3, rows: 10, bytes: 2048, excluded: 1 } }), NOW);
+    expect(text).toContain('  scope:      3 tables (10 rows, 2.0 KiB) in scope, 1 left out by include/exclude');
+  });
+
+  it('when the approved step waits for its window, says when it opens and in how long', () => {
+    const waiting = state({ status: 'running', currentStep: 'migration', waitingForWindow: { opensAt: '2026-01-02T10:00:58Z' } });
+    expect(describeNow(waiting, NOW)).toBe('waiting for its window: opens at 2026-01-02T10:00:58Z, in 28s');
+    expect(describeNow(waiting)).toBe('waiting for its window: opens at 2026-01-02T10:00:58Z');
+    expect(describeNow({ ...waiting, waitingForWindow: { opensAt: '2026-01-02T12:05:30Z' } }, NOW)).toMatch(/, in 2h05m$/);
+    expect(describeNow({ ...waiting, waitingForWindow: { opensAt: '2026-01-02T10:00:30Z' } }, NOW)).toMatch(/, any moment now$/);
+    expect(formatState(waiting, NOW)).toContain('  now:        waiting for its window: opens at 2026-01-02T10:00:58Z, in 28s');
+    expect(plainProgressLine(waiting, NO_RATES, NOW)).toBe('2026-01-02T10:00:30Z demo-1 running: waiting for its window: opens at 2026-01-02T10:00:58Z, in 28s');
+    // A gate comes first: the window is waited for after the approval.
+    expect(describeNow({ ...waiting, status: 'awaiting_approval', awaitingApproval: { step: 'migration' } }, NOW)).toMatch(/^waiting for approval/);
+  });
+
+  it('shows the configured limit and the rate reached, for the measures that have a limit', () => {
+    const mib = 2 ** 20;
+    expect(describeRate({ maxBytesPerSecond: 20 * mib, maxRowsPerSecond: null, bytesPerSecond: 19.6 * mib, rowsPerSecond: 5000 })).toBe('20.0 MiB/s limit, 19.6 MiB/s reached');
+    expect(describeRate({ maxBytesPerSecond: null, maxRowsPerSecond: 50_000, bytesPerSecond: null, rowsPerSecond: null })).toBe('50,000 rows/s limit, not measured yet');
+    expect(describeRate({ maxBytesPerSecond: 20 * mib, maxRowsPerSecond: 50_000, bytesPerSecond: 19.6 * mib, rowsPerSecond: 48_120 })).toBe(
+      '20.0 MiB/s limit, 19.6 MiB/s reached; 50,000 rows/s limit, 48,120 rows/s reached',
+    );
+    expect(describeRate({ maxBytesPerSecond: null, maxRowsPerSecond: null, bytesPerSecond: mib, rowsPerSecond: 10 })).toBe('no byte limit, 1.0 MiB/s reached; no row limit, 10 rows/s reached');
+    const throttled = { ...copying(), rate: { maxBytesPerSecond: 20 * mib, maxRowsPerSecond: null, bytesPerSecond: 19.6 * mib, rowsPerSecond: 100 } };
+    expect(formatState(throttled, NOW)).toContain('  rate:       20.0 MiB/s limit, 19.6 MiB/s reached');
+    expect(plainProgressLine(throttled, NO_RATES, NOW)).toMatch(/partitions 10\/40; 20\.0 MiB\/s limit, 19\.6 MiB\/s reached$/);
+  });
+
+  it('a state without these fields (a run started before them) shows none of them', () => {
+    const text = formatState(copying(), NOW);
+    expect(text).not.toMatch(/scope:|rate:|window/);
   });
 });

@@ -150,6 +150,21 @@ describe('plainView', () => {
     ]);
   });
 
+  it('while the run waits for its window, the countdown alone does not print a new line before the heartbeat', () => {
+    const out = sink();
+    const view = plainView(out, sink(), 15_000);
+    const waiting = { ...state('running'), waitingForWindow: { opensAt: '2026-01-02T10:01:00Z' } };
+    const at = (sec: number) => new Date(Date.UTC(2026, 0, 2, 10, 0, sec));
+    view.update(waiting, { rowsPerSecond: null, bytesPerSecond: null }, at(0));
+    view.update(waiting, { rowsPerSecond: null, bytesPerSecond: null }, at(1));
+    view.update(waiting, { rowsPerSecond: null, bytesPerSecond: null }, at(16));
+    // A copy paused by a closing window keeps showing how far it got.
+    expect(out.chunks.filter((c) => c.includes('waiting for its window'))).toEqual([
+      '2026-01-02T10:00:00Z w1 running: waiting for its window: opens at 2026-01-02T10:01:00Z, in 1m00s; rows 0/1,000 (0%), 0 B, ETA unknown, tables 0/2, partitions 1/4\n',
+      '2026-01-02T10:00:16Z w1 running: waiting for its window: opens at 2026-01-02T10:01:00Z, in 44s; rows 0/1,000 (0%), 0 B, ETA unknown, tables 0/2, partitions 1/4\n',
+    ]);
+  });
+
   it('for a run of changes, each line shows the version and statement applied, not the copy', () => {
     const out = sink();
     const at = new Date(Date.UTC(2026, 0, 2, 10, 0, 0));

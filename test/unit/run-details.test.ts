@@ -95,4 +95,27 @@ describe('the summaries of copy activities', () => {
     expect(ranges[0]).toEqual({ list: 'units', from: 0, to: 5 });
     expect(ranges[ranges.length - 1].to).toBe(1_000);
   });
+
+  it('when the approved step waits for its window, say when it opens; show the scope and the rate limits as tables', () => {
+    const state = initialState(input, 'run-1');
+    state.status = 'running';
+    state.currentStep = 'migration';
+    state.waitingForWindow = { opensAt: '2026-12-07T22:00:00.000Z' };
+    state.scope = { tables: 12, rows: 5000, bytes: 1_048_576, excluded: 2 };
+    state.rate = { maxBytesPerSecond: 20_971_520, maxRowsPerSecond: null, bytesPerSecond: null, rowsPerSecond: null };
+    const details = currentDetails(state);
+    expect(details).toContain('**Waiting for its window: opens at 2026-12-07T22:00:00.000Z.**');
+    expect(details).toContain('| tables | 12 |');
+    expect(details).toContain('| tables left out by include/exclude | 2 |');
+    expect(details).toContain('| bytes per second | 20971520 | not yet |');
+    expect(details).toContain('| rows per second | none | not yet |');
+    state.waitingForWindow = null;
+    state.rate = { ...state.rate, bytesPerSecond: 20_560_000.4, rowsPerSecond: 90.2 };
+    expect(currentDetails(state)).toContain('**Running `migration`.**');
+    expect(currentDetails(state)).toContain('| bytes per second | 20971520 | 20560000 |');
+  });
+
+  it('a run without scope, window or rate shows none of their tables', () => {
+    expect(currentDetails(initialState(input, 'run-1'))).not.toMatch(/in scope|rate \||window/);
+  });
 });
