@@ -38,7 +38,8 @@ const windowSchema = z.strictObject({
     .array(z.enum(WEEKDAYS))
     .min(1, 'name at least one day')
     .max(7)
-    .refine((days) => new Set(days).size === days.length, 'must not repeat a day'),
+    .refine((days) => new Set(days).size === days.length, 'must not repeat a day')
+    .meta({ uniqueItems: true }),
   start: z.string().regex(/^(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?$/, 'must be a time of day, HH:MM or HH:MM:SS'),
   durationSeconds: z
     .number()
@@ -57,7 +58,8 @@ export const scheduleSchema = z
     window: windowSchema.optional(),
     onWindowEnd: z.enum(WINDOW_END_POLICIES).default('pause'),
   })
-  .refine((s) => s.notBefore !== undefined || s.window !== undefined, 'give notBefore, window or both');
+  .refine((s) => s.notBefore !== undefined || s.window !== undefined, 'give notBefore, window or both')
+  .meta({ anyOf: [{ required: ['notBefore'] }, { required: ['window'] }] });
 
 /** The source and target name of each entry of `databases`. */
 export function databasePairs(entries: readonly (string | { source: string; target: string })[]): { source: string; target: string }[] {

@@ -60,6 +60,125 @@ describe('the start request schema', () => {
   });
 });
 
+const FUTURE = new Date(Date.now() + 7 * 24 * 3600 * 1000).toISOString();
+const window = { days: ['mon', 'tue'], start: '22:00', durationSeconds: 7200, timeZone: 'Europe/Berlin' };
+
+describe('the scope of a transfer in the start request', () => {
+  const two = { ...valid, databases: ['demo', 'logs'] };
+
+  it('accepts a rename, include/exclude, a mode, a schedule and rate limits, and keeps them', () => {
+    const body = {
+      ...valid,
+      databases: [{ source: 'demo', target: 'demo_v2' }, 'logs'],
+      include: ['demo.*', 'logs.events_*'],
+      exclude: ['*.tmp_*'],
+      mode: 'data',
+      schedule: { notBefore: FUTURE, window, onWindowEnd: 'finish' },
+      options: { maxBytesPerSecond: 20 * 2 ** 20, maxRowsPerSecond: 50_000 },
+    };
+    expect(issuesOf(body)).toEqual([]);
+    expect(startMigrationSchema.parse(body)).toMatchObject({ databases: body.databases, include: body.include, exclude: body.exclude, mode: 'data', schedule: body.schedule, options: body.options });
+    expect(startMigrationSchema.parse({ ...valid, schedule: { window } }).schedule).toEqual({ window, onWindowEnd: 'pause' });
+    expect(startMigrationSchema.parse({ ...valid, schedule: { notBefore: FUTURE } }).mode).toBe('full');
+    // Renaming a database onto its own name, or a chain whose targets are all new, is fine.
+    expect(issuesOf({ ...valid, databases: [{ source: 'demo', target: 'demo' }] })).toEqual([]);
+    expect(issuesOf({ ...two, databases: [{ source: 'demo', target: 'logs_v2' }, { source: 'logs', target: 'demo_v2' }] })).toEqual([]);
+  });
+
+  it('when a rename lands on a database the same request also copies, the rename\'s target is refused', () => {
+    expect(issuesOf({ ...two, databases: [{ source: 'demo', target: 'logs' }, 'logs'] })).toContainEqual({ path: 'databases.0.target', message: expect.stringMatching(/renames onto "logs", a database this request also copies/) });
+    expect(issuesOf({ ...two, databases: ['logs', { source: 'demo', target: 'logs' }] })).toContainEqual({ path: 'databases.1.target', message: expect.stringMatching(/also copies \(entry 0\)/) });
+  });
+
+  it('when two sources are copied onto one target, the second is refused on its target', () => {
+    expect(issuesOf({ ...two, databases: [{ source: 'demo', target: 'all' }, { source: 'logs', target: 'all' }] })).toEqual([
+      { path: 'databases.1.target', message: expect.stringMatching(/two sources onto one target/) },
+    ]);
+  });
+
+  it('when a source is named twice (renamed or not), the second is refused', () => {
+    expect(issuesOf({ ...valid, databases: ['demo', { source: 'demo', target: 'demo_v2' }] })).toContainEqual({ path: 'databases.1.source', message: expect.stringMatching(/repeats the source database "demo"/) });
+  });
+
+  it('when a rename\'s target is reserved or a system database, it is refused on that target', () => {
+    expect(issuesOf({ ...valid, databases: [{ source: 'demo', target: 'system' }] })[0].path).toBe('databases.0.target');
+    expect(issuesOf({ ...valid, databases: [{ source: 'demo', target: '__migrator_x' }] })[0].path).toBe('databases.0.target');
+    expect(issuesOf({ ...valid, databases: [{ source: 'demo', target: 'demo_v2', extra: 1 }] })[0].path).toMatch(/^databases\.0/);
+  });
+
+  it('when a pattern names none of the request\'s databases (or a renamed target instead of its source), it is refused on that pattern', () => {
+    expect(issuesOf({ ...two, include: ['demo.*', 'shop.orders'] })).toEqual([{ path: 'include.1', message: expect.stringMatching(/matches no table of the databases in this request \(demo, logs\)/) }]);
+    expect(issuesOf({ ...valid, databases: [{ source: 'demo', target: 'demo_v2' }], exclude: ['demo_v2.*'] })).toEqual([{ path: 'exclude.0', message: expect.stringMatching(/patterns name source databases/) }]);
+    expect(issuesOf({ ...valid, exclude: ['demo.'] })[0].path).toBe('exclude.0');
+    expect(issuesOf({ ...valid, include: ['demo'] })).toContainEqual({ path: 'include.0', message: expect.stringMatching(/glob on database\.table/) });
+    expect(issuesOf({ ...valid, include: [] })[0].path).toBe('include');
+    expect(issuesOf({ ...two, include: ['*.events', 'd?mo.*', 'lo*'] })).toEqual([]);
+  });
+
+  it('when notBefore is in the past or not an ISO time with an offset, it is refused on schedule.notBefore', () => {
+    expect(issuesOf({ ...valid, schedule: { notBefore: '2020-01-01T00:00:00Z' } })).toEqual([{ path: 'schedule.notBefore', message: 'must be in the future' }]);
+    expect(issuesOf({ ...valid, schedule: { notBefore: '2099-01-01T00:00:00' } })[0].path).toBe('schedule.notBefore');
+    expect(issuesOf({ ...valid, schedule: { notBefore: 'tomorrow' } })[0].path).toBe('schedule.notBefore');
+  });
+
+  it('when the time zone is unknown, it is refused on schedule.window.timeZone', () => {
+    expect(issuesOf({ ...valid, schedule: { window: { ...window, timeZone: 'Mars/Olympus_Mons' } } })).toEqual([
+      { path: 'schedule.window.timeZone', message: expect.stringMatching(/IANA time zone/) },
+    ]);
+  });
+
+  it('when the window has zero length, no days or a time that is not one, each field is named', () => {
+    expect(issuesOf({ ...valid, schedule: { window: { ...window, durationSeconds: 0 } } })).toEqual([{ path: 'schedule.window.durationSeconds', message: expect.stringMatching(/zero length never opens/) }]);
+    expect(issuesOf({ ...valid, schedule: { window: { ...window, days: [] } } })[0].path).toBe('schedule.window.days');
+    expect(issuesOf({ ...valid, schedule: { window: { ...window, days: ['mon', 'mon'] } } })[0].path).toBe('schedule.window.days');
+    expect(issuesOf({ ...valid, schedule: { window: { ...window, days: ['monday'] } } })[0].path).toBe('schedule.window.days.0');
+    expect(issuesOf({ ...valid, schedule: { window: { ...window, start: '24:00' } } })[0].path).toBe('schedule.window.start');
+    expect(issuesOf({ ...valid, schedule: { window: { ...window, durationSeconds: 8 * 24 * 3600 } } })[0].path).toBe('schedule.window.durationSeconds');
+  });
+
+  it('when the schedule says nothing, the mode or the window-end policy is unknown, or a limit is too small, each field is named', () => {
+    expect(issuesOf({ ...valid, schedule: { onWindowEnd: 'fail' } })[0]).toMatchObject({ path: 'schedule', message: expect.stringMatching(/notBefore, window or both/) });
+    expect(issuesOf({ ...valid, schedule: { window, onWindowEnd: 'stop' } })[0].path).toBe('schedule.onWindowEnd');
+    expect(issuesOf({ ...valid, mode: 'rows' })[0].path).toBe('mode');
+    expect(issuesOf({ ...valid, options: { maxBytesPerSecond: 100 } })[0].path).toBe('options.maxBytesPerSecond');
+    expect(issuesOf({ ...valid, options: { maxRowsPerSecond: 0 } })[0].path).toBe('options.maxRowsPerSecond');
+  });
+});
+
+describe('POST /migrations with a scope', () => {
+  function appWithStart() {
+    const start = jest.fn(async (_type: string, _options: { args: unknown[] }) => ({ firstExecutionRunId: 'run-0', query: async () => ({ locks: ['migration-lock-1'], lockConflict: null }) }));
+    const client = { workflow: { start } } as unknown as Client;
+    const app = createApp({ client, namespace: 'default', temporalUiUrl: 'http://127.0.0.1:8233', keyring: keyringOf('scope tests'), logger: { error: () => undefined }, auth: { mode: 'off', fourEyes: false } });
+    return { app, start };
+  }
+  const inputOf = (start: ReturnType<typeof appWithStart>['start']) => (start.mock.calls[0][1].args[0] ?? {}) as Record<string, unknown>;
+
+  it('the workflow input carries source names in databases, the renames, filters, mode, schedule and limits', async () => {
+    const { app, start } = appWithStart();
+    const schedule = { notBefore: FUTURE, window, onWindowEnd: 'fail' };
+    const res = await request(app)
+      .post('/migrations')
+      .send({ ...valid, databases: [{ source: 'demo', target: 'demo_v2' }, 'logs'], include: ['demo.*', 'logs.*'], exclude: ['demo.tmp'], mode: 'schema', schedule, options: { maxBytesPerSecond: 1 << 20, maxRowsPerSecond: 10 } });
+    expect(res.status).toBe(201);
+    expect(inputOf(start)).toMatchObject({ databases: ['demo', 'logs'], renames: { demo: 'demo_v2' }, include: ['demo.*', 'logs.*'], exclude: ['demo.tmp'], mode: 'schema', schedule, options: { maxBytesPerSecond: 1 << 20, maxRowsPerSecond: 10 } });
+  });
+
+  it('a plain transfer\'s input has none of these fields', async () => {
+    const { app, start } = appWithStart();
+    expect((await request(app).post('/migrations').send(valid)).status).toBe(201);
+    expect(Object.keys(inputOf(start)).filter((k) => ['renames', 'include', 'exclude', 'mode', 'schedule'].includes(k))).toEqual([]);
+  });
+
+  it('a bad scope is answered 400 naming the field, and nothing starts', async () => {
+    const { app, start } = appWithStart();
+    const res = await request(app).post('/migrations').send({ ...valid, databases: ['demo', { source: 'logs', target: 'demo' }] });
+    expect(res.status).toBe(400);
+    expect(res.body.issues.map((i: { path: string }) => i.path)).toContain('databases.1.target');
+    expect(start).not.toHaveBeenCalled();
+  });
+});
+
 const changes = {
   target: { url: 'https://target.example:8443', password: 's3cret' },
   database: 'shop',

@@ -182,7 +182,54 @@ const startSamples: unknown[] = [
   { source: validStart.source, databases: ['demo'] },
   [],
   'text',
+  ...scopeSamples(),
 ];
+
+/** Requests with a scope (renames, filters, mode, schedule, limits): the shapes, not the checks across fields. */
+function scopeSamples(): unknown[] {
+  const window = { days: ['sat', 'sun'], start: '01:00', durationSeconds: 3600, timeZone: 'UTC' };
+  const withWindow = (change: Record<string, unknown>) => ({ ...validStart, schedule: { window: { ...window, ...change } } });
+  return [
+    {
+      ...validStart,
+      databases: [{ source: 'demo', target: 'demo_v2' }, 'events'],
+      include: ['demo.*', 'events.e?'],
+      exclude: ['*.tmp_*'],
+      mode: 'data',
+      schedule: { notBefore: '2099-01-01T00:00:00Z', window, onWindowEnd: 'finish' },
+      options: { maxBytesPerSecond: 20 * 2 ** 20, maxRowsPerSecond: 1 },
+    },
+    { ...validStart, mode: 'schema', schedule: { notBefore: '2099-01-01T22:00:00+01:00' } },
+    { ...validStart, schedule: { window: { ...window, start: '23:59:59', days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] } } },
+    { ...validStart, mode: 'rows' },
+    { ...validStart, databases: [{ source: 'demo' }] },
+    { ...validStart, databases: [{ source: 'demo', target: 'demo_v2', note: 'x' }] },
+    { ...validStart, databases: [{ source: 'demo', target: 'System' }] },
+    { ...validStart, databases: [{ source: '__migrator_x', target: 'demo_v2' }] },
+    { ...validStart, include: [] },
+    { ...validStart, exclude: ['a.'.repeat(300)] },
+    { ...validStart, include: 'demo.*' },
+    { ...validStart, schedule: { notBefore: 'tomorrow' } },
+    { ...validStart, schedule: { notBefore: '2099-01-01T00:00:00' } },
+    { ...validStart, schedule: { window, onWindowEnd: 'stop' } },
+    { ...validStart, schedule: {} },
+    { ...validStart, schedule: { onWindowEnd: 'pause' } },
+    { ...validStart, schedule: { window, every: 'day' } },
+    withWindow({ durationSeconds: 0 }),
+    withWindow({ durationSeconds: 1.5 }),
+    withWindow({ durationSeconds: 8 * 24 * 3600 }),
+    withWindow({ days: [] }),
+    withWindow({ days: ['monday'] }),
+    withWindow({ days: ['mon', 'mon'] }),
+    withWindow({ start: '24:00' }),
+    withWindow({ start: '9:00' }),
+    withWindow({ timeZone: '' }),
+    { ...validStart, schedule: { window: { days: ['mon'], start: '01:00', durationSeconds: 60 } } },
+    { ...validStart, options: { maxBytesPerSecond: 1023 } },
+    { ...validStart, options: { maxRowsPerSecond: 0 } },
+    { ...validStart, options: { maxRowsPerSecond: 2.5 } },
+  ];
+}
 
 const validChanges = {
   target: { url: 'http://target:8123', passwordRef: 'target.pw' },
