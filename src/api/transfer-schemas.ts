@@ -94,6 +94,8 @@ export function scopeIssues(body: {
   });
   for (const field of ['include', 'exclude'] as const) {
     body[field]?.forEach((pattern, i) => {
+      // A pattern that is not a glob on database.table has its own issue from the shape.
+      if (!pattern.includes('.') && !pattern.includes('*')) return;
       if (!pairs.some(({ source }) => canMatchDatabase(pattern, source))) {
         issues.push({ path: [field, i], message: `matches no table of the databases in this request (${pairs.map((p) => p.source).join(', ')}); patterns name source databases` });
       }
