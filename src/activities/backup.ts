@@ -14,6 +14,7 @@ import { isView } from './inventory';
 import { dropManifest, Manifest, MANIFEST_LISTS } from './manifest';
 import { proveRecordedRollback, rollbackRecordedRun } from './rollback';
 import { namesTable, objectKey } from '../workflows/table-key';
+import { scopeOfObject, type TableFilters } from '../workflows/scope';
 
 
 /** Backup and rollback: zero-copy partition snapshots on the target. */
@@ -24,12 +25,12 @@ export function createBackupActivities(deps: ActivityDeps) {
      * MergeTree partitions by hard link (`ATTACH PARTITION … FROM`), small tables by copy,
      * views by DDL. A retry starts the snapshot again from scratch.
      */
-    async takeRestorePoint(req: { runKey: string; target: EndpointRef; databases: string[]; manifest?: boolean }): Promise<RestorePoint> {
+    async takeRestorePoint(req: { runKey: string; target: EndpointRef; databases: string[]; manifest?: boolean; renames?: Record<string, string> } & TableFilters): Promise<RestorePoint> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
         heartbeating(() => ({ step: 'backup' }), async () => {
           const database = restorePointDatabase(req.runKey);
           const existing = await existingDatabases(target, req.databases);
-          const tables = existing.length > 0 ? await listTables(target, existing) : [];
+          const tables = inScopeOnTarget(existing.length > 0 ? await listTables(target, existing) : [], req);
           await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
           await target.exec(`CREATE DATABASE ${quoteIdentifier(database)}`);
           const captured: RestorePointTable[] = [];
@@ -232,4 +233,13 @@ async function compareWithRecord(target: ClickHouseConnection, snapshotDatabase:
     before.every((p) => recordedRows.get(p.partitionId) === p.rows) &&
     before.length === table.partitions.filter((p) => p.rows > 0).length;
   return { database: table.database, table: table.name, before, after, match };
+}
+
+/**
+ * The target's tables that the run's filters keep in scope: the restore point holds only what the
+ * run may write. Patterns name source databases, so a renamed database is matched by its source name.
+ */
+function inScopeOnTarget<T extends { database: string; name: string; inner: boolean }>(tables: T[], req: { renames?: Record<string, string> } & TableFilters): T[] {
+  const sourceOf = new Map(Object.entries(req.renames ?? {}).map(([source, target]) => [target, source]));
+  return tables.filter((t) => scopeOfObject(req, { ...t, database: sourceOf.get(t.database) ?? t.database }).inScope);
 }

@@ -14,6 +14,8 @@ import { holdsData, isView, takeInventory } from './inventory';
 import { objectKey } from '../workflows/table-key';
 import { sourceDatabaseOf, targetDatabasesOf, type Renames } from '../workflows/database-map';
 import { planOnTarget, renameProblems } from './renames';
+import type { TableFilters } from '../workflows/scope';
+import { scopeReport } from './scope-report';
 
 /** Headroom on top of the source's on-disk size: merges and replaced parts need room while they settle. */
 const DISK_HEADROOM = 1.2;
@@ -35,7 +37,7 @@ export function createConfigureActivities(deps: ActivityDeps) {
       onConflict: ConflictPolicy;
       /** What the backup step's rehearsal captured: a restore point can be taken on this target. */
       rehearsal?: { tables: number; rows: number };
-    }): Promise<TargetReport> {
+    } & TableFilters): Promise<TargetReport> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => ({ step: 'configure' }), async () => {
         const [targetInfo] = await Promise.all([target.server(), source.server()]);
@@ -44,7 +46,10 @@ export function createConfigureActivities(deps: ActivityDeps) {
         const readonly = await settingValue(target, 'readonly');
         if (readonly !== '0') problems.push(`the target user "${req.target.username}" is read-only (readonly=${readonly})`);
 
-        const { objects: onSource, unsupported } = await takeInventory(source, req.databases);
+        const { objects: onSource, unsupported, excluded } = await takeInventory(source, req.databases, req);
+        // The filters name source databases: the scope is judged before the objects are renamed.
+        const scope = scopeReport({ objects: onSource, excluded, unsupported }, req);
+        problems.push(...scope.problems);
         // From here on the objects are named as the target will have them (renamed databases).
         const plan = planOnTarget(onSource, req.renames);
         const objects = plan.objects;
@@ -82,6 +87,7 @@ export function createConfigureActivities(deps: ActivityDeps) {
             maxInsertThreads: caps.maxInsertThreads,
             unloggedStatements: caps.unloggedStatements,
           },
+          scope: scope.scope,
           restorePoint: req.rehearsal ? { ...req.rehearsal, takenAt: 'at the start of the migration step, after the last approval' } : null,
           ddlFeatures: schema.ddlFeatures,
           ddl: { ...schema.ddl, deferred: firstLines(schema.ddl.deferred, DETAIL_LIMIT), refused: firstOf(schema.ddl.refused, DETAIL_LIMIT) },

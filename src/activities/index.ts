@@ -4,6 +4,7 @@ import { createConfigureActivities } from './configure';
 import { createIdentityActivities } from './identity';
 import { createJanitorActivities } from './janitor';
 import type { ActivityDeps } from './context';
+import { createScopeActivities } from './scope';
 import { createTransferActivities } from './transfer';
 import { createValidationActivities } from './validation';
 
@@ -19,6 +20,7 @@ export function createMigrationActivities(deps: ActivityDeps) {
     ...createJanitorActivities(deps),
     ...createChangesActivities(deps),
     ...createIdentityActivities(deps),
+    ...createScopeActivities(deps),
   };
 }
 

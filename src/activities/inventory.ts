@@ -2,6 +2,8 @@ import { countRows, listTables, partitionSizesIn, type TableInfo } from '../clic
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import type { PlannedObject } from '../workflows/types';
 import { objectKey } from '../workflows/table-key';
+import type { TableFilters } from '../workflows/scope';
+import { splitByScope, type ExcludedObject } from './scope';
 
 /** Creation order: tables, then objects that only hold schema, then views, then materialized views. */
 const CREATION_ORDER: Record<TableInfo['kind'], number> = {
@@ -26,12 +28,17 @@ export function inCreationOrder<T extends Pick<TableInfo, 'kind' | 'inner' | 'da
   );
 }
 
-/** The objects of `databases` on `source`, with their sizes, in creation order. */
-export async function takeInventory(source: ClickHouseConnection, databases: readonly string[]): Promise<{
+/**
+ * The objects of `databases` on `source` that `filters` keep in scope, with their sizes, in
+ * creation order, and those the filters leave out: the one place a run's scope is decided, so
+ * every step after it (checks, plan, copy, verification, rollback) sees only what is in scope.
+ */
+export async function takeInventory(source: ClickHouseConnection, databases: readonly string[], filters?: TableFilters): Promise<{
   objects: PlannedObject[];
   unsupported: TableInfo[];
+  excluded: ExcludedObject[];
 }> {
-  const tables = await listTables(source, databases);
+  const { inScope: tables, excluded } = splitByScope(await listTables(source, databases), filters);
   // Every table's partitions in one query: a query per table costs minutes at 10,000 tables.
   const partitions = await partitionSizesIn(source, databases);
   const objects: PlannedObject[] = [];
@@ -50,5 +57,5 @@ export async function takeInventory(source: ClickHouseConnection, databases: rea
       partitions: sizes.length,
     });
   }
-  return { objects, unsupported: tables.filter((t) => t.kind === 'unsupported') };
+  return { objects, unsupported: tables.filter((t) => t.kind === 'unsupported'), excluded };
 }

@@ -16,6 +16,7 @@ import { Manifest, MANIFEST_LISTS } from './manifest';
 import { objectKey } from '../workflows/table-key';
 import type { Renames } from '../workflows/database-map';
 import { requireSafePlan } from './renames';
+import type { TableFilters } from '../workflows/scope';
 
 /** Rows of each table that the trial copies and fingerprints on both sides. */
 const TRIAL_ROWS = 20;
@@ -43,7 +44,7 @@ export function createValidationActivities(deps: ActivityDeps) {
      * database on the target and fingerprints them on both sides. A table that cannot be read,
      * copied or fingerprinted fails the step here, before the migration is approved.
      */
-    async validateSource(req: { runKey: string; source: EndpointRef; target: EndpointRef; databases: string[]; manifest?: boolean; renames?: Renames }): Promise<ValidationReport> {
+    async validateSource(req: { runKey: string; source: EndpointRef; target: EndpointRef; databases: string[]; manifest?: boolean; renames?: Renames } & TableFilters): Promise<ValidationReport> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => ({ step: 'validation' }), async () => {
           const began = Date.now();
@@ -52,7 +53,7 @@ export function createValidationActivities(deps: ActivityDeps) {
           const missing = req.databases.filter((d) => !present.includes(d));
           if (missing.length > 0) throw permanent(FAILURE_TYPES.sourceInvalid, `the source has no database ${missing.map((d) => `"${d}"`).join(', ')}`);
 
-          const { objects, unsupported } = await takeInventory(source, req.databases);
+          const { objects, unsupported } = await takeInventory(source, req.databases, req);
           const dataObjects = objects.filter(holdsData);
           await requireReadable(source, dataObjects);
           const transfer = await chooseTransferPath(deps, source, target, req.source, req.databases);

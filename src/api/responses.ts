@@ -147,6 +147,10 @@ export const tablesPageSchema = z.strictObject({
       targetRows: count.nullable(),
       /** The last verification's verdict; null until the table is verified. */
       match: z.boolean().nullable(),
+      /** Rows on the source when the run listed its scope, before its first gate. */
+      rows: count.optional(),
+      /** Bytes on disk on the source when the run listed its scope. */
+      bytes: count.optional(),
     }),
   ),
   /** Pass it as `cursor` for the next page; null after the last page. */

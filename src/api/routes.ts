@@ -13,6 +13,7 @@ import { CHANGES_WORKFLOW_TYPE, type ChangesInput } from '../workflows/changes-t
 import { RUN_TYPES_CLAUSE, RUN_WORKFLOW_TYPES } from '../workflows/run-types';
 import type { AppDeps } from './app';
 import { databasePairs } from './transfer-schemas';
+import { unmatchedFields } from '../workflows/scope';
 import { assertRole, identityOf, requireRole, type Identity } from './auth';
 import type { CancelAccepted, MigrationStarted, MigrationSummary } from './responses';
 import {
@@ -189,7 +190,8 @@ const LOCK_WAIT_MS = 10_000;
 /**
  * Waits until a new run holds the lock of every target database, so that a start that overlaps
  * an open run is answered 409, naming that run, and one whose source and target turn out to be
- * one server (the run asks the servers before it locks) is answered 400 on `target.url`. The lock
+ * one server (the run asks the servers before it locks) is answered 400 on `target.url`, as is one
+ * whose `include` or `exclude` pattern matches nothing on the source (it lists its scope first) on that field. The lock
  * itself lives in Temporal (see `src/workflows/target-lock.ts`): if no worker picks the run up in
  * time, the run still refuses to proceed later, and this answers 201.
  */
@@ -201,6 +203,7 @@ async function awaitLocks(client: Client, handle: WorkflowHandle, databases: num
     if (state?.error?.type === FAILURE_TYPES.sameServer) {
       throw new InvalidRequestError([{ path: 'target.url', message: `must be a different server from the source: ${state.error.message}` }]);
     }
+    if (state?.error?.type === FAILURE_TYPES.scopeInvalid) throw new InvalidRequestError(unmatchedPatternIssues(state.error.message));
     if (state?.lockConflict) {
       const lock = state.lockConflict;
       const owner = await client.workflow.getHandle(lock).describe().then((d) => d.memo?.owner, () => undefined);
@@ -211,6 +214,12 @@ async function awaitLocks(client: Client, handle: WorkflowHandle, databases: num
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** The 400 of a run whose `include` or `exclude` pattern matched nothing on the source: an issue on each field it names. */
+function unmatchedPatternIssues(message: string): { path: string; message: string }[] {
+  const fields = unmatchedFields(message);
+  return (fields.length > 0 ? fields : ['']).map((path) => ({ path, message }));
 }
 
 const isStep = (value: string | undefined): value is StepName => (STEPS as readonly (string | undefined)[]).includes(value);

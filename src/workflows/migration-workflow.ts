@@ -13,6 +13,8 @@ import { initialState } from './state';
 import type { MigrationInput, MigrationState, RestorePoint } from './types';
 import { namedList } from './markdown';
 import { targetDatabasesOf } from './database-map';
+import { listScope } from './scope-listing';
+import { filtersOf, restorePointScope } from './scope';
 
 /**
  * A ClickHouse migration in four approved steps: backup, configure, validation, migration.
@@ -44,9 +46,10 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   const inManifest = manifest ? { manifest: true } : {};
   let migrationStarted = false;
   const steps = async () => {
+    if (patched(PATCHES.transferScope)) await listScope(input, state, details);
     if (patched(PATCHES.targetLocks)) await lockTargets(targetSide, runId, state, { holdThroughCancellation: ending.exact, held });
     const fresh = patched(PATCHES.freshRestorePoint);
-    const point = await runStep('backup', () => long.takeRestorePoint.executeWithOptions({ summary: `${fresh ? 'rehearse' : 'take'} the restore point of ${namedList(targetSide.databases)}` }, [{ runKey, target: input.target, databases: targetSide.databases, ...inManifest }]));
+    const point = await runStep('backup', () => long.takeRestorePoint.executeWithOptions({ summary: `${fresh ? 'rehearse' : 'take'} the restore point of ${namedList(targetSide.databases)}` }, [{ runKey, target: input.target, databases: targetSide.databases, ...inManifest, ...restorePointScope(input) }]));
     if (fresh) {
       // A rehearsal: the restore point a rollback uses is taken after the last approval, so it
       // holds every write the target gets while the run waits at its gates.
@@ -62,11 +65,12 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
         databases: input.databases,
         ...renames,
         onConflict: input.options.onConflict,
+        ...filtersOf(input),
         rehearsal: { tables: tablesOf(point), rows: point.totalRows },
       }]),
     );
     await gate('validation');
-    const plan = await runStep('validation', () => long.validateSource.executeWithOptions({ summary: `validate the source and dry-run ${dbs}` }, [{ runKey, ...endpoints, databases: input.databases, ...inManifest, ...renames }]));
+    const plan = await runStep('validation', () => long.validateSource.executeWithOptions({ summary: `validate the source and dry-run ${dbs}` }, [{ runKey, ...endpoints, databases: input.databases, ...inManifest, ...renames, ...filtersOf(input) }]));
     state.transferPath = plan.transfer.path;
     await gate('migration');
     await runStep('migration', async () => {

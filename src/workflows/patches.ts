@@ -48,4 +48,10 @@ export const PATCHES = {
   serverIdentityLocks: 'server-identity-locks',
   /** Run keys are the random end of the run id, not its time-ordered start (see `runKeyOf`). */
   distinctRunKeys: 'distinct-run-keys',
+  /**
+   * Before taking its locks, a transfer lists the tables its `include`/`exclude` keep in scope (a
+   * page per activity) for the `tables` query and `state.scope`, and fails (`ScopeInvalid`) when a
+   * pattern matches nothing; its activities get the filters.
+   */
+  transferScope: 'transfer-scope',
 } as const;

@@ -1,5 +1,6 @@
 import { ApplicationFailure, CancellationScope, CancelledFailure, isCancellation } from '@temporalio/workflow';
 import { long, scan } from './activity-stubs';
+import { restorePointScope, type TableFilters } from './scope';
 import { Rejected } from './steps';
 import { describeFailure } from './failures';
 import { firstLines } from './bounded';
@@ -25,9 +26,9 @@ export interface RunEnding {
 }
 
 /** Takes the restore point a rollback uses, with the digests it will be proved against. */
-export async function takeRestorePoint(run: RunEnding, input: { target: EndpointRef; databases: string[] }): Promise<void> {
+export async function takeRestorePoint(run: RunEnding, input: { target: EndpointRef; databases: string[]; renames?: Record<string, string> } & TableFilters): Promise<void> {
   const manifest = run.manifest ? { manifest: true } : {};
-  const point = await long.takeRestorePoint.executeWithOptions({ summary: `take the restore point of ${namedList(input.databases)}` }, [{ runKey: run.runKey, target: input.target, databases: input.databases, ...manifest }]);
+  const point = await long.takeRestorePoint.executeWithOptions({ summary: `take the restore point of ${namedList(input.databases)}` }, [{ runKey: run.runKey, target: input.target, databases: input.databases, ...manifest, ...restorePointScope(input) }]);
   run.restorePoint = point;
   const digests = await long.fingerprintRestorePoint({ target: input.target, restorePoint: point, ...(run.manifest ? { runKey: run.runKey } : {}) });
   run.state.restorePoint = { database: point.database, takenAt: point.takenAt, totalRows: point.totalRows, digests };

@@ -1,3 +1,4 @@
+import type { ScopedTable } from './scope';
 import type { RangeCopyResult, TableDetail, TableProgress, TablesPage, TablesPageRequest, TableVerification } from './types';
 import { tableKey } from './table-key';
 
@@ -24,6 +25,11 @@ export class TableDetails {
       this.sorted = null;
     }
     return found;
+  }
+
+  /** Records the tables of a page of the run's scope, with their size on the source. */
+  listed(tables: readonly ScopedTable[]): void {
+    for (const t of tables) Object.assign(this.entry(t.database, t.table), { rows: t.rows, bytes: t.bytes });
   }
 
   /** Adds the rows a copy activity copied, per table. */

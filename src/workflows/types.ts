@@ -4,6 +4,7 @@
  */
 import type { ObjectKind } from '../clickhouse/catalog';
 import type { PartitionDigest } from '../clickhouse/fingerprint';
+import type { ScopeReport } from './scope';
 
 /** Workflow type name. */
 export const WORKFLOW_TYPE = 'clickhouseMigration';
@@ -73,6 +74,8 @@ export const FAILURE_TYPES = {
   lockLost: 'LockLost',
   /** The run's manifest on the target holds a row its worker did not sign, or lacks one: the run stops without acting on it. */
   manifestTampered: 'ManifestTampered',
+  /** An `include` or `exclude` pattern matches no table or view of the source: the message starts with its field (`exclude[1]`). */
+  scopeInvalid: 'ScopeInvalid',
   /** A server did not answer or broke off: retried with backoff. */
   clickhouseUnavailable: 'ClickHouseUnavailable',
   cancelled: 'Cancelled',
@@ -247,6 +250,8 @@ export interface TargetReport {
     /** The target user may send `log_queries=0` with a statement: server-to-server copies stay out of its query log. */
     unloggedStatements?: boolean;
   };
+  /** What is in scope and what the filters leave out (see src/activities/scope-report.ts); absent in runs from before. */
+  scope?: ScopeReport;
   /** The backup step's rehearsal of the restore point (tables and rows it captured), and when the real one is taken. */
   restorePoint: { tables: number; rows: number; takenAt: string } | null;
   /** Version-dependent DDL features the source uses, and whether the target accepted each when probed. */
@@ -462,6 +467,9 @@ export interface TableDetail {
   targetRows: number | null;
   /** Null until the table is verified. */
   match: boolean | null;
+  /** Rows and bytes on disk on the source when the run listed its scope (runs with patch `transfer-scope`). */
+  rows?: number;
+  bytes?: number;
 }
 
 /** What the `tables` query is asked for: a page of at most `limit` tables after `cursor`. */
