@@ -1,4 +1,4 @@
-import { countRows, listTables, partitionSizesOf, type TableInfo } from '../clickhouse/catalog';
+import { countRows, listTables, partitionSizesIn, partitionSizesOf, type TableInfo } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { SCOPE_PAGE, scopeOfObject, unmatchedMessage, unmatchedPatterns, type ScopedTable, type ScopePage, type TableFilters } from '../workflows/scope';
 import { tableKey } from '../workflows/table-key';
@@ -50,9 +50,15 @@ export function requireMatches(filters: TableFilters | undefined, objects: reado
   if (unmatched.length > 0) throw permanent(FAILURE_TYPES.scopeInvalid, unmatchedMessage(unmatched, databases));
 }
 
-/** Rows and bytes on disk of `tables` on the source: one query for the partitioned ones, a count for each other table that holds rows. */
-async function sizesOf(source: ClickHouseConnection, tables: readonly TableInfo[]): Promise<Pick<PlannedObject, 'database' | 'name' | 'inner' | 'kind' | 'rows' | 'bytesOnDisk'>[]> {
-  const partitions = await partitionSizesOf(source, tables.filter((t) => t.kind === 'partitioned').map((t) => ({ database: t.database, table: t.name })));
+/**
+ * Rows and bytes on disk of `tables` on the source: one query for the partitions (of whole
+ * databases when `tables` is all of them: a list of 10,000 names would outgrow the server's
+ * `max_query_size`), a count for each other table that holds rows.
+ */
+async function sizesOf(source: ClickHouseConnection, tables: readonly TableInfo[], databases: readonly string[] | null): Promise<Pick<PlannedObject, 'database' | 'name' | 'inner' | 'kind' | 'rows' | 'bytesOnDisk'>[]> {
+  const partitions = databases
+    ? await partitionSizesIn(source, databases)
+    : await partitionSizesOf(source, tables.filter((t) => t.kind === 'partitioned').map((t) => ({ database: t.database, table: t.name })));
   const sized = [];
   for (const t of tables) {
     const parts = partitions.get(tableKey(t.database, t.name)) ?? [];
@@ -80,7 +86,7 @@ export function createScopeActivities(deps: ActivityDeps) {
           const page = listed.slice(req.page * SCOPE_PAGE, (req.page + 1) * SCOPE_PAGE);
           const onPage = new Set(page.map((t) => tableKey(t.database, t.table)));
           const measured = req.page === 0 ? inScope : inScope.filter((t) => onPage.has(tableKey(t.database, listedName(t))));
-          const sized = await sizesOf(source, measured);
+          const sized = await sizesOf(source, measured, req.page === 0 ? req.databases : null);
           const sizes = new Map(scopedTables(sized).map((t) => [tableKey(t.database, t.table), t]));
           const tables = page.map((t) => sizes.get(tableKey(t.database, t.table)) ?? t);
           if (req.page > 0) return { tables };
