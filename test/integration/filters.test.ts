@@ -157,6 +157,39 @@ describe('include and exclude filters on a transfer', () => {
     expect(await tableDigest(target, main, 'tmp_a')).toEqual(targetOwn);
   });
 
+  it('when a filtered run fails in its migration step, the rollback puts back what it wrote and never touches the table left out', async () => {
+    const { source, target } = servers;
+    const db = servers.database('filters_rb');
+    await createDemoLike(source, db, 20_000);
+    await source.exec(`CREATE TABLE ${qualifiedName(db, 'tmp_x')} (k UInt64) ENGINE = MergeTree ORDER BY k`);
+    await source.exec(`INSERT INTO ${qualifiedName(db, 'tmp_x')} SELECT number FROM system.numbers LIMIT 50`);
+    await target.exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
+    await target.exec(`CREATE TABLE ${qualifiedName(db, 'tmp_x')} (k UInt64) ENGINE = MergeTree ORDER BY k`);
+    await target.exec(`INSERT INTO ${qualifiedName(db, 'tmp_x')} SELECT number * 3 FROM system.numbers LIMIT 9`);
+    await target.exec(`CREATE TABLE ${qualifiedName(db, 'events')} (event_date Date, user_id UInt64, kind String, amount Float64) ENGINE = MergeTree PARTITION BY toYYYYMM(event_date) ORDER BY (event_date, user_id)`);
+    await target.exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-03-01') + number % 40, number, 'old', 1 FROM system.numbers LIMIT 400`);
+    const before = { tmp: await tableDigest(target, db, 'tmp_x'), events: await tableDigest(target, db, 'events') };
+
+    const res = await start({ databases: [db], exclude: [`${db}.tmp_*`], options: { onConflict: 'replace', parallelism: 1, syncPasses: 3 } });
+    expect(res.status).toBe(201);
+    const id = res.body.id as string;
+    for (const step of ['configure', 'validation']) {
+      await awaiting(id, step);
+      await approve(id, step);
+    }
+    await awaiting(id, 'migration');
+    // The copy of `users` fails once `events` is copied: the run rolls back.
+    await source.exec(`ALTER TABLE ${qualifiedName(db, 'users')} DROP COLUMN name`);
+    await approve(id, 'migration');
+    const final = await ended(id);
+    expect(final.status).toBe('rolled_back');
+    expect(final.rollback?.leftovers ?? []).toEqual([]);
+    expect(await tableDigest(target, db, 'tmp_x')).toEqual(before.tmp);
+    expect(await tableDigest(target, db, 'events')).toEqual(before.events);
+    const left = await target.rows<{ name: string }>(`SELECT name FROM system.tables WHERE database = ${quoteString(db)} ORDER BY name`);
+    expect(left.map((t) => t.name)).toEqual(['events', 'tmp_x']);
+  });
+
   it('when a materialized view in scope reads a table left out, configure fails naming both', async () => {
     const { source } = servers;
     const db = servers.database('filters_mv');
