@@ -1,6 +1,6 @@
 import { countRows, listTables, partitionSizesIn, partitionSizesOf, type TableInfo } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
-import { SCOPE_PAGE, scopeOfObject, unmatchedMessage, unmatchedPatterns, type ScopedTable, type ScopePage, type TableFilters } from '../workflows/scope';
+import { SCOPE_PAGE, scopeName, scopeOfObject, unmatchedMessage, unmatchedPatterns, type ScopedTable, type ScopePage, type TableFilters } from '../workflows/scope';
 import { tableKey } from '../workflows/table-key';
 import { FAILURE_TYPES, type EndpointRef, type PlannedObject } from '../workflows/types';
 import { heartbeating, permanent, withConnections, type ActivityDeps } from './context';
@@ -26,17 +26,12 @@ export function splitByScope<T extends Pick<TableInfo, 'database' | 'name' | 'in
   return { inScope, excluded };
 }
 
-/** The storage table of a materialized view counts as its view's (`.inner.<view>` on 18.16). */
-function listedName(object: Pick<TableInfo, 'name' | 'inner'>): string {
-  return object.inner && object.name.startsWith('.inner.') ? object.name.slice('.inner.'.length) : object.name;
-}
-
 /** The objects in scope as the scope listing shows them, by database and name: a view carries its storage table's rows and bytes. */
 export function scopedTables(objects: readonly Pick<PlannedObject, 'database' | 'name' | 'inner' | 'kind' | 'rows' | 'bytesOnDisk'>[]): ScopedTable[] {
   const byKey = new Map<string, ScopedTable>();
   for (const o of objects.filter((o) => !o.inner && o.kind !== 'unsupported')) byKey.set(tableKey(o.database, o.name), { database: o.database, table: o.name, rows: 0, bytes: 0 });
   for (const o of objects) {
-    const listed = byKey.get(tableKey(o.database, listedName(o)));
+    const listed = byKey.get(tableKey(o.database, scopeName(o)));
     if (!listed) continue;
     listed.rows += o.rows;
     listed.bytes += o.bytesOnDisk;
@@ -85,7 +80,7 @@ export function createScopeActivities(deps: ActivityDeps) {
           const listed = scopedTables(inScope.map((t) => ({ ...t, rows: 0, bytesOnDisk: 0 })));
           const page = listed.slice(req.page * SCOPE_PAGE, (req.page + 1) * SCOPE_PAGE);
           const onPage = new Set(page.map((t) => tableKey(t.database, t.table)));
-          const measured = req.page === 0 ? inScope : inScope.filter((t) => onPage.has(tableKey(t.database, listedName(t))));
+          const measured = req.page === 0 ? inScope : inScope.filter((t) => onPage.has(tableKey(t.database, scopeName(t))));
           const sized = await sizesOf(source, measured, req.page === 0 ? req.databases : null);
           const sizes = new Map(scopedTables(sized).map((t) => [tableKey(t.database, t.table), t]));
           const tables = page.map((t) => sizes.get(tableKey(t.database, t.table)) ?? t);

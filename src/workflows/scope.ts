@@ -32,11 +32,15 @@ export function hasFilters(filters: TableFilters | undefined): filters is TableF
 /** The prefix of a materialized view's storage table on 18.16 (`.inner.<view>`). */
 const INNER_PREFIX = '.inner.';
 
-/** Whether an object is in scope; a view's inner table (`.inner.<view>`) is judged by its view's name. */
+/** The name an object is judged and listed by: a view's storage table (`.inner.<view>`) goes by its view's. */
+export function scopeName(object: { name: string; inner?: boolean }): string {
+  return object.inner && object.name.startsWith(INNER_PREFIX) ? object.name.slice(INNER_PREFIX.length) : object.name;
+}
+
+/** Whether an object is in scope; a view's storage table is judged by its view's name. */
 export function scopeOfObject(f: TableFilters | undefined, object: { database: string; name: string; inner?: boolean }): ScopeVerdict {
   if (!hasFilters(f)) return { inScope: true };
-  const name = object.inner && object.name.startsWith(INNER_PREFIX) ? object.name.slice(INNER_PREFIX.length) : object.name;
-  return scopeOf(f, object.database, name);
+  return scopeOf(f, object.database, scopeName(object));
 }
 
 /** A pattern of `include` or `exclude` that matches no object of the source. */
