@@ -4,6 +4,7 @@ import { describeFailure } from './failures';
 import { showDetails } from './details';
 import { namedList } from './markdown';
 import { filtersOf } from './scope';
+import { targetDatabaseOf } from './database-map';
 import type { TableDetails } from './table-details';
 import { FAILURE_TYPES, type MigrationInput, type MigrationState } from './types';
 
@@ -29,13 +30,15 @@ export async function listScope(input: MigrationInput, state: MigrationState, de
 async function listPages(input: MigrationInput, state: MigrationState, details: TableDetails): Promise<void> {
   const request = { source: input.source, databases: input.databases, ...filtersOf(input) };
   const summary = `list the tables in scope of ${namedList(input.databases)}`;
+  // The `tables` query names tables as the target has them, as the copy's results will.
+  const onTarget = (tables: typeof first.tables) => tables.map((t) => ({ ...t, database: targetDatabaseOf(input, t.database) }));
   const first = await scan.listScope.executeWithOptions({ summary }, [{ ...request, page: 0 }]);
-  details.listed(first.tables);
+  details.listed(onTarget(first.tables));
   const totals = first.totals ?? { tables: first.tables.length, rows: 0, bytes: 0, excluded: 0, pages: 1 };
   state.scope = { tables: totals.tables, rows: totals.rows, bytes: totals.bytes, excluded: totals.excluded };
   for (let page = 1; page < totals.pages; page++) {
     const next = await scan.listScope.executeWithOptions({ summary: `${summary}, page ${page + 1} of ${totals.pages}` }, [{ ...request, page }]);
-    details.listed(next.tables);
+    details.listed(onTarget(next.tables));
   }
   showDetails(state);
 }
