@@ -8,7 +8,8 @@ import { readsFinal } from '../clickhouse/fingerprint';
 import { probeDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { firstLines, firstOf } from '../workflows/bounded';
 import { namedList } from '../workflows/markdown';
-import { DETAIL_LIMIT, FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type TableConflict, type TargetReport } from '../workflows/types';
+import { DETAIL_LIMIT, FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type TableConflict, type TargetReport, type TransferMode } from '../workflows/types';
+import { checkDataTargets } from './modes';
 import { DDL_CONCURRENCY, forEachConcurrently, heartbeating, permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView, takeInventory } from './inventory';
 import { objectKey } from '../workflows/table-key';
@@ -37,6 +38,8 @@ export function createConfigureActivities(deps: ActivityDeps) {
       onConflict: ConflictPolicy;
       /** What the backup step's rehearsal captured: a restore point can be taken on this target. */
       rehearsal?: { tables: number; rows: number };
+      /** @default 'full' */
+      mode?: TransferMode;
     } & TableFilters): Promise<TargetReport> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => ({ step: 'configure' }), async () => {
@@ -56,20 +59,25 @@ export function createConfigureActivities(deps: ActivityDeps) {
         const sourceColumns = keyedOnTarget(await listAllColumns(source, req.databases), objects);
         problems.push(...(await renameProblems(source, target, plan, req.databases, req.renames)));
         const caps = targetInfo.capabilities;
-        const schema = await checkSchema(target, probeDatabase(req.runKey), objects, sourceColumns);
+        const mode = req.mode ?? 'full';
+        // A data run creates nothing: what it checks instead is that each table can take the source's rows.
+        const schema = mode === 'data' ? await checkDataTargets(source, target, probeDatabase(req.runKey), objects).then(noDdl) : await checkSchema(target, probeDatabase(req.runKey), objects, sourceColumns);
         problems.push(...schema.problems);
+        warnings.push(...(schema.warnings ?? []));
         for (const object of unsupported) warnings.push(`${object.database}.${object.name} (${object.engine}) will not be migrated: ${object.unsupportedReason}`);
         warnings.push(...(await unverifiableReads(source, onSource)));
 
         const conflicts = await findConflicts(target, objects, sourceColumns, targetDatabasesOf(req));
         for (const conflict of conflicts) {
           const name = `${conflict.database}.${conflict.table}`;
-          if (!conflict.sameSchema) problems.push(`${name} exists on the target with a different schema and ${conflict.rows} rows`);
+          if (mode === 'schema' && conflict.sameSchema) warnings.push(`${name} exists on the target with the source's schema and ${conflict.rows} rows: a schema run leaves it as it is`);
+          else if (mode === 'data' && conflict.rows === 0) continue;
+          else if (!conflict.sameSchema && mode !== 'data') problems.push(`${name} exists on the target with a different schema and ${conflict.rows} rows`);
           else if (req.onConflict === 'fail') problems.push(`${name} already holds ${conflict.rows} rows on the target (set "onConflict": "replace" to overwrite them)`);
           else warnings.push(`${name} holds ${conflict.rows} rows on the target that will be replaced by the source's`);
         }
 
-        const sourceBytes = objects.reduce((n, o) => n + o.bytesOnDisk, 0);
+        const sourceBytes = mode === 'schema' ? 0 : objects.reduce((n, o) => n + o.bytesOnDisk, 0);
         const requiredBytes = Math.ceil(sourceBytes * DISK_HEADROOM);
         const free = await freeDiskBytes(target);
         if (free === null) warnings.push(`the target (ClickHouse ${targetInfo.version}) cannot report free disk; make sure ${requiredBytes} bytes are free`);
@@ -116,6 +124,11 @@ function keyedOnTarget<T>(columns: Map<string, T>, objects: readonly PlannedObje
   return keyed;
 }
 
+/** A data run's check, in the shape of {@link checkSchema}'s answer: no DDL was asked of the target. */
+function noDdl(check: { problems: string[]; warnings: string[] }) {
+  return { ...check, ddlFeatures: {}, ddl: { accepted: 0, deferred: [] as string[], refused: [] as { object: string; message: string }[] } };
+}
+
 /**
  * What the target says of the source's schema: whether it creates each object (and which DDL
  * feature explains a refusal), and whether it can store MATERIALIZED columns' values as they are.
@@ -135,7 +148,7 @@ async function checkSchema(target: ClickHouseConnection, scratch: string, object
     }
   }
   const ddl = { accepted: created.accepted, deferred: created.deferred, refused: created.refused.map(({ object, message }) => ({ object, message })) };
-  return { ddlFeatures, ddl, problems };
+  return { ddlFeatures, ddl, problems, warnings: [] as string[] };
 }
 
 /** ClickHouse error codes of a statement that names a table or database that does not exist (yet). */

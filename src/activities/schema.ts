@@ -6,7 +6,7 @@ import { ClickHouseQueryError } from '../clickhouse/errors';
 import { quoteIdentifier } from '../clickhouse/sql';
 import { firstLines } from '../workflows/bounded';
 import { objectKey, splitTableKey } from '../workflows/table-key';
-import { DETAIL_LIMIT, FAILURE_TYPES, MANIFEST_LISTS, type ConflictPolicy, type IntentEntry, type PlannedObject, type RestorePointTable } from '../workflows/types';
+import { DETAIL_LIMIT, FAILURE_TYPES, MANIFEST_LISTS, type ConflictPolicy, type IntentEntry, type PlannedObject, type RestorePointTable, type TransferMode } from '../workflows/types';
 import { DDL_CONCURRENCY, forEachConcurrently, permanent } from './context';
 import { holdsData, isView } from './inventory';
 import type { Manifest } from './manifest';
@@ -44,9 +44,10 @@ export async function createSchemaOf(target: ClickHouseConnection, objects: Plan
  * {@link checkConflictsAgain}) and records in the manifest what the run is about to create: the
  * databases and objects of the plan that the target lacks. Every attempt then creates what that
  * record names and the target still lacks, with plain `CREATE` (an object someone else made in
- * the meantime is an error, not silently taken as the run's). Returns the recorded objects.
+ * the meantime is an error, not silently taken as the run's). Returns the recorded objects. A
+ * `data` run records and creates nothing.
  */
-export async function createRecordedSchema(manifest: Manifest, onConflict: ConflictPolicy | undefined): Promise<string[]> {
+export async function createRecordedSchema(manifest: Manifest, onConflict: ConflictPolicy | undefined, mode?: TransferMode): Promise<string[]> {
   const target = manifest.conn;
   const objects = await manifest.read<PlannedObject>(MANIFEST_LISTS.objects);
   const databases = [...new Set(objects.map((o) => o.database))];
@@ -55,7 +56,8 @@ export async function createRecordedSchema(manifest: Manifest, onConflict: Confl
     await checkConflictsAgain(manifest, objects, onConflict);
     const presentDatabases = new Set(await existingDatabases(target, databases));
     const present = new Set((await listTables(target, databases)).map(objectKey));
-    intent = [
+    // A data run creates nothing: its tables exist (configure proved it), and it copies into them.
+    intent = mode === 'data' ? [] : [
       ...databases.filter((d) => !presentDatabases.has(d)).map((database) => ({ database })),
       ...objects.filter((o) => !o.inner && !present.has(objectKey(o))).map((o) => ({ database: o.database, name: o.name })),
     ];

@@ -1,11 +1,11 @@
 import { pipeline } from 'node:stream/promises';
 import { PassThrough, type Transform } from 'node:stream';
 import { copySettings, execDdl, type Capabilities } from '../clickhouse/capabilities';
-import { activeParts, columnsOf, countRows, existingDatabases, mergesByOrder, listColumns, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type ColumnInfo, type PartitionSize } from '../clickhouse/catalog';
+import { activeParts, columnsOf, countRows, existingDatabases, mergesByOrder, listColumns, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
 import { swapIn } from '../clickhouse/table-ops';
 import { ClickHouseQueryError } from '../clickhouse/errors';
-import { combinedChecksum, partitionDigests, readsFinal, type PartitionDigest } from '../clickhouse/fingerprint';
+import { combinedChecksum, partitionDigests, readsFinal, type PartitionDigest, type StoredColumn } from '../clickhouse/fingerprint';
 import { manifestDatabase, restorePointDatabase, retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
 import { firstOf } from '../workflows/bounded';
@@ -27,7 +27,10 @@ import {
   type TableVerification,
   type TransferPath,
   type VerificationReport,
+  type TransferMode,
 } from '../workflows/types';
+import type { CopyColumns } from '../clickhouse/column-compat';
+import { compareTables, dataCopyColumns, dataFingerprintColumns, extraColumnsCheck, verifyStructures, type RenamedTable } from './modes';
 import { createRecordedSchema, createSchemaOf, nameOfKey } from './schema';
 import { currentAttempt, forEachConcurrently, stopRunStatements, heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
 import { holdsData } from './inventory';
@@ -60,11 +63,11 @@ export function createTransferActivities(deps: ActivityDeps) {
      * written to it after. `onConflict` is the run's policy: the target is checked against it
      * once more. Returns how many objects were created and the first names.
      */
-    async createSchemaPaged(req: { runKey: string; target: EndpointRef; onConflict?: ConflictPolicy }): Promise<{ created: number; names: string[] }> {
+    async createSchemaPaged(req: { runKey: string; target: EndpointRef; onConflict?: ConflictPolicy; mode?: TransferMode }): Promise<{ created: number; names: string[] }> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
         heartbeating(() => ({ step: 'schema' }), async () => {
           const manifest = new Manifest(target, req.runKey, deps.keyring);
-          const created = await createRecordedSchema(manifest, req.onConflict);
+          const created = await createRecordedSchema(manifest, req.onConflict, req.mode);
           await manifest.write(MANIFEST_LISTS.created, created);
           return { created: created.length, names: firstOf(created, DETAIL_LIMIT).map(nameOfKey) };
         }),
@@ -114,7 +117,7 @@ export function createTransferActivities(deps: ActivityDeps) {
      * Never fires materialized views on the target. With `rate` (this activity's share of the
      * run's limits), it keeps to it: see `throttle.ts`.
      */
-    async copyUnits(req: { runKey: string; source: EndpointRef; target: EndpointRef; units: CopyUnit[]; path: TransferPath; rate?: LaneRate }): Promise<CopyResult & { units: number }> {
+    async copyUnits(req: { runKey: string; source: EndpointRef; target: EndpointRef; units: CopyUnit[]; path: TransferPath; rate?: LaneRate; mode?: TransferMode }): Promise<CopyResult & { units: number }> {
       return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
         const progress = await copyBatch(deps, source, target, req, req.units);
         return { rows: progress.rows, bytes: progress.bytes, units: progress.done.length };
@@ -125,7 +128,7 @@ export function createTransferActivities(deps: ActivityDeps) {
      * `copyUnits` for a run with a manifest: the batch is a range of a manifest list. Returns, with
      * the totals, the tables whose last unit it copied and the rows it copied per table.
      */
-    async copyUnitRange(req: { runKey: string; source: EndpointRef; target: EndpointRef; range: UnitRange; path: TransferPath; rate?: LaneRate }): Promise<RangeCopyResult> {
+    async copyUnitRange(req: { runKey: string; source: EndpointRef; target: EndpointRef; range: UnitRange; path: TransferPath; rate?: LaneRate; mode?: TransferMode }): Promise<RangeCopyResult> {
       return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
         const units = await new Manifest(target, req.runKey, deps.keyring).read<ManifestUnit>(req.range.list, req.range);
         const progress = await copyBatch(deps, source, target, req, units);
@@ -152,14 +155,16 @@ export function createTransferActivities(deps: ActivityDeps) {
      * to copy again go to the manifest list `resyncList(pass, page)`; returns every table's
      * verdict, and how many units that list holds.
      */
-    async verifyPage(req: { runKey: string; source: EndpointRef; target: EndpointRef; from: number; to: number; pass: number; page: number }): Promise<VerifyPageResult> {
+    async verifyPage(req: { runKey: string; source: EndpointRef; target: EndpointRef; from: number; to: number; pass: number; page: number; mode?: TransferMode }): Promise<VerifyPageResult> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => ({ step: 'verify', page: req.page }), async () => {
           const manifest = new Manifest(target, req.runKey, deps.keyring);
           const objects = await manifest.read<PlannedObject>(MANIFEST_LISTS.objects, req);
-          const report = await verifyObjects(source, target, objects);
-          const again = [...report.mismatched, ...report.extra];
           const list = resyncList(req.pass, req.page);
+          // A schema run compares structures only: there are no rows to copy again.
+          if (req.mode === 'schema') return { tables: await verifyStructures(source, target, objects), resync: { list, units: 0, sample: [] } };
+          const report = await verifyObjects(source, target, objects, req.mode);
+          const again = [...report.mismatched, ...report.extra];
           if (again.length > 0) await manifest.write(list, again);
           const sample = firstOf(again, DETAIL_LIMIT).map((u) => ({ database: u.database, table: u.table, partitionId: u.partitionId }));
           return { tables: report.tables, resync: { list, units: again.length, sample } };
@@ -266,7 +271,7 @@ async function copyBatch(
   deps: ActivityDeps,
   source: ClickHouseConnection,
   target: ClickHouseConnection,
-  req: { runKey: string; source: EndpointRef; path: TransferPath; rate?: LaneRate },
+  req: { runKey: string; source: EndpointRef; path: TransferPath; rate?: LaneRate; mode?: TransferMode },
   units: CopyUnit[],
 ): Promise<BatchProgress> {
   const previous = previousHeartbeat<BatchProgress>();
@@ -324,8 +329,8 @@ async function copyBatch(
 }
 
 /** The tables of `units`, each once. */
-function uniqueTables(units: readonly CopyUnit[]): { database: string; table: string }[] {
-  const byKey = new Map(units.map((u) => [tableKeyOf(u), { database: u.database, table: u.table }]));
+function uniqueTables(units: readonly CopyUnit[]): RenamedTable[] {
+  const byKey = new Map(units.map((u) => [tableKeyOf(u), { database: u.database, table: u.table, ...(u.sourceDatabase !== undefined ? { sourceDatabase: u.sourceDatabase } : {}) }]));
   return [...byKey.values()];
 }
 
@@ -354,14 +359,24 @@ function partitionsOfUnit(parts: Map<string, PartitionSize[]>, unit: CopyUnit): 
 const sumRows = (parts: readonly PartitionSize[]): number => parts.reduce((n, p) => n + p.rows, 0);
 
 /** Verifies every object that holds data, a few tables at once: per table, a scan on each server. */
-async function verifyObjects(source: ClickHouseConnection, target: ClickHouseConnection, all: PlannedObject[]): Promise<VerificationReport> {
+async function verifyObjects(source: ClickHouseConnection, target: ClickHouseConnection, all: PlannedObject[], mode?: TransferMode): Promise<VerificationReport> {
   const objects = all.filter(holdsData);
+  const tables = objects.map((o) => ({ database: o.database, table: o.name, ...(o.sourceDatabase !== undefined ? { sourceDatabase: o.sourceDatabase } : {}) }));
   // The source's columns of every table in one query (on 18.16 each query of system.columns
   // costs milliseconds of server time), and a few tables at once hide the round trips of small ones.
   const columns = await columnsOf(source, objects.map((o) => ({ database: sourceDatabaseOf(o), table: o.name })));
+  // A data run compares the columns both tables have, and checks the target's others hold their defaults.
+  const shared = mode === 'data' ? await compareTables(source, target, tables) : null;
   const perTable: VerificationReport[] = new Array(objects.length);
   await forEachConcurrently(objects.map((object, i) => ({ object, i })), VERIFY_CONCURRENCY, async ({ object, i }) => {
-    perTable[i] = await verifyTable(source, target, object, columns.get(tableKey(sourceDatabaseOf(object), object.name)) ?? []);
+    const comparison = shared?.get(objectKey(object));
+    if (!comparison) return void (perTable[i] = await verifyTable(source, target, object, columns.get(tableKey(sourceDatabaseOf(object), object.name)) ?? []));
+    const sides = dataFingerprintColumns(comparison);
+    const report = await verifyTable(source, target, object, sides.onSource, sides.onTarget);
+    const extraColumns = await extraColumnsCheck(target, object.database, object.name, comparison);
+    const [verdict] = report.tables;
+    report.tables = [{ ...verdict, match: verdict.match && extraColumns.every((c) => !c.differing), extraColumns }];
+    perTable[i] = report;
   });
   return {
     tables: perTable.flatMap((r) => r.tables),
@@ -383,14 +398,20 @@ const VERIFY_CONCURRENCY = 4;
  * not what `FINAL` reads. Each unit's rows were counted against the source's parts as it was
  * staged (see `copyStaged`), before any merge of the target could touch them.
  */
-async function verifyTable(source: ClickHouseConnection, target: ClickHouseConnection, object: PlannedObject, columns: readonly ColumnInfo[]): Promise<VerificationReport> {
+async function verifyTable(
+  source: ClickHouseConnection,
+  target: ClickHouseConnection,
+  object: PlannedObject,
+  columns: readonly StoredColumn[],
+  targetColumns: readonly StoredColumn[] = columns,
+): Promise<VerificationReport> {
   const partitioned = object.kind === 'partitioned';
   const ordered = mergesByOrder(object.engine);
   // Compared by FINAL where both servers read the engine with it (see the configure step's warning).
   const from = sourceDatabaseOf(object);
   const renamed = object.sourceDatabase !== undefined ? { sourceDatabase: object.sourceDatabase } : {};
   const final = ordered && (await readsFinal(source, from, object.name, object.engine)) && (await readsFinal(target, object.database, object.name, object.engine));
-  const digests = (conn: ClickHouseConnection, database: string, final: boolean) => partitionDigests(conn, database, object.name, columns, { partitioned, final });
+  const digests = (conn: ClickHouseConnection, database: string, final: boolean) => partitionDigests(conn, database, object.name, conn === source ? columns : targetColumns, { partitioned, final });
   const [onSource, onTarget, finalOnSource, finalOnTarget] = await Promise.all([
     digests(source, from, false),
     digests(target, object.database, false),
@@ -487,7 +508,7 @@ async function copier(
   deps: ActivityDeps,
   source: ClickHouseConnection,
   target: ClickHouseConnection,
-  req: { source: EndpointRef; path: TransferPath },
+  req: { source: EndpointRef; path: TransferPath; mode?: TransferMode },
   units: readonly CopyUnit[],
   pacer?: Pacer,
 ): Promise<Copier> {
@@ -496,29 +517,33 @@ async function copier(
   const oneThread = { max_threads: 1, max_bytes_before_external_sort: SORT_IN_MEMORY };
   const inOrder = { ...settings, ...oneThread, ...(capabilities.maxInsertThreads ? { max_insert_threads: 1 } : {}) };
   const stored = await columnsOf(target, units);
-  const columnsOfUnit = async (unit: CopyUnit): Promise<string> => {
+  // A data run copies the columns the target shares with the source, converted to its types.
+  const shared = req.mode === 'data' ? await dataCopyColumns(source, target, uniqueTables(units)) : null;
+  const columnsOfUnit = async (unit: CopyUnit): Promise<CopyColumns> => {
+    const own = shared?.get(tableKeyOf(unit));
+    if (own) return own;
     let columns = stored.get(tableKeyOf(unit));
     if (!columns?.length) {
       // Not on the target when the batch began (dropped by someone?): the server says why, in its own error.
       await target.rows(`SELECT * FROM ${qualifiedName(unit.database, unit.table)} WHERE 0`);
       columns = await listColumns(target, unit.database, unit.table);
     }
-    return columns.map((c) => quoteIdentifier(c.name)).join(', ');
+    return { names: columns.map((c) => quoteIdentifier(c.name)).join(', ') };
   };
   /** Copies the rows `tail` selects (a WHERE clause and more) of the unit's source table. */
-  let insert: (unit: CopyUnit, into: string, columns: string, tail: string, ordered: boolean) => Promise<void>;
+  let insert: (unit: CopyUnit, into: string, columns: CopyColumns, tail: string, ordered: boolean) => Promise<void>;
   if (req.path === 'server') {
     const remote = await remoteSource(deps, source, target, req.source);
     if (!remote.ok) throw permanent(FAILURE_TYPES.transferPathUnavailable, remote.reason);
     // The source runs the SELECT with the INSERT's settings, `max_threads` included.
     const throttled = networkThrottle(capabilities, pacer);
     insert = (unit, into, columns, tail, ordered) =>
-      remote.exec((from) => `INSERT INTO ${into} (${columns}) SELECT ${columns} FROM ${from(sourceDatabaseOf(unit), unit.table)}${tail}`, { ...(ordered ? inOrder : settings), ...throttled });
+      remote.exec((from) => `INSERT INTO ${into} (${columns.names}) ${selectOf(columns, from(sourceDatabaseOf(unit), unit.table), tail)}`, { ...(ordered ? inOrder : settings), ...throttled });
   } else {
     // Paced as it streams (see `pacedStream`); the server path is paced by whole units only.
     const through = (unit: CopyUnit) => (pacer ? pacedStream(pacer, unit) : new PassThrough({ highWaterMark: 4 * 1024 * 1024 }));
     insert = (unit, into, columns, tail, ordered) =>
-      streamNative(source, target, `SELECT ${columns} FROM ${qualifiedName(sourceDatabaseOf(unit), unit.table)}${tail}`, `INSERT INTO ${into} (${columns})`, ordered ? inOrder : settings, ordered ? oneThread : undefined, through(unit));
+      streamNative(source, target, selectOf(columns, qualifiedName(sourceDatabaseOf(unit), unit.table), tail), `INSERT INTO ${into} (${columns.names})`, ordered ? inOrder : settings, ordered ? oneThread : undefined, through(unit));
   }
   return async (unit, into, options) => {
     const columns = await columnsOfUnit(unit);
@@ -537,6 +562,12 @@ async function copier(
  */
 function networkThrottle(capabilities: Capabilities, pacer: Pacer | undefined): ConnectionSettings {
   return capabilities.networkBandwidth && pacer?.peakBytesPerSecond ? { max_network_bandwidth: Math.ceil(pacer.peakBytesPerSecond) } : {};
+}
+
+/** The `SELECT` of a copy from `table`: its columns, converted over a subquery where a data run needs it (see `copyColumns`). */
+function selectOf(columns: CopyColumns, table: string, tail: string): string {
+  const select = `SELECT ${columns.names} FROM ${table}${tail}`;
+  return columns.converted ? `SELECT ${columns.converted} FROM (${select})` : select;
 }
 
 /** Bytes an ordered copy's sort holds in memory before it spills to disk. */

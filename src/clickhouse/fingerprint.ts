@@ -30,6 +30,8 @@ import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from './
 export interface StoredColumn {
   name: string;
   type: string;
+  /** What is hashed instead of the column itself, a value of `type` (a conversion of the column, say). */
+  expression?: string;
 }
 
 /** Row count and order-independent checksum of one partition (or of a whole table, as `all`). */
@@ -83,7 +85,7 @@ function isNullable(type: string): boolean {
 
 /** The arguments a column adds to its row's `cityHash64`. */
 function hashArguments(column: StoredColumn, form: number): string {
-  const name = quoteIdentifier(column.name);
+  const name = column.expression ?? quoteIdentifier(column.name);
   if (!isNullable(column.type)) return VALUE_FORMS[form](name);
   return `isNull(${name}), ${VALUE_FORMS[form](`assumeNotNull(${name})`)}`;
 }

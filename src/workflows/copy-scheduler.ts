@@ -1,7 +1,7 @@
 import { long } from './activity-stubs';
 import { MAX_COPY_ACTIVITIES } from './ranges';
 import { inBatches } from './state';
-import type { CopyResult, CopyUnit, EndpointRef, MigrationOptions, MigrationState, Progress, RangeCopyResult, TransferPath, UnitRange } from './types';
+import type { CopyResult, CopyUnit, EndpointRef, MigrationOptions, MigrationState, Progress, RangeCopyResult, TransferMode, TransferPath, UnitRange } from './types';
 import { tableKey } from './table-key';
 
 /** What a copy pass needs to know about its run. */
@@ -11,6 +11,8 @@ export interface CopyPass {
   target: EndpointRef;
   path: TransferPath;
   parallelism: number;
+  /** The run's mode, where it names one (`data`: copy the columns the existing tables share with the source). */
+  mode?: TransferMode;
   /** The run's progress, advanced as batches land; absent for sync passes, which report apart. */
   progress?: Progress;
   /** The run's rate limits (`options`); each lane keeps its share (see {@link perLane}). */
@@ -112,7 +114,7 @@ export async function copyRanges(ranges: (UnitRange & { summary?: string })[], p
   const rate = rateOf(pass, ranges.length);
   await inLanes(ranges, pass.parallelism, async ({ summary, ...range }) => {
     const result = await long.copyUnitRange.executeWithOptions({ summary: summary ?? `copy units ${range.from + 1}–${range.to} of ${range.list}` }, [
-      { runKey: pass.runKey, source: pass.source, target: pass.target, range, path: pass.path, ...rate },
+      { runKey: pass.runKey, source: pass.source, target: pass.target, range, path: pass.path, ...rate, ...(pass.mode ? { mode: pass.mode } : {}) },
     ]);
     total.rows += result.rows;
     total.bytes += result.bytes;

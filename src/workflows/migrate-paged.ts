@@ -7,6 +7,7 @@ import type { RunEnding } from './recovery';
 import { advanceTableProgress, type TableDetails } from './table-details';
 import { showDetails } from './details';
 import { namedList } from './markdown';
+import { copiesRows, modeOf } from './transfer-modes';
 import {
   DETAIL_LIMIT,
   FAILURE_TYPES,
@@ -44,15 +45,18 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
   run.ending.scope = { manifest: true, schemaCreated: false };
   // An exact rollback waits for these to end, as it does for copies; it reads what they recorded.
   const writes = run.ending.exact ? scanToEnd : scan;
-  const policy = run.ending.exact ? { onConflict: input.options.onConflict } : {};
-  const schema = await writes.createSchemaPaged.executeWithOptions({ summary: `create the schema of ${namedList(input.databases)}` }, [{ runKey, target: input.target, ...policy }]);
+  // A schema run writes no rows, so rows on the target are no conflict of its.
+  const policy = run.ending.exact && copiesRows(input) ? { onConflict: input.options.onConflict } : {};
+  const schema = await writes.createSchemaPaged.executeWithOptions({ summary: schemaSummary(input) }, [{ runKey, target: input.target, ...policy, ...modeOf(input) }]);
   run.ending.scope = { manifest: true, schemaCreated: true };
+  // Only runs with `mode: "schema"` take this turn (see transfer-modes.ts).
+  if (!copiesRows(input)) return verifySchemaOnly(run, plan, schema, began);
   const planned = await writes.planCopyPaged.executeWithOptions({ summary: 'plan the copy: units of partitions, grouped by size' }, [
     { runKey, ...endpoints, unitBytes: input.options.unitBytes, parallelism: input.options.parallelism },
   ]);
   state.progress = { tablesTotal: planned.tables, tablesDone: 0, unitsTotal: planned.units, unitsDone: 0, rowsTotal: planned.rows, rowsCopied: 0, bytesCopied: 0 };
   if (planned.largest) state.tableProgress = planned.largest.map((t) => ({ ...t, rowsCopied: 0, bytesCopied: 0 }));
-  const pass: CopyPass = { runKey, ...endpoints, path: plan.transfer.path, parallelism: input.options.parallelism, limits: input.options };
+  const pass: CopyPass = { runKey, ...endpoints, path: plan.transfer.path, parallelism: input.options.parallelism, limits: input.options, ...modeOf(input) };
   const copyBegan = Date.now();
   state.rate = reachedRate(pass.limits, state.progress, 0);
   // Runs planned before ranges were sized by bytes recorded no cuts: they replay with `rangesOf`.
@@ -87,8 +91,47 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
   };
 }
 
+/** What the schema activity does in the run's mode, for its summary. */
+function schemaSummary(input: MigrationInput): string {
+  const dbs = namedList(input.databases);
+  return input.mode === 'data' ? `check once more that the target may be written (a data run creates nothing in ${dbs})` : `create the schema of ${dbs}`;
+}
+
+/**
+ * The rest of a schema run's migration step: its objects are created; verification compares each
+ * object's structure on both servers, and no row is copied.
+ */
+async function verifySchemaOnly(run: PagedRun, plan: ValidationReport, schema: { created: number; names: string[] }, began: number): Promise<MigrationReport> {
+  const { input, state } = run;
+  state.progress = { tablesTotal: 0, tablesDone: 0, unitsTotal: 0, unitsDone: 0, rowsTotal: 0, rowsCopied: 0, bytesCopied: 0 };
+  const pass: CopyPass = { runKey: run.runKey, source: input.source, target: input.target, path: plan.transfer.path, parallelism: input.options.parallelism, ...modeOf(input) };
+  const copyEnded = Date.now();
+  const tables = (await verifyAll(run, pass, plan.objectCount ?? 0, 0)).flatMap((p) => p.tables);
+  const differing = tables.filter((t) => !t.match);
+  if (differing.length > 0) {
+    throw ApplicationFailure.create({
+      type: FAILURE_TYPES.verificationFailed,
+      message: `the target's objects differ from the source's: ${firstLines(differing.map(differenceOf), DETAIL_LIMIT).join(', ')}`,
+      nonRetryable: true,
+    });
+  }
+  return {
+    transferPath: plan.transfer.path,
+    created: schema.names,
+    copied: { rows: 0, bytes: 0, units: 0 },
+    resynced: [],
+    verification: firstOfSelectedFirst(tables, (t) => !t.match, DETAIL_LIMIT),
+    counts: { created: schema.created, verified: tables.length, matched: tables.length },
+    timings: { schemaMs: copyEnded - began, copyMs: 0, verifyAndSyncMs: Date.now() - copyEnded },
+    skipped: plan.unsupported.map(({ database, name, reason }) => ({ database, name, reason })),
+  };
+}
+
 /** How a table differs, for the message of a failed verification. */
 function differenceOf(t: TableVerification): string {
+  if (t.structure) return `${t.database}.${t.table} (${t.structure.differences.join('; ')})`;
+  const defaults = (t.extraColumns ?? []).filter((c) => c.differing);
+  if (defaults.length > 0) return `${t.database}.${t.table} (${defaults.map((c) => `${c.differing} rows of ${c.column} do not hold its default`).join('; ')})`;
   return t.final
     ? `${t.database}.${t.table} (reads differently with FINAL: ${t.final.sourceRows} vs ${t.final.targetRows} rows; stored ${t.sourceRows} vs ${t.targetRows})`
     : `${t.database}.${t.table} (${t.sourceRows} vs ${t.targetRows} rows)`;
@@ -119,7 +162,7 @@ async function verifyAll(run: PagedRun, pass: CopyPass, objects: number, round: 
   const results: VerifyPageResult[] = new Array(pages.length);
   await inLanes(pages, pass.parallelism, async (p) => {
     results[p.page] = await long.verifyPage.executeWithOptions({ summary: `verify objects ${p.from + 1}–${p.to} of ${objects}${round > 0 ? ` (after sync pass ${round})` : ''}` }, [
-      { runKey: run.runKey, source: pass.source, target: pass.target, ...p, pass: round },
+      { runKey: run.runKey, source: pass.source, target: pass.target, ...p, pass: round, ...modeOf(run.input) },
     ]);
     run.details.verified(results[p.page].tables);
   });

@@ -2,6 +2,7 @@ import { CancellationScope, CancelledFailure, patched, setHandler, workflowInfo 
 import { long, scan } from './activity-stubs';
 import { migrateData } from './migrate';
 import { migrateDataPaged } from './migrate-paged';
+import { modeOf } from './transfer-modes';
 import { TableDetails } from './table-details';
 import { PATCHES } from './patches';
 import { HeldLocks, lockTargets } from './target-lock';
@@ -67,6 +68,8 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
         onConflict: input.options.onConflict,
         ...filtersOf(input),
         rehearsal: { tables: tablesOf(point), rows: point.totalRows },
+        // Only runs with a mode send it: the arguments of runs before modes stay as they were.
+        ...modeOf(input),
       }]),
     );
     await gate('validation');

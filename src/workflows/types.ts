@@ -358,6 +358,10 @@ export interface TableVerification {
   match: boolean;
   /** What `SELECT … FINAL` reads on each side, for a table whose engine merges rows by their order. */
   final?: { sourceRows: number; targetRows: number; sourceChecksum: string; targetChecksum: string; match: boolean };
+  /** A `data` run: the target's columns the source lacks, and the rows where each does not hold its default (null: not checkable). */
+  extraColumns?: { column: string; differing: number | null }[];
+  /** A `schema` run: how the object's structure on the target differs from the source's (rows are not compared). */
+  structure?: { differences: string[] };
 }
 
 /** What verification found: tables, and the units to copy again. */
