@@ -122,6 +122,9 @@ describe('transfer modes', () => {
     await createDemoLike(servers.source, db, 500);
     await sameObjectsOnTarget(db);
     await servers.target.exec(`ALTER TABLE ${qualifiedName(db, 'users')} DROP COLUMN name`);
+    await servers.target.exec(`ALTER TABLE ${qualifiedName(db, 'events')} DROP COLUMN amount`);
+    await servers.target.exec(`ALTER TABLE ${qualifiedName(db, 'events')} ADD COLUMN amount Array(UInt8)`);
+    // A String converts into most types (by parsing its values); a number into an array does not.
     await servers.target.exec(`ALTER TABLE ${qualifiedName(db, HOSTILE_TABLE)} DROP COLUMN v`);
     await servers.target.exec(`ALTER TABLE ${qualifiedName(db, HOSTILE_TABLE)} ADD COLUMN v Array(UInt8)`);
     await servers.target.exec(`DROP TABLE ${qualifiedName(db, 'event_types')}`);
@@ -129,9 +132,10 @@ describe('transfer modes', () => {
     const message = await configureError(db, 'data-bad');
 
     expect(message).toContain(`${db}.users: the source column name is missing on the target`);
-    expect(message).toMatch(new RegExp(`${db}\\.we\`ird 'name; x: the (source|target) does not convert column v from String to Array\\(UInt8\\)`));
+    expect(message).toContain(`${db}.events: the source does not convert column amount from Float64 to Array(UInt8)`);
+    expect(message).toContain(`${db}.events: the target does not convert column amount from Float64 to Array(UInt8)`);
     expect(message).toContain(`${db}.event_types does not exist on the target`);
-    expect(message).not.toMatch(/events|legacy/);
+    expect(message).not.toMatch(/legacy|we`ird/);
     expect((await digestOf(servers.target, db, 'users', ['1'], (c) => c)).rows).toBe(0);
   });
 
