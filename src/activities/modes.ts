@@ -24,8 +24,9 @@ import { withScratchDatabase } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
 import { namedList } from '../workflows/markdown';
 import { objectKey, tableKey } from '../workflows/table-key';
-import type { PlannedObject, TableVerification } from '../workflows/types';
-import { forEachConcurrently } from './context';
+import { firstLines } from '../workflows/bounded';
+import { DETAIL_LIMIT, FAILURE_TYPES, type PlannedObject, type TableVerification } from '../workflows/types';
+import { forEachConcurrently, permanent } from './context';
 import { holdsData, isView } from './inventory';
 
 /** A table as `system.tables` describes it, for the modes' comparisons. */
@@ -168,9 +169,18 @@ async function probeConversions(
   return problems.sort();
 }
 
-/** The copy's columns of each of `tables` in a `data` run: the columns the target shares with the source, converted to its types. */
+/**
+ * The copy's columns of each of `tables` in a `data` run: the columns the target shares with the
+ * source, converted to its types. Fails, without retrying, where a table changed since configure
+ * so that it can no longer take the source's rows (a source column dropped, say).
+ */
 export async function dataCopyColumns(source: ClickHouseConnection, target: ClickHouseConnection, tables: readonly RenamedTable[]): Promise<Map<string, CopyColumns>> {
   const comparisons = await compareTables(source, target, tables);
+  const problems = tables.flatMap((t) => {
+    const comparison = comparisons.get(tableKey(t.database, t.table));
+    return comparison ? columnProblems(`${t.database}.${t.table}`, comparison) : [];
+  });
+  if (problems.length > 0) throw permanent(FAILURE_TYPES.targetConflict, `the tables changed since configure: ${firstLines(problems, DETAIL_LIMIT).join('; ')}`);
   return new Map([...comparisons].map(([key, comparison]) => [key, copyColumns(comparison)]));
 }
 

@@ -3,7 +3,7 @@ import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
 import type { MigrationReport, MigrationState, TransferPath } from '../../src/workflows/types';
 import { createDemoLike, HOSTILE_TABLE } from './fixtures';
-import { migrationInput, queryState, startMigration, uniqueName, useTestServers } from './harness';
+import { awaitingApproval, migrationInput, queryState, startMigration, tableDigest, uniqueName, useTestServers } from './harness';
 
 const servers = useTestServers({ worker: true });
 
@@ -75,6 +75,52 @@ describe('transfer modes', () => {
       expect({ table, rows: (await digestOf(servers.target, db, table, ['1'], (c) => c)).rows }).toEqual({ table, rows: 0 });
       expect((await digestOf(servers.source, db, table, ['1'], (c) => c)).rows).toBeGreaterThan(0);
     }
+  });
+
+  it('when a schema run fails its verification, the rollback drops what it created and nothing else', async () => {
+    const db = servers.database('schema_rb');
+    await createDemoLike(servers.source, db, 500);
+    const handle = await startMigration(servers.client, migrationInput(uniqueName('schema-rb'), [db], { mode: 'schema' }));
+    for (const step of ['configure', 'validation'] as const) {
+      await awaitingApproval(handle, step);
+      await handle.signal('approve', { step });
+    }
+    await awaitingApproval(handle, 'migration');
+    // The source changes after the plan was made: the objects the run creates no longer match it.
+    await servers.source.exec(`ALTER TABLE ${qualifiedName(db, 'users')} ADD COLUMN added UInt8`);
+    await handle.signal('approve', { step: 'migration' });
+
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    const final = await queryState(handle);
+    expect(final.status).toBe('rolled_back');
+    expect(final.steps.find((s) => s.name === 'migration')?.error).toMatchObject({ type: 'VerificationFailed', message: expect.stringContaining(`${db}.users (columns differ (source only: added UInt8`) });
+    expect((await catalogue(servers.target, db)).engines).toEqual([]);
+  });
+
+  it('when a data run fails half-way, the rollback puts back the rows the target held and drops none of its tables', async () => {
+    const db = servers.database('data_rb');
+    await createDemoLike(servers.source, db, 5000);
+    await sameObjectsOnTarget(db);
+    await servers.target.exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-03-01') + (number % 90), number, 'old', 1 FROM system.numbers LIMIT 700`);
+    const tables = await dataTables(db);
+    const before = await Promise.all(tables.map((table) => tableDigest(servers.target, db, table)));
+    const objectsBefore = await catalogue(servers.target, db);
+    const handle = await startMigration(servers.client, migrationInput(uniqueName('data-rb'), [db], { mode: 'data', options: { onConflict: 'replace', parallelism: 1 } }));
+    for (const step of ['configure', 'validation'] as const) {
+      await awaitingApproval(handle, step);
+      await handle.signal('approve', { step });
+    }
+    await awaitingApproval(handle, 'migration');
+    // The source drops a column after configure: the target's column of that name would have nothing to take.
+    await servers.source.exec(`ALTER TABLE ${qualifiedName(db, 'users')} DROP COLUMN name`);
+    await handle.signal('approve', { step: 'migration' });
+
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    const final = await queryState(handle);
+    expect(final.status).toBe('rolled_back');
+    expect(final.steps.find((s) => s.name === 'migration')?.error?.message).toContain(`${db}.users: the target column name has no source column`);
+    expect(await Promise.all(tables.map((table) => tableDigest(servers.target, db, table)))).toEqual(before);
+    expect(await catalogue(servers.target, db)).toEqual(objectsBefore);
   });
 
   for (const path of ['server', 'worker'] as TransferPath[]) {
