@@ -13,14 +13,17 @@ import type { MigrationInput, MigrationState, StepName } from './types';
  */
 export function handleApprovals(input: Pick<MigrationInput, 'requestedBy'>, state: MigrationState, now: () => string): ReadonlySet<StepName> {
   const approved = new Set<StepName>();
-  const gate = (via: 'update' | 'signal'): GateState => ({
-    awaiting: state.awaitingApproval?.step ?? null,
-    approved,
-    barred: state.fourEyes ? (input.requestedBy ?? null) : null,
-    rejected: state.rejection && barsLaterDecisions(via) ? state.rejection.step : null,
-  });
-  const refuse = (payload: unknown) => {
-    const reason = decisionRefusal(payload, gate('update'));
+  const gate = (via: 'update' | 'signal', rejecting = false): GateState => {
+    const withdrawable = rejecting ? waitingToBegin(state) : null;
+    return {
+      awaiting: state.awaitingApproval?.step ?? withdrawable,
+      approved: withdrawable ? new Set([...approved].filter((s) => s !== withdrawable)) : approved,
+      barred: state.fourEyes ? (input.requestedBy ?? null) : null,
+      rejected: state.rejection && barsLaterDecisions(via) ? state.rejection.step : null,
+    };
+  };
+  const refuse = (rejecting: boolean) => (payload: unknown) => {
+    const reason = decisionRefusal(payload, gate('update', rejecting));
     if (reason) throw new Error(reason);
   };
   const approve = (payload: { step: StepName }, via: 'update' | 'signal') => {
@@ -31,15 +34,15 @@ export function handleApprovals(input: Pick<MigrationInput, 'requestedBy'>, stat
     state.rejection = { step: payload.step, by: optionalText(payload, 'by'), reason: optionalText(payload, 'reason') ?? '', at: now(), via };
   };
   const ignored = (name: string, payload: unknown): string | null => {
-    const reason = decisionRefusal(payload, gate('signal'));
+    const reason = decisionRefusal(payload, gate('signal', name === 'reject'));
     if (!reason) return null;
     const step = (payload as { step?: unknown } | null)?.step;
     recordIgnoredSignal(state, { name, step: typeof step === 'string' ? step : String(step), reason, at: now() });
     return reason;
   };
 
-  setHandler(approveUpdate, (payload) => (approve(payload, 'update'), state), { validator: refuse });
-  setHandler(rejectUpdate, (payload) => (reject(payload, 'update'), state), { validator: refuse });
+  setHandler(approveUpdate, (payload) => (approve(payload, 'update'), state), { validator: refuse(false) });
+  setHandler(rejectUpdate, (payload) => (reject(payload, 'update'), state), { validator: refuse(true) });
   setHandler(approveSignal, (payload) => {
     if (!ignored('approve', payload)) approve(payload, 'signal');
   });
@@ -47,6 +50,15 @@ export function handleApprovals(input: Pick<MigrationInput, 'requestedBy'>, stat
     if (!ignored('reject', payload)) reject(payload, 'signal');
   });
   return approved;
+}
+
+/**
+ * The approved step that waits for its maintenance window and has not begun (patch
+ * `maintenance-windows`): a rejection may still withdraw it, as nothing of it was written.
+ */
+function waitingToBegin(state: MigrationState): StepName | null {
+  const step = state.waitingForWindow ? state.currentStep : null;
+  return step && state.steps.find((s) => s.name === step)?.status === 'pending' ? step : null;
 }
 
 /**

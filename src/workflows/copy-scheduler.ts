@@ -15,6 +15,8 @@ export interface CopyPass {
   mode?: TransferMode;
   /** The run's progress, advanced as batches land; absent for sync passes, which report apart. */
   progress?: Progress;
+  /** Called before each range of units starts (the maintenance window); may wait, or throw to stop the copy. */
+  beforeRange?: () => Promise<void>;
   /** The run's rate limits (`options`); each lane keeps its share (see {@link perLane}). */
   limits?: Pick<MigrationOptions, 'maxBytesPerSecond' | 'maxRowsPerSecond'>;
 }
@@ -113,6 +115,7 @@ export async function copyRanges(ranges: (UnitRange & { summary?: string })[], p
   const total: CopyResult = { rows: 0, bytes: 0 };
   const rate = rateOf(pass, ranges.length);
   await inLanes(ranges, pass.parallelism, async ({ summary, ...range }) => {
+    if (pass.beforeRange) await pass.beforeRange();
     const result = await long.copyUnitRange.executeWithOptions({ summary: summary ?? `copy units ${range.from + 1}–${range.to} of ${range.list}` }, [
       { runKey: pass.runKey, source: pass.source, target: pass.target, range, path: pass.path, ...rate, ...(pass.mode ? { mode: pass.mode } : {}) },
     ]);

@@ -30,6 +30,8 @@ interface PagedRun {
   state: MigrationState;
   ending: RunEnding;
   details: TableDetails;
+  /** Called before each range of units is copied (the maintenance window: see `ScheduleKeeper`). */
+  beforeRange?: () => Promise<void>;
 }
 
 /**
@@ -56,7 +58,7 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
   ]);
   state.progress = { tablesTotal: planned.tables, tablesDone: 0, unitsTotal: planned.units, unitsDone: 0, rowsTotal: planned.rows, rowsCopied: 0, bytesCopied: 0 };
   if (planned.largest) state.tableProgress = planned.largest.map((t) => ({ ...t, rowsCopied: 0, bytesCopied: 0 }));
-  const pass: CopyPass = { runKey, ...endpoints, path: plan.transfer.path, parallelism: input.options.parallelism, limits: input.options, ...modeOf(input) };
+  const pass: CopyPass = { runKey, ...endpoints, path: plan.transfer.path, parallelism: input.options.parallelism, limits: input.options, ...modeOf(input), beforeRange: run.beforeRange };
   const copyBegan = Date.now();
   state.rate = reachedRate(pass.limits, state.progress, 0);
   // Runs planned before ranges were sized by bytes recorded no cuts: they replay with `rangesOf`.

@@ -16,6 +16,7 @@ import { namedList } from './markdown';
 import { targetDatabasesOf } from './database-map';
 import { listScope } from './scope-listing';
 import { filtersOf, restorePointScope } from './scope';
+import { ScheduleKeeper, waitForSchedule } from './schedule-wait';
 
 /**
  * A ClickHouse migration in four approved steps: backup, configure, validation, migration.
@@ -76,11 +77,13 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
     const plan = await runStep('validation', () => long.validateSource.executeWithOptions({ summary: `validate the source and dry-run ${dbs}` }, [{ runKey, ...endpoints, databases: input.databases, ...inManifest, ...renames, ...filtersOf(input) }]));
     state.transferPath = plan.transfer.path;
     await gate('migration');
+    const keeper = input.schedule && patched(PATCHES.maintenanceWindows) ? new ScheduleKeeper(input.schedule, state) : null;
+    if (keeper) await waitForSchedule(keeper, state, held, setStatus);
     await runStep('migration', async () => {
       if (fresh) await takeRestorePoint(ending, targetSide);
       else await ending.fingerprint;
       migrationStarted = true;
-      const report = await (manifest ? migrateDataPaged({ runKey, input, state, ending, details }, plan) : migrateData({ runKey, input, state, ending }, plan));
+      const report = await (manifest ? migrateDataPaged({ runKey, input, state, ending, details, beforeRange: keeper?.beforeRange }, plan) : migrateData({ runKey, input, state, ending }, plan));
       // A cancel that came while the last activity finished anyway (it heard of it too late) still rolls the run back.
       if (ending.exact && CancellationScope.current().consideredCancelled) throw new CancelledFailure('the run was cancelled during its migration step');
       return report;

@@ -54,4 +54,10 @@ export const PATCHES = {
    * pattern matches nothing; its activities get the filters.
    */
   transferScope: 'transfer-scope',
+  /**
+   * Runs with a `schedule` wait, once the migration step is approved and before its restore point,
+   * for the schedule to open (a durable timer), and their copy pauses, carries on or fails when
+   * the window closes (`onWindowEnd`).
+   */
+  maintenanceWindows: 'maintenance-windows',
 } as const;

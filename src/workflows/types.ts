@@ -72,6 +72,8 @@ export const FAILURE_TYPES = {
   sameServer: 'SameServer',
   /** The lock of a target database was terminated while the run held it: the run stops at its next step. */
   lockLost: 'LockLost',
+  /** The maintenance window closed while the copy ran, and the run's `onWindowEnd` is `fail`: it rolls back. */
+  windowClosed: 'WindowClosed',
   /** The run's manifest on the target holds a row its worker did not sign, or lacks one: the run stops without acting on it. */
   manifestTampered: 'ManifestTampered',
   /** An `include` or `exclude` pattern matches no table or view of the source: the message starts with its field (`exclude[1]`). */
