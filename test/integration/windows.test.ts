@@ -43,11 +43,14 @@ const TEST_TIMEOUT_MS = 10 * 60_000;
 /** Seconds from the start of a run to the opening of its window: enough for the steps before the migration step. */
 const LEAD_SECONDS = 25;
 
+/** `HH:MM:SS` of `instant` on the clock of `timeZone`. */
+function clockOf(instant: number, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(instant);
+}
+
 /** A daily window that opens `secondsAhead` from now on the clock of `timeZone`, as the API takes it. */
 function windowFromNow(secondsAhead: number, durationSeconds: number, timeZone: string): MaintenanceWindow {
-  const opens = new Date(Date.now() + secondsAhead * 1000);
-  const start = new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(opens);
-  return { days: [...WEEKDAYS], start, durationSeconds, timeZone };
+  return { days: [...WEEKDAYS], start: clockOf(Date.now() + secondsAhead * 1000, timeZone), durationSeconds, timeZone };
 }
 
 /** Approves each gate as it opens (by Update), until `until` holds of the state; returns that state. */
@@ -130,7 +133,7 @@ describe('maintenance windows', () => {
     expect(waiting.steps.find((s) => s.name === 'migration')).toMatchObject({ status: 'pending' });
     expect(waiting.restorePoint).toBeNull();
     // The opening is the window's start on New York's clock, as the workflow reads it.
-    expect(new Intl.DateTimeFormat('en-GB', { timeZone: 'America/New_York', hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(opensAt)).toBe(window.start);
+    expect(clockOf(opensAt, 'America/New_York')).toBe(window.start);
 
     const final = await waitFor(() => queryState(handle), ended, 'the run to end', 300_000);
     expect(final.status).toBe('completed');
