@@ -40,6 +40,12 @@ afterAll(async () => {
 /** Minutes a test of this file may take: runs wait for windows in real time. */
 const TEST_TIMEOUT_MS = 10 * 60_000;
 
+/**
+ * Extra tables of ten partitions for the tests whose window closes during the copy: over a
+ * thousand units, so that the copy outlasts a window of two seconds on an idle machine too.
+ */
+const MANY_TABLES = 120;
+
 /** Seconds from the start of a run to the opening of its window: enough for the steps before the migration step. */
 const LEAD_SECONDS = 25;
 
@@ -109,7 +115,7 @@ async function sourceDatabase(prefix: string, rows: number, extraTables = 0): Pr
   for (let i = 0; i < extraTables; i++) {
     const t = qualifiedName(db, `part_${i}`);
     await servers.source.exec(`CREATE TABLE ${t} (k UInt64, v String) ENGINE = MergeTree PARTITION BY k % 10 ORDER BY k`);
-    await servers.source.exec(`INSERT INTO ${t} SELECT number, toString(cityHash64(number, ${i})) FROM system.numbers LIMIT 20000`);
+    await servers.source.exec(`INSERT INTO ${t} SELECT number, toString(cityHash64(number, ${i})) FROM system.numbers LIMIT 5000`);
   }
   return db;
 }
@@ -151,8 +157,8 @@ describe('maintenance windows', () => {
   }, TEST_TIMEOUT_MS);
 
   it('when the window closes during the copy (onWindowEnd pause), no copy starts after it, the ones in flight land, and the run waits for the next opening; a worker restart meanwhile changes nothing', async () => {
-    const db = await sourceDatabase('win_pause', 200_000, 40);
-    const window = windowFromNow(LEAD_SECONDS, 3, 'Europe/Berlin');
+    const db = await sourceDatabase('win_pause', 200_000, MANY_TABLES);
+    const window = windowFromNow(LEAD_SECONDS, 2, 'Europe/Berlin');
     const handle = await start(db, { window, onWindowEnd: 'pause' }, { approvals: false, unitBytes: 1 });
 
     const paused = await waitFor(() => queryState(handle), (s) => (s.waitingForWindow != null && s.progress.unitsTotal > 0) || ended(s), 'the copy to pause', 180_000);
@@ -184,8 +190,8 @@ describe('maintenance windows', () => {
   }, TEST_TIMEOUT_MS);
 
   it('when the window closes during the copy (onWindowEnd fail), the run fails as WindowClosed and rolls back', async () => {
-    const db = await sourceDatabase('win_fail', 200_000, 40);
-    const window = windowFromNow(LEAD_SECONDS, 3, 'UTC');
+    const db = await sourceDatabase('win_fail', 200_000, MANY_TABLES);
+    const window = windowFromNow(LEAD_SECONDS, 2, 'UTC');
     const handle = await start(db, { window, onWindowEnd: 'fail' }, { approvals: false, unitBytes: 1 });
 
     const final = await waitFor(() => queryState(handle), ended, 'the run to end', 300_000);
