@@ -2,7 +2,8 @@
  * Records the histories that `test/unit/workflow-replay.test.ts` replays: one run of each ending
  * on real servers, saved as JSON in `test/replay/histories/` under a tag (`HISTORY_TAG`).
  * `HISTORY_KIND` picks the workflow: `transfer` (the default; completed, rejected, rolled back,
- * cancelled, and rejected-then-approved: signals after a rejection in one workflow task) or
+ * cancelled, rejected-then-approved: signals after a rejection in one workflow task, and
+ * scheduled: renamed, filtered, throttled and held for its schedule after its approval) or
  * `changes` (completed, rejected, rolled back, cancelled and stopped). `HISTORY_ENDINGS` (a comma
  * list, e.g. `rejected-then-approved`; all by default) records only those endings, so that adding
  * one to a tag leaves its other files as they are. Record a new tag after a change to the
@@ -69,11 +70,11 @@ async function approve(handle: WorkflowHandle, step: 'configure' | 'validation' 
 async function recordTransfers(client: Client, worker: WorkerHolder): Promise<void> {
   const source = connect(testStack().source, 'source');
   try {
-    const run = async (ending: string, drive: (handle: WorkflowHandle, db: string) => Promise<void>) => {
+    const run = async (ending: string, drive: (handle: WorkflowHandle, db: string) => Promise<void>, extra: (db: string) => Parameters<typeof migrationInput>[2] = () => ({})) => {
       if (!wanted(ending)) return;
       const db = uniqueName(`replay_${ending}`);
       await createDemoLike(source, db, 2_000);
-      const handle = await startMigration(client, migrationInput(`replay-${ending}`, [db], { requestedBy: 'recorder' }));
+      const handle = await startMigration(client, migrationInput(`replay-${ending}`, [db], { requestedBy: 'recorder', ...extra(db) }));
       await drive(handle, db);
       await handle.result().catch(() => undefined);
       save(ending, handle.workflowId);
@@ -118,6 +119,24 @@ async function recordTransfers(client: Client, worker: WorkerHolder): Promise<vo
         throw new Error(`the rejected-then-approved run ended ${final.status} with ${final.ignoredSignals.length} ignored signals`);
       }
     });
+    // Issue 21's fields at once (from v8 on): renamed, one table left out, throttled, and held after its approval until a moment a few seconds on.
+    await run(
+      'scheduled',
+      async (handle) => {
+        await approve(handle, 'configure');
+        await approve(handle, 'validation');
+        // The approval comes seconds before `notBefore`: the run waits on its timer, then copies.
+        await approve(handle, 'migration');
+        const final = (await handle.result()) as MigrationState;
+        if (final.status !== 'completed') throw new Error(`the scheduled run ended ${final.status}: ${final.error?.message ?? 'no error'}`);
+      },
+      (db) => ({
+        renames: { [db]: `${db}_v2` },
+        exclude: [`${db}.event_types`],
+        schedule: { notBefore: new Date(Date.now() + 20_000).toISOString() },
+        options: { maxBytesPerSecond: 4 * 2 ** 20 },
+      }),
+    );
   } finally {
     await source.close();
   }

@@ -15,10 +15,11 @@ const RECORDING_KEY = keyringOf('integration-tests-secret-key');
 const HISTORIES = join(__dirname, '..', 'replay', 'histories');
 
 /**
- * Endings recorded for one tag only, beside its standard four: signals after a rejection in one
- * workflow task (the only runs that write the decisions-after-rejection marker).
+ * Endings recorded beside a tag's standard four: signals after a rejection in one workflow task
+ * (the only runs that write the decisions-after-rejection marker), and a run with a schedule (the
+ * only runs that write the maintenance-windows marker), renamed, filtered and throttled.
  */
-const EXTRA_ENDINGS = ['v7-rejected-then-approved.json'];
+const EXTRA_ENDINGS = ['v7-rejected-then-approved.json', 'v8-rejected-then-approved.json', 'v8-scheduled.json'];
 
 /**
  * Patches that no stored history marks. Empty: every patch has a recording of its path, and a new
@@ -57,7 +58,7 @@ describe('the workflow code replays the recorded histories of real runs', () => 
     }
 
     const recorded = (tags: string[], endings: string[]) => tags.flatMap((tag) => endings.map((ending) => `${tag}-${ending}.json`));
-    const transfers = recorded(['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'], ['cancelled', 'completed', 'rejected', 'rolled-back']);
+    const transfers = recorded(['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8'], ['cancelled', 'completed', 'rejected', 'rolled-back']);
     const changes = recorded(['changes-v1', 'changes-v2', 'changes-v3'], ['cancelled', 'completed', 'rejected', 'rolled-back', 'stopped']);
     expect(files).toEqual([...transfers, ...EXTRA_ENDINGS, ...changes].sort());
     expect(results).toEqual(files.map((f) => ({ workflowId: f.replace(/\.json$/, '') })));
