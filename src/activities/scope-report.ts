@@ -1,10 +1,7 @@
-import { viewReferences } from '../clickhouse/view-refs';
 import { firstOf } from '../workflows/bounded';
 import { unmatchedMessage, unmatchedPatterns, type ScopeReport, type TableFilters } from '../workflows/scope';
-import { objectKey, tableKey } from '../workflows/table-key';
 import { DETAIL_LIMIT, type PlannedObject } from '../workflows/types';
-import { isView } from './inventory';
-import { scopedTables, type ExcludedObject } from './scope';
+import { leftOutList, leftOutViewProblems, scopedTables, type ExcludedObject } from './scope';
 
 /**
  * The scope part of configure's report, and its problems: a pattern that matches nothing (the
@@ -19,17 +16,7 @@ export function scopeReport(
   const { objects, excluded } = inventory;
   const unmatched = unmatchedPatterns(request, [...objects, ...excluded, ...inventory.unsupported]);
   const problems = unmatched.length > 0 ? [unmatchedMessage(unmatched, request.databases)] : [];
-  const left = new Map(excluded.map((e) => [tableKey(e.database, e.name), e]));
-  for (const view of objects.filter(isView)) {
-    const refs = viewReferences(view.createTableQuery, view.database);
-    const name = `${view.kind.replace('-', ' ')} ${view.database}.${view.name}`;
-    for (const read of refs.reads) {
-      const out = left.get(objectKey(read));
-      if (out) problems.push(`the ${name} reads ${out.database}.${out.name}, which ${out.field} pattern "${out.pattern}" leaves out: leave both in scope or both out`);
-    }
-    const out = refs.to ? left.get(objectKey(refs.to)) : undefined;
-    if (out) problems.push(`the ${name} writes TO ${out.database}.${out.name}, which ${out.field} pattern "${out.pattern}" leaves out: leave both in scope or both out`);
-  }
+  problems.push(...leftOutViewProblems(objects, excluded));
   const listed = scopedTables(objects);
   const data = objects.filter((o) => o.kind === 'partitioned' || o.kind === 'whole-table');
   const scope: ScopeReport = {
@@ -38,7 +25,7 @@ export function scopeReport(
     bytes: data.reduce((n, o) => n + o.bytesOnDisk, 0),
     inScope: firstOf(listed, DETAIL_LIMIT),
     excluded: excluded.length,
-    leftOut: firstOf(excluded, DETAIL_LIMIT).map(({ database, name, field, pattern }) => ({ database, name, field, pattern })),
+    leftOut: leftOutList(excluded),
   };
   return { scope, problems };
 }

@@ -1,8 +1,11 @@
 import { countRows, listTables, partitionSizesIn, partitionSizesOf, type TableInfo } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
-import { SCOPE_PAGE, scopeName, scopeOfObject, unmatchedMessage, unmatchedPatterns, type ScopedTable, type ScopePage, type TableFilters } from '../workflows/scope';
-import { tableKey } from '../workflows/table-key';
-import { FAILURE_TYPES, type EndpointRef, type PlannedObject } from '../workflows/types';
+import { SCOPE_PAGE, scopeName, scopeOfObject, unmatchedMessage, unmatchedPatterns, type ScopedTable, type ScopePage, type ScopeReport, type TableFilters } from '../workflows/scope';
+import { objectKey, tableKey } from '../workflows/table-key';
+import { firstLines, firstOf } from '../workflows/bounded';
+import { viewReferences } from '../clickhouse/view-refs';
+import { isView } from './inventory';
+import { DETAIL_LIMIT, FAILURE_TYPES, type EndpointRef, type PlannedObject } from '../workflows/types';
 import { heartbeating, permanent, withConnections, type ActivityDeps } from './context';
 
 /** An object of the source that the filters leave out, and the pattern that did. */
@@ -94,10 +97,37 @@ export function createScopeActivities(deps: ActivityDeps) {
               bytes: data.reduce((n, t) => n + t.bytesOnDisk, 0),
               excluded: excluded.length,
               pages: Math.ceil(listed.length / SCOPE_PAGE),
+              leftOut: leftOutList(excluded),
+              problems: firstLines(leftOutViewProblems(inScope, excluded), DETAIL_LIMIT),
             },
           };
         }),
       );
     },
   };
+}
+
+/** The first {@link DETAIL_LIMIT} objects left out, each with the field and pattern that left it out. */
+export function leftOutList(excluded: readonly ExcludedObject[]): ScopeReport['leftOut'] {
+  return firstOf(excluded, DETAIL_LIMIT).map(({ database, name, field, pattern }) => ({ database, name, field, pattern }));
+}
+
+/**
+ * A view or materialized view in scope that reads a table left out, or writes `TO` one: it would
+ * be created over a table the target never gets (or fill one the run does not copy).
+ */
+export function leftOutViewProblems(objects: readonly Pick<PlannedObject, 'database' | 'name' | 'kind' | 'createTableQuery'>[], excluded: readonly ExcludedObject[]): string[] {
+  const problems: string[] = [];
+  const left = new Map(excluded.map((e) => [tableKey(e.database, e.name), e]));
+  for (const view of objects.filter(isView)) {
+    const refs = viewReferences(view.createTableQuery, view.database);
+    const name = `${view.kind.replace('-', ' ')} ${view.database}.${view.name}`;
+    for (const read of refs.reads) {
+      const out = left.get(objectKey(read));
+      if (out) problems.push(`the ${name} reads ${out.database}.${out.name}, which ${out.field} pattern "${out.pattern}" leaves out: leave both in scope or both out`);
+    }
+    const out = refs.to ? left.get(objectKey(refs.to)) : undefined;
+    if (out) problems.push(`the ${name} writes TO ${out.database}.${out.name}, which ${out.field} pattern "${out.pattern}" leaves out: leave both in scope or both out`);
+  }
+  return problems;
 }

@@ -129,7 +129,16 @@ export const migrationStateSchema = z.strictObject({
     .nullable(),
   error: failure.nullable(),
   warnings: z.array(z.string()),
-  scope: z.strictObject({ tables: count, rows: count, bytes: count, excluded: count }).optional(),
+  scope: z
+    .strictObject({
+      tables: count,
+      rows: count,
+      bytes: count,
+      excluded: count,
+      leftOut: z.array(z.strictObject({ database: z.string(), name: z.string(), field: z.enum(['include', 'exclude']), pattern: z.string() })).optional(),
+      problems: z.array(z.string()).optional(),
+    })
+    .optional(),
   waitingForWindow: z.strictObject({ opensAt: z.string() }).nullable().optional(),
   rate: z
     .strictObject({ maxBytesPerSecond: count.nullable(), maxRowsPerSecond: count.nullable(), bytesPerSecond: z.number().nullable(), rowsPerSecond: z.number().nullable() })

@@ -228,7 +228,11 @@ export function formatState(state: MigrationState, now: Date, rates: Rates = { r
   if (doing) lines.push(`  now:        ${doing}`);
   if (state.requestedBy) lines.push(`  started by: ${state.requestedBy}${state.fourEyes ? ' (four eyes: may not approve)' : ''}`);
   if (state.transferPath) lines.push(`  transfer:   ${state.transferPath}`);
-  if (state.scope) lines.push(`  scope:      ${describeScope(state.scope)}`);
+  if (state.scope) {
+    lines.push(`  scope:      ${describeScope(state.scope)}`);
+    for (const out of state.scope.leftOut ?? []) lines.push(`    left out: ${out.database}.${out.name} (${out.field} "${out.pattern}")`);
+    for (const problem of state.scope.problems ?? []) lines.push(`    problem:  ${problem}`);
+  }
   if (state.rate) lines.push(`  rate:       ${describeRate(state.rate)}`);
   lines.push('  steps:');
   for (const step of state.steps) {

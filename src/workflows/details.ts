@@ -71,7 +71,9 @@ function transferLines(state: MigrationState): string[] {
   const lines: string[] = [];
   if (state.scope) {
     const { tables, rows, bytes, excluded } = state.scope;
-    lines.push('', '| in scope | |', '|---|---:|', `| tables | ${tables} |`, `| rows | ${rows} |`, `| bytes | ${bytes} |`, `| tables left out by include/exclude | ${excluded} |`);
+    lines.push('', '| in scope | |', '|---|---:|', `| tables | ${tables} |`, `| rows | ${rows} |`, `| bytes on disk | ${bytes} |`, `| tables left out by include/exclude | ${excluded} |`);
+    for (const out of state.scope.leftOut ?? []) lines.push(`| left out: ${markdownText(`${out.database}.${out.name}`)} | ${out.field} ${markdownText(out.pattern)} |`);
+    for (const problem of state.scope.problems ?? []) lines.push(`| problem | ${markdownText(problem)} |`);
   }
   if (state.rate) {
     const r = state.rate;

@@ -35,7 +35,14 @@ async function listPages(input: MigrationInput, state: MigrationState, details: 
   const first = await scan.listScope.executeWithOptions({ summary }, [{ ...request, page: 0 }]);
   details.listed(onTarget(first.tables));
   const totals = first.totals ?? { tables: first.tables.length, rows: 0, bytes: 0, excluded: 0, pages: 1 };
-  state.scope = { tables: totals.tables, rows: totals.rows, bytes: totals.bytes, excluded: totals.excluded };
+  state.scope = {
+    tables: totals.tables,
+    rows: totals.rows,
+    bytes: totals.bytes,
+    excluded: totals.excluded,
+    ...(totals.leftOut ? { leftOut: totals.leftOut } : {}),
+    ...(totals.problems ? { problems: totals.problems } : {}),
+  };
   for (let page = 1; page < totals.pages; page++) {
     const next = await scan.listScope.executeWithOptions({ summary: `${summary}, page ${page + 1} of ${totals.pages}` }, [{ ...request, page }]);
     details.listed(onTarget(next.tables));

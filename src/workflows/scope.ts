@@ -96,7 +96,17 @@ export const SCOPE_PAGE = 500;
 export interface ScopePage {
   tables: ScopedTable[];
   /** On the first page: what is in scope and left out, and how many pages there are. */
-  totals?: { tables: number; rows: number; bytes: number; excluded: number; pages: number };
+  totals?: {
+    tables: number;
+    rows: number;
+    bytes: number;
+    excluded: number;
+    pages: number;
+    /** The first objects left out, with the field and pattern that left each out. */
+    leftOut?: ScopeReport['leftOut'];
+    /** Views in scope over a table left out (the first of them): configure fails on these. */
+    problems?: string[];
+  };
 }
 
 /** What configure lists of a run's scope: counts, and the first `DETAIL_LIMIT` of each list (the `tables` query serves them all). */

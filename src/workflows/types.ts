@@ -653,7 +653,17 @@ export interface MigrationState {
   /** Things that went wrong without changing how the run ends, such as a clean-up that failed after verification. */
   warnings: string[];
   /** What is in scope (and left out), known from the first gate on; per-table detail is served by the `tables` query. */
-  scope?: { tables: number; rows: number; bytes: number; excluded: number };
+  scope?: {
+    tables: number;
+    rows: number;
+    /** Bytes on disk on the source (compressed), as `system.parts` counts them. */
+    bytes: number;
+    excluded: number;
+    /** The first tables and views left out, each with the field and pattern that left it out. */
+    leftOut?: { database: string; name: string; field: 'include' | 'exclude'; pattern: string }[];
+    /** Views in scope that read, or write TO, a table left out (the first of them): configure fails on them. */
+    problems?: string[];
+  };
   /** The approved migration step waits for its maintenance window (or `notBefore`) to open. */
   waitingForWindow?: { opensAt: string } | null;
   /** The configured limits of the copy and what it reached (bytes and rows per second, over the copy so far). */

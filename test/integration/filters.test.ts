@@ -116,20 +116,24 @@ describe('include and exclude filters on a transfer', () => {
     const atGate = await awaiting(id, 'configure');
     const listed = await allTables(id);
     expect(listed.map((t) => ({ database: t.database, table: t.table, rows: t.rows, bytes: t.bytes }))).toEqual(expected);
+    // Before the first approval: what is in scope, and each table left out with the pattern that left it out.
+    const expectedLeftOut = leftOut.map((o) =>
+      o.database === main ? { database: o.database, name: o.name, field: 'exclude', pattern: `${main}.tmp_*` } : { database: o.database, name: o.name, field: 'include', pattern: `${main}.*, ${other}.keep*` },
+    );
     expect(atGate.scope).toEqual({
       tables: expected.length,
       rows: expected.reduce((n, t) => n + t.rows, 0),
       bytes: expected.reduce((n, t) => n + t.bytes, 0),
       excluded: leftOut.length,
+      leftOut: expectedLeftOut,
+      problems: [],
     });
 
     await approve(id, 'configure');
     await awaiting(id, 'validation');
     const configure = (await getState(id)).steps.find((s) => s.name === 'configure')?.result as TargetReport & { scope: ScopeReport };
     expect(configure.scope.inScope).toEqual(expected);
-    expect(configure.scope.leftOut).toEqual(
-      leftOut.map((o) => (o.database === main ? { database: o.database, name: o.name, field: 'exclude', pattern: `${main}.tmp_*` } : { database: o.database, name: o.name, field: 'include', pattern: `${main}.*, ${other}.keep*` })),
-    );
+    expect(configure.scope.leftOut).toEqual(expectedLeftOut);
     expect(configure.problems).toEqual([]);
 
     await approve(id, 'validation');
@@ -201,12 +205,16 @@ describe('include and exclude filters on a transfer', () => {
     const res = await start({ databases: [db], exclude: [`${db}.raw`] });
     expect(res.status).toBe(201);
     const id = res.body.id as string;
-    await awaiting(id, 'configure');
+    const problem = `the materialized view ${db}.totals reads ${db}.raw, which exclude pattern "${db}.raw" leaves out`;
+    const atGate = await awaiting(id, 'configure');
     expect((await allTables(id)).map((t) => t.table)).toEqual(['totals']);
+    // Named before the first approval, and configure fails on it.
+    expect(atGate.scope?.problems).toEqual([expect.stringContaining(problem)]);
+    expect(atGate.scope?.leftOut).toEqual([{ database: db, name: 'raw', field: 'exclude', pattern: `${db}.raw` }]);
     await approve(id, 'configure');
     const final = await ended(id);
     expect(final.status).toBe('failed');
-    expect(final.error?.message).toContain(`the materialized view ${db}.totals reads ${db}.raw, which exclude pattern "${db}.raw" leaves out`);
+    expect(final.error?.message).toContain(problem);
   });
 
   it('when a pattern matches no table of the source, the start is a 400 naming the field, and nothing is locked', async () => {

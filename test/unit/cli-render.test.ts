@@ -232,6 +232,13 @@ describe('the scope, window and rate of a transfer', () => {
     expect(describeScope({ tables: 1, rows: 0, bytes: 0, excluded: 0 })).toBe('1 table (0 rows, 0 B) in scope, none left out by include/exclude');
     const text = formatState(state({ status: 'awaiting_approval', awaitingApproval: { step: 'configure' }, scope: { tables: 3, rows: 10, bytes: 2048, excluded: 1 } }), NOW);
     expect(text).toContain('  scope:      3 tables (10 rows, 2.0 KiB) in scope, 1 left out by include/exclude');
+    const problem = 'the materialized view shop.totals reads shop.raw, which exclude pattern "shop.raw" leaves out: leave both in scope or both out';
+    const named = formatState(
+      state({ status: 'awaiting_approval', awaitingApproval: { step: 'configure' }, scope: { tables: 1, rows: 0, bytes: 0, excluded: 1, leftOut: [{ database: 'shop', name: 'raw', field: 'exclude', pattern: 'shop.raw' }], problems: [problem] } }),
+      NOW,
+    );
+    expect(named).toContain('\n    left out: shop.raw (exclude "shop.raw")\n');
+    expect(named).toContain(`\n    problem:  ${problem}`);
   });
 
   it('when the approved step waits for its window, says when it opens and in how long', () => {
