@@ -5,6 +5,7 @@ import { INTERNAL_PREFIX } from './scratch';
 import { literalOfPartitionText, literalOfTypedValue } from './partition-values';
 import { qualifiedName, quoteString, quoteStringList } from './sql';
 import { objectKey, tableKey } from '../workflows/table-key';
+import { INNER_TABLE_PREFIX } from '../workflows/objects';
 
 
 /** How an object's data moves, decided by its engine. */
@@ -117,7 +118,7 @@ export async function listTables(conn: ClickHouseConnection, databases: readonly
       engine: row.engine,
       kind,
       createTableQuery: row.create_table_query,
-      inner: row.name.startsWith('.inner'),
+      inner: row.name.startsWith(INNER_TABLE_PREFIX),
       ...(reason ? { unsupportedReason: reason } : {}),
     };
   });

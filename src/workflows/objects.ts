@@ -1,5 +1,8 @@
 import type { ObjectKind } from '../clickhouse/catalog';
 
+/** The name prefix of a materialized view's hidden storage table on 18.16 (`.inner.<view>`). */
+export const INNER_TABLE_PREFIX = '.inner.';
+
 /** True for objects whose rows are copied. */
 export function holdsData(object: { kind: ObjectKind }): boolean {
   return object.kind === 'partitioned' || object.kind === 'whole-table';

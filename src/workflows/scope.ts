@@ -1,5 +1,6 @@
 import { scopeOf, matchesTable, type ScopeVerdict } from './table-patterns';
 import type { MigrationInput } from './types';
+import { INNER_TABLE_PREFIX } from './objects';
 
 /**
  * Which objects of the source a transfer takes: its `include` and `exclude` patterns applied to
@@ -29,12 +30,10 @@ export function hasFilters(filters: TableFilters | undefined): filters is TableF
   return (filters?.include?.length ?? 0) > 0 || (filters?.exclude?.length ?? 0) > 0;
 }
 
-/** The prefix of a materialized view's storage table on 18.16 (`.inner.<view>`). */
-const INNER_PREFIX = '.inner.';
 
 /** The name an object is judged and listed by: a view's storage table (`.inner.<view>`) goes by its view's. */
 export function scopeName(object: { name: string; inner?: boolean }): string {
-  return object.inner && object.name.startsWith(INNER_PREFIX) ? object.name.slice(INNER_PREFIX.length) : object.name;
+  return object.inner && object.name.startsWith(INNER_TABLE_PREFIX) ? object.name.slice(INNER_TABLE_PREFIX.length) : object.name;
 }
 
 /** Whether an object is in scope; a view's storage table is judged by its view's name. */

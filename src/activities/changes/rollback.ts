@@ -4,6 +4,7 @@
  */
 import { execDdl } from '../../clickhouse/capabilities';
 import { listColumns, listTables, mergesByOrder, type TableInfo } from '../../clickhouse/catalog';
+import { INNER_TABLE_PREFIX } from '../../workflows/objects';
 import type { ClickHouseConnection } from '../../clickhouse/connection';
 import { rewriteCreateStatement } from '../../clickhouse/ddl';
 import { partitionDigests, readsFinal, type PartitionDigest } from '../../clickhouse/fingerprint';
@@ -99,7 +100,7 @@ function reachedBy(touched: readonly string[], captured: readonly RestorePointTa
     }
   }
   // A view and its inner table go together: dropping the view drops the table, and the table comes back with its view.
-  for (const name of [...scope]) if (name.startsWith('.inner.')) scope.add(name.slice('.inner.'.length));
+  for (const name of [...scope]) if (name.startsWith(INNER_TABLE_PREFIX)) scope.add(name.slice(INNER_TABLE_PREFIX.length));
   for (const view of views) if (scope.has(view.name) && captured.some((t) => t.name === `.inner.${view.name}`)) scope.add(`.inner.${view.name}`);
   return scope;
 }
