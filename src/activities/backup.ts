@@ -1,5 +1,5 @@
 import { execDdl } from '../clickhouse/capabilities';
-import { alterPartitions, copyRowsWithin } from '../clickhouse/table-ops';
+import { alterPartitions, copyRowsWithin, createTwin } from '../clickhouse/table-ops';
 import { countRows, existingDatabases, listColumns, listTables, partitionSizes } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
@@ -46,7 +46,7 @@ export function createBackupActivities(deps: ActivityDeps) {
             if (table.kind === 'partitioned') {
               entry.snapshotTable = snapshotTableName(table.database, table.name);
               const snapshot = qualifiedName(database, entry.snapshotTable);
-              await execDdl(target, `CREATE TABLE ${snapshot} AS ${source}`);
+              await createTwin(target, snapshot, { database: table.database, table: table.name, createTableQuery: table.createTableQuery });
               const parts = await partitionSizes(target, table.database, table.name);
               await alterPartitions(target, snapshot, parts.map((p) => p.partitionId), (id) => `ATTACH PARTITION ID ${id} FROM ${source}`);
               entry.partitions.push(...parts.map((p) => ({ partitionId: p.partitionId, rows: p.rows })));

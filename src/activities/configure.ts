@@ -8,7 +8,7 @@ import { readsFinal } from '../clickhouse/fingerprint';
 import { probeDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { firstLines, firstOf } from '../workflows/bounded';
 import { namedList } from '../workflows/markdown';
-import { DETAIL_LIMIT, FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type TableConflict, type TargetReport, type TransferMode } from '../workflows/types';
+import { DETAIL_LIMIT, FAILURE_TYPES, type ConflictPolicy, type EndpointRef, type PlannedObject, type ReplicationOptions, type TableConflict, type TargetReport, type TransferMode } from '../workflows/types';
 import { checkDataTargets } from './modes';
 import { DDL_CONCURRENCY, forEachConcurrently, heartbeating, permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView, takeInventory } from './inventory';
@@ -17,6 +17,8 @@ import { sourceDatabaseOf, targetDatabasesOf, type Renames } from '../workflows/
 import { planOnTarget, renameProblems } from './renames';
 import type { TableFilters } from '../workflows/scope';
 import { scopeReport } from './scope-report';
+import { withoutReplication } from '../clickhouse/ddl-replication';
+import { pathTemplateOf, replicatedOnTarget } from './replication';
 
 /** Headroom on top of the source's on-disk size: merges and replaced parts need room while they settle. */
 const DISK_HEADROOM = 1.2;
@@ -40,6 +42,7 @@ export function createConfigureActivities(deps: ActivityDeps) {
       rehearsal?: { tables: number; rows: number };
       /** @default 'full' */
       mode?: TransferMode;
+      replication?: ReplicationOptions;
     } & TableFilters): Promise<TargetReport> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => ({ step: 'configure' }), async () => {
@@ -55,7 +58,7 @@ export function createConfigureActivities(deps: ActivityDeps) {
         problems.push(...scope.problems);
         // From here on the objects are named as the target will have them (renamed databases).
         const plan = planOnTarget(onSource, req.renames);
-        const objects = plan.objects;
+        const objects = replicatedOnTarget(plan.objects, pathTemplateOf(req.replication));
         const sourceColumns = keyedOnTarget(await listAllColumns(source, req.databases), objects);
         problems.push(...(await renameProblems(source, target, plan, req.databases, req.renames)));
         const caps = targetInfo.capabilities;
@@ -165,7 +168,7 @@ async function askTargetToCreate(target: ClickHouseConnection, scratch: string, 
   const ask = async (object: PlannedObject) => {
     const name = `${object.database}.${object.name}`;
     try {
-      await execDdl(target, rewriteCreateStatement(object.createTableQuery, scratch, object.name).sql);
+      await execDdl(target, rewriteCreateStatement(withoutReplication(object.createTableQuery), scratch, object.name).sql);
       result.accepted++;
     } catch (err) {
       const code = err instanceof ClickHouseQueryError ? err.code : undefined;

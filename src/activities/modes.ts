@@ -22,6 +22,7 @@ import { firstLine } from '../clickhouse/errors';
 import type { StoredColumn } from '../clickhouse/fingerprint';
 import { withScratchDatabase } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
+import { createTwin } from '../clickhouse/table-ops';
 import { namedList } from '../workflows/markdown';
 import { objectKey, tableKey } from '../workflows/table-key';
 import { firstLines } from '../workflows/bounded';
@@ -153,7 +154,7 @@ async function probeConversions(
       const into = qualifiedName(probe, `t${i}`);
       const converted = convertedColumns(comparison);
       await target.exec(`CREATE TABLE ${from} (${converted.map((c) => `${quoteIdentifier(c.name)} ${c.sourceType}`).join(', ')}) ENGINE = Memory`);
-      await target.exec(`CREATE TABLE ${into} AS ${qualifiedName(object.database, object.name)}`);
+      await createTwin(target, into, { database: object.database, table: object.name });
       for (const column of converted) {
         const cast = sourceValueOf(column) as string;
         const name = quoteIdentifier(column.name);

@@ -1,10 +1,11 @@
 import { pipeline } from 'node:stream/promises';
 import { PassThrough, type Transform } from 'node:stream';
-import { copySettings, execDdl, type Capabilities } from '../clickhouse/capabilities';
+import { copySettings, type Capabilities } from '../clickhouse/capabilities';
 import { activeParts, columnsOf, countRows, existingDatabases, mergesByOrder, listColumns, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
-import { swapIn } from '../clickhouse/table-ops';
+import { createTwin, swapIn } from '../clickhouse/table-ops';
 import { ClickHouseQueryError } from '../clickhouse/errors';
+import { isReplicatedEngine } from '../clickhouse/ddl-replication';
 import { combinedChecksum, partitionDigests, readsFinal, type PartitionDigest, type StoredColumn } from '../clickhouse/fingerprint';
 import { manifestDatabase, restorePointDatabase, retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
@@ -231,7 +232,8 @@ async function planCopyOf(source: ClickHouseConnection, target: ClickHouseConnec
       // An ordered copy checks what it staged against the source's parts before it swaps it in.
       direct: !ordered && namesTable(createdSet, object.database, object.name) && read !== null && !read.has(key),
     }, unitBytes);
-    for (const unit of planned) Object.assign(unit, renamed, ordered ? { ordered } : {});
+    const replicated = isReplicatedEngine(object.engine);
+    for (const unit of planned) Object.assign(unit, renamed, ordered ? { ordered } : {}, replicated ? { replicated } : {});
     // Only a unit that is part of a table needs a condition; the server helps it prune parts.
     if (planned.some((u) => !u.whole && u.rows > 0)) {
       const selectors = await partitionSelectors(source, from, object.name, object.createTableQuery);
@@ -592,7 +594,7 @@ async function copyStaged(target: ClickHouseConnection, runKey: string, unit: Co
   const name = stagingTable(runKey, attempt, unit.database, unit.table, unit.partitionId);
   const stage = qualifiedName(unit.database, name);
   await target.exec(`DROP TABLE IF EXISTS ${stage}`);
-  await execDdl(target, `CREATE TABLE ${stage} AS ${live}`);
+  await createTwin(target, stage, { database: unit.database, table: unit.table, replicated: unit.replicated === true });
   // The stage merges as the table does: a merge would drop rows before they are counted.
   if (unit.ordered) await stopMerges(target, stage);
   const expected = await copy(unit, stage);

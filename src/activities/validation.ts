@@ -7,7 +7,7 @@ import { partitionDigests, UnhashableColumnError, type PartitionDigest } from '.
 import { trialDatabase, withScratchDatabase } from '../clickhouse/scratch';
 import { qualifiedName, quoteIdentifier } from '../clickhouse/sql';
 import { firstLines, firstOf } from '../workflows/bounded';
-import { DETAIL_LIMIT, FAILURE_TYPES, type EndpointRef, type PlannedObject, type TransferPath, type ValidationReport } from '../workflows/types';
+import { DETAIL_LIMIT, FAILURE_TYPES, type EndpointRef, type PlannedObject, type ReplicationOptions, type TransferPath, type ValidationReport } from '../workflows/types';
 import { remoteSource, type RemoteSource } from './remote';
 import { forEachConcurrently, heartbeating, permanent, withConnections, type ActivityDeps } from './context';
 import { holdsData, isView, takeInventory } from './inventory';
@@ -17,6 +17,8 @@ import { objectKey } from '../workflows/table-key';
 import type { Renames } from '../workflows/database-map';
 import { requireSafePlan } from './renames';
 import type { TableFilters } from '../workflows/scope';
+import { withoutReplication } from '../clickhouse/ddl-replication';
+import { pathTemplateOf, replicatedOnTarget } from './replication';
 
 /** Rows of each table that the trial copies and fingerprints on both sides. */
 const TRIAL_ROWS = 20;
@@ -44,7 +46,7 @@ export function createValidationActivities(deps: ActivityDeps) {
      * database on the target and fingerprints them on both sides. A table that cannot be read,
      * copied or fingerprinted fails the step here, before the migration is approved.
      */
-    async validateSource(req: { runKey: string; source: EndpointRef; target: EndpointRef; databases: string[]; manifest?: boolean; renames?: Renames } & TableFilters): Promise<ValidationReport> {
+    async validateSource(req: { runKey: string; source: EndpointRef; target: EndpointRef; databases: string[]; manifest?: boolean; renames?: Renames; replication?: ReplicationOptions } & TableFilters): Promise<ValidationReport> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => ({ step: 'validation' }), async () => {
           const began = Date.now();
@@ -68,7 +70,7 @@ export function createValidationActivities(deps: ActivityDeps) {
           if (trial.problems.length > 0) throw permanent(FAILURE_TYPES.trialFailed, `the trial copy failed: ${firstLines(trial.problems, DETAIL_LIMIT).join('; ')}`);
           // The plan names objects as the target will have them (renamed databases), and goes to
           // the run's manifest on the target; the step's result is its summary.
-          const plan = requireSafePlan(objects, req.renames);
+          const plan = replicatedOnTarget(requireSafePlan(objects, req.renames), pathTemplateOf(req.replication));
           if (req.manifest) await new Manifest(target, req.runKey, deps.keyring).write(MANIFEST_LISTS.objects, plan);
           return {
             sourceVersion: sourceInfo.version,
@@ -161,7 +163,7 @@ async function trialCopy(
 async function trialTable(source: ClickHouseConnection, target: ClickHouseConnection, scratch: string, object: PlannedObject, trial: Trial): Promise<number> {
   const columns = await listColumns(source, object.database, object.name);
   const list = columns.map((c) => quoteIdentifier(c.name)).join(', ');
-  await execDdl(target, rewriteCreateStatement(object.createTableQuery, scratch, object.name).sql);
+  await execDdl(target, rewriteCreateStatement(withoutReplication(object.createTableQuery), scratch, object.name).sql);
   const sample = (from: string) => `(SELECT ${list} FROM ${from} LIMIT ${TRIAL_ROWS})`;
   const onSource = () =>
     partitionDigests(source, object.database, object.name, columns, {

@@ -86,6 +86,7 @@ function scopeInput(body: StartMigrationRequest): Partial<MigrationInput> {
     ...(body.exclude ? { exclude: body.exclude } : {}),
     ...(body.mode !== 'full' ? { mode: body.mode } : {}),
     ...(body.schedule ? { schedule: body.schedule } : {}),
+    ...(body.replication ? { replication: body.replication } : {}),
   };
 }
 

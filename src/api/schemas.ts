@@ -3,7 +3,7 @@ import { changeSetProblems, VERSION_PATTERN, type ChangeProblem } from '../chang
 import { sameOrigin } from '../clickhouse/identity';
 import { INTERNAL_PREFIX } from '../clickhouse/scratch';
 import { MIGRATION_STATUSES, PASSWORD_REF_PATTERN, STEPS } from '../workflows/types';
-import { databaseEntrySchema, modeSchema, patternsSchema, scheduleSchema, scopeIssues } from './transfer-schemas';
+import { databaseEntrySchema, modeSchema, patternsSchema, replicationSchema, scheduleSchema, scopeIssues } from './transfer-schemas';
 import { TABLES_PAGE_DEFAULT, TABLES_PAGE_MAX } from '../workflows/table-details';
 
 /**
@@ -122,6 +122,8 @@ export const startMigrationSchema = z
     mode: modeSchema.default('full'),
     /** When the migration step may run, after its approval: not before a time, and/or within a recurring window. */
     schedule: scheduleSchema.optional(),
+    /** Replicated tables: the target's ZooKeeper path template and cluster, and the replica-health limits. */
+    replication: replicationSchema.optional(),
     approvals: z.strictObject({ required: z.boolean() }).default({ required: true }),
     options: z
       .strictObject({

@@ -103,3 +103,19 @@ export function scopeIssues(body: {
   }
   return issues;
 }
+
+/** `replication` of the start body (see `ReplicationOptions` in src/workflows/types.ts). */
+export const replicationSchema = z.strictObject({
+  /** Template of a target table's ZooKeeper path; `{database}` and `{table}` are required, so that no two tables share a path. */
+  zooKeeperPath: z
+    .string()
+    .max(1000)
+    .regex(/^\/[\w{}./-]*$/, 'must be an absolute ZooKeeper path (starting with "/"; letters, digits, "_", "-", ".", "/" and macros in braces)')
+    .refine((path) => path.includes('{database}') && path.includes('{table}'), 'must contain {database} and {table}, so that no two tables share a path')
+    .optional(),
+  /** The target's cluster in its `system.clusters`: objects are created `ON CLUSTER` it. */
+  cluster: z.string().min(1).max(255).regex(/^[A-Za-z0-9_.-]+$/, 'must be a cluster name (letters, digits, "_", ".", "-")').optional(),
+  maxQueue: z.number().int().min(0).max(1_000_000).optional(),
+  maxDelaySeconds: z.number().int().min(0).max(86_400 * 30).optional(),
+  syncTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+});

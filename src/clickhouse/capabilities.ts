@@ -9,6 +9,7 @@ const PROBED_SETTINGS = [
   'allow_experimental_low_cardinality_type',
   'log_query_threads',
   'max_network_bandwidth',
+  'insert_deduplicate',
 ];
 
 /** What a server can do, read from its own catalogue rather than inferred from its version. */
@@ -34,6 +35,11 @@ export interface Capabilities {
    * 18.16 it limits the compressed bytes a `remote()` read receives, not the HTTP interface.
    */
   networkBandwidth: boolean;
+  /**
+   * `insert_deduplicate` setting: a replicated table drops an inserted block identical to a recent
+   * one unless the INSERT turns it off; a copy turns it off, so a re-copied block still lands.
+   */
+  insertDeduplicate: boolean;
   /**
    * This user may keep one statement out of the query log ({@link unloggedSettings} as request
    * settings). A read-only profile refuses it, and so do settings constraints (newer servers).
@@ -75,6 +81,7 @@ export async function detectServer(conn: ClickHouseConnection): Promise<ServerIn
       lowCardinalityFlag: has(settings, 'allow_experimental_low_cardinality_type'),
       logQueryThreads,
       networkBandwidth: has(settings, 'max_network_bandwidth'),
+      insertDeduplicate: has(settings, 'insert_deduplicate'),
       unloggedStatements: await acceptsSettings(conn, unloggedSettings({ logQueryThreads })),
     },
   };
@@ -125,11 +132,13 @@ export async function execDdl(conn: ClickHouseConnection, sql: string): Promise<
 
 /**
  * Settings for the INSERTs that copy rows: MATERIALIZED columns take the source's stored values,
- * and no engine merges rows while they are inserted, so the target receives exactly the rows
- * the source holds.
+ * no engine merges rows while they are inserted, and no replicated table drops a block it saw
+ * recently (a retried copy, or a sync pass, inserts the same blocks again on purpose), so the
+ * target receives exactly the rows the source holds.
  */
 export function copySettings(capabilities: Capabilities): ConnectionSettings {
   return {
+    ...(capabilities.insertDeduplicate ? { insert_deduplicate: 0 } : {}),
     ...(capabilities.insertMaterialized ? { insert_allow_materialized_columns: 1 } : {}),
     ...(capabilities.optimizeOnInsert ? { optimize_on_insert: 0 } : {}),
   };

@@ -5,6 +5,7 @@
  */
 import type { Renames } from '../workflows/database-map';
 import { quoteIdentifier, quoteString, readStringLiteral } from './sql';
+import { engineCalls, rebuild } from './engine-args';
 import { identifierName, isIdentifier, isSignificant, StatementSyntaxError, tokenize, type Token } from './sql-lexer';
 
 /** A CREATE statement rewritten for renamed databases. */
@@ -18,9 +19,6 @@ export interface RenamedDdl {
 
 /** Engines whose arguments name a database, and which argument does. */
 const DATABASE_ARGUMENT: Record<string, number> = { Merge: 0, Buffer: 0, Distributed: 1 };
-
-/** The significant tokens of one engine argument, top-level commas apart. */
-type Argument = Token[];
 
 /**
  * `ddl` with each renamed database rewritten to its target name, wherever the tokens show it is a
@@ -44,7 +42,7 @@ export function renameDatabasesIn(ddl: string, renames: Renames): RenamedDdl {
   const clusters: string[] = [];
   const unsafe: string[] = [];
 
-  for (const { engine, args } of engineArguments(tokens)) {
+  for (const { engine, args } of engineCalls(tokens).filter((call) => call.engine in DATABASE_ARGUMENT)) {
     args.forEach((arg) => arg.length === 1 && placed.add(arg[0]));
     const arg = args[DATABASE_ARGUMENT[engine]];
     const name = arg?.length === 1 ? nameOf(arg[0]) : null;
@@ -82,35 +80,4 @@ function nameOf(token: Token): string | null {
   if (token.kind === 'word' || token.kind === 'quoted') return identifierName(token);
   if (token.kind === 'string') return readStringLiteral(token.text)?.value ?? null;
   return null;
-}
-
-/** `ENGINE = Merge|Buffer|Distributed(…)` in `tokens`, with their top-level arguments. */
-function engineArguments(tokens: Token[]): { engine: string; args: Argument[] }[] {
-  const found: { engine: string; args: Argument[] }[] = [];
-  tokens.forEach((token, i) => {
-    const engine = tokens[i + 2]?.text ?? '';
-    if (token.text.toUpperCase() !== 'ENGINE' || tokens[i + 1]?.text !== '=' || !(engine in DATABASE_ARGUMENT) || tokens[i + 3]?.text !== '(') return;
-    const args: Argument[] = [[]];
-    let depth = 0;
-    for (const t of tokens.slice(i + 4)) {
-      if (depth === 0 && t.text === ')') break;
-      if (t.text === '(') depth++;
-      if (t.text === ')') depth--;
-      if (depth === 0 && t.text === ',') args.push([]);
-      else args[args.length - 1].push(t);
-    }
-    found.push({ engine, args });
-  });
-  return found;
-}
-
-/** `text` with each token of `replace` swapped for its new text. */
-function rebuild(text: string, replace: Map<Token, string>): string {
-  let out = '';
-  let at = 0;
-  for (const token of [...replace.keys()].sort((a, b) => a.start - b.start)) {
-    out += text.slice(at, token.start) + (replace.get(token) as string);
-    at = token.end;
-  }
-  return out + text.slice(at);
 }

@@ -1,8 +1,36 @@
 /** Statements that move a whole table's rows, or its place, on one server. */
-import { copySettings } from './capabilities';
+import { copySettings, execDdl } from './capabilities';
 import { listColumns } from './catalog';
 import type { ClickHouseConnection } from './connection';
+import { localEngineClause } from './ddl-replication';
 import { qualifiedName, quoteIdentifier, quoteString } from './sql';
+
+/**
+ * Creates `twin` (qualified) with the columns, keys and partitioning of `live` (qualified), for the
+ * run's own use beside it: staging, restore points, rebuilt tables. The twin of a replicated
+ * table is not replicated (`CREATE TABLE … AS` would take the live table's ZooKeeper path, which
+ * its replica already holds): partitions still move between the two with `REPLACE PARTITION` and
+ * `ATTACH PARTITION … FROM`, and replication carries them to the live table's other replicas.
+ * `replicated` says whether `live` is (read from the server when absent), `createTableQuery`
+ * is its statement where the caller has it.
+ */
+export async function createTwin(
+  conn: ClickHouseConnection,
+  twin: string,
+  live: { database: string; table: string; replicated?: boolean; createTableQuery?: string },
+): Promise<void> {
+  const liveName = qualifiedName(live.database, live.table);
+  const local = live.replicated === false ? null : localEngineClause(live.createTableQuery ?? (await createQueryOf(conn, live)));
+  await execDdl(conn, `CREATE TABLE ${twin} AS ${liveName}${local === null ? '' : ` ${local}`}`);
+}
+
+/** The CREATE statement of a table, as the server keeps it. */
+async function createQueryOf(conn: ClickHouseConnection, table: { database: string; table: string }): Promise<string> {
+  const [row] = await conn.rows<{ q: string }>(
+    `SELECT create_table_query AS q FROM system.tables WHERE database = ${quoteString(table.database)} AND name = ${quoteString(table.table)}`,
+  );
+  return row?.q ?? '';
+}
 
 /**
  * Puts table `replacement` in the place of `live` (both in `database`) and drops the previous

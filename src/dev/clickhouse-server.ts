@@ -46,6 +46,29 @@ function xmlText(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** One replica of a replicated set: its ZooKeeper, its macros and the cluster of its set. */
+export interface ReplicaConfig {
+  zooKeeper: { host: string; port: number };
+  /** `{shard}` and `{replica}` as this server expands them. */
+  macros: { shard: string; replica: string };
+  /** Replicas fetch parts from each other over HTTP: each server needs a port of its own. */
+  interserverHttpPort: number;
+  /** A cluster of one shard: the native ports of every replica of the set, this one included. */
+  cluster: { name: string; replicaTcpPorts: number[] };
+  /** Where `ON CLUSTER` statements queue in ZooKeeper, the same for every replica of the set. */
+  ddlQueuePath: string;
+}
+
+/** The config of a replica: ZooKeeper, macros, interserver port and the queue of `ON CLUSTER`. */
+function replicaSections(replica: ReplicaConfig): string {
+  return `  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <interserver_http_port>${replica.interserverHttpPort}</interserver_http_port>
+  <zookeeper><node><host>${xmlText(replica.zooKeeper.host)}</host><port>${replica.zooKeeper.port}</port></node><session_timeout_ms>30000</session_timeout_ms></zookeeper>
+  <macros><shard>${xmlText(replica.macros.shard)}</shard><replica>${xmlText(replica.macros.replica)}</replica></macros>
+  <distributed_ddl><path>${xmlText(replica.ddlQueuePath)}</path></distributed_ddl>
+`;
+}
+
 /** A user besides the main one, for tests of what other users may do and see. */
 export interface ExtraClickHouseUser {
   name: string;
@@ -72,6 +95,8 @@ export async function startClickHouse(options: {
   queryLog?: boolean;
   /** More users, each with its own password and profile. @default none */
   extraUsers?: ExtraClickHouseUser[];
+  /** Makes the server a replica of a replicated set. @default a server alone */
+  replica?: ReplicaConfig;
 }): Promise<LocalClickHouse> {
   const { dir, httpPort, tcpPort } = options;
   const profileSettings = Object.entries(options.profileSettings ?? {})
@@ -81,6 +106,14 @@ export async function startClickHouse(options: {
     ? ['query_log', 'query_thread_log']
         .map((table) => `  <${table}><database>system</database><table>${table}</table><flush_interval_milliseconds>1000</flush_interval_milliseconds></${table}>\n`)
         .join('')
+    : '';
+  const remoteReplica = (port: number) =>
+    `<replica><host>127.0.0.1</host><port>${port}</port><user>${xmlText(options.username)}</user><password>${xmlText(options.password)}</password></replica>`;
+  const replicaCluster = options.replica
+    ? `    <${options.replica.cluster.name}>
+      <shard><internal_replication>true</internal_replication>${options.replica.cluster.replicaTcpPorts.map(remoteReplica).join('')}</shard>
+    </${options.replica.cluster.name}>
+`
     : '';
   const user = (name: string, password: string, profile: string) => `    <${name}>
       <password>${xmlText(password)}</password>
@@ -118,8 +151,8 @@ export async function startClickHouse(options: {
     <${ownCluster(options.name)}>
       <shard><replica><host>127.0.0.1</host><port>${tcpPort}</port><user>${xmlText(options.username)}</user><password>${xmlText(options.password)}</password></replica></shard>
     </${ownCluster(options.name)}>
-  </remote_servers>
-${queryLog}  <${GRAPHITE_ROLLUP}>
+${replicaCluster}  </remote_servers>
+${options.replica ? replicaSections(options.replica) : ''}${queryLog}  <${GRAPHITE_ROLLUP}>
     <path_column_name>Path</path_column_name>
     <time_column_name>Time</time_column_name>
     <value_column_name>Value</value_column_name>

@@ -16,6 +16,7 @@ import { namedList } from './markdown';
 import { targetDatabasesOf } from './database-map';
 import { listScope } from './scope-listing';
 import { filtersOf, restorePointScope } from './scope';
+import { replicationOf } from './replication';
 import { ScheduleKeeper, waitForSchedule } from './schedule-wait';
 
 /**
@@ -71,10 +72,11 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
         rehearsal: { tables: tablesOf(point), rows: point.totalRows },
         // Only runs with a mode send it: the arguments of runs before modes stay as they were.
         ...modeOf(input),
+        ...replicationOf(input),
       }]),
     );
     await gate('validation');
-    const plan = await runStep('validation', () => long.validateSource.executeWithOptions({ summary: `validate the source and dry-run ${dbs}` }, [{ runKey, ...endpoints, databases: input.databases, ...inManifest, ...renames, ...filtersOf(input) }]));
+    const plan = await runStep('validation', () => long.validateSource.executeWithOptions({ summary: `validate the source and dry-run ${dbs}` }, [{ runKey, ...endpoints, databases: input.databases, ...inManifest, ...renames, ...filtersOf(input), ...replicationOf(input) }]));
     state.transferPath = plan.transfer.path;
     await gate('migration');
     const keeper = input.schedule && patched(PATCHES.maintenanceWindows) ? new ScheduleKeeper(input.schedule, state) : null;

@@ -157,6 +157,30 @@ export interface MigrationSchedule {
   onWindowEnd?: WindowEndPolicy;
 }
 
+/**
+ * How a run treats replicated tables and replica sets (see docs/replication.md). Every field has
+ * a default, so a run without it still gives each replicated table a ZooKeeper path of the target's.
+ */
+export interface ReplicationOptions {
+  /**
+   * Template of a target table's ZooKeeper path: the run puts in `{database}` and `{table}`, each
+   * target server its own macros (`{shard}`). @default the template the target's replicated
+   * tables follow, else `/clickhouse/tables/{shard}/{database}/{table}`
+   */
+  zooKeeperPath?: string;
+  /**
+   * The target's cluster (`system.clusters`): objects are created and dropped `ON CLUSTER` it, and
+   * Distributed tables are recreated to read it. @default none: the target server alone
+   */
+  cluster?: string;
+  /** A replica set is refused when a replica's replication queue holds more entries. @default 100 */
+  maxQueue?: number;
+  /** A replica set is refused when a replica is more seconds behind (`absolute_delay`). @default 300 */
+  maxDelaySeconds?: number;
+  /** How long verification waits for the target's replicas to catch up. @default 300 */
+  syncTimeoutSeconds?: number;
+}
+
 /** The workflow's input. */
 export interface MigrationInput {
   id: string;
@@ -187,6 +211,8 @@ export interface MigrationInput {
   mode?: TransferMode;
   /** When the migration step may run; absent for as soon as it is approved. */
   schedule?: MigrationSchedule;
+  /** Replicated tables and replica sets; absent for the defaults. */
+  replication?: ReplicationOptions;
 }
 
 /** Payload of the `approve` signal: authorises `step` to run. */
@@ -341,6 +367,11 @@ export interface CopyUnit {
    * as stored, and never directly.
    */
   ordered?: boolean;
+  /**
+   * The table is replicated (`Replicated*MergeTree`): its staging table is a twin without
+   * replication (see `createTwin` in src/clickhouse/table-ops.ts).
+   */
+  replicated?: boolean;
 }
 
 export interface CopyResult {
