@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what `npm start`, `npm test` and `npm run bench` need and is missing: npm packages, the
-# Temporal CLI (built from the Go module proxy) and ClickHouse (Debian packages). Idempotent.
+# Temporal CLI (built from the Go module proxy), ClickHouse and ZooKeeper (Debian packages). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +31,9 @@ if [ -z "${CLICKHOUSE_SERVER_PATH:-}" ] && ! command -v clickhouse-server >/dev/
   && [ ! -x /usr/bin/clickhouse-server ] && ! command -v clickhouse >/dev/null; then
   apt_packages+=(clickhouse-server clickhouse-client)
 fi
+# Replicated tables (tests, `CLUSTER=1 npm start`) need ZooKeeper, which runs on Java.
+[ -n "${ZOOKEEPER_CLASSPATH:-}" ] || [ -f /usr/share/java/zookeeper.jar ] || apt_packages+=(zookeeper)
+[ -n "${ZOOKEEPER_CLASSPATH:-}" ] || command -v java >/dev/null || apt_packages+=(default-jre-headless)
 command -v docker-compose >/dev/null || apt_packages+=(docker-compose)
 # The Web UI tests drive Debian's chromium headless (playwright-core, never a downloaded browser).
 [ -n "${CHROMIUM_PATH:-}" ] || command -v chromium >/dev/null || apt_packages+=(chromium)

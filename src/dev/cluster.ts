@@ -52,19 +52,19 @@ export async function startReplicaSet(options: {
   const optionsOf = (i: number): Parameters<typeof startClickHouse>[0] => {
     const p = ports[i];
     return {
-        name: `${side}-${i + 1}`,
-        dir: join(options.dir, `${side}-${i + 1}`),
-        httpPort: p.httpPort,
-        tcpPort: p.tcpPort,
-        username: options.username,
-        password: options.password,
-        replica: {
-          zooKeeper: { host: options.zooKeeper.host, port: options.zooKeeper.port },
-          macros: { shard: '01', replica: `${side}-${i + 1}` },
-          interserverHttpPort: p.interserverHttpPort,
-          cluster: { name: cluster, replicaTcpPorts: ports.map((q) => q.tcpPort) },
-          ddlQueuePath: `/clickhouse/task_queue/ddl_${side}`,
-        },
+      name: `${side}-${i + 1}`,
+      dir: join(options.dir, `${side}-${i + 1}`),
+      httpPort: p.httpPort,
+      tcpPort: p.tcpPort,
+      username: options.username,
+      password: options.password,
+      replica: {
+        zooKeeper: { host: options.zooKeeper.host, port: options.zooKeeper.port },
+        macros: { shard: '01', replica: `${side}-${i + 1}` },
+        interserverHttpPort: p.interserverHttpPort,
+        cluster: { name: cluster, replicaTcpPorts: ports.map((q) => q.tcpPort) },
+        ddlQueuePath: `/clickhouse/task_queue/ddl_${side}`,
+      },
     };
   };
   const started = await Promise.allSettled(ports.map((_, i) => startClickHouse(optionsOf(i))));

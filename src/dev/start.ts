@@ -19,7 +19,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { demoTokenLines, ensureDemoTokensFile } from '../api/demo-tokens';
 import { ClickHouseConnection } from '../clickhouse/connection';
 import { DEMO_DATABASE, seedDemo } from '../demo/seed';
-import { startClickHouse } from './clickhouse-server';
+import { startClickHouse, type LocalClickHouse } from './clickhouse-server';
+import { startReplicaSet } from './cluster';
+import { startZooKeeper, type LocalZooKeeper } from './zookeeper';
 import { assertPortFree } from './ports';
 import { removePidFile, START_PID_NAME, stopLeftovers, writePidFile } from './pid-files';
 import { httpOk, logTail, recordPidFilesIn, startProcess, stopAllProcesses, stopProcess, waitUntil } from './processes';
@@ -149,10 +151,49 @@ const PORTS = {
   targetHttp: ['TARGET_HTTP_PORT', 8124],
   targetTcp: ['TARGET_TCP_PORT', 9001],
 } as const;
+/** The extra ports of `CLUSTER=1`: each side's ZooKeeper and second replica, and every replica's interserver port. */
+const CLUSTER_PORTS = {
+  sourceZooKeeper: ['SOURCE_ZOOKEEPER_PORT', 2181],
+  targetZooKeeper: ['TARGET_ZOOKEEPER_PORT', 2182],
+  source2Http: ['SOURCE2_HTTP_PORT', 8125],
+  source2Tcp: ['SOURCE2_TCP_PORT', 9002],
+  target2Http: ['TARGET2_HTTP_PORT', 8126],
+  target2Tcp: ['TARGET2_TCP_PORT', 9003],
+  sourceInterserver: ['SOURCE_INTERSERVER_PORT', 9009],
+  source2Interserver: ['SOURCE2_INTERSERVER_PORT', 9010],
+  targetInterserver: ['TARGET_INTERSERVER_PORT', 9011],
+  target2Interserver: ['TARGET2_INTERSERVER_PORT', 9012],
+} as const;
+type ClusterPortName = keyof typeof CLUSTER_PORTS;
+/** `CLUSTER=1 npm start`: each side a replica set of two on its own ZooKeeper. */
+const CLUSTER = process.env.CLUSTER === '1';
 type PortName = keyof typeof PORTS;
 
-function readPorts(): Record<PortName, number> {
-  return Object.fromEntries((Object.keys(PORTS) as PortName[]).map((key) => [key, port(PORTS[key][0], PORTS[key][1])])) as Record<PortName, number>;
+function readPorts<K extends string>(table: Record<K, readonly [string, number]>): Record<K, number> {
+  return Object.fromEntries((Object.keys(table) as K[]).map((key) => [key, port(table[key][0], table[key][1])])) as Record<K, number>;
+}
+
+/** A side's servers: one ClickHouse, or with `CLUSTER=1` a ZooKeeper and two replicas (the first on the side's usual ports). */
+interface Side {
+  main: LocalClickHouse;
+  replicas: LocalClickHouse[];
+  cluster?: string;
+  zooKeeper?: LocalZooKeeper;
+}
+
+async function startSide(name: 'source' | 'target', password: string, ports: Record<PortName, number>, extra: Record<ClusterPortName, number> | null): Promise<Side> {
+  const [http, tcp] = name === 'source' ? [ports.sourceHttp, ports.sourceTcp] : [ports.targetHttp, ports.targetTcp];
+  if (!extra) {
+    const main = await startClickHouse({ name, dir: join(data, name), httpPort: http, tcpPort: tcp, username: 'default', password });
+    return { main, replicas: [main] };
+  }
+  const zooKeeper = await startZooKeeper({ dir: join(data, `${name}-zookeeper`), port: name === 'source' ? extra.sourceZooKeeper : extra.targetZooKeeper });
+  const second = name === 'source'
+    ? { httpPort: extra.source2Http, tcpPort: extra.source2Tcp, interserverHttpPort: extra.source2Interserver }
+    : { httpPort: extra.target2Http, tcpPort: extra.target2Tcp, interserverHttpPort: extra.target2Interserver };
+  const first = { httpPort: http, tcpPort: tcp, interserverHttpPort: name === 'source' ? extra.sourceInterserver : extra.targetInterserver };
+  const set = await startReplicaSet({ side: name, dir: join(data, 'replicas'), zooKeeper, count: 2, username: 'default', password, ports: [first, second] });
+  return { main: set.replicas[0], replicas: set.replicas, cluster: set.cluster, zooKeeper };
 }
 
 /** Starts the worker and the API; either exiting on its own stops the stack. Returns the API's URL once it answers. */
@@ -208,6 +249,20 @@ ${b.tokenLines.map((line) => `  ${line}`).join('\n')}
 `;
 }
 
+/** Every server of `CLUSTER=1`, and the `replication` field that a run to the target cluster takes. */
+function clusterBanner(source: Side, target: Side): string {
+  const lines = [source, target].flatMap((side) => [
+    `  ${side.cluster}: ZooKeeper 127.0.0.1:${side.zooKeeper?.port}`,
+    ...side.replicas.map((r, i) => `    replica ${i + 1}  ${r.url}  native 127.0.0.1:${r.tcpPort}`),
+  ]);
+  return `Replica sets (CLUSTER=1; the first replica of each side is the server above):
+
+${lines.join('\n')}
+
+  A run to the target cluster adds to its body: "replication": { "cluster": "${target.cluster}" }
+`;
+}
+
 /**
  * The Web UI decodes runs through the API's codec endpoint. The dev server's UI has no sign-in and
  * cannot send a bearer header, so a viewer's token rides in the path (`/codec/t/<token>`): anyone
@@ -226,10 +281,12 @@ async function main(): Promise<void> {
   stopOnSignals();
   delete process.env[SUPERVISOR_ENV];
   const began = Date.now();
-  const ports = readPorts();
+  const ports = readPorts(PORTS);
+  const extra = CLUSTER ? readPorts(CLUSTER_PORTS) : null;
   mkdirSync(logs, { recursive: true });
   await claimDataDir();
   for (const key of Object.keys(ports) as PortName[]) await assertPortFree(ports[key], key, PORTS[key][0]);
+  for (const key of Object.keys(extra ?? {}) as ClusterPortName[]) await assertPortFree((extra as Record<ClusterPortName, number>)[key], key, CLUSTER_PORTS[key][0]);
 
   mkdirSync(join(data, 'temporal'), { recursive: true });
   const secretKey = process.env.MIGRATOR_SECRET_KEY || persistentSecret('secret-key', () => randomBytes(32).toString('hex'));
@@ -241,8 +298,8 @@ async function main(): Promise<void> {
   const targetPassword = process.env.TARGET_PASSWORD || 'target-demo';
 
   try {
-    console.log('starting Temporal and ClickHouse…');
-    const [temporal, source, target] = await Promise.all([
+    console.log(`starting Temporal and ClickHouse${CLUSTER ? ' (two replicas per side, each side on its own ZooKeeper)' : ''}…`);
+    const [temporal, sourceSide, targetSide] = await Promise.all([
       startTemporal({
         port: ports.temporal,
         uiPort: ports.ui,
@@ -250,13 +307,14 @@ async function main(): Promise<void> {
         dbFile: join(data, 'temporal', 'temporal.db'),
         uiCodecEndpoint: uiCodecEndpoint(ports.api, demoTokens),
       }),
-      startClickHouse({ name: 'source', dir: join(data, 'source'), httpPort: ports.sourceHttp, tcpPort: ports.sourceTcp, username: 'default', password: sourcePassword }),
-      startClickHouse({ name: 'target', dir: join(data, 'target'), httpPort: ports.targetHttp, tcpPort: ports.targetTcp, username: 'default', password: targetPassword }),
+      startSide('source', sourcePassword, ports, extra),
+      startSide('target', targetPassword, ports, extra),
     ]);
+    const [source, target] = [sourceSide.main, targetSide.main];
 
     const conn = new ClickHouseConnection({ url: source.url, username: source.username, password: source.password }, { label: 'source', secrets: [] });
     const demoRows = Number(process.env.DEMO_ROWS ?? 1_000_000);
-    if (await seedDemo(conn, { rows: demoRows })) console.log(`seeded ${DEMO_DATABASE} on the source (${demoRows} rows in ${DEMO_DATABASE}.events)`);
+    if (await seedDemo(conn, { rows: demoRows, cluster: sourceSide.cluster })) console.log(`seeded ${DEMO_DATABASE} on the source (${demoRows} rows in ${DEMO_DATABASE}.events)`);
     else console.log(`${DEMO_DATABASE} is already on the source`);
     await conn.close();
 
@@ -275,6 +333,7 @@ async function main(): Promise<void> {
 
     const seconds = ((Date.now() - began) / 1000).toFixed(1);
     console.log(banner({ seconds, apiUrl, temporal, source, target, tokensFile, tokenLines: demoTokenLines(demoTokens) }));
+    if (CLUSTER) console.log(clusterBanner(sourceSide, targetSide));
   } catch (err) {
     // A start cut short by a stop signal fails as its children stop: that is no error to report.
     if (!shutdown) console.error(err instanceof Error ? err.message : err);
