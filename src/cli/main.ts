@@ -157,7 +157,9 @@ function scopeOptions(cmd: Command): Command {
     .option('--window-tz <zone>', 'IANA time zone of the window, e.g. Europe/Berlin or UTC')
     .addOption(new Option('--on-window-end <policy>', 'a copy still running when the window closes: pause until the next, finish it, or fail').choices(WINDOW_END_POLICIES))
     .option('--max-bytes-per-second <rate>', 'throttle the copy, e.g. 20MiB (powers of 1024) or 20MB (powers of 1000)')
-    .option('--max-rows-per-second <rate>', 'throttle the copy in rows, e.g. 50000 or 50k');
+    .option('--max-rows-per-second <rate>', 'throttle the copy in rows, e.g. 50000 or 50k')
+    .option('--target-cluster <name>', "the target's cluster (system.clusters): objects are created ON CLUSTER it and Distributed tables read it")
+    .option('--zookeeper-path <template>', "template of a target table's ZooKeeper path, e.g. /clickhouse/tables/{shard}/{database}/{table}");
 }
 
 /** The package's version, from package.json (two levels up both from src/cli and from dist/cli). */

@@ -1,6 +1,6 @@
 /**
  * The `start` flags (and start-file values) that choose what a transfer moves and when: renames,
- * include/exclude, the mode, the schedule and the rate limits. Pure. Values with units (`20MiB`,
+ * include/exclude, the mode, the schedule, the rate limits and the target's replication. Pure. Values with units (`20MiB`,
  * `2h`, `mon-fri`) become the numbers and lists of the API; the rest goes on as given, for the API
  * to judge.
  */
@@ -28,6 +28,10 @@ export interface ScopeFlags {
   maxBytesPerSecond?: string;
   /** `--max-rows-per-second 50k`. */
   maxRowsPerSecond?: string;
+  /** `--target-cluster target_replicas`: `replication.cluster`. */
+  targetCluster?: string;
+  /** `--zookeeper-path /clickhouse/tables/{shard}/{database}/{table}`: `replication.zooKeeperPath`. */
+  zookeeperPath?: string;
 }
 
 /** The scope flags by the name `--help` shows (none of them fits a run of changes). */
@@ -44,6 +48,8 @@ export const SCOPE_FLAG_NAMES: [keyof ScopeFlags, string][] = [
   ['onWindowEnd', '--on-window-end'],
   ['maxBytesPerSecond', '--max-bytes-per-second'],
   ['maxRowsPerSecond', '--max-rows-per-second'],
+  ['targetCluster', '--target-cluster'],
+  ['zookeeperPath', '--zookeeper-path'],
 ];
 
 const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
@@ -120,6 +126,15 @@ export function applyScopeFlags(body: Body, flags: ScopeFlags): void {
   if (flags.mode !== undefined) body.mode = flags.mode;
   applySchedule(body, flags);
   applyRates(body, flags);
+  applyReplication(body, flags);
+}
+
+function applyReplication(body: Body, flags: ScopeFlags): void {
+  if (flags.targetCluster === undefined && flags.zookeeperPath === undefined) return;
+  const replication: Body = isRecord(body.replication) ? { ...body.replication } : {};
+  if (flags.targetCluster !== undefined) replication.cluster = flags.targetCluster;
+  if (flags.zookeeperPath !== undefined) replication.zooKeeperPath = flags.zookeeperPath;
+  body.replication = replication;
 }
 
 function withRenames(entries: unknown[], renames: { source: string; target: string }[]): unknown[] {

@@ -143,6 +143,18 @@ describe('the scope of a transfer in the start request', () => {
     expect(issuesOf({ ...valid, options: { maxBytesPerSecond: 100 } })[0].path).toBe('options.maxBytesPerSecond');
     expect(issuesOf({ ...valid, options: { maxRowsPerSecond: 0 } })[0].path).toBe('options.maxRowsPerSecond');
   });
+
+  it('accepts replication options and keeps them; a path without {database} and {table}, or not absolute, and a cluster name with quotes are refused by field', () => {
+    const replication = { zooKeeperPath: '/clickhouse/tables/{shard}/{database}/{table}', cluster: 'target_replicas', maxQueue: 10, maxDelaySeconds: 60, syncTimeoutSeconds: 120 };
+    expect(startMigrationSchema.parse({ ...valid, replication }).replication).toEqual(replication);
+    expect(issuesOf({ ...valid, replication: { zooKeeperPath: '/clickhouse/tables/{shard}/{table}' } })[0]).toMatchObject({ path: 'replication.zooKeeperPath', message: expect.stringMatching(/\{database\} and \{table\}/) });
+    expect(issuesOf({ ...valid, replication: { zooKeeperPath: 'clickhouse/{database}/{table}' } })[0].path).toBe('replication.zooKeeperPath');
+    expect(issuesOf({ ...valid, replication: { zooKeeperPath: "/x/{database}/{table}'" } })[0].path).toBe('replication.zooKeeperPath');
+    expect(issuesOf({ ...valid, replication: { cluster: "a'b" } })[0].path).toBe('replication.cluster');
+    expect(issuesOf({ ...valid, replication: { maxQueue: -1 } })[0].path).toBe('replication.maxQueue');
+    expect(issuesOf({ ...valid, replication: { syncTimeoutSeconds: 0 } })[0].path).toBe('replication.syncTimeoutSeconds');
+    expect(issuesOf({ ...valid, replication: { shard: '01' } })[0]).toMatchObject({ path: 'replication', message: expect.stringMatching(/shard/) });
+  });
 });
 
 describe('POST /migrations with a scope', () => {

@@ -97,6 +97,12 @@ describe('the scope flags of start', () => {
     expect(body).not.toHaveProperty('include');
   });
 
+  it('when the target is a cluster, the replication flags set replication and keep the rest of it from the file', () => {
+    const file = parseStartFile('replication: { zooKeeperPath: "/zk/{database}/{table}", maxQueue: 10 }', 'run.yaml');
+    expect(fromFlags({ targetCluster: 'target_replicas' }, file).replication).toEqual({ cluster: 'target_replicas', zooKeeperPath: '/zk/{database}/{table}', maxQueue: 10 });
+    expect(fromFlags({ zookeeperPath: '/ch/{shard}/{database}/{table}' }).replication).toEqual({ zooKeeperPath: '/ch/{shard}/{database}/{table}' });
+  });
+
   it('when no scope flag is given, the body has no scope field (the API keeps its defaults)', () => {
     expect(fromFlags({ database: ['a'] })).toEqual({ databases: ['a'] });
   });
