@@ -1,5 +1,5 @@
 /**
- * `npm run test:scale`: the runs of 10,000 tables and of 100,000 partitions
+ * `npm run test:scale`: the runs of 10,000 tables and of one table of many partitions (SCALE_PARTITIONS, 30,000 by default)
  * (test/integration/scale.test.ts), against the same real servers as the integration tests.
  */
 const base = require('./jest.config');

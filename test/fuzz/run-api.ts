@@ -10,7 +10,7 @@
  * until the Temporal server, which keeps everything in memory, is stopped.
  *
  * Environment: SCHEMATHESIS (the executable, required), FUZZ_MAX_EXAMPLES (per operation and
- * phase, default 200), FUZZ_SEED (default 1; `random` for a new one each run), FUZZ_MIN_REQUESTS
+ * phase, default 100), FUZZ_SEED (default 1; `random` for a new one each run), FUZZ_MIN_REQUESTS
  * (default 1000), FUZZ_HOLD (set: start everything, print the URL and a token, and wait for Ctrl-C
  * instead of running schemathesis).
  */
@@ -140,7 +140,7 @@ async function main(): Promise<number> {
       '--checks',
       'all',
       '--max-examples',
-      process.env.FUZZ_MAX_EXAMPLES ?? '200',
+      process.env.FUZZ_MAX_EXAMPLES ?? '100',
       ...(seed === 'random' ? [] : ['--seed', seed]),
       // One at a time: Python 3.11's parser is not thread-safe, and hypothesis parses while it generates.
       '--workers',
