@@ -18,7 +18,8 @@ import { planOnTarget, renameProblems } from './renames';
 import type { TableFilters } from '../workflows/scope';
 import { scopeReport } from './scope-report';
 import { withoutReplication } from '../clickhouse/ddl-replication';
-import { pathTemplateOf, replicatedOnTarget } from './replication';
+import { planOnReplicatedTarget } from './replication';
+import { replicationProblems } from './replication-checks';
 
 /** Headroom on top of the source's on-disk size: merges and replaced parts need room while they settle. */
 const DISK_HEADROOM = 1.2;
@@ -58,7 +59,8 @@ export function createConfigureActivities(deps: ActivityDeps) {
         problems.push(...scope.problems);
         // From here on the objects are named as the target will have them (renamed databases).
         const plan = planOnTarget(onSource, req.renames);
-        const objects = replicatedOnTarget(plan.objects, pathTemplateOf(req.replication));
+        const { objects, path } = await planOnReplicatedTarget(target, plan.objects, req.replication);
+        problems.push(...(await replicationProblems(target, objects, req.replication)));
         const sourceColumns = keyedOnTarget(await listAllColumns(source, req.databases), objects);
         problems.push(...(await renameProblems(source, target, plan, req.databases, req.renames)));
         const caps = targetInfo.capabilities;
@@ -99,6 +101,7 @@ export function createConfigureActivities(deps: ActivityDeps) {
             unloggedStatements: caps.unloggedStatements,
           },
           scope: scope.scope,
+          replication: { zooKeeperPath: path.template, from: path.from, ...(req.replication?.cluster ? { cluster: req.replication.cluster } : {}) },
           restorePoint: req.rehearsal ? { ...req.rehearsal, takenAt: 'at the start of the migration step, after the last approval' } : null,
           ddlFeatures: schema.ddlFeatures,
           ddl: { ...schema.ddl, deferred: firstLines(schema.ddl.deferred, DETAIL_LIMIT), refused: firstOf(schema.ddl.refused, DETAIL_LIMIT) },

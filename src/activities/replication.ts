@@ -1,14 +1,56 @@
 /**
  * Replicated tables on the target: each one gets a ZooKeeper path of the target's (from the run's
  * template, see `ReplicationOptions`), never the source's, with which it would collide with the
- * source's replicas, or join them. The DDL rewrite itself is in src/clickhouse/ddl-replication.ts.
+ * source's replicas, or join them; Distributed tables read the target's cluster when the run names
+ * one. Configure and validation both plan through {@link planOnReplicatedTarget}, so what
+ * configure checks is what the schema step creates. The DDL rewrites themselves are in
+ * src/clickhouse/ddl-replication.ts; the checks before any change in ./replication-checks.ts.
  */
-import { DEFAULT_ZOOKEEPER_PATH, expandPathTemplate, REPLICA_MACRO, withZooKeeperPath } from '../clickhouse/ddl-replication';
+import type { ClickHouseConnection } from '../clickhouse/connection';
+import { DEFAULT_ZOOKEEPER_PATH, expandPathTemplate, REPLICA_MACRO, replicatedEngineOf, templateOfPath, withDistributedCluster, withZooKeeperPath } from '../clickhouse/ddl-replication';
+import { INTERNAL_PREFIX } from '../clickhouse/scratch';
+import { quoteString } from '../clickhouse/sql';
 import type { PlannedObject, ReplicationOptions } from '../workflows/types';
 
-/** The path template of a run: its own, else the default. */
-export function pathTemplateOf(replication: ReplicationOptions | undefined): string {
-  return replication?.zooKeeperPath ?? DEFAULT_ZOOKEEPER_PATH;
+/** Target tables read to tell the template they follow. */
+const TEMPLATE_SAMPLE = 1000;
+
+/** Where a run's path template comes from: its option, the target's replicated tables, or the default. */
+export type PathTemplateSource = 'option' | 'target' | 'default';
+
+/** A run's ZooKeeper path template and where it comes from. */
+export interface PathTemplate {
+  template: string;
+  from: PathTemplateSource;
+}
+
+/**
+ * The path template of a run on `target`: its own (`replication.zooKeeperPath`); else the one
+ * most of the target's replicated tables follow (read from their CREATE statements, where
+ * `{shard}` stands unexpanded); else `DEFAULT_ZOOKEEPER_PATH`.
+ */
+export async function pathTemplateOn(target: ClickHouseConnection, replication: ReplicationOptions | undefined): Promise<PathTemplate> {
+  if (replication?.zooKeeperPath) return { template: replication.zooKeeperPath, from: 'option' };
+  const seen = await templatesOfTarget(target);
+  if (seen.length === 0) return { template: DEFAULT_ZOOKEEPER_PATH, from: 'default' };
+  const counts = new Map<string, number>();
+  for (const template of seen) counts.set(template, (counts.get(template) ?? 0) + 1);
+  const [template] = [...counts].reduce((best, next) => (next[1] > best[1] ? next : best));
+  return { template, from: 'target' };
+}
+
+/** The template of each replicated table of the target outside the run's own scratch databases. */
+async function templatesOfTarget(target: ClickHouseConnection): Promise<string[]> {
+  const rows = await target.rows<{ database: string; name: string; create_table_query: string }>(
+    `SELECT database, name, create_table_query FROM system.tables
+     WHERE engine LIKE 'Replicated%MergeTree' AND database != 'system' AND NOT startsWith(database, ${quoteString(INTERNAL_PREFIX)})
+     ORDER BY database, name LIMIT ${TEMPLATE_SAMPLE}`,
+  );
+  return rows.flatMap((row) => {
+    const path = replicatedEngineOf(row.create_table_query)?.zooKeeperPath;
+    const template = path === undefined ? null : templateOfPath(path, { database: row.database, table: row.name });
+    return template === null ? [] : [template];
+  });
 }
 
 /**
@@ -21,4 +63,23 @@ export function replicatedOnTarget(objects: PlannedObject[], template: string): 
     const createTableQuery = withZooKeeperPath(object.createTableQuery, path, REPLICA_MACRO);
     return createTableQuery === object.createTableQuery ? object : { ...object, createTableQuery };
   });
+}
+
+/** `objects` with each Distributed table reading `cluster`; as they are without one. */
+export function distributedOnTarget(objects: PlannedObject[], cluster: string | undefined): PlannedObject[] {
+  if (cluster === undefined) return objects;
+  return objects.map((object) => {
+    const createTableQuery = withDistributedCluster(object.createTableQuery, cluster);
+    return createTableQuery === object.createTableQuery ? object : { ...object, createTableQuery };
+  });
+}
+
+/**
+ * The plan as the schema step creates it on `target`: replicated tables on the run's path
+ * template (see {@link pathTemplateOn}), Distributed tables on `replication.cluster`. The one
+ * function configure and validation share.
+ */
+export async function planOnReplicatedTarget(target: ClickHouseConnection, objects: PlannedObject[], replication: ReplicationOptions | undefined): Promise<{ objects: PlannedObject[]; path: PathTemplate }> {
+  const path = await pathTemplateOn(target, replication);
+  return { objects: distributedOnTarget(replicatedOnTarget(objects, path.template), replication?.cluster), path };
 }

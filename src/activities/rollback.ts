@@ -4,8 +4,9 @@ import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { partitionDigests, readsFinal, type PartitionDigest } from '../clickhouse/fingerprint';
 import { retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
-import { qualifiedName, quoteIdentifier, quoteString, quoteStringList } from '../clickhouse/sql';
+import { qualifiedName, quoteString, quoteStringList } from '../clickhouse/sql';
 import { alterPartitions, copyRowsWithin, swapIn } from '../clickhouse/table-ops';
+import { dropDatabaseSql, dropObjectSql, execDdlOn } from '../clickhouse/on-cluster';
 import { firstOf, firstOfSelectedFirst } from '../workflows/bounded';
 import {
   DETAIL_LIMIT,
@@ -52,8 +53,11 @@ interface RunRecord {
   restore: RestorePointTable[];
   /** Their per-partition digests, recorded before the migration began (null when none were). */
   digests: RestorePointDigests | null;
-  /** The objects (`db.name`) and the databases the run may have created. */
-  created: { objects: Set<string>; databases: string[] };
+  /**
+   * The objects (`db.name`) and the databases the run may have created, and the cluster it
+   * created them `ON CLUSTER` (absent: the target server alone).
+   */
+  created: { objects: Set<string>; databases: string[]; cluster?: string };
   /**
    * Per table (`db.name`), every partition the run wrote, with the rows the rollback puts back
    * into it: those of the restore point, or (where others had written to it since) those it held
@@ -85,7 +89,7 @@ export async function rollbackRecordedRun(target: ClickHouseConnection, run: Rec
   const theRuns = present.filter((t) => !t.inner && namesTable(record.created.objects, t.database, t.name));
   // Views first: a materialized view goes before the tables it reads from.
   for (const object of theRuns.sort((a, b) => Number(isView(b)) - Number(isView(a)))) {
-    await target.exec(`DROP TABLE IF EXISTS ${qualifiedName(object.database, object.name)}`);
+    await execDdlOn(target, dropObjectSql(object.database, object.name, record.created.cluster), record.created.cluster);
     report.dropped.push(objectName(object));
   }
   for (const database of await existingDatabases(target, record.created.databases)) {
@@ -94,7 +98,7 @@ export async function rollbackRecordedRun(target: ClickHouseConnection, run: Rec
       report.kept.push({ database, objects: firstOf(others.map(objectName), DETAIL_LIMIT) });
       continue;
     }
-    await target.exec(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
+    await execDdlOn(target, dropDatabaseSql(database, record.created.cluster), record.created.cluster);
     report.dropped.push(database);
   }
   const stillPresent = new Set(present.map(objectKey));
@@ -220,10 +224,11 @@ async function writtenByPlan(manifest: Manifest, run: RecordedRun): Promise<RunR
   return written;
 }
 
-/** The objects and databases an intent names. */
+/** The objects and databases an intent names, and the cluster they were created on. */
 function createdByIntent(intent: IntentEntry[]): RunRecord['created'] {
-  const objects = intent.filter((e) => e.name !== undefined).map((e) => objectKey(e as Required<IntentEntry>));
-  return { objects: new Set(objects), databases: intent.filter((e) => e.name === undefined).map((e) => e.database) };
+  const objects = intent.filter((e) => e.name !== undefined).map((e) => objectKey({ database: e.database, name: e.name as string }));
+  const cluster = intent.find((e) => e.cluster !== undefined)?.cluster;
+  return { objects: new Set(objects), databases: intent.filter((e) => e.name === undefined).map((e) => e.database), ...(cluster === undefined ? {} : { cluster }) };
 }
 
 /**

@@ -1,9 +1,8 @@
-import { execDdl } from '../clickhouse/capabilities';
 import { existingDatabases, listTables } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { ClickHouseQueryError } from '../clickhouse/errors';
-import { quoteIdentifier } from '../clickhouse/sql';
+import { createDatabaseSql, execDdlOn } from '../clickhouse/on-cluster';
 import { firstLines } from '../workflows/bounded';
 import { objectKey, splitTableKey } from '../workflows/table-key';
 import { DETAIL_LIMIT, FAILURE_TYPES, MANIFEST_LISTS, type ConflictPolicy, type IntentEntry, type PlannedObject, type RestorePointTable, type TransferMode } from '../workflows/types';
@@ -29,13 +28,16 @@ export function nameOfKey(key: string): string {
   return objectName({ database, name: table });
 }
 
-/** Creates the databases and objects of the plan (see `createSchema`); returns those that did not exist before. */
-export async function createSchemaOf(target: ClickHouseConnection, objects: PlannedObject[]): Promise<string[]> {
+/**
+ * Creates the databases and objects of the plan (see `createSchema`), `ON CLUSTER` `cluster` when
+ * one is given; returns those that did not exist before.
+ */
+export async function createSchemaOf(target: ClickHouseConnection, objects: PlannedObject[], cluster?: string): Promise<string[]> {
   const databases = [...new Set(objects.map((o) => o.database))];
-  for (const database of databases) await target.exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
+  for (const database of databases) await execDdlOn(target, createDatabaseSql(database, cluster), cluster);
   const before = new Set((await listTables(target, databases)).map(objectKey));
   const toCreate = objects.filter((o) => !o.inner);
-  await createInOrder(target, toCreate, { ifNotExists: true });
+  await createInOrder(target, toCreate, { ifNotExists: true, onCluster: cluster });
   return toCreate.filter((o) => !before.has(objectKey(o))).map(objectName);
 }
 
@@ -44,10 +46,11 @@ export async function createSchemaOf(target: ClickHouseConnection, objects: Plan
  * {@link checkConflictsAgain}) and records in the manifest what the run is about to create: the
  * databases and objects of the plan that the target lacks. Every attempt then creates what that
  * record names and the target still lacks, with plain `CREATE` (an object someone else made in
- * the meantime is an error, not silently taken as the run's). Returns the recorded objects. A
- * `data` run records and creates nothing.
+ * the meantime is an error, not silently taken as the run's). With `cluster`, everything is
+ * created `ON CLUSTER` it, and the record says so (its rollback drops there too). Returns the
+ * recorded objects. A `data` run records and creates nothing.
  */
-export async function createRecordedSchema(manifest: Manifest, onConflict: ConflictPolicy | undefined, mode?: TransferMode): Promise<string[]> {
+export async function createRecordedSchema(manifest: Manifest, onConflict: ConflictPolicy | undefined, mode?: TransferMode, cluster?: string): Promise<string[]> {
   const target = manifest.conn;
   const objects = await manifest.read<PlannedObject>(MANIFEST_LISTS.objects);
   const databases = [...new Set(objects.map((o) => o.database))];
@@ -57,9 +60,10 @@ export async function createRecordedSchema(manifest: Manifest, onConflict: Confl
     const presentDatabases = new Set(await existingDatabases(target, databases));
     const present = new Set((await listTables(target, databases)).map(objectKey));
     // A data run creates nothing: its tables exist (configure proved it), and it copies into them.
+    const on = cluster === undefined ? {} : { cluster };
     intent = mode === 'data' ? [] : [
-      ...databases.filter((d) => !presentDatabases.has(d)).map((database) => ({ database })),
-      ...objects.filter((o) => !o.inner && !present.has(objectKey(o))).map((o) => ({ database: o.database, name: o.name })),
+      ...databases.filter((d) => !presentDatabases.has(d)).map((database) => ({ database, ...on })),
+      ...objects.filter((o) => !o.inner && !present.has(objectKey(o))).map((o) => ({ database: o.database, name: o.name, ...on })),
     ];
     await manifest.publish(MANIFEST_LISTS.intent, intent);
   }
@@ -68,12 +72,12 @@ export async function createRecordedSchema(manifest: Manifest, onConflict: Confl
   const conflicts: string[] = [];
   const existing = new Set(await existingDatabases(target, databases));
   for (const { database } of entries.filter((e) => e.name === undefined && !existing.has(e.database))) {
-    await createOrNote(() => target.exec(`CREATE DATABASE ${quoteIdentifier(database)}`), database, conflicts);
+    await createOrNote(() => execDdlOn(target, createDatabaseSql(database, cluster, false), cluster), database, conflicts);
   }
   if (conflicts.length === 0) {
     const present = new Set((await listTables(target, databases)).map(objectKey));
     const toCreate = objects.filter((o) => intended.has(objectKey(o)) && !present.has(objectKey(o)));
-    await createInOrder(target, toCreate, { ifNotExists: false, alreadyExists: (o) => conflicts.push(objectKey(o)) });
+    await createInOrder(target, toCreate, { ifNotExists: false, onCluster: cluster, alreadyExists: (o) => conflicts.push(objectKey(o)) });
   }
   if (conflicts.length > 0) await refuseTaken(manifest, entries, conflicts);
   return [...intended];
@@ -130,6 +134,8 @@ async function createInOrder(target: ClickHouseConnection, objects: PlannedObjec
 
 interface CreateHow {
   ifNotExists: boolean;
+  /** The cluster every statement runs `ON CLUSTER`; absent: the target server alone. */
+  onCluster?: string;
   /** Hears of an object that already exists (with `ifNotExists` false); it is not tried again. */
   alreadyExists?: (object: PlannedObject) => void;
 }
@@ -145,7 +151,8 @@ async function createAll(target: ClickHouseConnection, objects: PlannedObject[],
     await forEachConcurrently(pending, concurrency, async (object) => {
       const noted: string[] = [];
       try {
-        await createOrNote(() => execDdl(target, rewriteCreateStatement(object.createTableQuery, object.database, object.name, how).sql), objectName(object), noted);
+        const sql = rewriteCreateStatement(object.createTableQuery, object.database, object.name, how).sql;
+        await createOrNote(() => execDdlOn(target, sql, how.onCluster), objectName(object), noted);
         if (noted.length > 0) how.alreadyExists?.(object);
       } catch (err) {
         failed.push({ object, error: err as Error });

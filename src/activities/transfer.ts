@@ -29,6 +29,7 @@ import {
   type TransferPath,
   type VerificationReport,
   type TransferMode,
+  type ReplicationOptions,
 } from '../workflows/types';
 import type { CopyColumns } from '../clickhouse/column-compat';
 import { compareTables, dataCopyColumns, dataFingerprintColumns, extraColumnsCheck, verifyStructures, type RenamedTable } from './modes';
@@ -52,10 +53,11 @@ export function createTransferActivities(deps: ActivityDeps) {
     /**
      * Creates the databases and objects of the plan on the target, in plan order, with
      * `IF NOT EXISTS`. Views that read views are retried until their dependencies exist.
-     * Returns the names of the objects that did not exist before.
+     * Returns the names of the objects that did not exist before. With `replication.cluster`,
+     * everything is created `ON CLUSTER` it.
      */
-    async createSchema(req: { target: EndpointRef; objects: PlannedObject[] }): Promise<string[]> {
-      return withConnections(deps, { target: req.target }, ({ target }) => heartbeating(() => ({ step: 'schema' }), () => createSchemaOf(target, req.objects)));
+    async createSchema(req: { target: EndpointRef; objects: PlannedObject[]; replication?: ReplicationOptions }): Promise<string[]> {
+      return withConnections(deps, { target: req.target }, ({ target }) => heartbeating(() => ({ step: 'schema' }), () => createSchemaOf(target, req.objects, req.replication?.cluster)));
     },
 
     /**
@@ -64,11 +66,11 @@ export function createTransferActivities(deps: ActivityDeps) {
      * written to it after. `onConflict` is the run's policy: the target is checked against it
      * once more. Returns how many objects were created and the first names.
      */
-    async createSchemaPaged(req: { runKey: string; target: EndpointRef; onConflict?: ConflictPolicy; mode?: TransferMode }): Promise<{ created: number; names: string[] }> {
+    async createSchemaPaged(req: { runKey: string; target: EndpointRef; onConflict?: ConflictPolicy; mode?: TransferMode; replication?: ReplicationOptions }): Promise<{ created: number; names: string[] }> {
       return withConnections(deps, { target: req.target }, ({ target }) =>
         heartbeating(() => ({ step: 'schema' }), async () => {
           const manifest = new Manifest(target, req.runKey, deps.keyring);
-          const created = await createRecordedSchema(manifest, req.onConflict, req.mode);
+          const created = await createRecordedSchema(manifest, req.onConflict, req.mode, req.replication?.cluster);
           await manifest.write(MANIFEST_LISTS.created, created);
           return { created: created.length, names: firstOf(created, DETAIL_LIMIT).map(nameOfKey) };
         }),

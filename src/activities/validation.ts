@@ -18,7 +18,7 @@ import type { Renames } from '../workflows/database-map';
 import { requireSafePlan } from './renames';
 import type { TableFilters } from '../workflows/scope';
 import { withoutReplication } from '../clickhouse/ddl-replication';
-import { pathTemplateOf, replicatedOnTarget } from './replication';
+import { planOnReplicatedTarget } from './replication';
 
 /** Rows of each table that the trial copies and fingerprints on both sides. */
 const TRIAL_ROWS = 20;
@@ -70,7 +70,7 @@ export function createValidationActivities(deps: ActivityDeps) {
           if (trial.problems.length > 0) throw permanent(FAILURE_TYPES.trialFailed, `the trial copy failed: ${firstLines(trial.problems, DETAIL_LIMIT).join('; ')}`);
           // The plan names objects as the target will have them (renamed databases), and goes to
           // the run's manifest on the target; the step's result is its summary.
-          const plan = replicatedOnTarget(requireSafePlan(objects, req.renames), pathTemplateOf(req.replication));
+          const { objects: plan } = await planOnReplicatedTarget(target, requireSafePlan(objects, req.renames), req.replication);
           if (req.manifest) await new Manifest(target, req.runKey, deps.keyring).write(MANIFEST_LISTS.objects, plan);
           return {
             sourceVersion: sourceInfo.version,

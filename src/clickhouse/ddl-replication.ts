@@ -7,8 +7,8 @@
  *   same engine without replication, so that they never touch ZooKeeper.
  */
 import { engineCalls, rebuild, type EngineCall } from './engine-args';
-import { quoteString, readStringLiteral } from './sql';
-import { isSignificant, StatementSyntaxError, tokenize, type Token } from './sql-lexer';
+import { quoteIdentifier, quoteString, readStringLiteral } from './sql';
+import { identifierName, isSignificant, StatementSyntaxError, tokenize, type Token } from './sql-lexer';
 
 /** The template of a target table's ZooKeeper path when neither the run nor the target names one. */
 export const DEFAULT_ZOOKEEPER_PATH = '/clickhouse/tables/{shard}/{database}/{table}';
@@ -119,4 +119,30 @@ export function templateOfPath(path: string, names: { database: string; table: s
   segments[table] = '{table}';
   segments[database] = '{database}';
   return segments.join('/');
+}
+
+/** The first argument of a `Distributed(cluster, database, table, …)` engine, when it is one name or string. */
+function distributedClusterArgument(tokens: Token[]): Token | undefined {
+  const call = engineCalls(tokens).find((c) => c.engine === 'Distributed');
+  const arg = call?.args[0];
+  return arg?.length === 1 && ['word', 'quoted', 'string'].includes(arg[0].kind) ? arg[0] : undefined;
+}
+
+/** The cluster a Distributed table reads (its engine's first argument); null when not Distributed, or not readable. */
+export function distributedClusterOf(ddl: string): string | null {
+  const tokens = significant(ddl);
+  const arg = tokens && distributedClusterArgument(tokens);
+  if (!arg) return null;
+  return arg.kind === 'string' ? (readStringLiteral(arg.text)?.value ?? null) : identifierName(arg);
+}
+
+/**
+ * `ddl` reading `cluster` where its `Distributed(…)` engine names a cluster, written as it was
+ * (a string stays a string); `ddl` as it is when it is not a Distributed table.
+ */
+export function withDistributedCluster(ddl: string, cluster: string): string {
+  const tokens = significant(ddl);
+  const arg = tokens && distributedClusterArgument(tokens);
+  if (!arg) return ddl;
+  return rebuild(ddl, new Map([[arg, arg.kind === 'string' ? quoteString(cluster) : quoteIdentifier(cluster)]]));
 }

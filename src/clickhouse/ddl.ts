@@ -1,4 +1,4 @@
-import { maskNested, qualifiedName, readIdentifier, splitTopLevel } from './sql';
+import { maskNested, qualifiedName, quoteIdentifier, readIdentifier, splitTopLevel } from './sql';
 
 /** The kinds of statement that `system.tables.create_table_query` holds. */
 export type CreateKind = 'TABLE' | 'VIEW' | 'MATERIALIZED VIEW' | 'DICTIONARY';
@@ -16,12 +16,13 @@ export class UnparseableDdlError extends Error {
 /**
  * Rewrites a CREATE statement from the source catalogue so that it is idempotent
  * (`IF NOT EXISTS`, unless `ifNotExists` is false: then an object already there is an error) and
- * creates the object as `database`.`name`.
+ * creates the object as `database`.`name`; with `onCluster`, on every server of that cluster
+ * (`ON CLUSTER`, after the name).
  *
  * The statement's own name is parsed rather than pattern-matched, so names with quotes,
  * backticks, spaces or semicolons survive.
  */
-export function rewriteCreateStatement(ddl: string, database: string, name: string, options: { ifNotExists?: boolean } = {}): { kind: CreateKind; sql: string } {
+export function rewriteCreateStatement(ddl: string, database: string, name: string, options: { ifNotExists?: boolean; onCluster?: string } = {}): { kind: CreateKind; sql: string } {
   const head = CREATE_HEAD.exec(ddl);
   if (!head) throw new UnparseableDdlError(ddl);
   const kind = head[1].toUpperCase().replace(/\s+/g, ' ') as CreateKind;
@@ -34,7 +35,12 @@ export function rewriteCreateStatement(ddl: string, database: string, name: stri
     if (!second) throw new UnparseableDdlError(ddl);
     rest = second.rest;
   }
-  return { kind, sql: `CREATE ${kind}${options.ifNotExists === false ? '' : ' IF NOT EXISTS'} ${qualifiedName(database, name)}${rest}` };
+  return { kind, sql: `CREATE ${kind}${options.ifNotExists === false ? '' : ' IF NOT EXISTS'} ${qualifiedName(database, name)}${onClusterClause(options.onCluster)}${rest}` };
+}
+
+/** ` ON CLUSTER <cluster>` for a statement that reaches every server of `cluster`; empty without one. */
+export function onClusterClause(cluster: string | undefined): string {
+  return cluster === undefined ? '' : ` ON CLUSTER ${quoteIdentifier(cluster)}`;
 }
 
 /** Clauses that can follow `PARTITION BY` in a MergeTree engine definition. */

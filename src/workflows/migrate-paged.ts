@@ -4,6 +4,7 @@ import { firstLines, firstOfSelectedFirst } from './bounded';
 import { copyRanges, inLanes, reachedRate, type CopyPass } from './copy-scheduler';
 import { rangesAt, rangesOf } from './ranges';
 import type { RunEnding } from './recovery';
+import { replicationOf } from './replication';
 import { advanceTableProgress, type TableDetails } from './table-details';
 import { showDetails } from './details';
 import { namedList } from './markdown';
@@ -49,7 +50,7 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
   const writes = run.ending.exact ? scanToEnd : scan;
   // A schema run writes no rows, so rows on the target are no conflict of its.
   const policy = run.ending.exact && copiesRows(input) ? { onConflict: input.options.onConflict } : {};
-  const schema = await writes.createSchemaPaged.executeWithOptions({ summary: schemaSummary(input) }, [{ runKey, target: input.target, ...policy, ...modeOf(input) }]);
+  const schema = await writes.createSchemaPaged.executeWithOptions({ summary: schemaSummary(input) }, [{ runKey, target: input.target, ...policy, ...modeOf(input), ...replicationOf(input) }]);
   run.ending.scope = { manifest: true, schemaCreated: true };
   // Only runs with `mode: "schema"` take this turn (see transfer-modes.ts).
   if (!copiesRows(input)) return verifySchemaOnly(run, plan, schema, began);

@@ -4,6 +4,7 @@ import { copyAll, progressOf, type CopyPass } from './copy-scheduler';
 import { holdsData } from './objects';
 import { objectKey } from './table-key';
 import type { RunEnding } from './recovery';
+import { replicationOf } from './replication';
 import { FAILURE_TYPES, type MigrationInput, type MigrationReport, type MigrationState, type ValidationReport } from './types';
 
 /**
@@ -21,7 +22,7 @@ export async function migrateData(
   const began = Date.now();
   // What a rollback undoes: the tables copied into, and (once the schema is created) the new objects.
   run.ending.scope = { created: null, tables: objects.filter(holdsData).map(objectKey) };
-  const created = await scan.createSchema({ target: input.target, objects });
+  const created = await scan.createSchema({ target: input.target, objects, ...replicationOf(input) });
   run.ending.scope.created = created;
   const units = await scan.planCopy({ ...endpoints, objects, created, unitBytes: input.options.unitBytes });
   state.progress = progressOf(units);

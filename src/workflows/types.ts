@@ -280,6 +280,12 @@ export interface TargetReport {
   };
   /** What is in scope and what the filters leave out (see src/activities/scope-report.ts); absent in runs from before. */
   scope?: ScopeReport;
+  /**
+   * How the run creates replicated tables on the target: the ZooKeeper path template (the run's
+   * option, the one the target's replicated tables follow, or the default), and the cluster
+   * objects are created `ON CLUSTER` (absent: the target server alone). Absent in runs from before.
+   */
+  replication?: { zooKeeperPath: string; from: 'option' | 'target' | 'default'; cluster?: string };
   /** The backup step's rehearsal of the restore point (tables and rows it captured), and when the real one is taken. */
   restorePoint: { tables: number; rows: number; takenAt: string } | null;
   /** Version-dependent DDL features the source uses, and whether the target accepted each when probed. */
@@ -480,6 +486,8 @@ export interface RollbackProof {
 export interface IntentEntry {
   database: string;
   name?: string;
+  /** The cluster it is created `ON CLUSTER` (see `ReplicationOptions.cluster`); a rollback drops it there too. */
+  cluster?: string;
 }
 
 /**

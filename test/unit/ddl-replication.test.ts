@@ -1,10 +1,16 @@
+import { rewriteCreateStatement } from '../../src/clickhouse/ddl';
+import { dropDatabaseSql, dropObjectSql, hostStatuses } from '../../src/clickhouse/on-cluster';
+import { distributedOnTarget, replicatedOnTarget } from '../../src/activities/replication';
+import type { PlannedObject } from '../../src/workflows/types';
 import {
   DEFAULT_ZOOKEEPER_PATH,
+  distributedClusterOf,
   expandPathTemplate,
   isReplicatedEngine,
   localEngineClause,
   replicatedEngineOf,
   templateOfPath,
+  withDistributedCluster,
   withoutReplication,
   withZooKeeperPath,
 } from '../../src/clickhouse/ddl-replication';
@@ -57,5 +63,58 @@ describe('replicated engines in CREATE statements', () => {
     expect(templateOfPath('/clickhouse/tables/{shard}/shop/orders', { database: 'shop', table: 'orders' })).toBe(DEFAULT_ZOOKEEPER_PATH);
     expect(templateOfPath('/ch/{layer}-{shard}/orders_shop/orders', { database: 'shop', table: 'orders' })).toBeNull();
     expect(templateOfPath('/ch/x/x', { database: 'x', table: 'x' })).toBe('/ch/{database}/{table}');
+  });
+});
+
+describe('DDL on a cluster', () => {
+  it('when a cluster is given, ON CLUSTER follows the object name and the rest of the statement stays as it was', () => {
+    expect(rewriteCreateStatement(NEW_SYNTAX, 'shop', 'orders', { onCluster: 'target_replicas' }).sql).toBe(
+      "CREATE TABLE IF NOT EXISTS `shop`.`orders` ON CLUSTER `target_replicas` ( p UInt8,  id UInt32,  v String) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/shop/orders', '{replica}', v) PARTITION BY p ORDER BY id SETTINGS index_granularity = 8192",
+    );
+    expect(rewriteCreateStatement('CREATE MATERIALIZED VIEW `we ird`.`m;v` TO shop.t AS SELECT 1 AS id', 'we ird', 'm;v', { ifNotExists: false, onCluster: 'c`1' }).sql).toBe(
+      'CREATE MATERIALIZED VIEW `we ird`.`m;v` ON CLUSTER `c\\`1` TO shop.t AS SELECT 1 AS id',
+    );
+    expect(rewriteCreateStatement(PLAIN, 'shop', 't').sql).not.toContain('ON CLUSTER');
+  });
+
+  it('when objects are dropped on a cluster, the clause follows the name; without one there is none', () => {
+    expect(dropObjectSql('shop', 'orders', 'target_replicas')).toBe('DROP TABLE IF EXISTS `shop`.`orders` ON CLUSTER `target_replicas`');
+    expect(dropDatabaseSql('shop', 'target_replicas')).toBe('DROP DATABASE IF EXISTS `shop` ON CLUSTER `target_replicas`');
+    expect(dropObjectSql('shop', 'orders', undefined)).toBe('DROP TABLE IF EXISTS `shop`.`orders`');
+  });
+
+  it("when the hosts answer a statement ON CLUSTER, each one's status and error are read", () => {
+    const answer = "127.0.0.1\t9001\t0\t\t1\t0\n127.0.0.1\t9002\t57\tCode: 57, Table x.t already exists.\t0\t0\n";
+    expect(hostStatuses(answer)).toEqual([
+      { host: '127.0.0.1', port: '9001', status: 0, error: '' },
+      { host: '127.0.0.1', port: '9002', status: 57, error: 'Code: 57, Table x.t already exists.' },
+    ]);
+  });
+});
+
+describe('Distributed tables on the target cluster', () => {
+  const DISTRIBUTED = "CREATE TABLE shop.all_orders ( p UInt8,  id UInt32) ENGINE = Distributed(source_replicas, shop, orders, rand())";
+  it("when a cluster is given, the engine's first argument names it, bare or as a string as it was", () => {
+    expect(withDistributedCluster(DISTRIBUTED, 'target_replicas')).toBe('CREATE TABLE shop.all_orders ( p UInt8,  id UInt32) ENGINE = Distributed(`target_replicas`, shop, orders, rand())');
+    expect(withDistributedCluster("CREATE TABLE a.b (x UInt8) ENGINE = Distributed('src', 'a', 't')", "it's")).toBe("CREATE TABLE a.b (x UInt8) ENGINE = Distributed('it\\'s', 'a', 't')");
+    expect(distributedClusterOf(DISTRIBUTED)).toBe('source_replicas');
+    expect(distributedClusterOf(withDistributedCluster(DISTRIBUTED, 'target_replicas'))).toBe('target_replicas');
+  });
+
+  it('when a statement is not a Distributed table (or names the cluster in a string elsewhere), it stays as it was', () => {
+    expect(withDistributedCluster(NEW_SYNTAX, 'target_replicas')).toBe(NEW_SYNTAX);
+    const view = "CREATE VIEW shop.v AS SELECT 'Distributed(source_replicas, shop, t)' AS s";
+    expect(withDistributedCluster(view, 'target_replicas')).toBe(view);
+    expect(distributedClusterOf(PLAIN)).toBeNull();
+  });
+
+  it('when the plan is put on the target, replicated tables get the template path and Distributed tables the cluster, only with one', () => {
+    const object = (name: string, createTableQuery: string) => ({ database: 'shop', name, createTableQuery }) as PlannedObject;
+    const plan = [object('orders', NEW_SYNTAX), object('all_orders', DISTRIBUTED), object('t', PLAIN)];
+    const onTarget = distributedOnTarget(replicatedOnTarget(plan, '/t/{shard}/{database}/{table}'), 'target_replicas');
+    expect(replicatedEngineOf(onTarget[0].createTableQuery)?.zooKeeperPath).toBe('/t/{shard}/shop/orders');
+    expect(distributedClusterOf(onTarget[1].createTableQuery)).toBe('target_replicas');
+    expect(onTarget[2]).toBe(plan[2]);
+    expect(distributedOnTarget(plan, undefined)).toBe(plan);
   });
 });
