@@ -83,6 +83,25 @@ async function finishedOnCluster(side: ReplicatedSide, statement: RegExp): Promi
   return finished;
 }
 
+/**
+ * Runs `body` against one more target replica set of one server, on `zooKeeper` (the source's
+ * makes a target that shares the source's ZooKeeper), stopped and removed afterwards.
+ */
+async function withExtraTarget(side: string, zooKeeper: ReplicatedSide['zooKeeper'], body: (target: { endpoint: EndpointRef; conn: ClickHouseConnection; cluster: string }) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), `clickhouse-migrator-${side}-`));
+  const password = `${side}-zk-password`;
+  const set = await startReplicaSet({ side, dir, zooKeeper, count: 1, username: 'default', password });
+  const server = set.replicas[0];
+  const conn = connect({ url: server.url, username: server.username, password, nativePort: server.tcpPort }, side);
+  try {
+    await body({ endpoint: { url: server.url, username: server.username, password: seal(password, TEST_KEY), nativePort: server.tcpPort }, conn, cluster: set.cluster });
+  } finally {
+    await conn.close();
+    await set.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function replicatedInput(prefix: string, db: string, replication: ReplicationOptions | undefined, approvals = { required: false }, target: EndpointRef = replicated.target.endpoint()) {
   return migrationInput(uniqueName(prefix), [db], { source: replicated.source.endpoint(), target, approvals, ...(replication ? { replication } : {}) });
 }
@@ -196,23 +215,28 @@ describe('a replicated source migrated to a replicated target', () => {
   }, 240_000);
 
   it("when the target shares the source's ZooKeeper, configure refuses the paths already used there before any change, and nothing is created", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'clickhouse-migrator-shared-'));
-    const password = 'shared-zk-password';
-    const shared = await startReplicaSet({ side: 'shared', dir, zooKeeper: replicated.source.zooKeeper, count: 1, username: 'default', password });
-    const server = shared.replicas[0];
-    const conn = connect({ url: server.url, username: server.username, password, nativePort: server.tcpPort }, 'shared');
-    try {
+    await withExtraTarget('shared', replicated.source.zooKeeper, async ({ endpoint, conn, cluster }) => {
       const db = await replicatedSource('repl-shared');
-      const endpoint = { url: server.url, username: server.username, password: seal(password, TEST_KEY), nativePort: server.tcpPort };
-      const message = await configureRefusal(replicatedInput('repl-shared-run', db, { cluster: shared.cluster }, { required: true }, endpoint));
+      const message = await configureRefusal(replicatedInput('repl-shared-run', db, { cluster }, { required: true }, endpoint));
       for (const table of ['events', 'latest']) {
         expect(message).toContain(`the ZooKeeper path /clickhouse/tables/01/${db}/${table} of ${db}.${table} is already used in ZooKeeper: the source and target may share one ZooKeeper; give replication.zooKeeperPath`);
       }
       expect(await hasDatabase(conn, db)).toBe(false);
-    } finally {
-      await conn.close();
-      await shared.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
+  }, 240_000);
+
+  it("when no path template is given, the target's tables get the template its other replicated tables follow", async () => {
+    await withExtraTarget('own', replicated.target.zooKeeper, async ({ endpoint, conn, cluster }) => {
+      const other = uniqueName('repl-other');
+      await conn.exec(`CREATE DATABASE ${quoteIdentifier(other)}`);
+      await conn.exec(`CREATE TABLE ${qualifiedName(other, 't')} (id UInt64) ENGINE = ReplicatedMergeTree('/custom/{shard}/tables/${other}/t', '{replica}') ORDER BY id`);
+      const db = await replicatedSource('repl-template');
+      const final = (await (await startMigration(servers.client, replicatedInput('repl-template-run', db, { cluster }, { required: false }, endpoint))).result()) as MigrationState;
+      expect(final.status).toBe('completed');
+      const configure = final.steps.find((s) => s.name === 'configure')?.result as { replication?: unknown };
+      expect(configure.replication).toEqual({ zooKeeperPath: '/custom/{shard}/tables/{database}/{table}', from: 'target', cluster });
+      const paths = await conn.rows<{ zookeeper_path: string }>(`SELECT zookeeper_path FROM system.replicas WHERE database = ${quoteString(db)} ORDER BY table`);
+      expect(paths.map((p) => p.zookeeper_path)).toEqual([`/custom/01/tables/${db}/events`, `/custom/01/tables/${db}/latest`]);
+    });
   }, 240_000);
 });
