@@ -62,7 +62,9 @@ export function createConfigureActivities(deps: ActivityDeps) {
         const { objects, path } = await planOnReplicatedTarget(target, plan.objects, req.replication);
         problems.push(...(await replicationProblems(target, objects, req.replication)));
         const sourceColumns = keyedOnTarget(await listAllColumns(source, req.databases), objects);
-        problems.push(...(await renameProblems(source, target, plan, req.databases, req.renames)));
+        // With a target cluster, Distributed tables read it, and every server of it gets the renamed databases (ON CLUSTER).
+        const renamedClusters = req.replication?.cluster === undefined ? plan : { ...plan, clusters: new Map<string, string[]>() };
+        problems.push(...(await renameProblems(source, target, renamedClusters, req.databases, req.renames)));
         const caps = targetInfo.capabilities;
         const mode = req.mode ?? 'full';
         // A data run creates nothing: what it checks instead is that each table can take the source's rows.

@@ -177,6 +177,24 @@ describe('a replicated source migrated to a replicated target', () => {
     expect(await digestOf(target.replicas[0], db, 'users', ['id', 'name'])).toEqual(expected.users);
   }, 240_000);
 
+  it('when a replicated database is renamed on the way to the target cluster, every replica has it under the new name, its Distributed table reading the target cluster and the new name', async () => {
+    const { source, target } = replicated;
+    const db = await replicatedSource('repl-from');
+    const renamed = uniqueName('repl-to');
+    const input = { ...replicatedInput('repl-rename-run', db, { cluster: target.cluster }), renames: { [db]: renamed } };
+    const final = (await (await startMigration(servers.client, input)).result()) as MigrationState;
+    expect(final.status).toBe('completed');
+    const expected = await digestOf(source.replicas[0], db, 'events', ['d', 'id', 'v']);
+    for (const replica of target.replicas) {
+      expect(await tablesOf(replica, renamed)).toEqual(['events', 'events_all', 'latest', 'users']);
+      expect(await hasDatabase(replica, db)).toBe(false);
+      const [distributed] = await replica.rows<{ engine_full: string }>(`SELECT engine_full FROM system.tables WHERE database = ${quoteString(renamed)} AND name = 'events_all'`);
+      expect(distributed.engine_full).toMatch(new RegExp(`^Distributed\\(\`?target_replicas\`?, \`${renamed}\`, events`));
+      await replica.exec(`SYSTEM SYNC REPLICA ${qualifiedName(renamed, 'events')}`);
+      expect(await digestOf(replica, renamed, 'events_all', ['d', 'id', 'v'])).toEqual(expected);
+    }
+  }, 240_000);
+
   it('when a run with the target cluster fails after creating its schema, the rollback leaves neither target replica with its objects', async () => {
     const { source, target } = replicated;
     const db = await replicatedSource('repl-rollback');
