@@ -31,26 +31,35 @@ export interface PathTemplate {
  */
 export async function pathTemplateOn(target: ClickHouseConnection, replication: ReplicationOptions | undefined): Promise<PathTemplate> {
   if (replication?.zooKeeperPath) return { template: replication.zooKeeperPath, from: 'option' };
-  const seen = await templatesOfTarget(target);
-  if (seen.length === 0) return { template: DEFAULT_ZOOKEEPER_PATH, from: 'default' };
-  const counts = new Map<string, number>();
-  for (const template of seen) counts.set(template, (counts.get(template) ?? 0) + 1);
-  const [template] = [...counts].reduce((best, next) => (next[1] > best[1] ? next : best));
-  return { template, from: 'target' };
-}
-
-/** The template of each replicated table of the target outside the run's own scratch databases. */
-async function templatesOfTarget(target: ClickHouseConnection): Promise<string[]> {
-  const rows = await target.rows<{ database: string; name: string; create_table_query: string }>(
+  const rows = await target.rows<ReplicatedTableRow>(
     `SELECT database, name, create_table_query FROM system.tables
      WHERE engine LIKE 'Replicated%MergeTree' AND database != 'system' AND NOT startsWith(database, ${quoteString(INTERNAL_PREFIX)})
      ORDER BY database, name LIMIT ${TEMPLATE_SAMPLE}`,
   );
-  return rows.flatMap((row) => {
+  const template = commonTemplate(rows);
+  return template === null ? { template: DEFAULT_ZOOKEEPER_PATH, from: 'default' } : { template, from: 'target' };
+}
+
+/** A replicated table of a server, as `system.tables` has it. */
+export interface ReplicatedTableRow {
+  database: string;
+  name: string;
+  create_table_query: string;
+}
+
+/**
+ * The path template most of `tables` follow (the first seen among equals), read back from each
+ * one's ZooKeeper path; null when no path names its own database and table.
+ */
+export function commonTemplate(tables: readonly ReplicatedTableRow[]): string | null {
+  const counts = new Map<string, number>();
+  for (const row of tables) {
     const path = replicatedEngineOf(row.create_table_query)?.zooKeeperPath;
     const template = path === undefined ? null : templateOfPath(path, { database: row.database, table: row.name });
-    return template === null ? [] : [template];
-  });
+    if (template !== null) counts.set(template, (counts.get(template) ?? 0) + 1);
+  }
+  if (counts.size === 0) return null;
+  return [...counts].reduce((best, next) => (next[1] > best[1] ? next : best))[0];
 }
 
 /**

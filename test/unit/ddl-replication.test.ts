@@ -1,6 +1,6 @@
 import { rewriteCreateStatement } from '../../src/clickhouse/ddl';
 import { dropDatabaseSql, dropObjectSql, hostStatuses } from '../../src/clickhouse/on-cluster';
-import { distributedOnTarget, replicatedOnTarget } from '../../src/activities/replication';
+import { commonTemplate, distributedOnTarget, replicatedOnTarget } from '../../src/activities/replication';
 import type { PlannedObject } from '../../src/workflows/types';
 import {
   DEFAULT_ZOOKEEPER_PATH,
@@ -116,5 +116,18 @@ describe('Distributed tables on the target cluster', () => {
     expect(distributedClusterOf(onTarget[1].createTableQuery)).toBe('target_replicas');
     expect(onTarget[2]).toBe(plan[2]);
     expect(distributedOnTarget(plan, undefined)).toBe(plan);
+  });
+});
+
+describe("the target's own path template", () => {
+  const row = (database: string, name: string, path: string) => ({ database, name, create_table_query: `CREATE TABLE ${database}.${name} (id UInt8) ENGINE = ReplicatedMergeTree('${path}', '{replica}') ORDER BY id` });
+  it('when most replicated tables follow one template, it is the one; a path that does not name its table counts for none', () => {
+    expect(commonTemplate([row('a', 't', '/x/{shard}/a/t'), row('b', 'u', '/y/{shard}/tables/b/u'), row('c', 'v', '/y/{shard}/tables/c/v'), row('d', 'w', '/z/fixed')])).toBe('/y/{shard}/tables/{database}/{table}');
+    expect(commonTemplate([row('a', 't', '/x/{shard}/a/t'), row('b', 'u', '/y/{shard}/b/u')])).toBe('/x/{shard}/{database}/{table}');
+  });
+
+  it('when no replicated table names its database and table in its path, there is none', () => {
+    expect(commonTemplate([])).toBeNull();
+    expect(commonTemplate([row('d', 'w', '/z/fixed')])).toBeNull();
   });
 });
