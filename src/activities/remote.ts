@@ -72,28 +72,47 @@ export async function remoteSource(
   requireAllowed(deps, url.hostname, port, "the source's native port");
   requirePasswordMayReach(deps, ref, url.hostname, port, `the source's native port, which the target reaches with ${fn}()`);
   const address = `${url.hostname}:${port}`;
-  const { username, password } = source.endpoint;
-  const unlogged = unloggedSettings(capabilities);
-  const run = async <T>(build: (from: RemoteTable) => string, work: (sql: string) => Promise<T>): Promise<T> => {
-    const calls: RemoteCall[] = [];
-    const from: RemoteTable = (database, table) => {
-      const call = remoteCall(fn, [address, database, table, username, password]);
-      calls.push(call);
-      return call.text;
-    };
-    const sql = build(from);
-    try {
-      return await work(sql);
-    } catch (err) {
-      throw withoutPassword(err, password, calls);
-    }
-  };
+  const reader = remoteReader(fn, address, source.endpoint, unloggedSettings(capabilities));
   return {
     ok: true,
     fn,
     address,
-    exec: (build, settings) => run(build, (sql) => target.exec(sql, { ...settings, ...unlogged })),
-    rows: <T>(build: (from: RemoteTable) => string) => run(build, (sql) => target.rows<T>(sql, unlogged)),
+    exec: (build, settings) => reader.run((from, unlogged) => target.exec(build(from), { ...settings, ...unlogged })),
+    rows: <T>(build: (from: RemoteTable) => string) => reader.run((from, unlogged) => target.rows<T>(build(from), unlogged)),
+  };
+}
+
+/** Runs statements that name tables of another server through `remote()`, credentials included. */
+export interface RemoteReader {
+  /**
+   * Runs `work` with `from`, which names a table of the other server, and the request settings
+   * that keep the statement out of the query log (pass them with every statement built with
+   * `from`). Whatever `work` throws comes out without the password.
+   */
+  run<T>(work: (from: RemoteTable, unlogged: ConnectionSettings) => Promise<T>): Promise<T>;
+}
+
+/**
+ * A {@link RemoteReader} for the server at `address` (host:native port) with `credentials`,
+ * called with `fn` (`remote` or `remoteSecure`). The caller checks first that the server running
+ * the statements may receive the password and keep it out of its log (`unlogged`).
+ */
+export function remoteReader(fn: 'remote' | 'remoteSecure', address: string, credentials: { username: string; password: string }, unlogged: ConnectionSettings): RemoteReader {
+  const { username, password } = credentials;
+  return {
+    async run(work) {
+      const calls: RemoteCall[] = [];
+      const from: RemoteTable = (database, table) => {
+        const call = remoteCall(fn, [address, database, table, username, password]);
+        calls.push(call);
+        return call.text;
+      };
+      try {
+        return await work(from, unlogged);
+      } catch (err) {
+        throw withoutPassword(err, password, calls);
+      }
+    },
   };
 }
 

@@ -37,6 +37,7 @@ import { createRecordedSchema, createSchemaOf, nameOfKey } from './schema';
 import { currentAttempt, forEachConcurrently, stopRunStatements, heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
 import { holdsData } from './inventory';
 import { remoteSource } from './remote';
+import { verifyReplicas } from './replica-sync';
 import { partitionIdsOf, partRounds, planUnits } from './copy-plan';
 import { openJournal, type BatchJournal } from './journal';
 import { pacedStream, pacerOf, settleUnit } from './paced';
@@ -147,9 +148,14 @@ export function createTransferActivities(deps: ActivityDeps) {
      * Compares count and checksum of every partition on both sides. Returns per-table results
      * and the units that differ or that only the target has.
      */
-    async verifyData(req: { source: EndpointRef; target: EndpointRef; objects: PlannedObject[] }): Promise<VerificationReport> {
+    async verifyData(req: { source: EndpointRef; target: EndpointRef; objects: PlannedObject[]; replication?: ReplicationOptions }): Promise<VerificationReport> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
-        heartbeating(() => ({ step: 'verify' }), () => verifyObjects(source, target, req.objects)),
+        heartbeating(() => ({ step: 'verify' }), async () => {
+          const report = await verifyObjects(source, target, req.objects);
+          const units = report.mismatched.length + report.extra.length;
+          const replicas = await verifyReplicas(deps, target, req.target, req.objects, { tables: report.tables, units }, req.replication);
+          return replicas ? { ...report, replicas } : report;
+        }),
       );
     },
 
@@ -158,7 +164,7 @@ export function createTransferActivities(deps: ActivityDeps) {
      * to copy again go to the manifest list `resyncList(pass, page)`; returns every table's
      * verdict, and how many units that list holds.
      */
-    async verifyPage(req: { runKey: string; source: EndpointRef; target: EndpointRef; from: number; to: number; pass: number; page: number; mode?: TransferMode }): Promise<VerifyPageResult> {
+    async verifyPage(req: { runKey: string; source: EndpointRef; target: EndpointRef; from: number; to: number; pass: number; page: number; mode?: TransferMode; replication?: ReplicationOptions }): Promise<VerifyPageResult> {
       return withConnections(deps, { source: req.source, target: req.target }, ({ source, target }) =>
         heartbeating(() => ({ step: 'verify', page: req.page }), async () => {
           const manifest = new Manifest(target, req.runKey, deps.keyring);
@@ -170,7 +176,9 @@ export function createTransferActivities(deps: ActivityDeps) {
           const again = [...report.mismatched, ...report.extra];
           if (again.length > 0) await manifest.write(list, again);
           const sample = firstOf(again, DETAIL_LIMIT).map((u) => ({ database: u.database, table: u.table, partitionId: u.partitionId }));
-          return { tables: report.tables, resync: { list, units: again.length, sample } };
+          // Once every table matches on the connected replica, the other replicas are waited for and compared.
+          const replicas = await verifyReplicas(deps, target, req.target, objects, { tables: report.tables, units: again.length }, req.replication);
+          return { tables: report.tables, resync: { list, units: again.length, sample }, ...(replicas ? { replicas } : {}) };
         }),
       );
     },

@@ -8,6 +8,8 @@ import { replicationOf } from './replication';
 import { advanceTableProgress, type TableDetails } from './table-details';
 import { showDetails } from './details';
 import { namedList } from './markdown';
+import { mergeReplicaReports } from './replica-report';
+import { replicationOf } from './replication';
 import { copiesRows, modeOf } from './transfer-modes';
 import {
   DETAIL_LIMIT,
@@ -72,7 +74,7 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
     showDetails(state);
   });
   const copyEnded = Date.now();
-  const { tables, resynced } = await verifyAndResync(run, pass, plan.objectCount ?? 0);
+  const { tables, resynced, replicas } = await verifyAndResync(run, pass, plan.objectCount ?? 0);
   const differing = tables.filter((t) => !t.match);
   if (differing.length > 0) {
     const named = firstLines(differing.map(differenceOf), DETAIL_LIMIT);
@@ -88,6 +90,7 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
     copied: { ...copied, units: planned.units },
     resynced,
     verification: firstOfSelectedFirst(tables, (t) => !t.match, DETAIL_LIMIT),
+    ...(replicas ? { replicas } : {}),
     counts: { created: schema.created, verified: tables.length, matched: tables.length - differing.length },
     timings: { schemaMs: copyBegan - began, copyMs: copyEnded - copyBegan, verifyAndSyncMs: Date.now() - copyEnded },
     skipped: plan.unsupported.map(({ database, name, reason }) => ({ database, name, reason })),
@@ -156,7 +159,7 @@ async function verifyAndResync(run: PagedRun, pass: CopyPass, objects: number) {
     });
     pages = await verifyAll(run, pass, objects, round);
   }
-  return { tables: pages.flatMap((p) => p.tables), resynced };
+  return { tables: pages.flatMap((p) => p.tables), resynced, replicas: mergeReplicaReports(pages.map((p) => p.replicas)) };
 }
 
 /** One verification pass over the plan, a page of objects per activity, `parallelism` at once. */
@@ -165,7 +168,7 @@ async function verifyAll(run: PagedRun, pass: CopyPass, objects: number, round: 
   const results: VerifyPageResult[] = new Array(pages.length);
   await inLanes(pages, pass.parallelism, async (p) => {
     results[p.page] = await long.verifyPage.executeWithOptions({ summary: `verify objects ${p.from + 1}–${p.to} of ${objects}${round > 0 ? ` (after sync pass ${round})` : ''}` }, [
-      { runKey: run.runKey, source: pass.source, target: pass.target, ...p, pass: round, ...modeOf(run.input) },
+      { runKey: run.runKey, source: pass.source, target: pass.target, ...p, pass: round, ...modeOf(run.input), ...replicationOf(run.input) },
     ]);
     run.details.verified(results[p.page].tables);
   });

@@ -3,6 +3,7 @@ import { long, scan } from './activity-stubs';
 import { copyAll, progressOf, type CopyPass } from './copy-scheduler';
 import { holdsData } from './objects';
 import { objectKey } from './table-key';
+import { replicationOf } from './replication';
 import type { RunEnding } from './recovery';
 import { replicationOf } from './replication';
 import { FAILURE_TYPES, type MigrationInput, type MigrationReport, type MigrationState, type ValidationReport } from './types';
@@ -31,7 +32,7 @@ export async function migrateData(
   const copied = await copyAll(units, { ...pass, progress: state.progress });
   const copyEnded = Date.now();
   const resynced: MigrationReport['resynced'] = [];
-  let report = await long.verifyData({ ...endpoints, objects });
+  let report = await long.verifyData({ ...endpoints, objects, ...replicationOf(input) });
   for (let round = 1; round <= input.options.syncPasses && report.mismatched.length + report.extra.length > 0; round++) {
     const again = [...report.mismatched, ...report.extra];
     const recopied = await copyAll(again, pass);
@@ -41,7 +42,7 @@ export async function migrateData(
       rows: recopied.rows,
       partitions: again.map((u) => ({ database: u.database, table: u.table, partitionId: u.partitionId })).slice(0, 100),
     });
-    report = await long.verifyData({ ...endpoints, objects });
+    report = await long.verifyData({ ...endpoints, objects, ...replicationOf(input) });
   }
   const differing = report.tables.filter((t) => !t.match);
   if (differing.length > 0) {
@@ -59,6 +60,7 @@ export async function migrateData(
     copied: { ...copied, units: units.length },
     resynced,
     verification: report.tables,
+    ...(report.replicas ? { replicas: report.replicas } : {}),
     timings: { schemaMs: copyBegan - began, copyMs: copyEnded - copyBegan, verifyAndSyncMs: Date.now() - copyEnded },
     skipped: plan.unsupported.map(({ database, name, reason }) => ({ database, name, reason })),
   };

@@ -55,6 +55,8 @@ export const FAILURE_TYPES = {
   trialFailed: 'TrialCopyFailed',
   transferPathUnavailable: 'TransferPathUnavailable',
   verificationFailed: 'VerificationFailed',
+  /** A replica of the target did not drain its replication queue, or answer, within `replication.syncTimeoutSeconds`. */
+  replicaNotSynced: 'ReplicaNotSynced',
   rollbackIncomplete: 'RollbackIncomplete',
   /** When the migration step starts, the target holds data or objects that configure did not see. */
   targetConflict: 'TargetConflict',
@@ -409,7 +411,35 @@ export interface VerificationReport {
   mismatched: CopyUnit[];
   /** Target partitions that the source does not have. */
   extra: CopyUnit[];
+  /** The target's replicas, checked once every table matched on the connected one. */
+  replicas?: ReplicaReport;
 }
+
+/**
+ * The target's replicas as verification found them once their replication queues drained:
+ * counts per replica, never lists, so it stays small for any number of tables.
+ */
+export interface ReplicaReport {
+  /** Seconds verification waited for the queues to drain (the longest wait of its pages). */
+  waitedSeconds: number;
+  /** Why only the connected replica was checked, when so (no `replication.cluster`, say). */
+  onlyConnected?: string;
+  replicas: ReplicaOutcome[];
+}
+
+/** One replica of the target: its replicated tables of the plan, how many differ from the connected replica, its queue when compared. */
+export interface ReplicaOutcome {
+  /** The replica's name (`{replica}`), or host:port where it did not answer. */
+  replica: string;
+  tables: number;
+  mismatched: number;
+  queue: number;
+  /** The first tables that differ ({@link REPLICA_NAMES} at most). */
+  firstMismatched?: string[];
+}
+
+/** Tables a replica report names at most. */
+export const REPLICA_NAMES = 5;
 
 export interface MigrationReport {
   transferPath: TransferPath;
@@ -423,6 +453,8 @@ export interface MigrationReport {
    * others, at most {@link DETAIL_LIMIT} of them: every table is served by the `tables` query.
    */
   verification: TableVerification[];
+  /** The target's replicas after their queues drained, where the plan has replicated tables. */
+  replicas?: ReplicaReport;
   /** How many objects were created, and how many tables were verified and matched. */
   counts?: { created: number; verified: number; matched: number };
   /** Where the step's time went, in workflow time. */
@@ -623,6 +655,8 @@ export interface TableProgress extends TablePlan {
 /** What one page of verification found: each table's verdict, and the units it listed to copy again. */
 export interface VerifyPageResult {
   tables: TableVerification[];
+  /** The target's replicas, where the page has replicated tables and they all matched on the connected one. */
+  replicas?: ReplicaReport;
   resync: { list: string; units: number; sample: { database: string; table: string; partitionId: string }[] };
 }
 
