@@ -5,6 +5,7 @@
  * real ZooKeeper and two 18.16 replicas (test/integration/cluster-harness.ts).
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { copySettings } from '../../src/clickhouse/capabilities';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
 import type { MigrationActivities } from '../../src/activities';
@@ -67,6 +68,8 @@ beforeEach(() => {
 });
 
 const EVENTS_COLUMNS = '(d Date, id UInt64, v String)';
+/** Equal rows of the deduplication test: more than two blocks (1,048,576 rows) of an INSERT … SELECT. */
+const EQUAL_ROWS = 2_200_000;
 
 /** Creates `db.table` ON CLUSTER of `side`, a ReplicatedMergeTree of events partitioned by month. */
 async function createEvents(side: ReplicatedSide, db: string, table: string): Promise<void> {
@@ -135,6 +138,23 @@ describe('data into replicated tables', () => {
     expect(await tableDigest(target.replicas[1], db, 'live')).toEqual(await tableDigest(target.replicas[0], db, 'live'));
   }, 120_000);
 
+  it("when a copy's INSERT … SELECT forms equal blocks, the copy settings keep replication's block deduplication from dropping them", async () => {
+    const { source, target } = replicated;
+    const db = uniqueName('repl-blocks');
+    await source.replicas[0].exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
+    await source.replicas[0].exec(`CREATE TABLE ${qualifiedName(db, 'equal')} ${EVENTS_COLUMNS} ENGINE = MergeTree PARTITION BY toYYYYMM(d) ORDER BY id`);
+    await source.replicas[0].exec(`INSERT INTO ${qualifiedName(db, 'equal')} SELECT toDate('2025-04-01'), 0, '' FROM system.numbers LIMIT ${EQUAL_ROWS}`);
+    await createEvents(target, db, 'equal');
+    const { capabilities } = await target.replicas[0].server();
+    const from = `remote(${quoteString(`127.0.0.1:${source.main.nativePort}`)}, ${quoteString(db)}, 'equal', ${quoteString(source.main.username)}, ${quoteString(source.main.password)})`;
+
+    // Read in one thread (a server of one core does), the squashed blocks of 1,048,576 equal rows are equal.
+    await target.replicas[0].exec(`INSERT INTO ${qualifiedName(db, 'equal')} SELECT * FROM ${from}`, { ...copySettings(capabilities), max_threads: 1 });
+
+    await syncAll(target, db, 'equal');
+    for (const replica of target.replicas) expect(await tableDigest(replica, db, 'equal')).toEqual(await tableDigest(source.replicas[0], db, 'equal'));
+  }, 120_000);
+
   it('when every copy is retried after it wrote its rows, block deduplication drops none of them: a table of the target and one the run creates hold the source rows exactly', async () => {
     const { source, target } = replicated;
     const db = uniqueName('repl-dedup');
@@ -150,6 +170,9 @@ describe('data into replicated tables', () => {
 
     expect(final.status).toBe('completed');
     expect(retriedCopies).toBeGreaterThan(0);
+    // The copies landed whole, the first time and the retried time: verification found nothing to copy again.
+    expect(migrationReport(final).resynced).toEqual([]);
+    expect(migrationReport(final).copied.rows).toBe(12_000);
     for (const table of ['kept', 'fresh']) {
       await syncAll(target, db, table);
       const expected = await tableDigest(source.replicas[0], db, table);
@@ -159,6 +182,23 @@ describe('data into replicated tables', () => {
     const replicas = migrationReport(final).replicas;
     expect(replicas?.replicas.map((r) => r.replica).sort()).toEqual(['target-1', 'target-2']);
     expect(replicas?.replicas.every((r) => r.mismatched === 0 && r.queue === 0)).toBe(true);
+  }, 240_000);
+
+  it('when the run names no cluster of the target, verification checks the connected replica only, and the report says so', async () => {
+    const { source, target } = replicated;
+    const db = uniqueName('repl-alone');
+    await createEvents(source, db, 'events');
+    await insertEvents(source, db, 'events', 3_000, 'source');
+    await createEvents(target, db, 'events');
+
+    const final = await runToEnd(db, { replication: {} });
+
+    expect(final.status).toBe('completed');
+    expect(migrationReport(final).replicas).toEqual({
+      waitedSeconds: expect.any(Number),
+      onlyConnected: expect.stringContaining('replication.cluster'),
+      replicas: [{ replica: 'target-1', tables: 1, mismatched: 0, queue: 0 }],
+    });
   }, 240_000);
 
   it('when the run fails after writing into a replicated table of the target, the rollback gives both replicas back exactly their rows', async () => {
