@@ -15,7 +15,6 @@ import { Context } from '@temporalio/activity';
 import { unloggedSettings } from '../clickhouse/capabilities';
 import { columnsOf, mergesByOrder } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
-import { isReplicatedEngine } from '../clickhouse/ddl-replication';
 import { partitionDigests, readsFinal, type PartitionDigest, type StoredColumn } from '../clickhouse/fingerprint';
 import { qualifiedName, quoteString, quoteStringList } from '../clickhouse/sql';
 import { FAILURE_TYPES, REPLICA_NAMES, type EndpointRef, type PlannedObject, type ReplicaOutcome, type ReplicaReport, type ReplicationOptions } from '../workflows/types';
@@ -66,14 +65,14 @@ export async function verifyReplicas(deps: ActivityDeps, target: ClickHouseConne
 }
 
 /**
- * Checks every replica of the target for the replicated tables among `objects` (see the module
+ * Checks every replica of the target for the tables among `objects` that are replicated there (see the module
  * comment). Returns nothing when there are none; throws a non-retryable `ReplicaNotSynced` when a
  * replica's queue does not drain, or it does not answer, within the timeout.
  */
 export async function checkReplicas(deps: ActivityDeps, target: ClickHouseConnection, ref: EndpointRef, objects: readonly PlannedObject[], replication?: ReplicationOptions): Promise<ReplicaReport | undefined> {
-  const tables = objects.filter((o) => holdsData(o) && isReplicatedEngine(o.engine));
-  if (tables.length === 0) return undefined;
   const began = Date.now();
+  const tables = await replicatedOnConnected(target, objects);
+  if (tables.length === 0) return undefined;
   for (const t of tables) await target.exec(`SYSTEM SYNC REPLICA ${qualifiedName(t.database, t.name)}`);
   const own = await replicaRows(target, 'system.replicas', tables);
   const connected: ReplicaOutcome = { replica: own[0]?.replica_name ?? 'connected', tables: own.length, mismatched: 0, queue: sumQueue(own) };
@@ -85,6 +84,29 @@ export async function checkReplicas(deps: ActivityDeps, target: ClickHouseConnec
   const outcomes = [connected];
   for (const look of looks) outcomes.push(await compareReplica(target, look, tables, reference));
   return { waitedSeconds, ...(onlyConnected ? { onlyConnected } : {}), replicas: outcomes };
+}
+
+/**
+ * The tables of `objects` that are replicated on the connected target, as its `system.replicas`
+ * says: in a data run the target's engine may differ from the source's that the plan names.
+ */
+async function replicatedOnConnected(target: ClickHouseConnection, objects: readonly PlannedObject[]): Promise<PlannedObject[]> {
+  const holding = objects.filter(holdsData);
+  if (holding.length === 0) return [];
+  const replicated = new Set((await replicaRows(target, 'system.replicas', holding)).map((r) => tableKey(r.database, r.table)));
+  return holding.filter((o) => replicated.has(tableKey(o.database, o.name)));
+}
+
+/**
+ * The replicated tables of `databases` on a server, keyed by `tableKey`: in a data run the
+ * target's table may be replicated where the source's, which the plan names, is not.
+ */
+export async function replicatedTablesIn(conn: ClickHouseConnection, databases: readonly string[]): Promise<Set<string>> {
+  if (databases.length === 0) return new Set();
+  const rows = await conn.rows<{ database: string; name: string }>(
+    `SELECT database, name FROM system.tables WHERE database IN (${quoteStringList(databases)}) AND startsWith(engine, 'Replicated')`,
+  );
+  return new Set(rows.map((r) => tableKey(r.database, r.name)));
 }
 
 /** The rows of `system.replicas` (or of `from`, a `remote()` of it) for the tables of `tables`. */

@@ -37,7 +37,7 @@ import { createRecordedSchema, createSchemaOf, nameOfKey } from './schema';
 import { currentAttempt, forEachConcurrently, stopRunStatements, heartbeatNow, heartbeating, permanent, previousHeartbeat, withConnections, type ActivityDeps } from './context';
 import { holdsData } from './inventory';
 import { remoteSource } from './remote';
-import { verifyReplicas } from './replica-sync';
+import { replicatedTablesIn, verifyReplicas } from './replica-sync';
 import { partitionIdsOf, partRounds, planUnits } from './copy-plan';
 import { openJournal, type BatchJournal } from './journal';
 import { pacedStream, pacerOf, settleUnit } from './paced';
@@ -220,7 +220,12 @@ async function planCopyOf(source: ClickHouseConnection, target: ClickHouseConnec
   const objects = all.filter(holdsData);
   const databases = [...new Set(objects.map((o) => o.database))];
   const sourceDatabases = [...new Set(objects.map(sourceDatabaseOf))];
-  const [onSource, onTarget, read] = await Promise.all([partitionSizesIn(source, sourceDatabases), partitionSizesIn(target, databases), tablesWithViews(target, databases)]);
+  const [onSource, onTarget, read, replicatedOnTarget] = await Promise.all([
+    partitionSizesIn(source, sourceDatabases),
+    partitionSizesIn(target, databases),
+    tablesWithViews(target, databases),
+    replicatedTablesIn(target, databases),
+  ]);
   const createdSet = new Set(created);
   const units: CopyUnit[] = [];
   for (const object of objects) {
@@ -242,7 +247,7 @@ async function planCopyOf(source: ClickHouseConnection, target: ClickHouseConnec
       // An ordered copy checks what it staged against the source's parts before it swaps it in.
       direct: !ordered && namesTable(createdSet, object.database, object.name) && read !== null && !read.has(key),
     }, unitBytes);
-    const replicated = isReplicatedEngine(object.engine);
+    const replicated = isReplicatedEngine(object.engine) || replicatedOnTarget.has(key);
     for (const unit of planned) Object.assign(unit, renamed, ordered ? { ordered } : {}, replicated ? { replicated } : {});
     // Only a unit that is part of a table needs a condition; the server helps it prune parts.
     if (planned.some((u) => !u.whole && u.rows > 0)) {

@@ -9,7 +9,7 @@ import { copySettings } from '../../src/clickhouse/capabilities';
 import type { ClickHouseConnection } from '../../src/clickhouse/connection';
 import { qualifiedName, quoteIdentifier, quoteString } from '../../src/clickhouse/sql';
 import type { MigrationActivities } from '../../src/activities';
-import type { MigrationReport, MigrationState, ReplicationOptions } from '../../src/workflows/types';
+import type { MigrationInput, MigrationReport, MigrationState, ReplicationOptions } from '../../src/workflows/types';
 import { useReplicatedServers, type ReplicatedSide } from './cluster-harness';
 import { migrationInput, queryState, startMigration, startWorker, tableDigest, uniqueName, useTestServers, waitFor } from './harness';
 
@@ -99,12 +99,13 @@ async function hasTable(conn: ClickHouseConnection, db: string, table: string): 
   return rows.length > 0;
 }
 
-async function runToEnd(db: string, options: { onConflict?: 'replace' | 'fail'; replication?: ReplicationOptions }): Promise<MigrationState> {
+async function runToEnd(db: string, options: { onConflict?: 'replace' | 'fail'; replication?: ReplicationOptions; mode?: MigrationInput['mode'] }): Promise<MigrationState> {
   const { source, target } = replicated;
   const input = migrationInput(uniqueName('repl-data'), [db], {
     source: source.endpoint(),
     target: target.endpoint(),
     approvals: { required: false },
+    ...(options.mode ? { mode: options.mode } : {}),
     replication: options.replication ?? { cluster: target.cluster },
     options: { onConflict: options.onConflict ?? 'replace', parallelism: 1 },
   });
@@ -199,6 +200,25 @@ describe('data into replicated tables', () => {
       onlyConnected: expect.stringContaining('replication.cluster'),
       replicas: [{ replica: 'target-1', tables: 1, mismatched: 0, queue: 0 }],
     });
+  }, 240_000);
+
+  it('when a data run copies a plain table of the source into a replicated table of the target, verification checks both target replicas', async () => {
+    const { source, target } = replicated;
+    const db = uniqueName('repl-datamode');
+    await source.replicas[0].exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
+    await source.replicas[0].exec(`CREATE TABLE ${qualifiedName(db, 'events')} ${EVENTS_COLUMNS} ENGINE = MergeTree PARTITION BY toYYYYMM(d) ORDER BY id`);
+    await source.replicas[0].exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-01-01') + number % 90, number, toString(number) FROM system.numbers LIMIT 3000`);
+    await createEvents(target, db, 'events');
+
+    const final = await runToEnd(db, { mode: 'data' });
+
+    expect({ status: final.status, error: final.error }).toEqual({ status: 'completed', error: null });
+    expect(migrationReport(final).replicas?.replicas).toEqual([
+      { replica: 'target-1', tables: 1, mismatched: 0, queue: 0 },
+      { replica: 'target-2', tables: 1, mismatched: 0, queue: 0 },
+    ]);
+    await syncAll(target, db, 'events');
+    for (const replica of target.replicas) expect(await tableDigest(replica, db, 'events')).toEqual(await tableDigest(source.replicas[0], db, 'events'));
   }, 240_000);
 
   it('when the run fails after writing into a replicated table of the target, the rollback gives both replicas back exactly their rows', async () => {
