@@ -290,4 +290,20 @@ describe('data into replicated tables', () => {
     await syncAll(target, db, 'events');
     for (const replica of target.replicas) expect(await tableDigest(replica, db, 'events')).toEqual(before);
   }, 240_000);
+  it('when a target replica answers but does not work off its queue within replication.syncTimeoutSeconds, the run fails naming the replica and its queue, and rolls back', async () => {
+    const { source, target } = replicated;
+    const db = uniqueName('repl-queue');
+    await createEvents(source, db, 'events');
+    await insertEvents(source, db, 'events', 5_000, 'source');
+    await createEvents(target, db, 'events');
+    await target.replicas[1].exec(`SYSTEM STOP REPLICATION QUEUES ${qualifiedName(db, 'events')}`);
+
+    const final = await runToEnd(db, { replication: { cluster: target.cluster, syncTimeoutSeconds: 3 } });
+    await target.replicas[1].exec(`SYSTEM START REPLICATION QUEUES ${qualifiedName(db, 'events')}`);
+
+    expect(final.status).toBe('rolled_back');
+    expect(final.error?.message).toMatch(/replica target-2 still has [1-9]\d* entries in its queue after 3 s/);
+    await syncAll(target, db, 'events');
+    for (const replica of target.replicas) expect((await tableDigest(replica, db, 'events')).rows).toBe(0);
+  }, 240_000);
 });
