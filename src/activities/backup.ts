@@ -1,11 +1,11 @@
 import { execDdl } from '../clickhouse/capabilities';
-import { alterPartitions, copyRowsWithin, createTwin } from '../clickhouse/table-ops';
+import { alterPartitions, copyRowsWithin, createTwin, emptyPartitionsCommand } from '../clickhouse/table-ops';
 import { countRows, existingDatabases, listColumns, listTables, partitionSizes } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { partitionDigests, type PartitionDigest } from '../clickhouse/fingerprint';
 import { restorePointDatabase, snapshotTableName } from '../clickhouse/scratch';
-import { qualifiedName, quoteIdentifier, quoteString } from '../clickhouse/sql';
+import { qualifiedName, quoteIdentifier } from '../clickhouse/sql';
 import { DETAIL_LIMIT, DIGEST_LIMIT, type EndpointRef, type RestorePoint, type RestorePointDigests, type RestorePointTable, type RollbackProof, type RollbackReport, type RollbackScope } from '../workflows/types';
 import { firstOf } from '../workflows/bounded';
 import type { Keyring } from '../secrets';
@@ -210,9 +210,8 @@ async function restoreTable(target: ClickHouseConnection, snapshotDatabase: stri
     return;
   }
   const kept = new Set(table.partitions.map((p) => p.partitionId));
-  for (const part of await partitionSizes(target, table.database, table.name)) {
-    if (!kept.has(part.partitionId)) await target.exec(`ALTER TABLE ${live} DROP PARTITION ID ${quoteString(part.partitionId)}`);
-  }
+  const gone = (await partitionSizes(target, table.database, table.name)).map((p) => p.partitionId).filter((id) => !kept.has(id));
+  await alterPartitions(target, live, gone, emptyPartitionsCommand(table.createTableQuery, snapshot));
   await alterPartitions(target, live, [...kept], (id) => `REPLACE PARTITION ID ${id} FROM ${snapshot}`);
 }
 

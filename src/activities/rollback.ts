@@ -5,7 +5,7 @@ import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { partitionDigests, readsFinal, type PartitionDigest } from '../clickhouse/fingerprint';
 import { retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteString, quoteStringList } from '../clickhouse/sql';
-import { alterPartitions, copyRowsWithin, swapIn } from '../clickhouse/table-ops';
+import { alterPartitions, copyRowsWithin, emptyPartitionsCommand, swapIn } from '../clickhouse/table-ops';
 import { dropDatabaseSql, dropObjectSql, execDdlOn } from '../clickhouse/on-cluster';
 import { firstOf, firstOfSelectedFirst } from '../workflows/bounded';
 import {
@@ -276,7 +276,8 @@ async function restoreWritten(target: ClickHouseConnection, run: RecordedRun, ta
   const replaced = ids.filter((id) => (restoredRows.get(id) ?? 0) > 0);
   const dropped = ids.filter((id) => !replaced.includes(id) && (now.get(id) ?? 0) > 0);
   await alterPartitions(target, live, replaced, (id) => `REPLACE PARTITION ID ${id} FROM ${snapshot}`);
-  await alterPartitions(target, live, dropped, (id) => `DROP PARTITION ID ${id}`);
+  // The snapshot lacks the partitions to drop: replacing them from it empties them (see `emptyPartitionsCommand`).
+  await alterPartitions(target, live, dropped, emptyPartitionsCommand(table.createTableQuery, snapshot));
   return ids.filter((id) => (now.get(id) ?? 0) > 0).map((id) => discard(id, now.get(id) ?? 0));
 }
 

@@ -239,15 +239,18 @@ async function planCopyOf(source: ClickHouseConnection, target: ClickHouseConnec
     const partitions = onSource.get(tableKey(from, object.name)) ?? [];
     const known = new Set(partitions.map((p) => p.partitionId));
     const ordered = mergesByOrder(object.engine);
+    const replicated = isReplicatedEngine(object.engine) || replicatedOnTarget.has(key);
     const planned = planUnits({
       database: object.database,
       table: object.name,
       partitions,
       extraOnTarget: (onTarget.get(key) ?? []).map((p) => p.partitionId).filter((id) => !known.has(id)),
-      // An ordered copy checks what it staged against the source's parts before it swaps it in.
-      direct: !ordered && namesTable(createdSet, object.database, object.name) && read !== null && !read.has(key),
+      // An ordered copy checks what it staged against the source's parts before it swaps it in. A
+      // replicated one is staged too: a retry would have to empty partitions first, and 18.16 sends
+      // DROP PARTITION and TRUNCATE from a replica that does not lead the table to the leader as
+      // user `default` without a password (code 194); REPLACE PARTITION runs on any replica.
+      direct: !ordered && !replicated && namesTable(createdSet, object.database, object.name) && read !== null && !read.has(key),
     }, unitBytes);
-    const replicated = isReplicatedEngine(object.engine) || replicatedOnTarget.has(key);
     for (const unit of planned) Object.assign(unit, renamed, ordered ? { ordered } : {}, replicated ? { replicated } : {});
     // Only a unit that is part of a table needs a condition; the server helps it prune parts.
     if (planned.some((u) => !u.whole && u.rows > 0)) {

@@ -2,7 +2,7 @@
 import { copySettings, execDdl } from './capabilities';
 import { listColumns } from './catalog';
 import type { ClickHouseConnection } from './connection';
-import { localEngineClause } from './ddl-replication';
+import { localEngineClause, replicatedEngineOf } from './ddl-replication';
 import { qualifiedName, quoteIdentifier, quoteString } from './sql';
 
 /**
@@ -59,6 +59,18 @@ export async function copyRowsWithin(conn: ClickHouseConnection, from: { databas
     `INSERT INTO ${qualifiedName(to.database, to.table)} (${columns}) SELECT ${columns} FROM ${qualifiedName(from.database, from.table)}`,
     copySettings((await conn.server()).capabilities),
   );
+}
+
+/**
+ * The ALTER command that empties a partition of a live table, for {@link alterPartitions}: `DROP
+ * PARTITION`, or on a replicated table (by its CREATE statement) `REPLACE PARTITION … FROM
+ * <twin>`, where `twin` (qualified) is a twin of it that lacks the partition. 18.16 sends `DROP
+ * PARTITION` from a replica that does not lead the table to the leader as user `default` without
+ * a password, which fails (code 194) wherever `default` has one; `REPLACE PARTITION` runs on any
+ * replica, and replication carries it to the others.
+ */
+export function emptyPartitionsCommand(createTableQuery: string, twin: string): (quotedId: string) => string {
+  return replicatedEngineOf(createTableQuery) === null ? (id) => `DROP PARTITION ID ${id}` : (id) => `REPLACE PARTITION ID ${id} FROM ${twin}`;
 }
 
 /** Partition commands per ALTER statement: few statements, none of them huge. */

@@ -9,7 +9,6 @@ import { advanceTableProgress, type TableDetails } from './table-details';
 import { showDetails } from './details';
 import { namedList } from './markdown';
 import { mergeReplicaReports } from './replica-report';
-import { replicationOf } from './replication';
 import { copiesRows, modeOf } from './transfer-modes';
 import {
   DETAIL_LIMIT,

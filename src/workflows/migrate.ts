@@ -5,7 +5,6 @@ import { holdsData } from './objects';
 import { objectKey } from './table-key';
 import { replicationOf } from './replication';
 import type { RunEnding } from './recovery';
-import { replicationOf } from './replication';
 import { FAILURE_TYPES, type MigrationInput, type MigrationReport, type MigrationState, type ValidationReport } from './types';
 
 /**

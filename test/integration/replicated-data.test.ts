@@ -247,6 +247,36 @@ describe('data into replicated tables', () => {
     expect(after[0].rows).toBe(4_000);
   }, 240_000);
 
+  it('when the rollback must drop partitions of a replicated table whose leader is the other replica, it empties them there too (18.16 would forward DROP PARTITION to the leader without a password)', async () => {
+    const { source, target } = replicated;
+    const db = uniqueName('repl-leader');
+    await createEvents(source, db, 'events');
+    await insertEvents(source, db, 'events', 9_000, 'source');
+    // Replica 1, the one the run connects to, may never lead the table: replica 2 always does.
+    await target.replicas[0].exec(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(db)} ON CLUSTER ${target.cluster}`);
+    for (const [i, replica] of target.replicas.entries()) {
+      await replica.exec(
+        `CREATE TABLE ${qualifiedName(db, 'events')} ${EVENTS_COLUMNS}
+         ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/${db}/events', '{replica}') PARTITION BY toYYYYMM(d) ORDER BY id${i === 0 ? ' SETTINGS replicated_can_become_leader = 0' : ''}`,
+      );
+    }
+    // The target holds January only: February and March are new partitions the rollback must empty.
+    await target.replicas[0].exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-01-01') + number % 28, number, 'target' FROM system.numbers LIMIT 1000`);
+    await syncAll(target, db, 'events');
+    const [leader] = await target.replicas[0].rows<{ is_leader: number }>(`SELECT is_leader FROM system.replicas WHERE database = ${quoteString(db)} AND table = 'events'`);
+    expect(Number(leader.is_leader)).toBe(0);
+    const before = await Promise.all(target.replicas.map((r) => tableDigest(r, db, 'events')));
+    faults.failVerification = true;
+
+    const final = await runToEnd(db, {});
+
+    expect({ status: final.status, error: final.error?.type }).toEqual({ status: 'rolled_back', error: 'InjectedFailure' });
+    await syncAll(target, db, 'events');
+    const after = await Promise.all(target.replicas.map((r) => tableDigest(r, db, 'events')));
+    expect(after).toEqual(before);
+    expect(after[0].rows).toBe(1_000);
+  }, 240_000);
+
   it('when a target replica is stopped during the copy and comes back, verification waits for its queue to drain and the rows converge on both replicas', async () => {
     const { source, target } = replicated;
     const db = uniqueName('repl-stopped');
@@ -296,10 +326,7 @@ describe('data into replicated tables', () => {
     await createEvents(source, db, 'events');
     await insertEvents(source, db, 'events', 5_000, 'source');
     await createEvents(target, db, 'events');
-    // Rows in every partition the run writes: the rollback restores them with REPLACE PARTITION.
-    // (Its DROP PARTITION of a partition the target lacked fails on 18.16 whenever the connected
-    // replica is not the table's leader: the server forwards it to the leader as user default
-    // without a password.)
+    // Rows in every partition the run writes: the rollback restores them from the restore point.
     await insertEvents(target, db, 'events', 2_000, 'target');
     const before = await tableDigest(target.replicas[0], db, 'events');
     await target.replicas[1].exec(`SYSTEM STOP REPLICATION QUEUES ${qualifiedName(db, 'events')}`);
