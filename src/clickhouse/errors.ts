@@ -19,6 +19,8 @@ const PERMANENT_CODES: ReadonlyMap<number, string> = new Map([
   [193, 'AuthenticationFailed'],
   [194, 'AuthenticationFailed'],
   [195, 'IpAddressNotAllowed'],
+  // A replicated table's ZooKeeper path already has this replica: a retry meets the same node.
+  [253, 'ReplicaAlreadyExists'],
   [291, 'DatabaseAccessDenied'],
   [497, 'AccessDenied'],
   [516, 'AuthenticationFailed'],
