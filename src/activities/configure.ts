@@ -20,6 +20,7 @@ import { scopeReport } from './scope-report';
 import { withoutReplication } from '../clickhouse/ddl-replication';
 import { planOnReplicatedTarget } from './replication';
 import { replicationProblems } from './replication-checks';
+import { sideProblems, topologiesOf } from './replica-health';
 
 /** Headroom on top of the source's on-disk size: merges and replaced parts need room while they settle. */
 const DISK_HEADROOM = 1.2;
@@ -50,6 +51,9 @@ export function createConfigureActivities(deps: ActivityDeps) {
         const [targetInfo] = await Promise.all([target.server(), source.server()]);
         const problems: string[] = [];
         const warnings: string[] = [];
+        // Replica sets change while a run waits for its approval: checked again here.
+        const topology = await topologiesOf(source, target, req);
+        problems.push(...sideProblems(topology));
         const readonly = await settingValue(target, 'readonly');
         if (readonly !== '0') problems.push(`the target user "${req.target.username}" is read-only (readonly=${readonly})`);
 
@@ -110,6 +114,7 @@ export function createConfigureActivities(deps: ActivityDeps) {
           freeBytes: free ?? 'unknown',
           requiredBytes,
           conflicts: firstOf(conflicts, DETAIL_LIMIT),
+          topology,
           problems: firstLines(problems, DETAIL_LIMIT),
           warnings: firstLines(warnings, DETAIL_LIMIT),
         };

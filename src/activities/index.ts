@@ -4,6 +4,7 @@ import { createConfigureActivities } from './configure';
 import { createIdentityActivities } from './identity';
 import { createJanitorActivities } from './janitor';
 import type { ActivityDeps } from './context';
+import { createReplicaHealthActivities } from './replica-health';
 import { createScopeActivities } from './scope';
 import { createTransferActivities } from './transfer';
 import { createValidationActivities } from './validation';
@@ -21,6 +22,7 @@ export function createMigrationActivities(deps: ActivityDeps) {
     ...createChangesActivities(deps),
     ...createIdentityActivities(deps),
     ...createScopeActivities(deps),
+    ...createReplicaHealthActivities(deps),
   };
 }
 

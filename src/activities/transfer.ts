@@ -41,6 +41,7 @@ import { replicatedTablesIn, verifyReplicas } from './replica-sync';
 import { partitionIdsOf, partRounds, planUnits } from './copy-plan';
 import { openJournal, type BatchJournal } from './journal';
 import { pacedStream, pacerOf, settleUnit } from './paced';
+import { whileSampling } from './replication-sampler';
 import type { Pacer } from './throttle';
 import type { LaneRate } from '../workflows/copy-scheduler';
 import { Manifest, MANIFEST_LISTS, resyncList } from './manifest';
@@ -135,12 +136,12 @@ export function createTransferActivities(deps: ActivityDeps) {
     async copyUnitRange(req: { runKey: string; source: EndpointRef; target: EndpointRef; range: UnitRange; path: TransferPath; rate?: LaneRate; mode?: TransferMode }): Promise<RangeCopyResult> {
       return withConnections(deps, { source: req.source, target: req.target }, async ({ source, target }) => {
         const units = await new Manifest(target, req.runKey, deps.keyring).read<ManifestUnit>(req.range.list, req.range);
-        const progress = await copyBatch(deps, source, target, req, units);
+        const { result: progress, sample } = await whileSampling(source, units, () => copyBatch(deps, source, target, req, units));
         const tables = Object.entries(progress.tables ?? {}).map(([key, rows]) => {
           const { database, table } = splitTableKey(key);
           return { database, table, rows, bytes: progress.tableBytes?.[key] ?? 0 };
         });
-        return { rows: progress.rows, bytes: progress.bytes, units: progress.done.length, tablesDone: units.filter((u) => u.last).length, tables };
+        return { rows: progress.rows, bytes: progress.bytes, units: progress.done.length, tablesDone: units.filter((u) => u.last).length, tables, ...(sample ? { sourceReplication: sample } : {}) };
       });
     },
 

@@ -19,6 +19,8 @@ import { requireSafePlan } from './renames';
 import type { TableFilters } from '../workflows/scope';
 import { withoutReplication } from '../clickhouse/ddl-replication';
 import { planOnReplicatedTarget } from './replication';
+import { requireHealthy, sourceScope, topologyOf } from './replica-health';
+import { replicaLimitsOf } from '../clickhouse/topology-summary';
 
 /** Rows of each table that the trial copies and fingerprints on both sides. */
 const TRIAL_ROWS = 20;
@@ -54,6 +56,9 @@ export function createValidationActivities(deps: ActivityDeps) {
           const present = await existingDatabases(source, req.databases);
           const missing = req.databases.filter((d) => !present.includes(d));
           if (missing.length > 0) throw permanent(FAILURE_TYPES.sourceInvalid, `the source has no database ${missing.map((d) => `"${d}"`).join(', ')}`);
+          // The source's replication before the copy: its delay is the baseline of the copy's.
+          const topology = await topologyOf(source, sourceScope(req), replicaLimitsOf(req.replication));
+          requireHealthy({ source: topology });
 
           const { objects, unsupported } = await takeInventory(source, req.databases, req);
           const dataObjects = objects.filter(holdsData);
@@ -87,6 +92,7 @@ export function createValidationActivities(deps: ActivityDeps) {
             transfer,
             trial: { tables: tried.length, covers: dataObjects.length, rows: trial.rows, database: trialDatabase(req.runKey), warnings: trial.warnings },
             timings: { inventoryMs, trialMs: Date.now() - began - inventoryMs },
+            topology,
           };
         }),
       );

@@ -143,6 +143,10 @@ export const migrationStateSchema = z.strictObject({
   rate: z
     .strictObject({ maxBytesPerSecond: count.nullable(), maxRowsPerSecond: count.nullable(), bytesPerSecond: z.number().nullable(), rowsPerSecond: z.number().nullable() })
     .optional(),
+  /** The source's replication during the copy (its largest replica delay and queue) against the largest delay before it; absent without replicated tables. */
+  sourceReplication: z
+    .strictObject({ baselineMaxDelaySeconds: count.nullable(), maxDelaySecondsDuringCopy: count, maxQueueDuringCopy: count, samples: count })
+    .optional(),
 });
 
 /** `GET /migrations/{id}/tables`: a page of per-table detail, by database and table name. */

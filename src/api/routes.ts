@@ -192,7 +192,8 @@ const LOCK_WAIT_MS = 10_000;
  * Waits until a new run holds the lock of every target database, so that a start that overlaps
  * an open run is answered 409, naming that run, and one whose source and target turn out to be
  * one server (the run asks the servers before it locks) is answered 400 on `target.url`, as is one
- * whose `include` or `exclude` pattern matches nothing on the source (it lists its scope first) on that field. The lock
+ * whose `include` or `exclude` pattern matches nothing on the source (it lists its scope first) on that field, and
+ * one whose replica sets are unhealthy (it checks them next) on `replication`, with the numbers. The lock
  * itself lives in Temporal (see `src/workflows/target-lock.ts`): if no worker picks the run up in
  * time, the run still refuses to proceed later, and this answers 201.
  */
@@ -205,6 +206,7 @@ async function awaitLocks(client: Client, handle: WorkflowHandle, databases: num
       throw new InvalidRequestError([{ path: 'target.url', message: `must be a different server from the source: ${state.error.message}` }]);
     }
     if (state?.error?.type === FAILURE_TYPES.scopeInvalid) throw new InvalidRequestError(unmatchedPatternIssues(state.error.message));
+    if (state?.error?.type === FAILURE_TYPES.replicaSetUnhealthy) throw new InvalidRequestError([{ path: 'replication', message: state.error.message }]);
     if (state?.lockConflict) {
       const lock = state.lockConflict;
       const owner = await client.workflow.getHandle(lock).describe().then((d) => d.memo?.owner, () => undefined);

@@ -81,6 +81,12 @@ export function describeRate(rate: NonNullable<MigrationState['rate']>): string 
   return `${bytes}; ${rows}`;
 }
 
+/** The source's replication during the copy against before it: `largest delay 2 s during the copy (before it: 0 s), largest queue 3, 14 samples`. */
+export function describeSourceReplication(r: NonNullable<MigrationState['sourceReplication']>): string {
+  const before = r.baselineMaxDelaySeconds === null ? 'not measured' : `${r.baselineMaxDelaySeconds} s`;
+  return `largest delay ${r.maxDelaySecondsDuringCopy} s during the copy (before it: ${before}), largest queue ${r.maxQueueDuringCopy}, ${r.samples} samples`;
+}
+
 /** The copy's progress in one line: rows with percent, bytes, rates and ETA, tables and partitions. */
 export function describeProgress(state: MigrationState, rates: Rates): string | null {
   const p = state.progress;
@@ -174,13 +180,15 @@ export function summarizeResult(step: StepState, changes = false): string | null
       const parts = [`target ${String(r.version)}`];
       if (typeof r.requiredBytes === 'number') parts.push(`needs ${formatBytes(r.requiredBytes)}, free ${typeof r.freeBytes === 'number' ? formatBytes(r.freeBytes) : 'unknown'}`);
       parts.push(`${list(r.conflicts).length} conflicts`, `${list(r.warnings).length} warnings`, `${list(r.problems).length} problems`);
-      return parts.join(', ');
+      const topology = r.topology as { target?: { summary?: string } } | undefined;
+      return `${parts.join(', ')}${topology?.target?.summary ? `; target topology: ${topology.target.summary}` : ''}`;
     }
     case 'validation': {
       const t = r.totals as Record<string, number> | undefined;
       const transfer = r.transfer as { path?: string } | undefined;
       if (!t) return null;
-      return `${t.tables} tables, ${t.views} views, ${formatCount(t.partitions)} partitions, ${formatCount(t.rows)} rows, ${formatBytes(t.bytesOnDisk)} on disk; transfer via ${transfer?.path ?? '?'}; ${list(r.unsupported).length} unsupported`;
+      const topology = r.topology as { summary?: string } | undefined;
+      return `${t.tables} tables, ${t.views} views, ${formatCount(t.partitions)} partitions, ${formatCount(t.rows)} rows, ${formatBytes(t.bytesOnDisk)} on disk; transfer via ${transfer?.path ?? '?'}; ${list(r.unsupported).length} unsupported${topology?.summary ? `; source topology: ${topology.summary}` : ''}`;
     }
     case 'migration': {
       const copied = r.copied as { rows?: number; bytes?: number } | undefined;
@@ -234,6 +242,7 @@ export function formatState(state: MigrationState, now: Date, rates: Rates = { r
     for (const problem of state.scope.problems ?? []) lines.push(`    problem:  ${problem}`);
   }
   if (state.rate) lines.push(`  rate:       ${describeRate(state.rate)}`);
+  if (state.sourceReplication) lines.push(`  source replication: ${describeSourceReplication(state.sourceReplication)}`);
   lines.push('  steps:');
   for (const step of state.steps) {
     const took = elapsed(step, now);

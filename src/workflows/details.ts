@@ -1,7 +1,7 @@
 import { setCurrentDetails } from '@temporalio/workflow';
 import { markdownText } from './markdown';
 import type { ChangesState } from './changes-types';
-import type { MigrationState } from './types';
+import type { MigrationState, ReplicaTopology } from './types';
 
 /** Shows the run's {@link currentDetails} in the Web UI (no command: nothing reaches the history). */
 export function showDetails(state: MigrationState): void {
@@ -75,6 +75,7 @@ function transferLines(state: MigrationState): string[] {
     for (const out of state.scope.leftOut ?? []) lines.push(`| left out: ${markdownText(`${out.database}.${out.name}`)} | ${out.field} ${markdownText(out.pattern)} |`);
     for (const problem of state.scope.problems ?? []) lines.push(`| problem | ${markdownText(problem)} |`);
   }
+  lines.push(...replicationLines(state));
   if (state.rate) {
     const r = state.rate;
     const cell = (n: number | null, none: string) => (n === null ? none : String(Math.round(n)));
@@ -87,4 +88,18 @@ function transferLines(state: MigrationState): string[] {
     );
   }
   return lines;
+}
+
+/** The topology configure and validation reported, and the source's replication during the copy (a table, when the run knows any). */
+function replicationLines(state: MigrationState): string[] {
+  const result = (name: string) => state.steps.find((s) => s.name === name)?.result as { topology?: ReplicaTopology | { target?: ReplicaTopology } } | undefined;
+  const target = (result('configure')?.topology as { target?: ReplicaTopology } | undefined)?.target;
+  const source = result('validation')?.topology as ReplicaTopology | undefined;
+  const r = state.sourceReplication;
+  const rows = [
+    ...(target ? [`| target topology | ${markdownText(target.summary)} |`] : []),
+    ...(source ? [`| source topology | ${markdownText(source.summary)} |`] : []),
+    ...(r ? [`| source replication during the copy | largest delay ${r.maxDelaySecondsDuringCopy} s (before: ${r.baselineMaxDelaySeconds === null ? 'not measured' : `${r.baselineMaxDelaySeconds} s`}), largest queue ${r.maxQueueDuringCopy}, ${r.samples} samples |`] : []),
+  ];
+  return rows.length > 0 ? ['', '| replication | |', '|---|---|', ...rows] : [];
 }

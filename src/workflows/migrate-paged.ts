@@ -7,6 +7,7 @@ import type { RunEnding } from './recovery';
 import { replicationOf } from './replication';
 import { advanceTableProgress, type TableDetails } from './table-details';
 import { showDetails } from './details';
+import { noteSourceReplication } from './replica-health';
 import { namedList } from './markdown';
 import { mergeReplicaReports } from './replica-report';
 import { copiesRows, modeOf } from './transfer-modes';
@@ -70,6 +71,7 @@ export async function migrateDataPaged(run: PagedRun, plan: ValidationReport): P
     run.details.copied(result);
     advanceTableProgress(state.tableProgress, result);
     state.rate = reachedRate(pass.limits, state.progress, Date.now() - copyBegan);
+    noteSourceReplication(state, plan, result);
     showDetails(state);
   });
   const copyEnded = Date.now();

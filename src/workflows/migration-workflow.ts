@@ -15,6 +15,7 @@ import type { MigrationInput, MigrationState, RestorePoint } from './types';
 import { namedList } from './markdown';
 import { targetDatabasesOf } from './database-map';
 import { listScope } from './scope-listing';
+import { checkReplicaHealth } from './replica-health';
 import { filtersOf, restorePointScope } from './scope';
 import { replicationOf } from './replication';
 import { ScheduleKeeper, waitForSchedule } from './schedule-wait';
@@ -50,6 +51,7 @@ export async function clickhouseMigration(input: MigrationInput): Promise<Migrat
   let migrationStarted = false;
   const steps = async () => {
     if (patched(PATCHES.transferScope)) await listScope(input, state, details);
+    if (patched(PATCHES.replicaHealth)) await checkReplicaHealth(input, state);
     if (patched(PATCHES.targetLocks)) await lockTargets(targetSide, runId, state, { holdThroughCancellation: ending.exact, held });
     const fresh = patched(PATCHES.freshRestorePoint);
     const point = await runStep('backup', () => long.takeRestorePoint.executeWithOptions({ summary: `${fresh ? 'rehearse' : 'take'} the restore point of ${namedList(targetSide.databases)}` }, [{ runKey, target: input.target, databases: targetSide.databases, ...inManifest, ...restorePointScope(input) }]));

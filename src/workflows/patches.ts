@@ -60,4 +60,10 @@ export const PATCHES = {
    * the window closes (`onWindowEnd`).
    */
   maintenanceWindows: 'maintenance-windows',
+  /**
+   * Before taking its locks (after listing its scope), a transfer reads the replication of both
+   * sides and fails (`ReplicaSetUnhealthy`) when a replica set of its tables is read-only, missing a
+   * replica, or behind the limits of `replication`.
+   */
+  replicaHealth: 'replica-health',
 } as const;

@@ -80,6 +80,8 @@ export const FAILURE_TYPES = {
   manifestTampered: 'ManifestTampered',
   /** An `include` or `exclude` pattern matches no table or view of the source: the message starts with its field (`exclude[1]`). */
   scopeInvalid: 'ScopeInvalid',
+  /** A replica set of the source (tables in scope) or of the target is read-only, missing a replica, or behind the run's limits (`replication`). */
+  replicaSetUnhealthy: 'ReplicaSetUnhealthy',
   /** A server did not answer or broke off: retried with backoff. */
   clickhouseUnavailable: 'ClickHouseUnavailable',
   cancelled: 'Cancelled',
@@ -269,6 +271,35 @@ export interface TableConflict {
   sameSchema: boolean;
 }
 
+/**
+ * A side's replication as its server sees it, bounded whatever the number of tables (see
+ * src/clickhouse/topology-summary.ts): its clusters of other servers, macros, replicated tables
+ * counted with the worst queue and delay, and what is above the run's limits.
+ */
+export interface ReplicaTopology {
+  /** One line: `single server …`, or the replicated tables, the worst values, clusters and macros. */
+  summary: string;
+  /** Clusters of more than one host (the first {@link DETAIL_LIMIT}), each with its first hosts. */
+  clusters: { name: string; shards: number; replicas: number; hosts: string[] }[];
+  /** Clusters of one host: the server alone. */
+  singleHostClusters: number;
+  macros: Record<string, string>;
+  replicated: {
+    tables: number;
+    readonly: number;
+    /** Tables with fewer active replicas than replicas. */
+    inactive: number;
+    /** Replicas per table, at most. */
+    replicas: number;
+    maxQueue: { value: number; table: string; replica: string } | null;
+    maxDelaySeconds: { value: number; table: string; replica: string } | null;
+    /** Tables whose other replicas were read from ZooKeeper (the first ones, when there are many). */
+    peersChecked: number;
+  };
+  /** What is above the limits (the first {@link DETAIL_LIMIT}): a run refuses to start on any. */
+  problems: string[];
+}
+
 /** The configure step's report on the target. */
 export interface TargetReport {
   version: string;
@@ -301,6 +332,8 @@ export interface TargetReport {
   freeBytes: number | 'unknown';
   requiredBytes: number;
   conflicts: TableConflict[];
+  /** The replication of the target, and of the source (both re-checked against the limits); absent in runs from before. */
+  topology?: { target: ReplicaTopology; source: ReplicaTopology };
   /** Things that block the migration; configure fails when this is not empty. */
   problems: string[];
   warnings: string[];
@@ -341,6 +374,8 @@ export interface ValidationReport {
   trial: { tables: number; covers?: number; rows: number; database: string; warnings: string[] };
   /** Where the step's time went: inventory and checks, then the trial copy with its fingerprints. */
   timings: { inventoryMs: number; trialMs: number };
+  /** The source's replication, its delay the baseline of `state.sourceReplication`; absent in runs from before. */
+  topology?: ReplicaTopology;
 }
 
 /** One unit of copy: a partition of a partitioned table, or a whole small table (`all`). */
@@ -615,6 +650,15 @@ export interface RangeCopyResult extends CopyResult {
   tablesDone: number;
   /** Rows (and, from workers that count them, bytes) copied per table. */
   tables: { database: string; table: string; rows: number; bytes?: number }[];
+  /** The source's replication while this range copied (replicated tables only; see src/activities/replication-sampler.ts). */
+  sourceReplication?: ReplicationSample;
+}
+
+/** The worst of the source replicas' delay and queue over a copy's samples. */
+export interface ReplicationSample {
+  maxDelaySeconds: number;
+  maxQueue: number;
+  samples: number;
 }
 
 /** The plan of the bulk copy, as `planCopyPaged` summarises the manifest's units. */
@@ -741,4 +785,10 @@ export interface MigrationState {
   waitingForWindow?: { opensAt: string } | null;
   /** The configured limits of the copy and what it reached (bytes and rows per second, over the copy so far). */
   rate?: { maxBytesPerSecond: number | null; maxRowsPerSecond: number | null; bytesPerSecond: number | null; rowsPerSecond: number | null };
+  /**
+   * The source's replication during the copy, which the run never stops nor slows: the largest
+   * delay (`absolute_delay`) and queue of its replicas over the samples, against the largest delay
+   * when validation measured it (null: the source has no replicated table in scope).
+   */
+  sourceReplication?: { baselineMaxDelaySeconds: number | null; maxDelaySecondsDuringCopy: number; maxQueueDuringCopy: number; samples: number };
 }

@@ -22,10 +22,11 @@ const HISTORIES = join(__dirname, '..', 'replay', 'histories');
 const EXTRA_ENDINGS = ['v7-rejected-then-approved.json', 'v8-rejected-then-approved.json', 'v8-scheduled.json'];
 
 /**
- * Patches that no stored history marks. Empty: every patch has a recording of its path, and a new
- * patch needs one (record a new tag, or an extra ending with `HISTORY_ENDINGS`).
+ * Patches that no stored history marks: `replica-health` until the next tag is recorded. Every
+ * other patch has a recording of its path, and a new patch needs one (record a new tag, or an
+ * extra ending with `HISTORY_ENDINGS`).
  */
-const UNRECORDED_PATCHES: string[] = [];
+const UNRECORDED_PATCHES: string[] = ['replica-health'];
 
 interface HistoryEvent {
   markerRecordedEventAttributes?: { details?: Record<string, { payloads?: { data?: string }[] }> };
