@@ -442,7 +442,9 @@ async function verifyTable(
   const targetById = new Map(onTarget.map((d) => [d.partitionId, d]));
   const sourceIds = new Set(onSource.map((d) => d.partitionId));
   const readsAlike = sameReads(finalOnSource, finalOnTarget);
-  const unit = (d: PartitionDigest, rows: number): CopyUnit => ({ database: object.database, ...renamed, table: object.name, partitionId: d.partitionId, partitioned, rows, bytes: 0, ...(ordered ? { ordered } : {}) });
+  // A unit to copy again stages beside its table as the bulk copy's did: a replicated table's twin is not replicated.
+  const replicated = isReplicatedEngine(object.engine);
+  const unit = (d: PartitionDigest, rows: number): CopyUnit => ({ database: object.database, ...renamed, table: object.name, partitionId: d.partitionId, partitioned, rows, bytes: 0, ...(ordered ? { ordered } : {}), ...(replicated ? { replicated } : {}) });
   const differing = onSource.filter((d) => {
     const t = targetById.get(d.partitionId);
     return final ? !readsAlike(d.partitionId) : !t || t.rows !== d.rows || t.checksum !== d.checksum;
