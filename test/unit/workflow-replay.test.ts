@@ -19,14 +19,13 @@ const HISTORIES = join(__dirname, '..', 'replay', 'histories');
  * (the only runs that write the decisions-after-rejection marker), and a run with a schedule (the
  * only runs that write the maintenance-windows marker), renamed, filtered and throttled.
  */
-const EXTRA_ENDINGS = ['v7-rejected-then-approved.json', 'v8-rejected-then-approved.json', 'v8-scheduled.json'];
+const EXTRA_ENDINGS = ['v7-rejected-then-approved.json', 'v8-rejected-then-approved.json', 'v8-scheduled.json', 'v9-rejected-then-approved.json', 'v9-scheduled.json'];
 
 /**
- * Patches that no stored history marks: `replica-health` until the next tag is recorded. Every
- * other patch has a recording of its path, and a new patch needs one (record a new tag, or an
- * extra ending with `HISTORY_ENDINGS`).
+ * Patches that no stored history marks (none: every patch has a recording of its path). A new
+ * patch needs one: record a new tag, or an extra ending with `HISTORY_ENDINGS`.
  */
-const UNRECORDED_PATCHES: string[] = ['replica-health'];
+const UNRECORDED_PATCHES: string[] = [];
 
 interface HistoryEvent {
   markerRecordedEventAttributes?: { details?: Record<string, { payloads?: { data?: string }[] }> };
@@ -59,7 +58,7 @@ describe('the workflow code replays the recorded histories of real runs', () => 
     }
 
     const recorded = (tags: string[], endings: string[]) => tags.flatMap((tag) => endings.map((ending) => `${tag}-${ending}.json`));
-    const transfers = recorded(['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8'], ['cancelled', 'completed', 'rejected', 'rolled-back']);
+    const transfers = recorded(['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8', 'v9'], ['cancelled', 'completed', 'rejected', 'rolled-back']);
     const changes = recorded(['changes-v1', 'changes-v2', 'changes-v3'], ['cancelled', 'completed', 'rejected', 'rolled-back', 'stopped']);
     expect(files).toEqual([...transfers, ...EXTRA_ENDINGS, ...changes].sort());
     expect(results).toEqual(files.map((f) => ({ workflowId: f.replace(/\.json$/, '') })));
