@@ -1,5 +1,5 @@
 import { execDdl } from '../clickhouse/capabilities';
-import { alterPartitions, copyRowsWithin, createTwin, emptyPartitionsCommand } from '../clickhouse/table-ops';
+import { alterPartitions, copyRowsWithin, createTwin, emptyPartitions } from '../clickhouse/table-ops';
 import { countRows, existingDatabases, listColumns, listTables, partitionSizes } from '../clickhouse/catalog';
 import type { ClickHouseConnection } from '../clickhouse/connection';
 import { rewriteCreateStatement } from '../clickhouse/ddl';
@@ -15,6 +15,7 @@ import { dropManifest, Manifest, MANIFEST_LISTS } from './manifest';
 import { proveRecordedRollback, rollbackRecordedRun } from './rollback';
 import { namesTable, objectKey } from '../workflows/table-key';
 import { scopeOfObject, type TableFilters } from '../workflows/scope';
+import { replicatedEngineOf } from '../clickhouse/ddl-replication';
 
 
 /** Backup and rollback: zero-copy partition snapshots on the target. */
@@ -211,7 +212,7 @@ async function restoreTable(target: ClickHouseConnection, snapshotDatabase: stri
   }
   const kept = new Set(table.partitions.map((p) => p.partitionId));
   const gone = (await partitionSizes(target, table.database, table.name)).map((p) => p.partitionId).filter((id) => !kept.has(id));
-  await alterPartitions(target, live, gone, emptyPartitionsCommand(table.createTableQuery, snapshot));
+  await emptyPartitions(target, live, gone, { replicated: replicatedEngineOf(table.createTableQuery) !== null, twin: snapshot });
   await alterPartitions(target, live, [...kept], (id) => `REPLACE PARTITION ID ${id} FROM ${snapshot}`);
 }
 

@@ -5,7 +5,7 @@ import { rewriteCreateStatement } from '../clickhouse/ddl';
 import { partitionDigests, readsFinal, type PartitionDigest } from '../clickhouse/fingerprint';
 import { retiredTable, scratchDatabases, stagingPrefix, stagingTable } from '../clickhouse/scratch';
 import { qualifiedName, quoteString, quoteStringList } from '../clickhouse/sql';
-import { alterPartitions, copyRowsWithin, emptyPartitionsCommand, swapIn } from '../clickhouse/table-ops';
+import { alterPartitions, copyRowsWithin, emptyPartitions, swapIn } from '../clickhouse/table-ops';
 import { dropDatabaseSql, dropObjectSql, execDdlOn } from '../clickhouse/on-cluster';
 import { firstOf, firstOfSelectedFirst } from '../workflows/bounded';
 import {
@@ -31,6 +31,7 @@ import { Manifest, refuseOutsideRun } from './manifest';
 import type { Keyring } from '../secrets';
 import { objectName } from './schema';
 import { namesTable, objectKey, tableKey } from '../workflows/table-key';
+import { replicatedEngineOf } from '../clickhouse/ddl-replication';
 
 /** A rollback of a run with a manifest: the run, its restore point, and the databases in scope. */
 export interface RecordedRun {
@@ -276,8 +277,8 @@ async function restoreWritten(target: ClickHouseConnection, run: RecordedRun, ta
   const replaced = ids.filter((id) => (restoredRows.get(id) ?? 0) > 0);
   const dropped = ids.filter((id) => !replaced.includes(id) && (now.get(id) ?? 0) > 0);
   await alterPartitions(target, live, replaced, (id) => `REPLACE PARTITION ID ${id} FROM ${snapshot}`);
-  // The snapshot lacks the partitions to drop: replacing them from it empties them (see `emptyPartitionsCommand`).
-  await alterPartitions(target, live, dropped, emptyPartitionsCommand(table.createTableQuery, snapshot));
+  // The snapshot lacks the partitions to drop: a replica that may not drop them empties them from it.
+  await emptyPartitions(target, live, dropped, { replicated: replicatedEngineOf(table.createTableQuery) !== null, twin: snapshot });
   return ids.filter((id) => (now.get(id) ?? 0) > 0).map((id) => discard(id, now.get(id) ?? 0));
 }
 

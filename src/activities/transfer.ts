@@ -3,7 +3,7 @@ import { PassThrough, type Transform } from 'node:stream';
 import { copySettings, type Capabilities } from '../clickhouse/capabilities';
 import { activeParts, columnsOf, countRows, existingDatabases, mergesByOrder, listColumns, partitionSelectors, partitionSizes, partitionSizesIn, partitionSizesOf, tablesWithViews, type PartitionSize } from '../clickhouse/catalog';
 import type { ClickHouseConnection, ConnectionSettings } from '../clickhouse/connection';
-import { createTwin, swapIn } from '../clickhouse/table-ops';
+import { createTwin, emptyPartitions, swapIn } from '../clickhouse/table-ops';
 import { ClickHouseQueryError } from '../clickhouse/errors';
 import { isReplicatedEngine } from '../clickhouse/ddl-replication';
 import { combinedChecksum, partitionDigests, readsFinal, type PartitionDigest, type StoredColumn } from '../clickhouse/fingerprint';
@@ -632,7 +632,13 @@ async function copyStaged(target: ClickHouseConnection, runKey: string, unit: Co
     const ids = new Set(partitionIdsOf(unit));
     const staged = (await partitionSizes(target, unit.database, name)).filter((p) => ids.has(p.partitionId));
     await journal.beforeReplacing(unit.database, unit.table, [...ids]);
-    for (const id of ids) await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(id)} FROM ${stage}`);
+    const withRows = new Set(staged.map((p) => p.partitionId));
+    for (const id of [...ids].filter((i) => withRows.has(i) || !unit.replicated)) {
+      await target.exec(`ALTER TABLE ${live} REPLACE PARTITION ID ${quoteString(id)} FROM ${stage}`);
+    }
+    // A replicated table's partition that the source lacks is dropped: replaced by nothing, its
+    // parts would wait on disk uncovered, and a replica restarted meanwhile may refuse the table.
+    if (unit.replicated) await emptyPartitions(target, live, [...ids].filter((i) => !withRows.has(i)), { replicated: true, twin: stage });
     await target.exec(`DROP TABLE ${stage}`);
     return sumRows(staged);
   }

@@ -2,7 +2,8 @@
 import { copySettings, execDdl } from './capabilities';
 import { listColumns } from './catalog';
 import type { ClickHouseConnection } from './connection';
-import { localEngineClause, replicatedEngineOf } from './ddl-replication';
+import { ClickHouseQueryError } from './errors';
+import { localEngineClause } from './ddl-replication';
 import { qualifiedName, quoteIdentifier, quoteString } from './sql';
 
 /**
@@ -62,15 +63,26 @@ export async function copyRowsWithin(conn: ClickHouseConnection, from: { databas
 }
 
 /**
- * The ALTER command that empties a partition of a live table, for {@link alterPartitions}: `DROP
- * PARTITION`, or on a replicated table (by its CREATE statement) `REPLACE PARTITION … FROM
- * <twin>`, where `twin` (qualified) is a twin of it that lacks the partition. 18.16 sends `DROP
- * PARTITION` from a replica that does not lead the table to the leader as user `default` without
- * a password, which fails (code 194) wherever `default` has one; `REPLACE PARTITION` runs on any
- * replica, and replication carries it to the others.
+ * Empties partitions `ids` of `live` (qualified) with `DROP PARTITION`. On a replicated table
+ * 18.16 sends that from a replica that does not lead the table to the
+ * leader as user `default` without a password, which fails (code 194) wherever `default` has
+ * one: then the partitions are replaced from `twin` (qualified), a twin of the table that lacks
+ * them, which any replica may do and replication carries. (The replaced parts then wait on disk
+ * for `old_parts_lifetime` with no part covering them; 18.16 refuses to load the table if the
+ * replica restarts meanwhile and they are most of its rows. `DROP PARTITION` removes them at once.)
  */
-export function emptyPartitionsCommand(createTableQuery: string, twin: string): (quotedId: string) => string {
-  return replicatedEngineOf(createTableQuery) === null ? (id) => `DROP PARTITION ID ${id}` : (id) => `REPLACE PARTITION ID ${id} FROM ${twin}`;
+export async function emptyPartitions(conn: ClickHouseConnection, live: string, ids: readonly string[], table: { replicated: boolean; twin: string }): Promise<void> {
+  try {
+    await alterPartitions(conn, live, ids, (id) => `DROP PARTITION ID ${id}`);
+  } catch (err) {
+    if (!table.replicated || !forwardedToLeader(err)) throw err;
+    await alterPartitions(conn, live, ids, (id) => `REPLACE PARTITION ID ${id} FROM ${table.twin}`);
+  }
+}
+
+/** The leader refused a statement that a replica forwarded to it (18.16: as `default`, without a password). */
+function forwardedToLeader(err: unknown): boolean {
+  return err instanceof ClickHouseQueryError && err.code === 194 && /Received from/.test(err.message);
 }
 
 /** Partition commands per ALTER statement: few statements, none of them huge. */

@@ -275,6 +275,9 @@ describe('data into replicated tables', () => {
     const after = await Promise.all(target.replicas.map((r) => tableDigest(r, db, 'events')));
     expect(after).toEqual(before);
     expect(after[0].rows).toBe(1_000);
+    // Its emptied parts wait on disk for old_parts_lifetime with no part covering them: 18.16
+    // would find them unexpected if a later test restarted replica 2 meanwhile. Gone with the table.
+    await target.replicas[0].exec(`DROP DATABASE ${quoteIdentifier(db)} ON CLUSTER ${target.cluster}`);
   }, 240_000);
 
   it('when a target replica is stopped during the copy and comes back, verification waits for its queue to drain and the rows converge on both replicas', async () => {
