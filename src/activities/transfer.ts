@@ -442,18 +442,22 @@ async function verifyTable(
   const targetById = new Map(onTarget.map((d) => [d.partitionId, d]));
   const sourceIds = new Set(onSource.map((d) => d.partitionId));
   const readsAlike = sameReads(finalOnSource, finalOnTarget);
-  // A unit to copy again stages beside its table as the bulk copy's did: a replicated table's twin is not replicated.
-  const replicated = isReplicatedEngine(object.engine);
-  const unit = (d: PartitionDigest, rows: number): CopyUnit => ({ database: object.database, ...renamed, table: object.name, partitionId: d.partitionId, partitioned, rows, bytes: 0, ...(ordered ? { ordered } : {}), ...(replicated ? { replicated } : {}) });
   const differing = onSource.filter((d) => {
     const t = targetById.get(d.partitionId);
     return final ? !readsAlike(d.partitionId) : !t || t.rows !== d.rows || t.checksum !== d.checksum;
   });
+  const extra = onTarget.filter((d) => !sourceIds.has(d.partitionId));
+  // A unit to copy again stages beside its table as the bulk copy's did (see `planCopyOf`): a
+  // replicated table's twin is not replicated, whether the plan's engine says so or, in a data
+  // run, only the target's own table does.
+  const again = differing.length > 0 || extra.length > 0;
+  const replicated = again && (isReplicatedEngine(object.engine) || (await replicatedTablesIn(target, [object.database])).has(objectKey(object)));
+  const unit = (d: PartitionDigest, rows: number): CopyUnit => ({ database: object.database, ...renamed, table: object.name, partitionId: d.partitionId, partitioned, rows, bytes: 0, ...(ordered ? { ordered } : {}), ...(replicated ? { replicated } : {}) });
   const selectors = differing.length > 0 && partitioned ? await partitionSelectors(source, from, object.name, object.createTableQuery) : new Map<string, string>();
   return {
     tables: [tableVerification(object, { onSource, onTarget }, final ? { onSource: finalOnSource, onTarget: finalOnTarget } : undefined)],
     mismatched: differing.map((d) => ({ ...unit(d, d.rows), ...(selectors.has(d.partitionId) ? { selector: selectors.get(d.partitionId) } : {}) })),
-    extra: onTarget.filter((d) => !sourceIds.has(d.partitionId)).map((d) => unit(d, 0)),
+    extra: extra.map((d) => unit(d, 0)),
   };
 }
 

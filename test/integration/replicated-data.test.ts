@@ -221,6 +221,30 @@ describe('data into replicated tables', () => {
     for (const replica of target.replicas) expect(await tableDigest(replica, db, 'events')).toEqual(await tableDigest(source.replicas[0], db, 'events'));
   }, 240_000);
 
+  it('when a data run into a replicated table of the target must copy a partition again (the source changed), the sync pass stages it beside the table and both replicas end with the source rows', async () => {
+    const { source, target } = replicated;
+    const db = uniqueName('repl-resync');
+    await source.replicas[0].exec(`CREATE DATABASE ${quoteIdentifier(db)}`);
+    await source.replicas[0].exec(`CREATE TABLE ${qualifiedName(db, 'events')} ${EVENTS_COLUMNS} ENGINE = MergeTree PARTITION BY toYYYYMM(d) ORDER BY id`);
+    await source.replicas[0].exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-01-01') + number % 90, number, toString(number) FROM system.numbers LIMIT 3000`);
+    await createEvents(target, db, 'events');
+    let changed = false;
+    faults.beforeVerify = async () => {
+      if (changed) return;
+      changed = true;
+      // After the bulk copy: February on the source now differs from what the target got.
+      await source.replicas[0].exec(`INSERT INTO ${qualifiedName(db, 'events')} SELECT toDate('2025-02-01'), 100000 + number, 'late' FROM system.numbers LIMIT 50`);
+    };
+
+    const final = await runToEnd(db, { mode: 'data' });
+
+    expect({ status: final.status, error: final.error }).toEqual({ status: 'completed', error: null });
+    await syncAll(target, db, 'events');
+    const expected = await tableDigest(source.replicas[0], db, 'events');
+    expect(expected.rows).toBe(3_050);
+    for (const replica of target.replicas) expect(await tableDigest(replica, db, 'events')).toEqual(expected);
+  }, 240_000);
+
   it('when the run fails after writing into a replicated table of the target, the rollback gives both replicas back exactly their rows', async () => {
     const { source, target } = replicated;
     const db = uniqueName('repl-rollback');
